@@ -1,0 +1,60 @@
+/**
+ * Named monotonically increasing counters (drops by reason, packets, bytes).
+ * Cheap on the hot path: a Map lookup and an add.
+ */
+export class Counters {
+  private readonly values = new Map<string, number>();
+
+  constructor(readonly scope = '') {}
+
+  inc(name: string, by = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + by);
+  }
+
+  get(name: string): number {
+    return this.values.get(name) ?? 0;
+  }
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of [...this.values].sort((a, b) => a[0].localeCompare(b[0]))) out[k] = v;
+    return out;
+  }
+
+  reset(): void {
+    this.values.clear();
+  }
+}
+
+/**
+ * Lets at most `burst` events per key through in each `intervalMs` window and
+ * reports how many were suppressed, so a flood of bad packets cannot flood the log.
+ */
+export class RateLimiter {
+  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+
+  constructor(
+    private readonly burst = 5,
+    private readonly intervalMs = 10_000,
+    private readonly maxKeys = 1024,
+  ) {}
+
+  /** Returns -1 when the event must be suppressed, else the number suppressed since the last one let through. */
+  allow(key: string, now: number): number {
+    let w = this.windows.get(key);
+    if (!w || now - w.start >= this.intervalMs) {
+      const suppressed = w?.suppressed ?? 0;
+      if (!w && this.windows.size >= this.maxKeys) this.windows.clear();
+      this.windows.set(key, (w = { start: now, count: 1, suppressed: 0 }));
+      return suppressed;
+    }
+    if (w.count < this.burst) {
+      w.count++;
+      const s = w.suppressed;
+      w.suppressed = 0;
+      return s;
+    }
+    w.suppressed++;
+    return -1;
+  }
+}
