@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The Linux TUN device (IFF_TUN | IFF_NO_PI: each read or write is one bare
+ * IPv4 packet), through the small N-API addon in native/tun.c.
+ *
+ * Reads arrive in batches (up to BATCH_MAX packets per event-loop turn) in one
+ * callback; writes take a batch and return how many packets the kernel took.
+ * The interface is not persistent: it disappears when the device is closed or
+ * the process dies, so a crash leaves no stale interface behind.
+ */
+
+interface NativeTun {
+  open(name: string, cb: (packets: Buffer[] | null, err?: NativeError) => void): { fd: number; name: string; handle: object };
+  write(fd: number, packets: readonly Uint8Array[]): number;
+  close(handle: object): void;
+  BATCH_MAX: number;
+}
+
+/** Errors from the addon carry the errno name (code) and number. */
+export interface NativeError extends Error {
+  code?: string;
+  errno?: number;
+}
+
+export const ADDON_RELATIVE_PATH = 'native/build/Release/tun.node';
+
+let addon: NativeTun | undefined;
+
+/** Finds the package root (the first ancestor of this file holding the built addon) and loads it. */
+function loadAddon(): NativeTun {
+  if (addon) return addon;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON_RELATIVE_PATH);
+    if (existsSync(candidate)) {
+      const require = createRequire(import.meta.url);
+      addon = require(candidate) as NativeTun;
+      return addon;
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new Error(
+    `TUN addon ${ADDON_RELATIVE_PATH} not found above ${dirname(fileURLToPath(import.meta.url))}: ` +
+      'build it with "node-gyp rebuild -C native" (npm install runs it)',
+  );
+}
+
+/** True when the compiled addon can be found (tests use it to skip with a reason). */
+export function tunAddonAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface TunOptions {
+  /**
+   * Called once if reading fails (e.g. the interface was deleted under us);
+   * polling has stopped by then. Without it the error is kept in `lastError`.
+   */
+  onError?: (err: NativeError) => void;
+}
+
+export class TunDevice {
+  /** Most packets one read callback delivers. */
+  static get BATCH_MAX(): number {
+    return loadAddon().BATCH_MAX;
+  }
+
+  private closed = false;
+  /** Last read or write error, for diagnostics. */
+  lastError: NativeError | undefined;
+  /** Write batches in which the kernel refused a packet with an error other than EAGAIN. */
+  writeErrors = 0;
+
+  private constructor(
+    readonly name: string,
+    private readonly fd: number,
+    private readonly handle: object,
+    private readonly native: NativeTun,
+  ) {}
+
+  /**
+   * Creates (or attaches to) the TUN interface `name` and starts reading.
+   * Throws with a clear message when /dev/net/tun is missing, when we lack
+   * root or CAP_NET_ADMIN (code EPERM), or when the name is taken (EBUSY).
+   * `name` is the name the kernel actually gave (same as asked, unless it held "%d").
+   */
+  static open(name: string, onPackets: (packets: Buffer[]) => void, options: TunOptions = {}): TunDevice {
+    const native = loadAddon();
+    let dev: TunDevice | undefined;
+    const onError = options.onError;
+    const r = native.open(name, (packets, err) => {
+      if (packets) {
+        onPackets(packets);
+        return;
+      }
+      if (err && dev) {
+        dev.lastError = err;
+        if (onError) onError(err);
+      }
+    });
+    dev = new TunDevice(r.name, r.fd, r.handle, native);
+    return dev;
+  }
+
+  /**
+   * Writes a batch of IPv4 packets (one write(2) each). Returns how many the
+   * kernel accepted from the front of the array; the rest were not written
+   * (queue full, EAGAIN, or an error, counted in writeErrors): drop them.
+   * Never throws for I/O errors; throws only on wrong argument types.
+   */
+  write(packets: readonly Uint8Array[]): number {
+    if (this.closed || packets.length === 0) return 0;
+    try {
+      return this.native.write(this.fd, packets);
+    } catch (e) {
+      if (e instanceof TypeError) throw e;
+      this.writeErrors++;
+      this.lastError = e as NativeError;
+      return 0;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stops reading and closes the fd (the kernel then removes the interface). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close(this.handle);
+  }
+}
