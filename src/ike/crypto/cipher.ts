@@ -1,0 +1,27 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import type { CipherAlg } from './algorithms.js';
+
+/**
+ * CBC encryption of ISAKMP message bodies (RFC 2409 §5.3, App. B). The body is
+ * padded with zero bytes to the block size; node's PKCS padding is off.
+ */
+export function encryptBody(alg: CipherAlg, key: Buffer, iv: Buffer, plain: Buffer): Buffer {
+  const padLen = (alg.blockSize - (plain.length % alg.blockSize)) % alg.blockSize;
+  const padded = padLen ? Buffer.concat([plain, Buffer.alloc(padLen)]) : plain;
+  const c = createCipheriv(alg.node, key, iv);
+  c.setAutoPadding(false);
+  return Buffer.concat([c.update(padded), c.final()]);
+}
+
+/** Undefined when the ciphertext is not a positive multiple of the block size. */
+export function decryptBody(alg: CipherAlg, key: Buffer, iv: Buffer, cipher: Uint8Array): Buffer | undefined {
+  if (cipher.length === 0 || cipher.length % alg.blockSize !== 0) return undefined;
+  const d = createDecipheriv(alg.node, key, iv);
+  d.setAutoPadding(false);
+  return Buffer.concat([d.update(cipher), d.final()]);
+}
+
+/** IV chain (RFC 2409 App. B): the last cipher block of a message is the IV of the next one. */
+export function lastBlock(alg: CipherAlg, cipher: Uint8Array): Buffer {
+  return Buffer.from(cipher.subarray(cipher.length - alg.blockSize));
+}
