@@ -1,0 +1,221 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { formatIPv4, parseCidr } from '../core/ipv4.js';
+import { type LogEvent, logEvent } from '../core/log.js';
+import { DEFAULT_TABLE, mssForMtu, natRemoval, natRuleset } from '../nat/rules.js';
+import { execRunner, type Runner } from './exec.js';
+
+/**
+ * Host network setup around the TUN device, by running `ip` and `nft` (argument
+ * vectors, never a shell): address, MTU and link state of the TUN, IPv4
+ * forwarding (old value remembered and restored), the default route's
+ * interface for out_interface = "auto", and our nftables table.
+ */
+
+export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
+
+interface RouteJson {
+  dst?: unknown;
+  dev?: unknown;
+  type?: unknown;
+  metric?: unknown;
+}
+
+/**
+ * The interface of the default route from `ip -j route show default` output:
+ * among unicast routes with a device, the one with the lowest metric.
+ * Undefined when there is none or the text is not the expected JSON.
+ */
+export function parseDefaultRouteInterface(json: string): string | undefined {
+  let routes: unknown;
+  try {
+    routes = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(routes)) return undefined;
+  let best: { dev: string; metric: number } | undefined;
+  for (const r of routes as unknown[]) {
+    if (r === null || typeof r !== 'object') continue;
+    const route = r as RouteJson;
+    if (typeof route.dev !== 'string' || route.dev === '') continue;
+    if (route.type !== undefined && route.type !== 'unicast') continue;
+    const metric = typeof route.metric === 'number' ? route.metric : 0;
+    if (!best || metric < best.metric) best = { dev: route.dev, metric };
+  }
+  return best?.dev;
+}
+
+export interface NetConfigOptions {
+  /** How to run ip/nft (default: execFile; netnsRunner(ns) runs them in a namespace). */
+  runner?: Runner;
+  /** Log sink for setup/teardown events ("netcfg.*"). */
+  log?: (e: LogEvent) => void;
+  /** ip_forward sysctl file; always that of the calling process's network namespace. */
+  ipForwardPath?: string;
+  /** nftables table name (default "l2tpsec"). */
+  table?: string;
+}
+
+export interface NetworkPlan {
+  tunName: string;
+  /** Client pool, e.g. "10.40.0.0/24"; the TUN gets its first usable address. */
+  pool: string;
+  mtu: number;
+  masquerade: boolean;
+  /** "auto" (the default route's interface) or an interface name. */
+  outInterface: string;
+  clientToClient: boolean;
+  /** TCP MSS clamp in the kernel rules; default mtu - 40. */
+  mss?: number | 'rt-mtu';
+  /** Set IPv4 forwarding to 1 (restored on teardown). Default true. */
+  forwarding?: boolean;
+}
+
+export class NetConfig {
+  private readonly run: Runner;
+  private readonly log: (e: LogEvent) => void;
+  private readonly ipForwardPath: string;
+  readonly table: string;
+  /** ip_forward before we set it, when we changed it. */
+  private savedForwarding: string | undefined;
+  private rulesApplied = false;
+
+  constructor(options: NetConfigOptions = {}) {
+    this.run = options.runner ?? execRunner;
+    this.log = options.log ?? (() => undefined);
+    this.ipForwardPath = options.ipForwardPath ?? IP_FORWARD_PATH;
+    this.table = options.table ?? DEFAULT_TABLE;
+  }
+
+  /** Gives the TUN its address (with the prefix route for the pool), sets the MTU and brings it up. */
+  async configureTun(name: string, addressCidr: string, mtu: number): Promise<void> {
+    await this.run('ip', ['address', 'replace', addressCidr, 'dev', name]);
+    await this.run('ip', ['link', 'set', 'dev', name, 'mtu', String(mtu), 'up']);
+    this.log(logEvent('info', 'netcfg.tun.up', { name, address: addressCidr, mtu }));
+  }
+
+  /** The default route's interface; throws when there is no default route. */
+  async defaultRouteInterface(): Promise<string> {
+    const { stdout } = await this.run('ip', ['-j', 'route', 'show', 'default']);
+    const dev = parseDefaultRouteInterface(stdout);
+    if (dev === undefined) {
+      throw new Error('nat.out_interface = "auto" but there is no default route: set nat.out_interface to the external interface');
+    }
+    return dev;
+  }
+
+  async resolveOutInterface(outInterface: string): Promise<string> {
+    return outInterface === 'auto' ? this.defaultRouteInterface() : outInterface;
+  }
+
+  /** Sets net.ipv4.ip_forward = 1, remembering the old value if it was different. */
+  async enableForwarding(): Promise<void> {
+    const old = (await readFile(this.ipForwardPath, 'utf8')).trim();
+    if (old === '1') return;
+    await writeFile(this.ipForwardPath, '1\n');
+    if (this.savedForwarding === undefined) this.savedForwarding = old;
+    this.log(logEvent('info', 'netcfg.forwarding.enabled', { previous: old }));
+  }
+
+  /** Puts ip_forward back as it was before enableForwarding (no-op if we did not change it). */
+  async restoreForwarding(): Promise<void> {
+    const old = this.savedForwarding;
+    if (old === undefined) return;
+    await writeFile(this.ipForwardPath, `${old}\n`);
+    this.savedForwarding = undefined;
+    this.log(logEvent('info', 'netcfg.forwarding.restored', { value: old }));
+  }
+
+  /** Loads a ruleset in one `nft -f -` transaction. */
+  async applyRules(ruleset: string): Promise<void> {
+    await this.run('nft', ['-f', '-'], ruleset);
+    this.rulesApplied = true;
+    this.log(logEvent('info', 'netcfg.nft.applied', { table: this.table }));
+  }
+
+  /** Deletes our table (succeeds when it is already gone). */
+  async removeRules(): Promise<void> {
+    await this.run('nft', ['-f', '-'], natRemoval(this.table));
+    this.rulesApplied = false;
+    this.log(logEvent('info', 'netcfg.nft.removed', { table: this.table }));
+  }
+
+  /** Names of the ip-family nftables tables (for checks and tests). */
+  async listTables(): Promise<string[]> {
+    const { stdout } = await this.run('nft', ['list', 'tables', 'ip']);
+    return stdout
+      .split('\n')
+      .map((l) => /^table ip (\S+)/.exec(l.trim())?.[1])
+      .filter((n): n is string => n !== undefined);
+  }
+
+  /**
+   * Everything the daemon needs after opening the TUN: address/MTU/up,
+   * forwarding, out interface, ruleset. Returns the resolved out interface.
+   */
+  async bringUp(plan: NetworkPlan): Promise<{ outInterface: string | undefined; ruleset: string }> {
+    const pool = parseCidr(plan.pool);
+    const address = `${formatIPv4(pool.first + 1)}/${pool.prefix}`;
+    await this.configureTun(plan.tunName, address, plan.mtu);
+    if (plan.forwarding !== false) await this.enableForwarding();
+    const outInterface = plan.masquerade ? await this.resolveOutInterface(plan.outInterface) : undefined;
+    const ruleset = natRuleset({
+      table: this.table,
+      tunName: plan.tunName,
+      pool,
+      ...(outInterface !== undefined ? { outInterface } : {}),
+      masquerade: plan.masquerade,
+      clientToClient: plan.clientToClient,
+      mss: plan.mss ?? mssForMtu(plan.mtu),
+    });
+    await this.applyRules(ruleset);
+    return { outInterface, ruleset };
+  }
+
+  /** Removes our rules and restores forwarding; keeps going past a failing step. */
+  async tearDown(): Promise<void> {
+    const errors: unknown[] = [];
+    try {
+      await this.removeRules();
+    } catch (e) {
+      errors.push(e);
+    }
+    try {
+      await this.restoreForwarding();
+    } catch (e) {
+      errors.push(e);
+    }
+    for (const e of errors) this.log(logEvent('warn', 'netcfg.teardown.failed', { error: String(e) }));
+  }
+
+  /**
+   * Synchronous teardown for process.on('exit'), where no promise can run.
+   * Uses execFileSync directly (the runner is asynchronous); does nothing
+   * that was not set up.
+   */
+  tearDownSync(): void {
+    if (this.rulesApplied) {
+      try {
+        execFileSync('nft', ['-f', '-'], { input: natRemoval(this.table), stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
+        this.rulesApplied = false;
+      } catch {
+        /* best effort at exit */
+      }
+    }
+    if (this.savedForwarding !== undefined) {
+      try {
+        writeFileSync(this.ipForwardPath, `${this.savedForwarding}\n`);
+        this.savedForwarding = undefined;
+      } catch {
+        /* best effort at exit */
+      }
+    }
+  }
+
+  /** Current ip_forward value ("0" or "1"). */
+  readForwarding(): string {
+    return readFileSync(this.ipForwardPath, 'utf8').trim();
+  }
+}
