@@ -1,0 +1,290 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Reader } from '../core/bytes.js';
+import { logEvent, type LogEvent } from '../core/log.js';
+import { encodeControlFrame } from './frame.js';
+import { generateAuthenticatorResponseFromHash, ntPasswordHash, verifyNTResponse } from './mschapv2.js';
+import { CHAP_CODE, CHAP_CODE_NAMES, PAP_CODE, PAP_CODE_NAMES, PROTO } from './names.js';
+
+/**
+ * The authenticator side of MS-CHAPv2 (RFC 2759) and PAP (RFC 1334 §2).
+ * Only our own Challenge can lead to Success: a Response before it, with
+ * another Identifier, a Success or Failure sent by the peer, are ignored
+ * (strongSwan CVE-2015-8023 class).
+ */
+
+export interface AuthUser {
+  name: string;
+  ntHash: Buffer;
+}
+
+export interface AuthHooks {
+  random(n: number): Buffer;
+  send(frame: Buffer): void;
+  log(ev: LogEvent): void;
+  lookup(name: string): AuthUser | undefined;
+  admit(name: string): { ok: true } | { ok: false; message: string };
+  /** Password checked and admitted. */
+  success(name: string): void;
+  /** A failed attempt; `final` = no more tries, the session must close. */
+  failure(name: string, reason: string, final: boolean): void;
+}
+
+export interface AuthOptions {
+  serverName: string;
+  maxTries: number;
+  /** Challenge retransmission interval and count (RFC 1994 §4.1; pppd: 3 s, 10). */
+  restartMs?: number;
+  maxTransmits?: number;
+  /** How long we wait for a retry after a Failure with R=1 (the user types a password). */
+  retryWaitMs?: number;
+}
+
+export interface Authenticator {
+  start(now: number): void;
+  receive(code: number, id: number, data: Uint8Array, now: number): void;
+  tick(now: number): void;
+  nextDeadline(): number | undefined;
+  readonly done: boolean;
+}
+
+/** A hash no password has, used for unknown users so both paths do the same work. */
+const DUMMY_HASH = Buffer.alloc(16, 0xa5);
+
+function lookupUser(hooks: AuthHooks, name: string): AuthUser | undefined {
+  const direct = hooks.lookup(name);
+  if (direct) return direct;
+  // RFC 2759 §8.2: a Windows peer may prepend DOMAIN\ to its name.
+  const i = name.lastIndexOf('\\');
+  return i >= 0 ? hooks.lookup(name.slice(i + 1)) : undefined;
+}
+
+type ChapState = 'initial' | 'challenge-sent' | 'retry-wait' | 'success' | 'failed';
+
+export class MsChapV2Server implements Authenticator {
+  private state: ChapState = 'initial';
+  private challenge: Buffer = Buffer.alloc(16);
+  private id = 0;
+  private tries = 0;
+  private transmits = 0;
+  private deadline: number | undefined;
+  /** The Identifier we answered last and our answer, resent on a duplicate Response (RFC 1994 §4.2). */
+  private answeredId = -1;
+  private answer: Buffer | undefined;
+  private readonly restartMs: number;
+  private readonly maxTransmits: number;
+  private readonly retryWaitMs: number;
+
+  constructor(
+    private readonly hooks: AuthHooks,
+    private readonly opts: AuthOptions,
+  ) {
+    this.restartMs = opts.restartMs ?? 3000;
+    this.maxTransmits = opts.maxTransmits ?? 10;
+    this.retryWaitMs = opts.retryWaitMs ?? 60_000;
+  }
+
+  get done(): boolean {
+    return this.state === 'success' || this.state === 'failed';
+  }
+
+  nextDeadline(): number | undefined {
+    return this.deadline;
+  }
+
+  start(now: number): void {
+    if (this.state !== 'initial') return;
+    this.challenge = this.hooks.random(16);
+    this.id = this.hooks.random(1)[0]!;
+    this.state = 'challenge-sent';
+    this.transmits = 0;
+    this.sendChallenge(now);
+  }
+
+  /**
+   * RFC 2759 §3 Challenge: Value-Size 16, Challenge, Name.
+   */
+  private sendChallenge(now: number): void {
+    const name = Buffer.from(this.opts.serverName, 'utf8');
+    const data = Buffer.alloc(1 + 16 + name.length);
+    data[0] = 16;
+    this.challenge.copy(data, 1);
+    name.copy(data, 17);
+    this.transmits++;
+    this.deadline = now + this.restartMs;
+    this.hooks.send(encodeControlFrame(PROTO.CHAP, CHAP_CODE.Challenge, this.id, data));
+  }
+
+  tick(now: number): void {
+    if (this.deadline === undefined || now < this.deadline) return;
+    this.deadline = undefined;
+    if (this.state === 'challenge-sent' && this.transmits < this.maxTransmits) return this.sendChallenge(now);
+    if (this.state === 'challenge-sent' || this.state === 'retry-wait') {
+      this.state = 'failed';
+      this.hooks.failure('', 'authentication timeout: no Response to our Challenge', true);
+    }
+  }
+
+  receive(code: number, id: number, data: Uint8Array, now: number): void {
+    if (code !== CHAP_CODE.Response) {
+      // We are the authenticator: a Challenge, Success or Failure from the peer is never acted upon.
+      this.hooks.log(logEvent('warn', 'ppp.mschapv2.unexpected-code', { code: CHAP_CODE_NAMES[code] ?? code, id, state: this.state }));
+      return;
+    }
+    if (id === this.answeredId && this.answer) {
+      // A duplicate of a Response we answered (our Success/Failure was lost): resend the same answer, decide nothing.
+      this.hooks.send(this.answer);
+      return;
+    }
+    if (this.state !== 'challenge-sent' && this.state !== 'retry-wait') {
+      this.hooks.log(logEvent('warn', 'ppp.mschapv2.unexpected-response', { id, state: this.state }));
+      return;
+    }
+    if (this.state === 'challenge-sent' && id !== this.id) {
+      this.hooks.log(logEvent('warn', 'ppp.mschapv2.response-id-mismatch', { id, expected: this.id }));
+      return;
+    }
+    // RFC 2759 §4 Response: Value-Size (49), Peer-Challenge[16], Reserved[8], NT-Response[24], Flags, Name.
+    const r = new Reader(data);
+    const valueSize = r.u8('Value-Size');
+    if (valueSize !== 49) r.fail(`MS-CHAPv2 Value-Size ${valueSize} != 49`, 'bad-value-size', 0);
+    const peerChallenge = r.bytes(16, 'Peer-Challenge');
+    r.skip(8, 'Reserved');
+    const ntResponse = r.bytes(24, 'NT-Response');
+    r.skip(1, 'Flags');
+    const nameBytes = r.rest();
+    if (nameBytes.length === 0 || nameBytes.length > 255) r.fail(`user name length ${nameBytes.length}`, 'bad-name', 50);
+    for (const c of nameBytes) if (c < 0x20 || c === 0x7f) r.fail('control character in user name', 'bad-name', 50);
+    const name = Buffer.from(nameBytes).toString('utf8');
+    // RFC 2759 §8.2: the hashed user name excludes a DOMAIN\ prefix.
+    const slash = nameBytes.lastIndexOf(0x5c);
+    const hashName = slash >= 0 ? nameBytes.subarray(slash + 1) : nameBytes;
+
+    const user = lookupUser(this.hooks, name);
+    const ok = verifyNTResponse(this.challenge, peerChallenge, hashName, user?.ntHash ?? DUMMY_HASH, ntResponse) && user !== undefined;
+    this.deadline = undefined;
+    if (ok) {
+      const admitted = this.hooks.admit(user.name);
+      if (admitted.ok) {
+        const s = generateAuthenticatorResponseFromHash(user.ntHash, ntResponse, peerChallenge, this.challenge, hashName);
+        // RFC 2759 §5: "S=<auth_string> M=<message>".
+        this.reply(CHAP_CODE.Success, id, `${s} M=Welcome`);
+        this.state = 'success';
+        this.hooks.success(user.name);
+        return;
+      }
+      this.fail(id, name, admitted.message, 'E=649 R=0', true, now);
+      return;
+    }
+    this.tries++;
+    const final = this.tries >= this.opts.maxTries;
+    this.fail(id, name, user ? 'wrong password' : 'unknown user', final ? 'E=691 R=0' : 'E=691 R=1', final, now);
+  }
+
+  /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
+  private fail(id: number, name: string, reason: string, codes: string, final: boolean, now: number): void {
+    this.challenge = this.hooks.random(16);
+    const message = final ? `Authentication failed: ${reason.replace(/[^\x20-\x7e]/g, '?')}` : 'Authentication failed, try again';
+    this.reply(CHAP_CODE.Failure, id, `${codes} C=${this.challenge.toString('hex').toUpperCase()} V=3 M=${message}`);
+    if (final) {
+      this.state = 'failed';
+    } else {
+      this.state = 'retry-wait';
+      this.deadline = now + this.retryWaitMs;
+    }
+    this.hooks.failure(name, `${reason} (try ${this.tries}/${this.opts.maxTries})`, final);
+  }
+
+  private reply(code: number, id: number, message: string): void {
+    this.answer = encodeControlFrame(PROTO.CHAP, code, id, Buffer.from(message, 'ascii'));
+    this.answeredId = id;
+    this.hooks.send(this.answer);
+  }
+}
+
+type PapState = 'waiting' | 'success' | 'failed';
+
+/** RFC 1334 §2 PAP: only when enabled. Verified against the NT hash (NtPasswordHash of the given password). */
+export class PapServer implements Authenticator {
+  private state: PapState = 'waiting';
+  private tries = 0;
+  private deadline: number | undefined;
+  private answeredId = -1;
+  private answer: Buffer | undefined;
+
+  constructor(
+    private readonly hooks: AuthHooks,
+    private readonly opts: AuthOptions,
+  ) {}
+
+  get done(): boolean {
+    return this.state !== 'waiting';
+  }
+
+  nextDeadline(): number | undefined {
+    return this.deadline;
+  }
+
+  start(now: number): void {
+    // The peer sends Authenticate-Request on its own; we only bound how long we wait.
+    this.deadline = now + (this.opts.restartMs ?? 3000) * (this.opts.maxTransmits ?? 10);
+  }
+
+  tick(now: number): void {
+    if (this.deadline === undefined || now < this.deadline) return;
+    this.deadline = undefined;
+    if (this.state === 'waiting') {
+      this.state = 'failed';
+      this.hooks.failure('', 'authentication timeout: no PAP Authenticate-Request', true);
+    }
+  }
+
+  receive(code: number, id: number, data: Uint8Array, _now: number): void {
+    if (code !== PAP_CODE.AuthenticateRequest) {
+      this.hooks.log(logEvent('warn', 'ppp.pap.unexpected-code', { code: PAP_CODE_NAMES[code] ?? code, id }));
+      return;
+    }
+    if (id === this.answeredId && this.answer) {
+      this.hooks.send(this.answer);
+      return;
+    }
+    if (this.state !== 'waiting') return;
+    // RFC 1334 §2.2.1: Peer-ID Length, Peer-Id, Passwd-Length, Password.
+    const r = new Reader(data);
+    const peerId = r.bytes(r.u8('Peer-ID Length'), 'Peer-ID');
+    const password = r.bytes(r.u8('Passwd-Length'), 'Password');
+    for (const c of peerId) if (c < 0x20 || c === 0x7f) r.fail('control character in Peer-ID', 'bad-name', 1);
+    const name = Buffer.from(peerId).toString('utf8');
+    const user = lookupUser(this.hooks, name);
+    const hash = ntPasswordHash(Buffer.from(password).toString('utf8'));
+    const ok = timingSafeEqual(hash, user?.ntHash.length === 16 ? user.ntHash : DUMMY_HASH) && user !== undefined;
+    if (ok) {
+      const admitted = this.hooks.admit(user.name);
+      if (admitted.ok) {
+        this.reply(PAP_CODE.AuthenticateAck, id, 'Welcome');
+        this.state = 'success';
+        this.deadline = undefined;
+        this.hooks.success(user.name);
+        return;
+      }
+      this.reply(PAP_CODE.AuthenticateNak, id, admitted.message);
+      this.state = 'failed';
+      this.hooks.failure(name, admitted.message, true);
+      return;
+    }
+    this.tries++;
+    const final = this.tries >= this.opts.maxTries;
+    this.reply(PAP_CODE.AuthenticateNak, id, 'Authentication failed');
+    if (final) this.state = 'failed';
+    this.hooks.failure(name, `${user ? 'wrong password' : 'unknown user'} (try ${this.tries}/${this.opts.maxTries})`, final);
+  }
+
+  private reply(code: number, id: number, message: string): void {
+    const m = Buffer.from(message.replace(/[^\x20-\x7e]/g, '?').slice(0, 255), 'ascii');
+    const data = Buffer.alloc(1 + m.length);
+    data[0] = m.length;
+    m.copy(data, 1);
+    this.answer = encodeControlFrame(PROTO.PAP, code, id, data);
+    this.answeredId = id;
+    this.hooks.send(this.answer);
+  }
+}

@@ -1,0 +1,11 @@
+export * from './session.js';
+export * from './pool.js';
+export * from './mschapv2.js';
+export * from './md4.js';
+export * from './des.js';
+export * from './frame.js';
+export * from './fsm.js';
+export * from './names.js';
+export { LcpHandler, authOptionData, authName, type AuthMethod } from './lcp.js';
+export { IpcpHandler } from './ipcp.js';
+export { MsChapV2Server, PapServer, type Authenticator, type AuthHooks, type AuthOptions, type AuthUser } from './auth.js';

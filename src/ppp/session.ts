@@ -1,0 +1,463 @@
+import { randomBytes } from 'node:crypto';
+import { Counters, RateLimiter } from '../core/counters.js';
+import { isDecodeError } from '../core/errors.js';
+import { logEvent, type LogEvent } from '../core/log.js';
+import { type Authenticator, MsChapV2Server, PapServer } from './auth.js';
+import { decodeControl, decodeFrame, encodeControlFrame } from './frame.js';
+import { Fsm, type FsmSink, STATE } from './fsm.js';
+import { IpcpHandler } from './ipcp.js';
+import { LcpHandler } from './lcp.js';
+import { CODE, PROTO, protocolName } from './names.js';
+import type { AddressPool } from './pool.js';
+
+/**
+ * One PPP link inside one L2TP session, server side (RFC 1661 §3.2 phases):
+ * Establish (LCP) → Authenticate (MS-CHAPv2, or PAP if enabled) → Network
+ * (IPCP) → IPv4. Sans-I/O: frames in, outputs out, time passed in.
+ */
+
+export interface PppUser {
+  name: string;
+  ntHash: Buffer;
+  staticAddress?: string;
+  maxSessions?: number;
+}
+
+export interface PppAuthBackend {
+  lookup(name: string): PppUser | undefined;
+  /** called after a successful password check; false = refuse (e.g. session limit reached) with a message */
+  admit(name: string): { ok: true } | { ok: false; message: string };
+}
+
+export interface PppConfig {
+  serverAddress: string; // e.g. 10.40.0.1
+  dns: string[]; // up to 2
+  mru?: number; // default 1360
+  authProtocols?: Array<'mschapv2' | 'pap'>; // default ['mschapv2']
+  maxAuthTries?: number; // default 3
+  idleTimeout?: number; // s, default 0 = off
+  serverName?: string; // name in the CHAP challenge, default 'l2tpsec'
+  random?: (n: number) => Buffer;
+  /** Our LCP Echo-Request keepalive interval in s (default 0 = off, as npppd over L2TP). */
+  lcpEchoInterval?: number;
+  /** Unanswered Echo-Requests before the link is declared dead (default 5). */
+  lcpEchoFailure?: number;
+  /** Shared drop counters and log limiter (default: one per session). */
+  counters?: Counters;
+  rateLimiter?: RateLimiter;
+}
+
+export type PppOutput =
+  | { type: 'send'; frame: Buffer } // a whole PPP frame (FF 03 + protocol + ...)
+  | { type: 'auth-success'; user: string }
+  | { type: 'auth-failure'; user: string; reason: string }
+  | { type: 'ip-up'; user: string; address: string }
+  | { type: 'ipv4'; packet: Uint8Array } // an IPv4 packet from the client
+  | { type: 'closed'; reason: string; user?: string; address?: string } // the session is over: the daemon closes the L2TP session
+  | LogEvent;
+
+/** RFC 1661 §3.2 link phases. */
+export type PppPhase = 'establish' | 'authenticate' | 'network' | 'terminate' | 'dead';
+
+/** NCPs we do not run are Protocol-Rejected (RFC 1661 §5.7) once LCP is Opened. */
+function isNcpOrUnknown(p: number): boolean {
+  return p !== PROTO.IPCP;
+}
+
+export class PppSession {
+  private out: PppOutput[] = [];
+  private readonly lcpH: LcpHandler;
+  private readonly ipcpH: IpcpHandler;
+  private readonly lcp: Fsm;
+  private readonly ipcp: Fsm;
+  private auth: Authenticator | undefined;
+  private phaseV: PppPhase = 'establish';
+  private userV: string | undefined;
+  private userRec: PppUser | undefined;
+  private addressV: string | undefined;
+  private closedV = false;
+  private pendingClose: string | undefined;
+  private now: number;
+  private readonly random: (n: number) => Buffer;
+  private readonly counters: Counters;
+  private readonly limiter: RateLimiter;
+  private readonly idleMs: number;
+  private lastTraffic = 0;
+  private sentSinceTick = false;
+  private readonly echoMs: number;
+  private readonly echoFailure: number;
+  private nextEcho: number | undefined;
+  private echoOutstanding = 0;
+  private echoId = 0;
+  private readonly sink: FsmSink;
+
+  constructor(
+    private readonly cfg: PppConfig,
+    private readonly backend: PppAuthBackend,
+    private readonly pool: AddressPool,
+    now: number,
+  ) {
+    this.now = now;
+    this.random = cfg.random ?? ((n: number) => randomBytes(n));
+    this.counters = cfg.counters ?? new Counters('ppp');
+    this.limiter = cfg.rateLimiter ?? new RateLimiter(5, 10_000, 64);
+    this.idleMs = Math.max(0, cfg.idleTimeout ?? 0) * 1000;
+    this.echoMs = Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000;
+    this.echoFailure = Math.max(1, cfg.lcpEchoFailure ?? 5);
+    this.sink = {
+      send: (frame) => this.out.push({ type: 'send', frame }),
+      log: (ev) => this.out.push(ev),
+    };
+    const methods = cfg.authProtocols && cfg.authProtocols.length > 0 ? cfg.authProtocols : ['mschapv2' as const];
+    this.lcpH = new LcpHandler(
+      {
+        random: this.random,
+        up: () => this.lcpUp(),
+        down: () => this.lcpDown(),
+        finished: (reason) => this.finish(reason),
+        protocolRejected: (p) => this.peerRejectedProtocol(p),
+        echoReplyReceived: () => {
+          this.echoOutstanding = 0;
+        },
+      },
+      cfg.mru ?? 1360,
+      methods,
+    );
+    this.lcpH.sink = this.sink;
+    this.ipcpH = new IpcpHandler(
+      {
+        peerAddress: () => this.leaseAddress(),
+        up: (address) => this.ipcpUp(address),
+        down: () => this.log('info', 'ppp.ipcp.down', {}),
+        finished: (reason) => {
+          if (this.phaseV !== 'terminate' && this.phaseV !== 'dead') this.pendingClose ??= `IPCP finished: ${reason}`;
+        },
+      },
+      cfg.serverAddress,
+      cfg.dns.slice(0, 2),
+    );
+    this.ipcpH.sink = this.sink;
+    const seed = this.random(2);
+    this.lcp = new Fsm(this.lcpH, this.sink, { maxReply: () => this.lcpH.peerMru }, seed[0]!);
+    this.ipcp = new Fsm(this.ipcpH, this.sink, { maxReply: () => this.lcpH.peerMru }, seed[1]!);
+  }
+
+  get user(): string | undefined {
+    return this.userV;
+  }
+
+  get address(): string | undefined {
+    return this.addressV;
+  }
+
+  get phase(): PppPhase {
+    return this.phaseV;
+  }
+
+  /** LCP and IPCP automaton states, for status and tests. */
+  get states(): { lcp: string; ipcp: string } {
+    return { lcp: this.lcp.stateName, ipcp: this.ipcp.stateName };
+  }
+
+  /** The peer's MRU (largest frame we may send it) once LCP is up. */
+  get peerMru(): number {
+    return this.lcpH.peerMru;
+  }
+
+  get dropCounters(): Counters {
+    return this.counters;
+  }
+
+  /** Begin LCP: the lower layer (the L2TP session) is up; send our Configure-Request. */
+  start(now: number): PppOutput[] {
+    return this.run(now, () => {
+      this.lcp.open(now);
+      this.lcp.up(now);
+    });
+  }
+
+  /** One PPP frame from the L2TP session. Never throws. */
+  receive(frame: Uint8Array, now: number): PppOutput[] {
+    return this.run(now, () => this.handleFrame(frame, now));
+  }
+
+  /** Frame an IPv4 packet for the client: FF 03 00 21 + packet, one allocation. */
+  encapsulateIpv4(packet: Uint8Array): Buffer {
+    const b = Buffer.alloc(4 + packet.length);
+    b[0] = 0xff;
+    b[1] = 0x03;
+    b[2] = 0x00;
+    b[3] = 0x21;
+    b.set(packet, 4);
+    this.sentSinceTick = true;
+    return b;
+  }
+
+  /** Administrative close: LCP Terminate-Request, then 'closed' on Terminate-Ack or after Max-Terminate timeouts. */
+  close(reason: string, now: number): PppOutput[] {
+    return this.run(now, () => this.beginClose(reason, now));
+  }
+
+  /** The L2TP session is gone: no more frames can be sent; release everything now. */
+  lowerDown(reason: string, now: number): PppOutput[] {
+    return this.run(now, () => {
+      if (this.closedV) return;
+      this.phaseV = 'terminate';
+      this.ipcp.down(now);
+      this.lcp.down(now);
+      this.out = this.out.filter((o) => o.type !== 'send');
+      this.finish(reason);
+    });
+  }
+
+  tick(now: number): PppOutput[] {
+    return this.run(now, () => {
+      this.lcp.tick(now);
+      this.ipcp.tick(now);
+      this.auth?.tick(now);
+      if (this.sentSinceTick) {
+        this.sentSinceTick = false;
+        this.lastTraffic = now;
+      }
+      if (this.idleMs > 0 && this.ipcp.state === STATE.Opened && now - this.lastTraffic >= this.idleMs) {
+        this.log('info', 'ppp.idle-timeout', { user: this.userV, idleSeconds: this.idleMs / 1000 });
+        this.beginClose('idle timeout', now);
+      }
+      this.keepalive(now);
+    });
+  }
+
+  nextDeadline(): number | undefined {
+    if (this.closedV) return undefined;
+    let d: number | undefined;
+    const consider = (v: number | undefined): void => {
+      if (v !== undefined && (d === undefined || v < d)) d = v;
+    };
+    consider(this.lcp.nextDeadline());
+    consider(this.ipcp.nextDeadline());
+    consider(this.auth?.nextDeadline());
+    if (this.idleMs > 0 && this.ipcp.state === STATE.Opened) consider(this.lastTraffic + this.idleMs);
+    if (this.echoMs > 0 && this.lcp.state === STATE.Opened) consider(this.nextEcho);
+    return d;
+  }
+
+  // ---- internals ----
+
+  private run(now: number, f: () => void): PppOutput[] {
+    this.now = now;
+    try {
+      if (!this.closedV) f();
+    } catch (e) {
+      this.dropped(e);
+    }
+    try {
+      if (this.pendingClose !== undefined && !this.closedV) {
+        const r = this.pendingClose;
+        this.pendingClose = undefined;
+        this.beginClose(r, now);
+      }
+    } catch (e) {
+      this.dropped(e);
+    }
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  private dropped(e: unknown): void {
+    const reason = isDecodeError(e) ? e.reason : 'internal-error';
+    this.counters.inc(`drop.${reason}`);
+    const suppressed = this.limiter.allow(`ppp.drop.${reason}`, this.now);
+    if (suppressed >= 0) {
+      const fields: Record<string, unknown> = { reason, message: e instanceof Error ? e.message : String(e) };
+      if (suppressed > 0) fields.suppressed = suppressed;
+      this.out.push(logEvent(isDecodeError(e) ? 'debug' : 'error', 'ppp.drop', fields));
+    }
+  }
+
+  private handleFrame(frame: Uint8Array, now: number): void {
+    const { protocol, info } = decodeFrame(frame);
+    if (protocol === PROTO.LCP) {
+      const p = decodeControl(info);
+      this.lcp.receive(p.code, p.id, p.data, info.subarray(0, 4 + p.data.length), now);
+      return;
+    }
+    // RFC 1661 §3.4: before LCP reaches Opened, non-LCP packets are silently discarded.
+    if (this.lcp.state !== STATE.Opened) {
+      this.counters.inc('drop.lcp-not-opened');
+      return;
+    }
+    switch (protocol) {
+      case PROTO.IPv4:
+        if (this.ipcp.state !== STATE.Opened) {
+          this.counters.inc('drop.ipcp-not-opened');
+          return;
+        }
+        this.lastTraffic = now;
+        this.out.push({ type: 'ipv4', packet: info });
+        return;
+      case PROTO.CHAP:
+      case PROTO.PAP: {
+        const p = decodeControl(info);
+        const wanted = this.lcpH.auth === 'pap' ? PROTO.PAP : PROTO.CHAP;
+        if (protocol !== wanted || this.auth === undefined) {
+          this.counters.inc('drop.auth-protocol-not-negotiated');
+          return;
+        }
+        this.auth.receive(p.code, p.id, p.data, now);
+        return;
+      }
+      case PROTO.IPCP: {
+        // RFC 1661 §3.5: NCP packets before the Network phase are discarded.
+        if (this.phaseV !== 'network') {
+          this.counters.inc('drop.ncp-before-network');
+          return;
+        }
+        const p = decodeControl(info);
+        this.ipcp.receive(p.code, p.id, p.data, info.subarray(0, 4 + p.data.length), now);
+        return;
+      }
+      default:
+        if (isNcpOrUnknown(protocol)) this.protocolReject(protocol, info);
+    }
+  }
+
+  /** RFC 1661 §5.7 Protocol-Reject: Rejected-Protocol + Rejected-Information, truncated to the peer's MRU. */
+  private protocolReject(protocol: number, info: Uint8Array): void {
+    const room = Math.max(0, this.lcpH.peerMru - 4 - 2);
+    const data = Buffer.alloc(2 + Math.min(info.length, room));
+    data.writeUInt16BE(protocol, 0);
+    data.set(info.subarray(0, data.length - 2), 2);
+    this.echoId = (this.echoId + 1) & 0xff;
+    this.out.push({ type: 'send', frame: encodeControlFrame(PROTO.LCP, CODE.ProtocolReject, this.echoId, data) });
+    this.counters.inc('protocol-reject');
+    if (this.limiter.allow(`ppp.protocol-reject.${protocol}`, this.now) >= 0) {
+      this.log('debug', 'ppp.protocol-reject', { protocol: protocolName(protocol) });
+    }
+  }
+
+  private lcpUp(): void {
+    this.log('info', 'ppp.lcp.up', { mru: this.lcpH.ourMru, peerMru: this.lcpH.peerMru, auth: this.lcpH.auth });
+    this.phaseV = 'authenticate';
+    this.echoOutstanding = 0;
+    this.nextEcho = this.echoMs > 0 ? this.now + this.echoMs : undefined;
+    const opts = { serverName: this.cfg.serverName ?? 'l2tpsec', maxTries: Math.max(1, this.cfg.maxAuthTries ?? 3) };
+    const hooks = {
+      random: this.random,
+      send: (frame: Buffer) => this.out.push({ type: 'send' as const, frame }),
+      log: (ev: LogEvent) => this.out.push(ev),
+      lookup: (name: string) => this.backend.lookup(name),
+      admit: (name: string): { ok: true } | { ok: false; message: string } => {
+        // Re-authentication after an LCP renegotiation: same user only, admitted once.
+        if (this.userV !== undefined) return this.userV === name ? { ok: true } : { ok: false, message: 'user changed during the session' };
+        return this.backend.admit(name);
+      },
+      success: (name: string) => this.authSuccess(name),
+      failure: (name: string, reason: string, final: boolean) => {
+        this.out.push({ type: 'auth-failure', user: name, reason });
+        this.log('warn', 'ppp.auth.failure', { user: name, reason, final });
+        if (final) this.pendingClose ??= name ? 'authentication failed' : reason;
+      },
+    };
+    // Authentication starts only now, after LCP is Opened (iOS needs that: SE #1102).
+    this.auth = this.lcpH.auth === 'pap' ? new PapServer(hooks, opts) : new MsChapV2Server(hooks, opts);
+    this.auth.start(this.now);
+  }
+
+  private authSuccess(name: string): void {
+    const first = this.userV === undefined;
+    this.userV = name;
+    this.userRec = this.backend.lookup(name);
+    if (first) this.out.push({ type: 'auth-success', user: name });
+    this.log('info', 'ppp.auth.success', { user: name, method: this.lcpH.auth });
+    this.phaseV = 'network';
+    this.ipcp.open(this.now);
+    this.ipcp.up(this.now);
+  }
+
+  private lcpDown(): void {
+    this.log('info', 'ppp.lcp.down', {});
+    this.auth = undefined;
+    this.ipcp.down(this.now);
+    if (this.phaseV !== 'terminate' && this.phaseV !== 'dead') this.phaseV = 'establish';
+  }
+
+  private ipcpUp(address: string): void {
+    this.lastTraffic = this.now;
+    this.log('info', 'ppp.ipcp.up', { user: this.userV, address });
+    this.out.push({ type: 'ip-up', user: this.userV ?? '', address });
+  }
+
+  private leaseAddress(): string | undefined {
+    if (this.addressV !== undefined) return this.addressV;
+    if (this.userV === undefined) return undefined;
+    const stat = this.userRec?.staticAddress;
+    let a: string | undefined;
+    if (stat !== undefined) {
+      if (this.pool.reserve(stat, this.userV)) a = stat;
+      else {
+        this.pendingClose ??= `static address ${stat} is not available`;
+        this.log('warn', 'ppp.ipcp.static-address-unavailable', { user: this.userV, address: stat });
+        return undefined;
+      }
+    } else {
+      a = this.pool.allocate(this.userV);
+    }
+    if (a === undefined) {
+      this.pendingClose ??= 'address pool exhausted';
+      this.log('warn', 'ppp.ipcp.pool-exhausted', { user: this.userV, poolSize: this.pool.size });
+      return undefined;
+    }
+    this.addressV = a;
+    return a;
+  }
+
+  private peerRejectedProtocol(p: number): void {
+    this.log('info', 'ppp.peer-protocol-reject', { protocol: protocolName(p) });
+    if (p === PROTO.IPCP) this.ipcp.protocolRejected('peer rejected IPCP', this.now);
+    else if ((p === PROTO.CHAP || p === PROTO.PAP) && this.phaseV === 'authenticate') this.pendingClose ??= 'peer rejected the authentication protocol';
+  }
+
+  private beginClose(reason: string, now: number): void {
+    if (this.closedV || this.phaseV === 'terminate') return;
+    this.phaseV = 'terminate';
+    this.log('info', 'ppp.closing', { reason, user: this.userV });
+    if (this.ipcp.state === STATE.Opened || this.ipcp.state >= STATE.ReqSent) this.ipcp.close(reason, now);
+    this.lcp.close(reason, now);
+    // From Closed/Stopped the table sends nothing and never reaches tlf: finish here.
+    if (this.lcp.state === STATE.Closed || this.lcp.state === STATE.Initial) this.finish(reason);
+  }
+
+  private keepalive(now: number): void {
+    if (this.echoMs === 0 || this.lcp.state !== STATE.Opened || this.nextEcho === undefined || now < this.nextEcho) return;
+    if (this.echoOutstanding >= this.echoFailure) {
+      this.beginClose(`no LCP Echo-Reply to ${this.echoOutstanding} Echo-Requests`, now);
+      return;
+    }
+    const data = Buffer.alloc(4);
+    data.writeUInt32BE(this.lcpH.ourMagic, 0);
+    this.echoId = (this.echoId + 1) & 0xff;
+    this.out.push({ type: 'send', frame: encodeControlFrame(PROTO.LCP, CODE.EchoRequest, this.echoId, data) });
+    this.echoOutstanding++;
+    this.nextEcho = now + this.echoMs;
+  }
+
+  /** Every teardown path ends here: the lease is returned and 'closed' is emitted once. */
+  private finish(reason: string): void {
+    if (this.closedV) return;
+    this.closedV = true;
+    this.phaseV = 'dead';
+    this.auth = undefined;
+    const address = this.addressV;
+    if (address !== undefined) this.pool.release(address);
+    this.log('info', 'ppp.closed', { reason, user: this.userV, address });
+    const o: PppOutput = { type: 'closed', reason };
+    if (this.userV !== undefined) o.user = this.userV;
+    if (address !== undefined) o.address = address;
+    this.out.push(o);
+  }
+
+  private log(level: LogEvent['level'], event: string, fields: Record<string, unknown>): void {
+    this.out.push(logEvent(level, event, fields));
+  }
+}
