@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../src/core/log.js';
+import type { Runner } from '../../src/io/exec.js';
+import { NetConfig, parseDefaultRouteInterface } from '../../src/io/netcfg.js';
+
+describe('parseDefaultRouteInterface', () => {
+  it('picks the unicast default route with the lowest metric', () => {
+    const json = JSON.stringify([
+      { dst: 'default', gateway: '192.0.2.1', dev: 'wlan0', protocol: 'dhcp', metric: 600, flags: [] },
+      { type: 'blackhole', dst: 'default', metric: 1, flags: [] },
+      { dst: 'default', gateway: '198.51.100.1', dev: 'eth0', protocol: 'dhcp', metric: 100, flags: [] },
+    ]);
+    expect(parseDefaultRouteInterface(json)).toBe('eth0');
+  });
+  it('treats a missing metric as 0', () => {
+    expect(parseDefaultRouteInterface('[{"dst":"default","dev":"ens3","metric":5},{"dst":"default","dev":"ens4"}]')).toBe('ens4');
+  });
+  it('returns undefined for no routes or unexpected output', () => {
+    expect(parseDefaultRouteInterface('[]')).toBeUndefined();
+    expect(parseDefaultRouteInterface('')).toBeUndefined();
+    expect(parseDefaultRouteInterface('{"dev":"eth0"}')).toBeUndefined();
+    expect(parseDefaultRouteInterface('[null, 3, {"dev": 7}]')).toBeUndefined();
+  });
+});
+
+describe('NetConfig with a recording runner', () => {
+  let dir = '';
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = '';
+  });
+
+  function setup(forwarding: string, routes = '[{"dst":"default","gateway":"192.0.2.1","dev":"uplink0"}]') {
+    dir = mkdtempSync(join(tmpdir(), 'l2tpsec-netcfg-'));
+    const ipf = join(dir, 'ip_forward');
+    writeFileSync(ipf, `${forwarding}\n`);
+    const calls: Array<{ argv: string[]; input: string | undefined }> = [];
+    const runner: Runner = async (file, args, input) => {
+      calls.push({ argv: [file, ...args], input });
+      return { stdout: file === 'ip' && args[0] === '-j' ? routes : '', stderr: '' };
+    };
+    const logs: LogEvent[] = [];
+    const nc = new NetConfig({ runner, ipForwardPath: ipf, log: (e) => logs.push(e) });
+    return { nc, calls, logs, ipf };
+  }
+
+  it('bringUp: address + MTU + up, forwarding on, auto out interface, ruleset via nft -f -; tearDown undoes it', async () => {
+    const { nc, calls, ipf, logs } = setup('0');
+    const r = await nc.bringUp({ tunName: 'tun1', pool: '10.40.0.0/24', mtu: 1400, masquerade: true, outInterface: 'auto', clientToClient: false });
+    expect(r.outInterface).toBe('uplink0');
+    expect(calls.map((c) => c.argv)).toEqual([
+      ['ip', 'address', 'replace', '10.40.0.1/24', 'dev', 'tun1'],
+      ['ip', 'link', 'set', 'dev', 'tun1', 'mtu', '1400', 'up'],
+      ['ip', '-j', 'route', 'show', 'default'],
+      ['nft', '-f', '-'],
+    ]);
+    expect(calls[3]!.input).toBe(r.ruleset);
+    expect(r.ruleset).toContain('oifname "uplink0" ip saddr 10.40.0.0/24 counter masquerade');
+    expect(r.ruleset).toContain('tcp option maxseg size set 1360');
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('1');
+    await nc.tearDown();
+    expect(calls[4]).toEqual({ argv: ['nft', '-f', '-'], input: 'table ip l2tpsec\ndelete table ip l2tpsec\n' });
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('0');
+    expect(logs.map((l) => l.event)).toEqual(['netcfg.tun.up', 'netcfg.forwarding.enabled', 'netcfg.nft.applied', 'netcfg.nft.removed', 'netcfg.forwarding.restored']);
+  });
+
+  it('leaves forwarding alone on teardown when it was already on', async () => {
+    const { nc, ipf } = setup('1');
+    await nc.enableForwarding();
+    writeFileSync(ipf, '1\n');
+    await nc.restoreForwarding();
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('1');
+  });
+
+  it('an explicit out interface needs no route lookup; no default route with "auto" is a clear error', async () => {
+    const a = setup('1');
+    await a.nc.bringUp({ tunName: 't0', pool: '10.9.0.0/24', mtu: 1300, masquerade: true, outInterface: 'eth9', clientToClient: true, forwarding: false });
+    expect(a.calls.map((c) => c.argv[0] + ' ' + c.argv[1])).toEqual(['ip address', 'ip link', 'nft -f']);
+    rmSync(dir, { recursive: true, force: true });
+    const b = setup('1', '[]');
+    await expect(b.nc.bringUp({ tunName: 't0', pool: '10.9.0.0/24', mtu: 1300, masquerade: true, outInterface: 'auto', clientToClient: false })).rejects.toThrow(
+      /no default route.*nat\.out_interface/,
+    );
+  });
+});
