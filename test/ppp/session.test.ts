@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { AddressPool } from '../../src/ppp/index.js';
+import { Backend, config, connect, ofType, runTimers } from './harness.js';
+
+describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
+  it('pppd-like client gets an address, DNS and mutual authentication', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const backend = new Backend().add('alice', 'secret');
+    const r = connect({ user: 'alice', password: 'secret' }, backend, pool);
+    expect(r.client.lcpOpened).toBe(true);
+    expect(r.client.serverMru).toBe(1360);
+    expect(r.client.authOk).toBe(true);
+    expect(r.client.mutualAuthOk).toBe(true);
+    expect(r.client.ipcpOpened).toBe(true);
+    expect(r.client.address).toBe('10.40.0.2');
+    expect(r.client.dns).toEqual(['10.40.0.1', '9.9.9.9']);
+    expect(r.client.serverIpcpAddress).toBe('10.40.0.1');
+    expect(ofType(r.outputs, 'auth-success')).toEqual([{ type: 'auth-success', user: 'alice' }]);
+    expect(ofType(r.outputs, 'ip-up')).toEqual([{ type: 'ip-up', user: 'alice', address: '10.40.0.2' }]);
+    expect(r.server.user).toBe('alice');
+    expect(r.server.address).toBe('10.40.0.2');
+    expect(pool.isAllocated('10.40.0.2')).toBe(true);
+    expect(r.server.states).toEqual({ lcp: 'Opened', ipcp: 'Opened' });
+  });
+
+  it('the Challenge is sent only after LCP is Opened', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    const firstChallenge = r.sent.findIndex((f) => f.readUInt16BE(2) === 0xc223);
+    const lcpAcks = r.sent.map((f, i) => [f.readUInt16BE(2), f[4], i] as const).filter(([p, c]) => p === 0xc021 && c === 2);
+    expect(firstChallenge).toBeGreaterThan(lcpAcks[0]![2]);
+  });
+
+  it('IPv4 flows both ways after IPCP is Opened', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    const pkt = Buffer.from('4500001c000000004001000010280002080808080800f7ff00000000', 'hex');
+    const outs = r.server.receive(Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), pkt]), r.now);
+    expect(ofType(outs, 'ipv4').map((o) => Buffer.from(o.packet).toString('hex'))).toEqual([pkt.toString('hex')]);
+    // Protocol field compressed to one byte and no address/control (PFC + ACFC).
+    const outs2 = r.server.receive(Buffer.concat([Buffer.from([0x21]), pkt]), r.now);
+    expect(ofType(outs2, 'ipv4')).toHaveLength(1);
+    const down = r.server.encapsulateIpv4(pkt);
+    expect(down.subarray(0, 4).toString('hex')).toBe('ff030021');
+    expect(down.subarray(4).equals(pkt)).toBe(true);
+  });
+
+  it('Windows-like client: IPv6CP and CCP are Protocol-Rejected, NBNS rejected, still connects', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ kind: 'windows', user: 'bob', password: 'pw' }, new Backend().add('bob', 'pw'), pool);
+    expect(r.client.ipcpOpened).toBe(true);
+    expect(r.client.protocolRejects.sort()).toEqual([0x8057, 0x80fd]);
+    expect(r.client.wantNbns).toBe(false);
+    expect(r.client.address).toBe('10.40.0.2');
+  });
+
+  it('Windows sends DOMAIN\\user: the domain is stripped for lookup and hashing', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ kind: 'windows', user: 'CORP\\bob', password: 'pw' }, new Backend().add('bob', 'pw'), pool);
+    expect(r.client.authOk).toBe(true);
+    expect(ofType(r.outputs, 'auth-success')).toEqual([{ type: 'auth-success', user: 'bob' }]);
+  });
+
+  it('macOS-like client: IPCP without IP-Address is prompted once and learns the address', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ kind: 'macos', user: 'carol', password: 'pw' }, new Backend().add('carol', 'pw'), pool);
+    expect(r.client.ipcpOpened).toBe(true);
+    expect(r.client.address).toBe('10.40.0.2');
+  });
+
+  it('macOS-like client that never sends IP-Address is acked after one prompt', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ kind: 'macos-never-address', user: 'carol', password: 'pw' }, new Backend().add('carol', 'pw'), pool);
+    expect(r.client.ipcpOpened).toBe(true);
+    expect(ofType(r.outputs, 'ip-up')).toEqual([{ type: 'ip-up', user: 'carol', address: '10.40.0.2' }]);
+  });
+
+  it('static address per user', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'dave', password: 'pw' }, new Backend().add('dave', 'pw', { staticAddress: '10.40.0.77' }), pool);
+    expect(r.client.address).toBe('10.40.0.77');
+  });
+});
+
+describe('PppSession: authentication failures', () => {
+  it('wrong password: Failure with R=1 and a new challenge, then close after the retry cap', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'bad', retryPasswords: ['bad2', 'bad3', 'bad4'] }, new Backend().add('alice', 'secret'), pool);
+    expect(r.client.authFailures).toHaveLength(3);
+    expect(r.client.authFailures[0]).toMatch(/^E=691 R=1 C=[0-9A-F]{32} V=3 M=/);
+    expect(r.client.authFailures[1]).toMatch(/^E=691 R=1 C=[0-9A-F]{32} V=3 M=/);
+    expect(r.client.authFailures[2]).toMatch(/^E=691 R=0 C=[0-9A-F]{32} V=3 M=/);
+    expect(r.client.authOk).toBe(false);
+    expect(r.client.terminated).toBe(true);
+    expect(ofType(r.outputs, 'auth-failure')).toHaveLength(3);
+    expect(ofType(r.outputs, 'ip-up')).toHaveLength(0);
+    runTimers(r, r.now + 10_000);
+    expect(ofType(r.outputs, 'closed')).toHaveLength(1);
+  });
+
+  it('wrong password then the right one on retry succeeds', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'bad', retryPasswords: ['secret'] }, new Backend().add('alice', 'secret'), pool);
+    expect(r.client.authFailures).toHaveLength(1);
+    expect(r.client.authOk).toBe(true);
+    expect(r.client.mutualAuthOk).toBe(true);
+    expect(r.client.ipcpOpened).toBe(true);
+  });
+
+  it('unknown user fails like a wrong password', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'mallory', password: 'x' }, new Backend().add('alice', 'secret'), pool, config({ maxAuthTries: 1 }));
+    expect(r.client.authFailures[0]).toMatch(/^E=691 R=0/);
+    expect(r.client.terminated).toBe(true);
+  });
+
+  it('session limit from admit(): refused with the message, lease never taken', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const backend = new Backend().add('alice', 'secret');
+    backend.limit = 1;
+    connect({ user: 'alice', password: 'secret' }, backend, pool);
+    const r2 = connect({ user: 'alice', password: 'secret' }, backend, pool);
+    expect(r2.client.authOk).toBe(false);
+    expect(r2.client.authFailures[0]).toMatch(/session limit 1 reached/);
+    expect(r2.client.terminated).toBe(true);
+    expect(pool.free).toBe(252);
+  });
+});
+
+describe('PppSession: teardown frees the lease', () => {
+  const setup = () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool, config({ idleTimeout: 60 }));
+    expect(pool.isAllocated('10.40.0.2')).toBe(true);
+    return { pool, r };
+  };
+
+  it('close(): Terminate-Request, Terminate-Ack → closed', () => {
+    const { pool, r } = setup();
+    const outs = r.server.close('admin', r.now);
+    const term = ofType(outs, 'send').find((o) => o.frame.readUInt16BE(2) === 0xc021 && o.frame[4] === 5);
+    expect(term?.frame.subarray(8).toString()).toBe('admin');
+    const ack = r.client.receive(term!.frame);
+    const done = r.server.receive(ack[0]!, r.now);
+    expect(ofType(done, 'closed')).toEqual([{ type: 'closed', reason: 'admin', user: 'alice', address: '10.40.0.2' }]);
+    expect(pool.isAllocated('10.40.0.2')).toBe(false);
+  });
+
+  it('close() with no answer: closed after Max-Terminate timeouts', () => {
+    const { pool, r } = setup();
+    r.server.close('admin', r.now);
+    const outs = [];
+    for (let i = 0; i < 5; i++) {
+      r.now = r.server.nextDeadline() ?? r.now;
+      outs.push(...r.server.tick(r.now));
+    }
+    expect(ofType(outs, 'closed')).toHaveLength(1);
+    expect(pool.free).toBe(253);
+  });
+
+  it('peer Terminate-Request', () => {
+    const { pool, r } = setup();
+    const outs = r.server.receive(Buffer.from('ff03c02105090004', 'hex'), r.now);
+    expect(ofType(outs, 'send').some((o) => o.frame.readUInt16BE(2) === 0xc021 && o.frame[4] === 6)).toBe(true);
+    runTimers(r, r.now + 10_000);
+    expect(ofType(r.outputs, 'closed')).toHaveLength(1);
+    expect(pool.free).toBe(253);
+  });
+
+  it('lower layer down (L2TP session gone)', () => {
+    const { pool, r } = setup();
+    const outs = r.server.lowerDown('l2tp session closed', r.now);
+    expect(ofType(outs, 'send')).toHaveLength(0);
+    expect(ofType(outs, 'closed')).toHaveLength(1);
+    expect(pool.free).toBe(253);
+    expect(r.server.nextDeadline()).toBeUndefined();
+  });
+
+  it('idle timeout', () => {
+    const { pool, r } = setup();
+    runTimers(r, r.now + 61_000);
+    expect(ofType(r.outputs, 'closed')[0]?.reason).toBe('idle timeout');
+    expect(pool.free).toBe(253);
+  });
+
+  it('IPCP Terminate-Request from the peer closes the session', () => {
+    const { pool, r } = setup();
+    const outs = r.server.receive(Buffer.from('ff03802105070004', 'hex'), r.now);
+    expect(ofType(outs, 'send').some((o) => o.frame.readUInt16BE(2) === 0x8021 && o.frame[4] === 6)).toBe(true);
+    runTimers(r, r.now + 20_000);
+    expect(ofType(r.outputs, 'closed')).toHaveLength(1);
+    expect(pool.free).toBe(253);
+  });
+
+  it('nothing is sent after closed, and receive never throws', () => {
+    const { r } = setup();
+    r.server.lowerDown('gone', r.now);
+    expect(r.server.receive(Buffer.from('ff03c02101010004', 'hex'), r.now)).toEqual([]);
+    expect(r.server.tick(r.now + 1e6)).toEqual([]);
+  });
+});
+
+describe('PppSession: pool exhaustion', () => {
+  it('refuses cleanly: IPCP and LCP Terminate with a message, closed without address', () => {
+    const pool = new AddressPool('10.40.0.0/30'); // one client address
+    const backend = new Backend().add('a', 'pw').add('b', 'pw');
+    const r1 = connect({ user: 'a', password: 'pw' }, backend, pool);
+    expect(r1.client.ipcpOpened).toBe(true);
+    const r2 = connect({ user: 'b', password: 'pw' }, backend, pool);
+    expect(r2.client.ipcpOpened).toBe(false);
+    expect(r2.client.terminated).toBe(true);
+    expect(r2.client.terminateMessage).toBe('address pool exhausted');
+    runTimers(r2, r2.now + 10_000);
+    const closed = ofType(r2.outputs, 'closed');
+    expect(closed).toHaveLength(1);
+    expect(closed[0]?.address).toBeUndefined();
+    expect(pool.owner('10.40.0.2')).toBe('a');
+  });
+});
