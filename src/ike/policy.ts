@@ -149,14 +149,14 @@ const P2_ALLOWED = new Set<number>([P2Attr.SA_LIFE_TYPE, P2Attr.SA_LIFE_DURATION
 const P2_VARIABLE = new Set<number>([P2Attr.SA_LIFE_DURATION, P2Attr.SA_LIFE_TYPE]);
 const TRANSPORT_MODES = new Set<number>([EncapMode.TRANSPORT, EncapMode.UDP_TRANSPORT, EncapMode.UDP_TRANSPORT_DRAFT]);
 
-function phase2Transform(t: Transform, policy: ProposalPolicy, allowLegacy: boolean, keGroup: number | undefined): Pick<Omit<Phase2Choice, 'proposal' | 'transform'>> {
+function phase2Transform(t: Transform, policy: ProposalPolicy, allowLegacy: boolean, hasKe: boolean): Pick<Omit<Phase2Choice, 'proposal' | 'transform'>> {
   const vals = basicValues(t.attributes, P2_ALLOWED, P2_VARIABLE);
   if (!vals.ok) return vals;
   const m = vals.value;
   const mode = m.get(P2Attr.ENCAPSULATION_MODE);
   if (mode === undefined || !TRANSPORT_MODES.has(mode)) return { ok: false, reason: `encapsulation mode ${mode ?? 'absent'} is not transport` };
   const groupId = m.get(P2Attr.GROUP_DESCRIPTION);
-  if (groupId !== keGroup) return { ok: false, reason: `PFS group ${groupId ?? 'none'} does not match the KE payload` };
+  if ((groupId !== undefined) !== hasKe) return { ok: false, reason: `PFS group ${groupId ?? 'none'} without matching KE payload` };
   let pfsGroup: DhGroupInfo | undefined;
   if (groupId !== undefined) {
     pfsGroup = DH_GROUPS[groupId];
@@ -208,10 +208,10 @@ function phase2Transform(t: Transform, policy: ProposalPolicy, allowLegacy: bool
 
 /**
  * Picks the first acceptable Quick Mode proposal (RFC 2409 §5.5): a single ESP
- * protocol with a 4-byte SPI, transport mode, and a PFS group equal to the KE's.
+ * protocol with a 4-byte SPI, transport mode, and a PFS group iff a KE is present.
  * Proposals sharing a number (AH+ESP bundles) are refused.
  */
-export function selectPhase2(sa: SaPayload, policy: ProposalPolicy, allowLegacy: boolean, keGroup: number | undefined): Pick<Phase2Choice> {
+export function selectPhase2(sa: SaPayload, policy: ProposalPolicy, allowLegacy: boolean, hasKe: boolean): Pick<Phase2Choice> {
   if (sa.doi !== DOI_IPSEC) return { ok: false, reason: `DOI ${sa.doi} unsupported` };
   if (sa.situation !== SIT_IDENTITY_ONLY) return { ok: false, reason: `situation ${sa.situation} unsupported` };
   let last = 'no proposal';
@@ -227,7 +227,7 @@ export function selectPhase2(sa: SaPayload, policy: ProposalPolicy, allowLegacy:
       continue;
     }
     for (const t of p.transforms) {
-      const r = phase2Transform(t, policy, allowLegacy, keGroup);
+      const r = phase2Transform(t, policy, allowLegacy, hasKe);
       if (r.ok) return { ok: true, value: { proposal: p, transform: t, ...r.value } };
       last = r.reason;
     }

@@ -1,0 +1,129 @@
+import { timingSafeEqual } from 'node:crypto';
+import { DecodeError } from '../core/errors.js';
+import type { Endpoint } from '../core/sa.js';
+import { Flags, NotifyType, PayloadType, ProtocolId, nameOf, notifyTypeNames, protocolIdNames } from './wire/constants.js';
+import type { IsakmpHeader } from './wire/header.js';
+import { decodeMessage } from './wire/message.js';
+import { phase2Iv, qmHash1 } from './crypto/keys.js';
+import { open } from './seal.js';
+import { cookieKey, sameEndpoint, type ResponderCore } from './core.js';
+import type { IkeSa } from './state.js';
+
+/** Informational exchange (RFC 2409 §5.7): notifications, Delete (RFC 2408 §3.15), DPD (RFC 3706). */
+
+const ep = (e: Endpoint): string => `${e.address}:${e.port}`;
+
+/**
+ * INITIAL-CONTACT (RFC 2407 §4.6.3.3): removes the older SAs of the same identity
+ * AND the same outer address:port, never those of another client behind the same NAT.
+ */
+export function handleInitialContact(core: ResponderCore, sa: IkeSa, now: number): void {
+  let removed = 0;
+  for (const old of core.related(sa)) {
+    if (old === sa || old.established > sa.established) continue;
+    core.removeSa(old, 'initial-contact', false);
+    removed++;
+  }
+  core.log('info', 'ike.initial-contact', { id: sa.id, peer: ep(sa.peer), peerId: sa.peerId, removed, at: now });
+}
+
+export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+  if (!(header.flags & Flags.ENCRYPTION)) {
+    if (sa.state === 'ESTABLISHED') return core.drop('informational-unencrypted', now, from, { id: sa.id });
+    // A peer's error notify during Main Mode: log it, change nothing (it is unauthenticated).
+    try {
+      const { payloads } = decodeMessage(msg);
+      for (const n of payloads.notifies) core.log('warn', 'ike.notify.unauthenticated', { id: sa.id, peer: ep(from), notify: nameOf(notifyTypeNames, n.notifyType) });
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+    }
+    core.counters.inc('ike.drop.informational-before-phase1');
+    return;
+  }
+  if (sa.state !== 'ESTABLISHED' || !sa.keys) return core.drop('informational-before-phase1', now, from, { id: sa.id });
+  if (from.address !== sa.peer.address) return core.drop('informational-wrong-peer', now, from);
+  if (header.messageId === 0) return core.drop('informational-message-id-zero', now, from);
+  const keys = sa.keys;
+  const h = sa.choice.hash.name;
+  let opened;
+  try {
+    opened = open(sa, msg, phase2Iv(h, sa.iv, header.messageId, sa.choice.cipher.blockSize));
+  } catch (e) {
+    if (e instanceof DecodeError) return core.drop('informational-decrypt', now, from, { id: sa.id, error: e.reason });
+    throw e;
+  }
+  if (!opened) return core.drop('informational-decrypt', now, from, { id: sa.id });
+  const p = opened.payloads;
+  if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('informational-no-hash', now, from, { id: sa.id });
+  const expected = qmHash1(h, keys.skeyidA, header.messageId, p.afterFirst);
+  const got = p.hash.value.data;
+  if (!(got.length === expected.length && timingSafeEqual(got, expected))) return core.drop('informational-hash-mismatch', now, from, { id: sa.id });
+  sa.lastSeen = now;
+  if (!sameEndpoint(from, sa.peer)) {
+    // Authenticated packet from a new NAT mapping: follow it (RFC 3947 §4).
+    core.log('info', 'ike.peer.moved', { id: sa.id, from: ep(sa.peer), to: ep(from) });
+    sa.peer = { ...from };
+    sa.local = { ...to };
+  }
+  const spi16 = Buffer.concat([sa.ckyI, sa.ckyR]);
+  for (const n of p.notifies) {
+    switch (n.notifyType) {
+      case NotifyType.R_U_THERE: {
+        if (n.data.length !== 4 || !n.spi.equals(spi16)) {
+          core.drop('dpd-malformed', now, from, { id: sa.id });
+          break;
+        }
+        core.sendNotify(sa, NotifyType.R_U_THERE_ACK, ProtocolId.ISAKMP, spi16, n.data);
+        break;
+      }
+      case NotifyType.R_U_THERE_ACK: {
+        const seq = n.data.length === 4 ? n.data.readUInt32BE(0) : -1;
+        if (n.spi.equals(spi16) && sa.dpd.outstanding !== 0 && seq <= sa.dpd.seq && seq >= sa.dpd.outstanding) {
+          sa.dpd.outstanding = 0;
+          sa.dpd.tries = 0;
+          sa.dpd.nextProbe = now + core.dpdIdle * 1000;
+        } else {
+          core.drop('dpd-ack-unexpected', now, from, { id: sa.id, seq });
+        }
+        break;
+      }
+      case NotifyType.INITIAL_CONTACT:
+        handleInitialContact(core, sa, now);
+        break;
+      default:
+        core.log(n.notifyType < 16384 ? 'warn' : 'info', 'ike.notify.received', { id: sa.id, peer: ep(from), notify: nameOf(notifyTypeNames, n.notifyType), protocol: nameOf(protocolIdNames, n.protocolId) });
+    }
+  }
+  for (const d of p.deletes) {
+    if (!core.sas.has(cookieKey(sa.ckyI, sa.ckyR))) break; // this SA was deleted by an earlier payload
+    if (d.protocolId === ProtocolId.ISAKMP && d.spiSize === 16) {
+      for (const spi of d.spis) {
+        const target = core.sas.get(cookieKey(spi.subarray(0, 8), spi.subarray(8, 16)));
+        if (!target || !core.related(sa).includes(target)) {
+          core.drop('delete-foreign-ike-sa', now, from, { id: sa.id });
+          continue;
+        }
+        core.log('info', 'ike.delete.received', { id: sa.id, deleted: target.id, protocol: 'ISAKMP' });
+        core.removeSa(target, 'deleted by peer');
+      }
+    } else if ((d.protocolId === ProtocolId.IPSEC_ESP || d.protocolId === ProtocolId.IPSEC_AH) && d.spiSize === 4) {
+      for (const spi of d.spis) {
+        const v = spi.readUInt32BE(0);
+        let found = false;
+        for (const owner of core.related(sa)) {
+          // The sender names its inbound SPI (our outbound); accept ours too.
+          const child = [...owner.children.values()].find((c) => c.peerSpi === v) ?? [...owner.children.values()].find((c) => c.ourSpi === v);
+          if (child) {
+            core.log('info', 'ike.delete.received', { id: sa.id, deleted: child.id, protocol: 'ESP', spi: v.toString(16) });
+            core.childDown(owner, child, 'deleted by peer');
+            found = true;
+            break;
+          }
+        }
+        if (!found) core.drop('delete-unknown-spi', now, from, { id: sa.id, spi: v.toString(16) });
+      }
+    } else {
+      core.drop('delete-malformed', now, from, { id: sa.id, protocol: d.protocolId, spiSize: d.spiSize });
+    }
+  }
+}

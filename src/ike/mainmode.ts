@@ -1,0 +1,240 @@
+import { timingSafeEqual } from 'node:crypto';
+import { DecodeError } from '../core/errors.js';
+import type { Endpoint } from '../core/sa.js';
+import { ipv4ToBytes } from '../core/ipv4.js';
+import { DOI_IPSEC, ExchangeType, Flags, IdType, NotifyType, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
+import type { IsakmpHeader } from './wire/header.js';
+import { decodeMessage, encodeMessage, encodePayloadChain, type OutPayload } from './wire/message.js';
+import { encodeSa } from './wire/sa.js';
+import { encodeKe } from './wire/ke.js';
+import { encodeNonce } from './wire/nonce.js';
+import { encodeId, idToString, type IdPayload } from './wire/id.js';
+import { encodeHash } from './wire/hash.js';
+import { encodeNotify } from './wire/notify.js';
+import { encodeVendorId } from './wire/vendor.js';
+import { encodeNatD } from './wire/natd.js';
+import { generateKeyPair, validKeValue } from './crypto/dh.js';
+import { hash } from './crypto/prf.js';
+import { derivePhase1, hashI, hashR, phase1Iv } from './crypto/keys.js';
+import { responderCookie } from './cookie.js';
+import { chooseNatT, hasVid, natDHash, VID_DPD } from './natt.js';
+import { phase1Reply, selectPhase1 } from './policy.js';
+import { open, seal } from './seal.js';
+import { HALF_OPEN_TIMEOUT_MS, sameEndpoint, type ResponderCore } from './core.js';
+import type { IkeSa } from './state.js';
+import { handleInitialContact } from './informational.js';
+
+/** Main Mode responder with pre-shared keys (RFC 2409 §5.4), messages 1, 3 and 5. */
+
+const NONCE_BYTES = 32;
+
+function ep(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
+/** MM1: HDR, SA [, VID...] → MM2: HDR, SA [, VID...]. */
+export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+  const key = `${from.address}:${from.port}:${header.initiatorCookie.toString('hex')}`;
+  const existing = core.byInitiator.get(key);
+  if (existing) {
+    if (existing.cache && existing.cache.request.equals(msg)) {
+      core.counters.inc('ike.retransmit.mm1');
+      core.send(to, from, existing.cache.reply);
+    } else {
+      core.drop('mm1-cookie-reused', now, from);
+    }
+    return;
+  }
+  if (header.flags & Flags.ENCRYPTION) return core.drop('mm1-encrypted', now, from);
+  if (header.messageId !== 0) return core.drop('mm1-message-id', now, from);
+  if ((core.halfOpenByAddress.get(from.address) ?? 0) >= core.halfOpenPerAddress) return core.drop('half-open-per-address', now, from);
+  if (core.halfOpen >= core.halfOpenTotal) return core.drop('half-open-total', now, from);
+  const { payloads } = decodeMessage(msg);
+  if (!payloads.sa || payloads.ke || payloads.nonce || payloads.ids.length || payloads.hash) return core.drop('mm1-payloads', now, from);
+  const ckyR = responderCookie(core.cookieSecret, from, header.initiatorCookie, now, core.halfOpen);
+  const pick = selectPhase1(payloads.sa.value, core.policy, core.allowLegacy);
+  if (!pick.ok) {
+    core.counters.inc('ike.proposal.rejected');
+    core.log('warn', 'ike.proposal.rejected', { peer: ep(from), phase: 1, reason: pick.reason });
+    // RFC 2408 §5.4: NO-PROPOSAL-CHOSEN, unencrypted, no state kept; smaller than the request.
+    const n = encodeNotify({ doi: DOI_IPSEC, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), notifyType: NotifyType.NO_PROPOSAL_CHOSEN, data: Buffer.alloc(0) });
+    const reply = encodeMessage(
+      { initiatorCookie: header.initiatorCookie, responderCookie: ckyR, exchangeType: ExchangeType.INFORMATIONAL, flags: 0, messageId: 0 },
+      PayloadType.N, encodePayloadChain([{ type: PayloadType.N, body: n }]),
+    );
+    if (reply.length <= msg.length) core.send(to, from, reply);
+    return;
+  }
+  const choice = pick.value;
+  const natT = chooseNatT(payloads.vendorIds);
+  const sa: IkeSa = {
+    id: core.nextId('ike'),
+    ckyI: header.initiatorCookie,
+    ckyR,
+    origin: { ...from },
+    peer: { ...from },
+    local: { ...to },
+    state: 'MM2_SENT',
+    created: now,
+    lastSeen: now,
+    established: 0,
+    expiresAt: now + HALF_OPEN_TIMEOUT_MS,
+    saiB: payloads.sa.body,
+    choice,
+    natT,
+    peerDpd: hasVid(payloads.vendorIds, VID_DPD),
+    iv: Buffer.alloc(0),
+    peerId: '',
+    quickModes: new Map(),
+    usedMessageIds: new Set(),
+    children: new Map(),
+    dpd: { seq: 0, outstanding: 0, nextProbe: 0, tries: 0 },
+  };
+  const out: OutPayload[] = [{ type: PayloadType.SA, body: encodeSa(phase1Reply(payloads.sa.value, choice)) }];
+  if (natT) out.push({ type: PayloadType.VID, body: encodeVendorId({ data: natT.vid }) });
+  out.push({ type: PayloadType.VID, body: encodeVendorId({ data: VID_DPD }) });
+  const reply = encodeMessage(
+    { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },
+    PayloadType.SA, encodePayloadChain(out),
+  );
+  sa.cache = { request: Buffer.from(msg), reply };
+  core.addSa(sa);
+  core.log('info', 'ike.mm.started', { id: sa.id, peer: ep(from), proposal: choice.label, natT: natT?.name ?? 'none' });
+  core.send(to, from, reply);
+}
+
+/** Dispatches a Main Mode message for an SA that exists (MM3, MM5, or a retransmission). */
+export function handleMainMode(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+  if (sa.cache && sa.cache.request.equals(msg)) {
+    if (from.address !== sa.peer.address) return core.drop('retransmit-wrong-peer', now, from);
+    core.counters.inc(`ike.retransmit.${sa.state}`);
+    core.send(to, from, sa.cache.reply);
+    return;
+  }
+  if (header.messageId !== 0) return core.drop('mm-message-id', now, from);
+  if (sa.state === 'MM2_SENT') return handleMm3(core, sa, msg, header, from, to, now);
+  if (sa.state === 'MM4_SENT') return handleMm5(core, sa, msg, header, from, to, now);
+  return core.drop('mm-after-established', now, from, { id: sa.id });
+}
+
+/** MM3: HDR, KE, Ni [, NAT-D, NAT-D] → MM4: HDR, KE, Nr [, NAT-D, NAT-D] (RFC 2409 §5.4, RFC 3947 §3.2). */
+function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+  if (!sameEndpoint(from, sa.peer)) return core.drop('mm3-wrong-peer', now, from);
+  if (header.flags & Flags.ENCRYPTION) return core.drop('mm3-encrypted', now, from);
+  const { payloads } = decodeMessage(msg);
+  if (!payloads.ke || !payloads.nonce || payloads.sa || payloads.hash || payloads.ids.length) return core.drop('mm3-payloads', now, from);
+  const group = sa.choice.group;
+  const gxi = payloads.ke.value.data;
+  if (!validKeValue(group, gxi)) return core.drop('bad-ke', now, from, { length: gxi.length, group: group.id });
+  const dh = generateKeyPair(group, core.random);
+  const gxy = dh.computeShared(gxi);
+  if (!gxy) return core.drop('bad-ke', now, from, { group: group.id });
+  const niB = payloads.nonce.value.data;
+  const nrB = core.random(NONCE_BYTES);
+  const h = sa.choice.hash.name;
+  sa.keys = derivePhase1(h, core.psk, niB, nrB, gxy, sa.ckyI, sa.ckyR, sa.choice.cipher.keyBytes);
+  sa.gxi = gxi;
+  sa.gxr = dh.publicValue;
+  sa.niB = niB;
+  sa.nrB = nrB;
+  sa.iv = phase1Iv(h, gxi, dh.publicValue, sa.choice.cipher.blockSize);
+  const out: OutPayload[] = [
+    { type: PayloadType.KE, body: encodeKe({ data: dh.publicValue }) },
+    { type: PayloadType.NONCE, body: encodeNonce({ data: nrB }) },
+  ];
+  if (sa.natT && payloads.natD.length > 0) {
+    const ours = natDHash(h, sa.ckyI, sa.ckyR, to);
+    const theirs = natDHash(h, sa.ckyI, sa.ckyR, from);
+    const serverNat = !payloads.natD[0]!.equals(ours);
+    const peerNat = !payloads.natD.slice(1).some((d) => d.equals(theirs));
+    core.log('info', 'ike.natt.detected', { id: sa.id, peer: ep(from), peerBehindNat: peerNat, serverBehindNat: serverNat, forced: core.forceEncapsulation });
+    // With forceEncapsulation the hash for the peer's address deliberately mismatches, so the peer floats to 4500.
+    const peerHash = core.forceEncapsulation ? hash(h, Buffer.from('l2tpsec-force-nat-t'), core.random(16)) : theirs;
+    out.push({ type: sa.natT.natD, body: encodeNatD({ hash: peerHash }) });
+    out.push({ type: sa.natT.natD, body: encodeNatD({ hash: ours }) });
+  }
+  const reply = encodeMessage(
+    { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },
+    PayloadType.KE, encodePayloadChain(out),
+  );
+  sa.cache = { request: Buffer.from(msg), reply };
+  sa.state = 'MM4_SENT';
+  sa.lastSeen = now;
+  core.send(to, from, reply);
+}
+
+const ALLOWED_PEER_IDS = new Set<number>([IdType.IPV4_ADDR, IdType.FQDN, IdType.USER_FQDN, IdType.KEY_ID]);
+
+function authFailed(core: ResponderCore, sa: IkeSa, from: Endpoint, now: number, why: string): void {
+  core.counters.inc('ike.auth.failed');
+  core.drop('auth-failed', now, from, { id: sa.id, why, hint: 'wrong pre-shared key?' }, 'ike.auth.failed');
+}
+
+/** MM5: HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)] → MM6: HDR*, IDir, HASH_R. */
+function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+  if (from.address !== sa.peer.address) return core.drop('mm5-wrong-peer', now, from);
+  if (from.port !== sa.peer.port && to.port !== 4500) return core.drop('mm5-wrong-port', now, from);
+  if (!(header.flags & Flags.ENCRYPTION)) return core.drop('mm5-unencrypted', now, from);
+  const keys = sa.keys;
+  if (!keys || !sa.gxi || !sa.gxr) return core.drop('mm5-no-keys', now, from);
+  let opened;
+  try {
+    opened = open(sa, msg, sa.iv);
+  } catch (e) {
+    if (e instanceof DecodeError) return authFailed(core, sa, from, now, `decrypted message does not parse: ${e.reason}`);
+    throw e;
+  }
+  if (!opened) return authFailed(core, sa, from, now, 'ciphertext not a block multiple');
+  const p = opened.payloads;
+  const idii = p.ids[0];
+  if (!p.hash || !idii || p.ids.length !== 1 || p.sa || p.ke || p.nonce) return authFailed(core, sa, from, now, 'MM5 without exactly one ID and a HASH');
+  const h = sa.choice.hash.name;
+  const expected = hashI(h, keys.skeyid, sa.gxi, sa.gxr, sa.ckyI, sa.ckyR, sa.saiB, idii.body);
+  const got = p.hash.value.data;
+  // Constant-time comparison after the length check (timingSafeEqual throws on unequal lengths).
+  const ok = got.length === expected.length && timingSafeEqual(got, expected);
+  if (!ok) return authFailed(core, sa, from, now, 'HASH_I mismatch');
+  const id = idii.value;
+  if (!ALLOWED_PEER_IDS.has(id.idType)) return core.drop('mm5-id-type', now, from, { idType: nameOf(idTypeNames, id.idType) });
+  // Authenticated: the IV chain advances and the peer may have floated to 4500 (RFC 3947 §4).
+  sa.iv = opened.nextIv;
+  const floated = !sameEndpoint(from, sa.peer);
+  sa.peer = { ...from };
+  sa.local = { ...to };
+  sa.peerIdPayload = id;
+  sa.peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;
+  const idr: IdPayload = { idType: IdType.IPV4_ADDR, protocol: 0, port: 0, data: ipv4ToBytes(to.address) };
+  const idirB = encodeId(idr);
+  const hr = hashR(h, keys.skeyid, sa.gxi, sa.gxr, sa.ckyI, sa.ckyR, sa.saiB, idirB);
+  const sealed = seal(sa, ExchangeType.IDENTITY_PROTECTION, 0, sa.iv, [
+    { type: PayloadType.ID, body: idirB },
+    { type: PayloadType.HASH, body: encodeHash({ data: hr }) },
+  ]);
+  sa.iv = sealed.nextIv; // the last Phase 1 CBC block: seed of every Phase 2 IV (RFC 2409 App. B)
+  sa.cache = { request: Buffer.from(msg), reply: sealed.data };
+  sa.state = 'ESTABLISHED';
+  sa.established = now;
+  sa.lastSeen = now;
+  const life = Math.min(sa.choice.lifetimeSeconds || core.ikeLifetimeMax, core.ikeLifetimeMax);
+  sa.expiresAt = now + life * 1000;
+  if (core.dpdIdle > 0) sa.dpd.nextProbe = now + core.dpdIdle * 1000;
+  core.markEstablished(sa);
+  // Drop secrets no longer needed.
+  sa.dh = undefined;
+  core.send(to, from, sealed.data);
+  core.log('info', 'ike.phase1.established', { id: sa.id, peer: ep(sa.peer), peerId: sa.peerId, algorithms: sa.choice.label, floated, lifetime: life });
+  core.out.push({ type: 'ike-sa-up', id: sa.id, peer: { ...sa.peer }, peerId: sa.peerId, algorithms: sa.choice.label });
+  if (p.notifies.some((n) => n.notifyType === NotifyType.INITIAL_CONTACT)) {
+    handleInitialContact(core, sa, now);
+  } else {
+    // Phase 1 rekey: older SAs of the same endpoint and identity hand their children over.
+    for (const old of core.related(sa)) {
+      if (old === sa) continue;
+      for (const child of [...old.children.values()]) {
+        old.children.delete(child.id);
+        child.ikeSaId = sa.id;
+        sa.children.set(child.id, child);
+      }
+    }
+  }
+}

@@ -1,0 +1,214 @@
+import { DecodeError } from '../core/errors.js';
+import type { Endpoint } from '../core/sa.js';
+import { ExchangeType, NotifyType, ProtocolId, exchangeTypeNames, nameOf } from './wire/constants.js';
+import { decodeHeader } from './wire/header.js';
+import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore } from './core.js';
+import { handleMainMode, handleMm1 } from './mainmode.js';
+import { handleQuickMode } from './quickmode.js';
+import { handleInformational } from './informational.js';
+import type { IkeOutput, IkeResponderConfig } from './types.js';
+
+export type { IkeOutput, IkeResponderConfig, IkeSaDown, IkeSaUp, SendOutput } from './types.js';
+export { DEFAULT_POLICY, type ProposalPolicy } from './policy.js';
+
+const ZERO_COOKIE = Buffer.alloc(8);
+/** Finished Quick Modes are kept this long to answer retransmitted QM1s. */
+const QM_DONE_KEEP_MS = 60_000;
+
+/**
+ * IKEv1 responder (RFC 2409): Main Mode with pre-shared keys, Quick Mode for
+ * ESP transport of L2TP, Informational (Delete, DPD, INITIAL-CONTACT), NAT-T.
+ * Sans-I/O: the caller passes datagrams and the monotonic time in, gets outputs back.
+ */
+export class IkeResponder {
+  private readonly core: ResponderCore;
+
+  constructor(cfg: IkeResponderConfig) {
+    this.core = new ResponderCore(cfg);
+  }
+
+  /** msg = one ISAKMP message (marker already stripped); from = peer; to = our address:port it arrived on. Never throws. */
+  receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): IkeOutput[] {
+    const core = this.core;
+    core.out = [];
+    core.counters.inc('ike.rx');
+    try {
+      this.dispatch(msg, from, to, now);
+    } catch (e) {
+      if (e instanceof DecodeError) {
+        core.drop(`decode.${e.reason}`, now, from, { error: e.message }, 'ike.parse.dropped');
+      } else {
+        core.drop('internal-error', now, from, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
+      }
+    }
+    return core.out;
+  }
+
+  private dispatch(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    const core = this.core;
+    if (from.port === 0) return core.drop('source-port-zero', now, from);
+    const header = decodeHeader(msg);
+    if (header.exchangeType === ExchangeType.AGGRESSIVE) {
+      // Aggressive Mode with PSK exposes the key to offline cracking: refused, no reply.
+      core.counters.inc('ike.aggressive.refused');
+      core.drop('aggressive-mode', now, from, {}, 'ike.aggressive.refused');
+      return;
+    }
+    if (header.responderCookie.equals(ZERO_COOKIE)) {
+      if (header.exchangeType !== ExchangeType.IDENTITY_PROTECTION) return core.drop('no-responder-cookie', now, from, { exchange: nameOf(exchangeTypeNames, header.exchangeType) });
+      if (header.initiatorCookie.equals(ZERO_COOKIE)) return core.drop('zero-initiator-cookie', now, from);
+      return handleMm1(core, msg, header, from, to, now);
+    }
+    const sa = core.sas.get(cookieKey(header.initiatorCookie, header.responderCookie));
+    if (!sa) return core.drop('unknown-cookies', now, from);
+    if (from.address !== sa.peer.address) return core.drop('wrong-peer-address', now, from, { id: sa.id });
+    switch (header.exchangeType) {
+      case ExchangeType.IDENTITY_PROTECTION:
+        return handleMainMode(core, sa, msg, header, from, to, now);
+      case ExchangeType.QUICK_MODE:
+        return handleQuickMode(core, sa, msg, header, from, to, now);
+      case ExchangeType.INFORMATIONAL:
+        return handleInformational(core, sa, msg, header, from, to, now);
+      default:
+        return core.drop('unsupported-exchange', now, from, { exchange: nameOf(exchangeTypeNames, header.exchangeType) });
+    }
+  }
+
+  /** Expiry of half-open SAs and Quick Modes, child and IKE SA lifetimes, DPD. Never throws. */
+  tick(now: number): IkeOutput[] {
+    const core = this.core;
+    core.out = [];
+    try {
+      for (const sa of [...core.sas.values()]) {
+        if (sa.state !== 'ESTABLISHED') {
+          if (now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
+            core.counters.inc('ike.halfopen.expired');
+            core.removeSa(sa, 'half-open timeout');
+          }
+          continue;
+        }
+        for (const [mid, qm] of sa.quickModes) {
+          if (!qm.done && now - qm.started >= HALF_OPEN_TIMEOUT_MS) {
+            core.counters.inc('ike.qm.expired');
+            core.log('info', 'ike.qm.expired', { id: sa.id, messageId: mid });
+            core.ourSpis.delete(qm.ourSpi.readUInt32BE(0));
+            sa.quickModes.delete(mid);
+          } else if (qm.done && now - qm.started >= QM_DONE_KEEP_MS) {
+            sa.quickModes.delete(mid);
+          }
+        }
+        const expired = [...sa.children.values()].filter((c) => c.expiresAt <= now);
+        if (expired.length) {
+          core.sendDeleteChildren(sa, expired);
+          for (const c of expired) core.childDown(sa, c, 'expired');
+        }
+        if (sa.expiresAt <= now) {
+          core.sendDeleteIke(sa);
+          core.removeSa(sa, 'expired');
+          continue;
+        }
+        this.dpd(sa, now);
+      }
+    } catch (e) {
+      core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
+    }
+    return core.out;
+  }
+
+  /** RFC 3706: R-U-THERE after dpdIdle of silence, retried every 5 s, 5 tries, then the SAs go down. */
+  private dpd(sa: import('./state.js').IkeSa, now: number): void {
+    const core = this.core;
+    if (core.dpdIdle <= 0 || !sa.peerDpd) return;
+    if (sa.dpd.outstanding === 0) {
+      const due = sa.lastSeen + core.dpdIdle * 1000;
+      if (now < due) {
+        sa.dpd.nextProbe = due;
+        return;
+      }
+    } else if (now < sa.dpd.nextProbe) {
+      return;
+    }
+    if (sa.dpd.tries >= DPD_TRIES) {
+      core.counters.inc('ike.dpd.dead');
+      core.log('warn', 'ike.dpd.dead', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, peerId: sa.peerId });
+      for (const o of core.related(sa)) if (o !== sa) core.removeSa(o, 'dpd', false);
+      core.removeSa(sa, 'dpd', false);
+      return;
+    }
+    sa.dpd.seq = sa.dpd.seq === 0 ? (core.random(4).readUInt32BE(0) & 0x7fffffff) + 1 : sa.dpd.seq + 1;
+    if (sa.dpd.outstanding === 0) sa.dpd.outstanding = sa.dpd.seq;
+    sa.dpd.tries += 1;
+    sa.dpd.nextProbe = now + DPD_RETRY_MS;
+    const seq = Buffer.alloc(4);
+    seq.writeUInt32BE(sa.dpd.seq >>> 0);
+    core.sendNotify(sa, NotifyType.R_U_THERE, ProtocolId.ISAKMP, Buffer.concat([sa.ckyI, sa.ckyR]), seq);
+  }
+
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    const at = (t: number): void => {
+      if (next === undefined || t < next) next = t;
+    };
+    for (const sa of this.core.sas.values()) {
+      if (sa.state !== 'ESTABLISHED') {
+        at(sa.created + HALF_OPEN_TIMEOUT_MS);
+        continue;
+      }
+      at(sa.expiresAt);
+      for (const c of sa.children.values()) at(c.expiresAt);
+      for (const qm of sa.quickModes.values()) at(qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS));
+      if (this.core.dpdIdle > 0 && sa.peerDpd) at(sa.dpd.outstanding ? sa.dpd.nextProbe : sa.lastSeen + this.core.dpdIdle * 1000);
+    }
+    return next;
+  }
+
+  /** Tear down a child SA (e.g. its L2TP tunnel closed or admin disconnect): sends Delete to the peer. */
+  deleteChildSa(id: string, now: number): IkeOutput[] {
+    const core = this.core;
+    core.out = [];
+    try {
+      for (const sa of core.sas.values()) {
+        const child = sa.children.get(id);
+        if (!child) continue;
+        core.sendDeleteChildren(sa, [child]);
+        core.childDown(sa, child, 'deleted locally');
+        break;
+      }
+    } catch (e) {
+      core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
+    }
+    return core.out;
+  }
+
+  /** Graceful shutdown: Delete for every child SA and IKE SA. */
+  shutdown(now: number): IkeOutput[] {
+    const core = this.core;
+    core.out = [];
+    try {
+      for (const sa of [...core.sas.values()]) {
+        if (sa.state === 'ESTABLISHED') {
+          const children = [...sa.children.values()];
+          core.sendDeleteChildren(sa, children);
+          for (const c of children) core.childDown(sa, c, 'shutdown');
+          core.sendDeleteIke(sa);
+        }
+        core.removeSa(sa, 'shutdown', false);
+      }
+    } catch (e) {
+      core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
+    }
+    return core.out;
+  }
+
+  /** For status: IKE SAs with peer, id, algorithms, established time. */
+  list(): Array<{ id: string; peer: Endpoint; peerId: string; algorithms: string; established: number }> {
+    return [...this.core.sas.values()]
+      .filter((sa) => sa.state === 'ESTABLISHED')
+      .map((sa) => ({ id: sa.id, peer: { ...sa.peer }, peerId: sa.peerId, algorithms: sa.choice.label, established: sa.established }));
+  }
+
+  /** Counters (drops by reason, retransmissions, ...). */
+  get counters(): import('../core/counters.js').Counters {
+    return this.core.counters;
+  }
+}

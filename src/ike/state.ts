@@ -1,0 +1,78 @@
+import type { Endpoint } from '../core/sa.js';
+import type { Phase1Choice, Phase2Choice } from './policy.js';
+import type { NatTVersion } from './natt.js';
+import type { DhKeyPair } from './crypto/dh.js';
+import type { Phase1Keys } from './crypto/keys.js';
+import type { IdPayload } from './wire/id.js';
+
+/** States of a Main Mode responder (RFC 2409 §5.4). */
+export type IkeSaState = 'MM2_SENT' | 'MM4_SENT' | 'ESTABLISHED';
+
+export interface CachedReply {
+  /** The request bytes that produced the reply. */
+  request: Buffer;
+  reply: Buffer;
+}
+
+/** A Quick Mode exchange in progress (RFC 2409 §5.5). */
+export interface QuickMode {
+  messageId: number;
+  started: number;
+  /** IV for the next message of this exchange (App. B chain). */
+  iv: Buffer;
+  niB: Buffer;
+  nrB: Buffer;
+  choice: Phase2Choice;
+  ourSpi: Buffer;
+  peerSpi: Buffer;
+  gqmxy?: Buffer;
+  lifetimeSeconds: number;
+  peerOriginalAddress?: string;
+  cache: CachedReply;
+  done: boolean;
+}
+
+export interface ChildSa {
+  id: string;
+  ikeSaId: string;
+  ourSpi: number;
+  peerSpi: number;
+  established: number;
+  expiresAt: number;
+}
+
+export interface IkeSa {
+  id: string;
+  ckyI: Buffer;
+  ckyR: Buffer;
+  /** Where Main Mode message 1 came from (half-open accounting). */
+  origin: Endpoint;
+  peer: Endpoint;
+  local: Endpoint;
+  state: IkeSaState;
+  created: number;
+  /** Last authenticated (or, before Phase 1 ends, any accepted) message from the peer. */
+  lastSeen: number;
+  established: number;
+  expiresAt: number;
+  saiB: Buffer;
+  choice: Phase1Choice;
+  natT?: NatTVersion;
+  peerDpd: boolean;
+  dh?: DhKeyPair;
+  gxi?: Buffer;
+  gxr?: Buffer;
+  niB?: Buffer;
+  nrB?: Buffer;
+  keys?: Phase1Keys;
+  /** Phase 1 IV chain; after MM6 the last CBC block of Phase 1 (seed of Phase 2 IVs). */
+  iv: Buffer;
+  peerId: string;
+  peerIdPayload?: IdPayload;
+  /** The last Main Mode request and our reply to it (retransmissions). */
+  cache?: CachedReply;
+  quickModes: Map<number, QuickMode>;
+  usedMessageIds: Set<number>;
+  children: Map<string, ChildSa>;
+  dpd: { seq: number; outstanding: number; nextProbe: number; tries: number };
+}

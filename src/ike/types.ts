@@ -1,0 +1,53 @@
+import type { Counters } from '../core/counters.js';
+import type { LogEvent } from '../core/log.js';
+import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
+import type { ProposalPolicy } from './policy.js';
+
+export interface IkeResponderConfig {
+  psk: Buffer;
+  /** Random per daemon run. */
+  cookieSecret: Buffer;
+  /** Default crypto.randomBytes (tests inject). */
+  random?: (n: number) => Buffer;
+  /** Default true: claim the peer is behind a NAT so it floats to 4500 and UDP-encapsulates ESP. */
+  forceEncapsulation?: boolean;
+  /** MD5 (phase 1 hash, HMAC-MD5-96); default false. Single DES is not supported at all. */
+  allowLegacy?: boolean;
+  /** Default: the CLIENTS.md set (DEFAULT_POLICY). */
+  policy?: ProposalPolicy;
+  /** Seconds, default 86400. */
+  ikeLifetimeMax?: number;
+  /** Seconds, default 28800. */
+  childLifetimeMax?: number;
+  /** Seconds of silence before a DPD probe, default 30; 0 = off. */
+  dpdIdle?: number;
+  counters?: Counters;
+  /** Half-open Phase 1 SAs per peer address (default 5) and in total (default 1000). */
+  halfOpenPerAddress?: number;
+  halfOpenTotal?: number;
+}
+
+export interface SendOutput {
+  type: 'send';
+  /** from.port is 500 or 4500; the I/O layer adds the 4-byte non-ESP marker on 4500. */
+  from: Endpoint;
+  to: Endpoint;
+  data: Buffer;
+}
+
+export interface IkeSaUp {
+  type: 'ike-sa-up';
+  id: string;
+  peer: Endpoint;
+  peerId: string;
+  algorithms: string;
+}
+
+export interface IkeSaDown {
+  type: 'ike-sa-down';
+  id: string;
+  peer: Endpoint;
+  reason: string;
+}
+
+export type IkeOutput = SendOutput | ChildSaUp | ChildSaDown | IkeSaUp | IkeSaDown | LogEvent;
