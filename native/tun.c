@@ -135,7 +135,7 @@ static void invoke(tun_t *t, size_t argc, napi_value *argv) {
   napi_env env = t->env;
   napi_value fn, recv, result;
   if (!t->cb || napi_get_reference_value(env, t->cb, &fn) != napi_ok || fn == NULL) return;
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
   napi_status s = napi_make_callback(env, t->ctx, recv, fn, argc, argv, &result);
   if (s == napi_pending_exception) {
     napi_value exc;

@@ -1,0 +1,177 @@
+/**
+ * Child process for test/io/tun.test.ts, run inside a fresh network namespace
+ * (`ip netns exec <ns> node --import tsx test/io/tun-child.ts <mode>`).
+ * Prints one line "RESULT <json>" and exits.
+ *
+ * Modes:
+ *   ping   open a TUN, configure 10.99.0.1/24, ping the kernel through it
+ *          (single and batched writes), check EBUSY on a second open, close.
+ *   full   NetConfig.bringUp (forwarding, auto out interface, nft rules) and
+ *          push packets through the kernel rules, reading nft counters; tearDown.
+ *   open   just try to open a TUN and report the error (run without CAP_NET_ADMIN).
+ *   nodev  the same after hiding /dev/net/tun (run under `unshare -m`).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { NetConfig } from '../../src/io/netcfg.js';
+import { type NativeError, TunDevice } from '../../src/io/tun.js';
+import { icmpEcho, refOnesSum } from '../nat/packets.js';
+
+const run = promisify(execFile);
+const NAME = 'l2tst0';
+
+interface Reply {
+  src: string;
+  dst: string;
+  type: number;
+  ident: number;
+  seq: number;
+  checksumOk: boolean;
+}
+
+function ip(b: Buffer, off: number): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+function parseReply(p: Buffer): Reply | undefined {
+  if (p.length < 28 || p[0]! >> 4 !== 4 || p[9] !== 1) return undefined;
+  const hlen = (p[0]! & 15) * 4;
+  const total = p.readUInt16BE(2);
+  return {
+    src: ip(p, 12),
+    dst: ip(p, 16),
+    type: p[hlen]!,
+    ident: p.readUInt16BE(hlen + 4),
+    seq: p.readUInt16BE(hlen + 6),
+    checksumOk: refOnesSum(p.subarray(0, hlen)) === 0xffff && refOnesSum(p.subarray(hlen, total)) === 0xffff,
+  };
+}
+
+/** Waits (safety deadline only) until `done()` holds. */
+async function until(done: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+function errInfo(e: unknown): { code: string | undefined; message: string } {
+  const n = e as NativeError;
+  return { code: n.code, message: n.message };
+}
+
+async function linkExists(name: string): Promise<boolean> {
+  try {
+    await run('ip', ['link', 'show', 'dev', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function counters(table: string): Promise<Record<string, number>> {
+  const { stdout } = await run('nft', ['-j', 'list', 'table', 'ip', table]);
+  const out: Record<string, number> = {};
+  const doc = JSON.parse(stdout) as { nftables: Array<{ rule?: { comment?: string; expr: Array<Record<string, unknown>> } }> };
+  for (const item of doc.nftables) {
+    const r = item.rule;
+    if (!r) continue;
+    const c = r.expr.find((e) => 'counter' in e)?.counter as { packets: number } | undefined;
+    if (!c) continue;
+    const key = r.comment ?? (r.expr.some((e) => 'masquerade' in e) ? 'masquerade' : 'other');
+    out[key] = c.packets;
+  }
+  return out;
+}
+
+async function ping(): Promise<unknown> {
+  const batches: number[] = [];
+  const replies: Reply[] = [];
+  const dev = TunDevice.open(NAME, (packets) => {
+    batches.push(packets.length);
+    for (const p of packets) {
+      const r = parseReply(p);
+      if (r && r.type === 0) replies.push(r);
+    }
+  });
+  let ebusy: unknown;
+  try {
+    TunDevice.open(NAME, () => undefined).close();
+  } catch (e) {
+    ebusy = errInfo(e);
+  }
+  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+
+  const single = dev.write([icmpEcho('10.99.0.2', '10.99.0.1', 0x4242, 1)]);
+  const gotSingle = await until(() => replies.length >= 1);
+  const many = [10, 11, 12, 13, 14].map((s) => icmpEcho('10.99.0.2', '10.99.0.1', 0x4242, s));
+  const multi = dev.write(many);
+  const gotMulti = await until(() => replies.length >= 6);
+  const batchMax = TunDevice.BATCH_MAX;
+  const emptyWrite = dev.write([]);
+  dev.close();
+  dev.close();
+  const afterClose = dev.write([icmpEcho('10.99.0.2', '10.99.0.1', 1, 1)]);
+  return {
+    name: dev.name,
+    ebusy,
+    single,
+    multi,
+    gotSingle,
+    gotMulti,
+    replies,
+    batches,
+    batchMax,
+    emptyWrite,
+    afterClose,
+    linkAfterClose: await linkExists(NAME),
+  };
+}
+
+async function full(): Promise<unknown> {
+  const dev = TunDevice.open(NAME, () => undefined);
+  const nc = new NetConfig();
+  const forwardingBefore = nc.readForwarding();
+  const up = await nc.bringUp({ tunName: NAME, pool: '10.99.0.0/24', mtu: 1400, masquerade: true, outInterface: 'auto', clientToClient: false });
+  const forwardingUp = nc.readForwarding();
+  const tablesUp = await nc.listTables();
+  // Through the kernel: a pool source to the outside (masquerade), a spoofed
+  // source (anti-spoof drop), a client-to-client packet (dropped by default).
+  const written = dev.write([
+    icmpEcho('10.99.0.2', '192.0.2.1', 1, 1),
+    icmpEcho('10.98.0.5', '192.0.2.1', 1, 2),
+    icmpEcho('10.99.0.2', '10.99.0.3', 1, 3),
+  ]);
+  // The kernel processes TUN writes from its backlog: wait (bounded) until all three were counted.
+  let seen: Record<string, number> = {};
+  const end = Date.now() + 5000;
+  for (;;) {
+    seen = await counters('l2tpsec');
+    const total = Object.values(seen).reduce((a, b) => a + b, 0);
+    if (total >= 3 || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await nc.tearDown();
+  const forwardingDown = nc.readForwarding();
+  const tablesDown = await nc.listTables();
+  dev.close();
+  return { outInterface: up.outInterface, forwardingBefore, forwardingUp, forwardingDown, tablesUp, tablesDown, written, counters: seen };
+}
+
+async function openOnly(hideDevice: boolean): Promise<unknown> {
+  // Run under `unshare -m`: hide /dev/net/tun in our private mount namespace.
+  if (hideDevice) await run('mount', ['-t', 'tmpfs', 'l2tpsec-test', '/dev/net']);
+  try {
+    TunDevice.open(NAME, () => undefined).close();
+    return { opened: true };
+  } catch (e) {
+    return { opened: false, ...errInfo(e) };
+  }
+}
+
+const mode = process.argv[2];
+const result = await (mode === 'ping' ? ping() : mode === 'full' ? full() : openOnly(mode === 'nodev'));
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+process.exit(0);
