@@ -279,7 +279,7 @@ export function avpResultCode(result: number, error?: number, message?: string):
   const b = Buffer.alloc(2 + (hasError ? 2 : 0) + msg.length);
   b.writeUInt16BE(result & 0xffff, 0);
   if (hasError) b.writeUInt16BE((error ?? 0) & 0xffff, 2);
-  b.set(msg, 4);
+  if (msg.length > 0) b.set(msg, 4);
   return { type: AvpType.ResultCode, value: b, mandatory: true };
 }
 
