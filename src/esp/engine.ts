@@ -1,0 +1,496 @@
+/**
+ * ESP (RFC 4303) in transport mode, UDP-encapsulated (RFC 3948), for L2TP:
+ * the batch fast path in both directions. Sans-I/O: the caller passes `now`
+ * and gets outputs back; nothing here throws on packet input.
+ *
+ * Inbound, per batch:
+ *   1. per datagram: SPI lookup (unknown: drop, never reply), length check;
+ *      packets are bucketed per SA (order kept within an SA).
+ *   2. per SA, per packet: anti-replay check BEFORE any crypto, ICV check
+ *      (HMAC over SPI|seq|IV|ciphertext, constant-time compare), and only then
+ *      the window moves (RFC 4303 §3.4.3).
+ *   3. per SA: ONE CBC decryption over all verified packets (cbc-batch.ts);
+ *      AES-GCM is one decipher per packet (the tag is per packet).
+ *   4. per packet: padding, Next Header 17, inner UDP to port 1701
+ *      (payload.ts); delivered with the SA's id and peer, never the packet's.
+ * Outbound: sequence numbers (no wrap; 'rekey-needed' once past 2^32 - 2^16),
+ * one chained CBC encryption per SA with an unpredictable IV per packet,
+ * HMAC per packet, one zero-filled allocation per SA per batch for all sends.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
+import { Counters, RateLimiter } from '../core/counters.js';
+import { logEvent, type LogEvent, type LogLevel } from '../core/log.js';
+import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
+import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
+import { ESP_IN_DROP_NAMES, ESP_OUT_DROP_NAMES, type EspInDropReason, type EspOutDropReason } from './drops.js';
+import { parseTransportPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload } from './payload.js';
+import { REPLAY_WINDOW_DEFAULT } from './replay.js';
+import { EspSa, SaTable, endpointKey } from './sa.js';
+
+export interface EspInbound {
+  /** One ESP-in-UDP datagram (no marker; first 4 bytes = SPI). */
+  data: Uint8Array;
+  from: Endpoint;
+}
+/** The inner UDP payload (L2TP bytes, a view) of an authenticated packet. */
+export interface EspDelivered {
+  saId: string;
+  peer: Endpoint;
+  innerSrcPort: number;
+  payload: Uint8Array;
+}
+export interface EspOutbound {
+  saId: string;
+  innerDstPort: number;
+  payload: Uint8Array;
+}
+/** The UDP payload to send from our port 4500. */
+export interface EspSend {
+  to: Endpoint;
+  data: Buffer;
+}
+export type EspEvent =
+  | LogEvent
+  | { type: 'rekey-needed'; saId: string }
+  | { type: 'sa-traffic'; saId: string; bytesIn: number; bytesOut: number }
+  /** An authenticated packet of the SA came from another outer endpoint (NAT rebinding?); reported once per new endpoint. ESP keeps sending to the SA's peer. */
+  | { type: 'peer-moved'; saId: string; peer: Endpoint; observed: Endpoint };
+
+export interface EspSaStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+}
+
+/** RFC 4303 §3.3.3: the sender must not let the 32-bit counter cycle; ask for a rekey well before. */
+export const REKEY_SEQ_THRESHOLD = 2 ** 32 - 2 ** 16;
+const SEQ_MAX = 0xffffffff;
+const ESP_HDR = 8;
+
+const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);
+
+function u32(d: Uint8Array, o: number): number {
+  return ((d[o]! << 24) >>> 0) + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
+}
+
+function ensure(buf: Buffer, need: number): Buffer {
+  if (buf.length >= need) return buf;
+  let n = buf.length;
+  while (n < need) n *= 2;
+  return Buffer.alloc(n);
+}
+
+export class EspEngine {
+  private readonly table = new SaTable();
+  private readonly counters: Counters;
+  private readonly limiter = new RateLimiter(5, 10_000);
+  private readonly replayWindow: number;
+  private readonly random: (n: number) => Buffer;
+  /** Inbound records for the batch CBC span (ciphertext only; reused). */
+  private inBuf: Buffer = Buffer.alloc(1 << 16);
+  /** Outbound plaintext stream (reused; every byte used is written first). */
+  private outStream: Buffer = Buffer.alloc(1 << 16);
+  /** Flat per-SA record scratch: inbound [index, ivStart, ctLen, seq], outbound [index, seq, paddedLen]. */
+  private readonly recs: number[] = [];
+  private readonly touched: EspSa[] = [];
+
+  constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer } = {}) {
+    this.counters = opts.counters ?? new Counters('esp');
+    this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
+    this.random = opts.random ?? randomBytes;
+  }
+
+  /** Install an SA pair. Throws TypeError/Error for an SA ESP cannot run (bad transform or key length, raw ESP, SPI clash). */
+  addSa(sa: ChildSaUp): void {
+    this.table.add(new EspSa(sa, this.replayWindow));
+  }
+
+  removeSa(id: string): void {
+    this.table.remove(id);
+  }
+
+  /** Convenience: apply IKE's child-sa-up / child-sa-down. */
+  apply(ev: ChildSaUp | ChildSaDown): void {
+    if (ev.type === 'child-sa-up') this.addSa(ev);
+    else this.removeSa(ev.id);
+  }
+
+  /** The current outbound SA id for a peer endpoint (newest), if any. */
+  saForPeer(peer: Endpoint): string | undefined {
+    return this.table.forPeer(endpointKey(peer))?.id;
+  }
+
+  stats(saId: string): EspSaStats | undefined {
+    const sa = this.table.byIdGet(saId);
+    return sa ? { packetsIn: sa.packetsIn, bytesIn: sa.bytesIn, packetsOut: sa.packetsOut, bytesOut: sa.bytesOut } : undefined;
+  }
+
+  /** The highest authenticated inbound sequence number of an SA (0 = none yet). */
+  highestInboundSeq(saId: string): number | undefined {
+    return this.table.byIdGet(saId)?.replay.highest;
+  }
+
+  /** Set the last-sent sequence number (tests; resuming). The next packet carries seq + 1. */
+  setOutboundSequence(saId: string, seq: number): void {
+    const sa = this.table.byIdGet(saId);
+    if (sa) sa.seqOut = Math.max(0, Math.min(SEQ_MAX, Math.floor(seq)));
+  }
+
+  decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; events: EspEvent[] } {
+    const delivered: EspDelivered[] = [];
+    const events: EspEvent[] = [];
+    const touched = this.touched;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const pkt = batch[i]!;
+        const d = pkt.data;
+        if (d.length < ESP_HDR) {
+          this.dropIn('truncated', pkt, undefined, -1, now, events);
+          continue;
+        }
+        const spi = u32(d, 0);
+        const sa = this.table.bySpiGet(spi);
+        if (!sa) {
+          this.dropIn('unknown-spi', pkt, undefined, u32(d, 4), now, events);
+          continue;
+        }
+        const s = sa.spec;
+        const ctLen = d.length - ESP_HDR - s.ivLen - s.icvLen;
+        if (s.mode === 'cbc' ? ctLen < s.blockSize : ctLen < 2) {
+          this.dropIn('truncated', pkt, sa, u32(d, 4), now, events);
+          continue;
+        }
+        if (ctLen % s.blockSize !== 0) {
+          this.dropIn('bad-length', pkt, sa, u32(d, 4), now, events);
+          continue;
+        }
+        if (sa.pending.length === 0) touched.push(sa);
+        sa.pending.push(i);
+      }
+      for (const sa of touched) {
+        try {
+          if (sa.spec.mode === 'gcm') this.inGcm(sa, batch, now, delivered, events);
+          else this.inCbc(sa, batch, now, delivered, events);
+        } catch (e) {
+          // Not reachable by packet input; a defect must not kill the daemon.
+          this.counters.inc('esp.in.internal-error');
+          events.push(logEvent('error', 'esp.in.internal-error', { saId: sa.id, error: String(e) }));
+        }
+        if (sa.batchBytesIn > 0) {
+          events.push({ type: 'sa-traffic', saId: sa.id, bytesIn: sa.batchBytesIn, bytesOut: 0 });
+          sa.batchBytesIn = 0;
+        }
+      }
+    } finally {
+      for (const sa of touched) sa.pending.length = 0;
+      touched.length = 0;
+    }
+    return { delivered, events };
+  }
+
+  /** CBC + HMAC: replay check, ICV, window update per packet; one decryption for the SA's verified packets. */
+  private inCbc(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const bs = s.blockSize;
+    const icv = s.icvLen;
+    const hmac = sa.inHmac!;
+    const head = hmac.headroom + ESP_HDR;
+    let need = 0;
+    for (const idx of sa.pending) need += batch[idx]!.data.length + head + 2 * bs;
+    const buf = (this.inBuf = ensure(this.inBuf, need));
+    const recs = this.recs;
+    recs.length = 0;
+    let pos = 0;
+    for (const idx of sa.pending) {
+      const pkt = batch[idx]!;
+      const d = pkt.data;
+      const seq = u32(d, 4);
+      const verdict = sa.replay.check(seq);
+      if (verdict !== 'ok') {
+        this.dropIn(verdict, pkt, sa, seq, now, events);
+        continue;
+      }
+      // IV start block-aligned (relative to 0); SPI|seq right before it, HMAC headroom before that.
+      let ivStart = pos + head;
+      ivStart += (bs - (ivStart % bs)) % bs;
+      const recStart = ivStart - ESP_HDR;
+      buf.set(d, recStart);
+      const ctLen = d.length - ESP_HDR - s.ivLen - icv;
+      const ctEnd = ivStart + s.ivLen + ctLen;
+      const mac = hmac.digestWithHeadroom(buf, recStart, ctEnd);
+      if (!timingSafeEqual(mac.subarray(0, icv), buf.subarray(ctEnd, ctEnd + icv))) {
+        this.dropIn('bad-icv', pkt, sa, seq, now, events);
+        continue; // pos not advanced: the next record overwrites this one
+      }
+      sa.replay.update(seq);
+      this.noteSource(sa, pkt.from, events);
+      recs.push(idx, ivStart, ctLen, seq);
+      pos = ctEnd + icv;
+    }
+    if (recs.length === 0) return;
+    const from = recs[1]!;
+    const last = recs.length - 4;
+    const to = recs[last + 1]! + s.ivLen + recs[last + 2]!;
+    const out = decryptCbcSpan(s.cipherName, sa.inKey, bs, buf, from, to);
+    for (let r = 0; r < recs.length; r += 4) {
+      const pkt = batch[recs[r]!]!;
+      const ctStart = recs[r + 1]! + s.ivLen - from;
+      this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, events);
+    }
+  }
+
+  /** AES-GCM (RFC 4106): nonce = salt | explicit IV, AAD = SPI | seq, 16-byte tag; one decipher per packet. */
+  private inGcm(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], events: EspEvent[]): void {
+    const s = sa.spec;
+    for (const idx of sa.pending) {
+      const pkt = batch[idx]!;
+      const d = pkt.data;
+      const seq = u32(d, 4);
+      const verdict = sa.replay.check(seq);
+      if (verdict !== 'ok') {
+        this.dropIn(verdict, pkt, sa, seq, now, events);
+        continue;
+      }
+      const ctStart = ESP_HDR + s.ivLen;
+      const ctEnd = d.length - s.icvLen;
+      sa.inNonce.set(d.subarray(ESP_HDR, ctStart), 4);
+      const dc = createDecipheriv(s.cipherName as CipherGCMTypes, sa.inKey, sa.inNonce, { authTagLength: 16 });
+      dc.setAAD(d.subarray(0, ESP_HDR));
+      const pt = dc.update(d.subarray(ctStart, ctEnd));
+      dc.setAuthTag(d.subarray(ctEnd));
+      try {
+        dc.final();
+      } catch {
+        this.dropIn('bad-icv', pkt, sa, seq, now, events);
+        continue;
+      }
+      sa.replay.update(seq);
+      this.noteSource(sa, pkt.from, events);
+      this.deliver(sa, pkt, pt, 0, pt.length, seq, now, delivered, events);
+    }
+  }
+
+  private deliver(
+    sa: EspSa,
+    pkt: EspInbound,
+    pt: Uint8Array,
+    start: number,
+    end: number,
+    seq: number,
+    now: number,
+    delivered: EspDelivered[],
+    events: EspEvent[],
+  ): void {
+    const r = parseTransportPayload(pt, start, end);
+    if (typeof r === 'string') {
+      this.dropIn(r, pkt, sa, seq, now, events);
+      return;
+    }
+    const n = pkt.data.length;
+    sa.packetsIn++;
+    sa.bytesIn += n;
+    sa.batchBytesIn += n;
+    this.counters.inc('esp.in.packets');
+    this.counters.inc('esp.in.bytes', n);
+    delivered.push({ saId: sa.id, peer: sa.peer, innerSrcPort: r.srcPort, payload: r.payload });
+  }
+
+  /** Authenticated traffic from an endpoint other than the SA's peer: report once per new endpoint. */
+  private noteSource(sa: EspSa, from: Endpoint, events: EspEvent[]): void {
+    if (from.port === sa.peer.port && from.address === sa.peer.address) return;
+    const key = endpointKey(from);
+    this.counters.inc('esp.in.peer-moved');
+    if (key === sa.lastMoved) return;
+    sa.lastMoved = key;
+    events.push({ type: 'peer-moved', saId: sa.id, peer: sa.peer, observed: { address: from.address, port: from.port } });
+  }
+
+  private dropIn(reason: EspInDropReason, pkt: EspInbound, sa: EspSa | undefined, seq: number, now: number, events: EspEvent[]): void {
+    this.counters.inc(`esp.in.drop.${reason}`);
+    const suppressed = this.limiter.allow(`in.${reason}`, now);
+    if (suppressed < 0) return;
+    const d = pkt.data;
+    const level: LogLevel = QUIET_IN.has(reason) ? 'debug' : 'warn';
+    events.push(
+      logEvent(level, 'esp.in.drop', {
+        reason,
+        detail: ESP_IN_DROP_NAMES[reason],
+        spi: d.length >= 4 ? `0x${u32(d, 0).toString(16).padStart(8, '0')}` : undefined,
+        seq: seq >= 0 ? seq : undefined,
+        from: endpointKey(pkt.from),
+        saId: sa?.id,
+        peer: sa ? sa.peerKey : undefined,
+        length: d.length,
+        suppressed,
+      }),
+    );
+  }
+
+  encryptBatch(batch: EspOutbound[], now: number): { sends: EspSend[]; events: EspEvent[] } {
+    const sends: EspSend[] = [];
+    const events: EspEvent[] = [];
+    const touched = this.touched;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const o = batch[i]!;
+        const sa = this.table.byIdGet(o.saId);
+        if (!sa) {
+          this.dropOut('unknown-sa', o, now, events);
+          continue;
+        }
+        const port = o.innerDstPort;
+        if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
+          this.dropOut('bad-port', o, now, events);
+          continue;
+        }
+        if (o.payload.length + UDP_HEADER_LEN > 0xffff) {
+          this.dropOut('too-big', o, now, events);
+          continue;
+        }
+        if (sa.pending.length === 0) touched.push(sa);
+        sa.pending.push(i);
+      }
+      for (const sa of touched) {
+        try {
+          if (sa.spec.mode === 'gcm') this.outGcm(sa, batch, now, sends, events);
+          else this.outCbc(sa, batch, now, sends, events);
+        } catch (e) {
+          this.counters.inc('esp.out.internal-error');
+          events.push(logEvent('error', 'esp.out.internal-error', { saId: sa.id, error: String(e) }));
+        }
+        if (sa.batchBytesOut > 0) {
+          events.push({ type: 'sa-traffic', saId: sa.id, bytesIn: 0, bytesOut: sa.batchBytesOut });
+          sa.batchBytesOut = 0;
+        }
+      }
+    } finally {
+      for (const sa of touched) sa.pending.length = 0;
+      touched.length = 0;
+    }
+    return { sends, events };
+  }
+
+  /** Next outbound sequence number, or -1 (dropped: the counter must not wrap). Emits 'rekey-needed' once. */
+  private nextSeq(sa: EspSa, o: EspOutbound, now: number, events: EspEvent[]): number {
+    if (sa.seqOut >= SEQ_MAX) {
+      this.rekeyOnce(sa, events);
+      this.dropOut('seq-exhausted', o, now, events);
+      return -1;
+    }
+    const seq = ++sa.seqOut;
+    if (seq > REKEY_SEQ_THRESHOLD) this.rekeyOnce(sa, events);
+    return seq;
+  }
+
+  private rekeyOnce(sa: EspSa, events: EspEvent[]): void {
+    if (sa.rekeyNotified) return;
+    sa.rekeyNotified = true;
+    events.push({ type: 'rekey-needed', saId: sa.id });
+    events.push(logEvent('info', 'esp.out.rekey-needed', { saId: sa.id, seq: sa.seqOut }));
+  }
+
+  private outCbc(sa: EspSa, batch: EspOutbound[], now: number, sends: EspSend[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const bs = s.blockSize;
+    const icv = s.icvLen;
+    const hmac = sa.outHmac!;
+    const recs = this.recs;
+    recs.length = 0;
+    let streamLen = 0;
+    let wireLen = 0;
+    for (const idx of sa.pending) {
+      const o = batch[idx]!;
+      const seq = this.nextSeq(sa, o, now, events);
+      if (seq < 0) continue;
+      const padded = paddedLength(UDP_HEADER_LEN + o.payload.length, bs);
+      recs.push(idx, seq, padded);
+      streamLen += padded + bs;
+      wireLen += hmac.headroom + ESP_HDR + s.ivLen + padded + icv;
+    }
+    const n = recs.length / 3;
+    if (n === 0) return;
+    // IV_1 and the secret chaining blocks R_1..R_{n-1} (cbc-batch.ts) from one call.
+    const rnd = this.random(n * bs);
+    if (rnd.length < n * bs) throw new Error('random source returned too few bytes');
+    const stream = (this.outStream = ensure(this.outStream, streamLen));
+    let p = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
+      const o = batch[recs[r]!]!;
+      p = writeTransportPayload(stream, p, o.innerDstPort, o.payload, recs[r + 2]!);
+      if (k < n - 1) {
+        rnd.copy(stream, p, (k + 1) * bs, (k + 2) * bs);
+        p += bs;
+      }
+    }
+    const out = encryptCbcChained(s.cipherName, sa.outKey, rnd.subarray(0, bs), stream, p);
+    const wire = Buffer.alloc(wireLen);
+    let q = 0;
+    let c = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
+      const seq = recs[r + 1]!;
+      const padded = recs[r + 2]!;
+      const rec = q + hmac.headroom;
+      wire.writeUInt32BE(sa.outSpi, rec);
+      wire.writeUInt32BE(seq, rec + 4);
+      if (k === 0) rnd.copy(wire, rec + ESP_HDR, 0, bs);
+      else out.copy(wire, rec + ESP_HDR, c - bs, c);
+      out.copy(wire, rec + ESP_HDR + bs, c, c + padded);
+      const ctEnd = rec + ESP_HDR + bs + padded;
+      hmac.digestWithHeadroom(wire, rec, ctEnd).copy(wire, ctEnd, 0, icv);
+      wire.fill(0, q, rec); // no key-derived bytes left next to wire data
+      const data = wire.subarray(rec, ctEnd + icv);
+      this.sent(sa, data, sends);
+      c += padded + bs;
+      q = ctEnd + icv;
+    }
+  }
+
+  /** AES-GCM (RFC 4106): explicit IV = 0^32 | seq, unique per packet under the key since seq never wraps. */
+  private outGcm(sa: EspSa, batch: EspOutbound[], now: number, sends: EspSend[], events: EspEvent[]): void {
+    const s = sa.spec;
+    for (const idx of sa.pending) {
+      const o = batch[idx]!;
+      const seq = this.nextSeq(sa, o, now, events);
+      if (seq < 0) continue;
+      const padded = paddedLength(UDP_HEADER_LEN + o.payload.length, s.blockSize);
+      const stream = (this.outStream = ensure(this.outStream, padded));
+      writeTransportPayload(stream, 0, o.innerDstPort, o.payload, padded);
+      const data = Buffer.alloc(ESP_HDR + s.ivLen + padded + s.icvLen);
+      data.writeUInt32BE(sa.outSpi, 0);
+      data.writeUInt32BE(seq, 4);
+      data.writeUInt32BE(seq, 12); // explicit IV bytes 8..15 = 0,0,0,0,seq
+      data.copy(sa.outNonce, 4, 8, 16);
+      const c = createCipheriv(s.cipherName as CipherGCMTypes, sa.outKey, sa.outNonce, { authTagLength: 16 });
+      c.setAAD(data.subarray(0, ESP_HDR));
+      c.update(stream.subarray(0, padded)).copy(data, ESP_HDR + s.ivLen);
+      c.final();
+      c.getAuthTag().copy(data, ESP_HDR + s.ivLen + padded);
+      this.sent(sa, data, sends);
+    }
+  }
+
+  private sent(sa: EspSa, data: Buffer, sends: EspSend[]): void {
+    sa.packetsOut++;
+    sa.bytesOut += data.length;
+    sa.batchBytesOut += data.length;
+    this.counters.inc('esp.out.packets');
+    this.counters.inc('esp.out.bytes', data.length);
+    sends.push({ to: sa.peer, data });
+  }
+
+  private dropOut(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {
+    this.counters.inc(`esp.out.drop.${reason}`);
+    const suppressed = this.limiter.allow(`out.${reason}`, now);
+    if (suppressed < 0) return;
+    events.push(
+      logEvent(reason === 'seq-exhausted' ? 'error' : 'warn', 'esp.out.drop', {
+        reason,
+        detail: ESP_OUT_DROP_NAMES[reason],
+        saId: o.saId,
+        innerDstPort: o.innerDstPort,
+        suppressed,
+      }),
+    );
+  }
+}

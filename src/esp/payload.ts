@@ -1,0 +1,78 @@
+/**
+ * The decrypted ESP payload in transport mode (RFC 4303 §2, §2.4):
+ *
+ *   | inner UDP header (8) | L2TP ... | Padding 1,2,3.. | Pad Length | Next Header=17 |
+ *
+ * and the inner UDP header (RFC 768). In transport mode behind NAT the inner
+ * UDP checksum is not checked: ESP authenticated the bytes and the checksum
+ * covers the pre-NAT addresses (RFC 3948 §3.1.2).
+ */
+import type { EspInDropReason } from './drops.js';
+
+/** IANA protocol number of UDP (the only Next Header accepted). */
+export const IPPROTO_UDP = 17;
+/** RFC 4303 §2.6: "no next header", a dummy packet. */
+export const IPPROTO_NONE = 59;
+export const L2TP_PORT = 1701;
+export const UDP_HEADER_LEN = 8;
+
+export interface InnerUdp {
+  srcPort: number;
+  payload: Uint8Array;
+}
+
+/**
+ * Check the ESP trailer of a plaintext view pt[start, end) and the inner UDP
+ * header. Returns the inner source port and the L2TP bytes (a view), or the
+ * drop reason. Never throws.
+ */
+export function parseTransportPayload(pt: Uint8Array, start: number, end: number): InnerUdp | EspInDropReason {
+  if (end - start < 2) return 'bad-pad-length';
+  const padLen = pt[end - 2]!;
+  const nextHeader = pt[end - 1]!;
+  const innerEnd = end - 2 - padLen;
+  if (innerEnd < start) return 'bad-pad-length';
+  // RFC 4303 §2.4: padding bytes are 1, 2, 3, ... (monotonic) when the cipher does not say otherwise.
+  for (let i = 0; i < padLen; i++) if (pt[innerEnd + i] !== i + 1) return 'bad-padding';
+  if (nextHeader !== IPPROTO_UDP) return nextHeader === IPPROTO_NONE ? 'dummy-packet' : 'not-udp';
+  if (innerEnd - start < UDP_HEADER_LEN) return 'inner-truncated';
+  const srcPort = (pt[start]! << 8) | pt[start + 1]!;
+  const dstPort = (pt[start + 2]! << 8) | pt[start + 3]!;
+  const udpLen = (pt[start + 4]! << 8) | pt[start + 5]!;
+  if (dstPort !== L2TP_PORT) return 'not-l2tp';
+  if (srcPort === 0) return 'bad-inner-port';
+  // The UDP length may be shorter than the inner bytes (RFC 4303 §2.4 TFC padding), never longer.
+  if (udpLen < UDP_HEADER_LEN || start + udpLen > innerEnd) return 'bad-inner-length';
+  return { srcPort, payload: pt.subarray(start + UDP_HEADER_LEN, start + udpLen) };
+}
+
+/**
+ * Write the plaintext of one outbound packet at buf[off]: UDP header
+ * (1701 → dstPort, checksum 0: legal for IPv4, RFC 768), the payload, the
+ * monotonic padding, Pad Length and Next Header 17. Returns the end offset.
+ * `paddedLen` is the total plaintext length (a multiple of the block size).
+ */
+export function writeTransportPayload(buf: Buffer, off: number, dstPort: number, payload: Uint8Array, paddedLen: number): number {
+  const udpLen = UDP_HEADER_LEN + payload.length;
+  buf[off] = L2TP_PORT >>> 8;
+  buf[off + 1] = L2TP_PORT & 0xff;
+  buf[off + 2] = dstPort >>> 8;
+  buf[off + 3] = dstPort & 0xff;
+  buf[off + 4] = udpLen >>> 8;
+  buf[off + 5] = udpLen & 0xff;
+  buf[off + 6] = 0;
+  buf[off + 7] = 0;
+  buf.set(payload, off + UDP_HEADER_LEN);
+  const padLen = paddedLen - udpLen - 2;
+  let p = off + udpLen;
+  for (let i = 1; i <= padLen; i++) buf[p++] = i;
+  buf[p++] = padLen;
+  buf[p++] = IPPROTO_UDP;
+  return p;
+}
+
+/** Plaintext length for an inner datagram of innerLen bytes: inner + 2 rounded up to the block size. */
+export function paddedLength(innerLen: number, blockSize: number): number {
+  const n = innerLen + 2;
+  return n + ((blockSize - (n % blockSize)) % blockSize);
+}

@@ -1,0 +1,125 @@
+/**
+ * One ESP SA pair as ESP runs it (keys resolved, HMAC prepared, replay window,
+ * outbound sequence, stats) and the table that finds it: by inbound SPI, by
+ * SA id, and by peer endpoint for outbound (newest SA of a peer wins after a
+ * rekey; the older one keeps receiving until it is removed).
+ */
+import type { ChildSaUp, Endpoint } from '../core/sa.js';
+import { PreparedHmac } from './hmac.js';
+import { ReplayWindow } from './replay.js';
+import { resolveTransform, type TransformSpec } from './transforms.js';
+
+export function endpointKey(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
+export class EspSa {
+  readonly id: string;
+  readonly peer: Endpoint;
+  readonly peerKey: string;
+  readonly spec: TransformSpec;
+  readonly inSpi: number;
+  readonly outSpi: number;
+  readonly inKey: Buffer;
+  readonly outKey: Buffer;
+  /** GCM: salt(4) | explicit IV(8) nonce scratch (RFC 4106 §4). */
+  readonly inNonce: Buffer;
+  readonly outNonce: Buffer;
+  readonly inHmac: PreparedHmac | null;
+  readonly outHmac: PreparedHmac | null;
+  readonly replay: ReplayWindow;
+  /** Last sequence number sent (RFC 4303 §3.3.3: the first packet carries 1). */
+  seqOut = 0;
+  rekeyNotified = false;
+  packetsIn = 0;
+  bytesIn = 0;
+  packetsOut = 0;
+  bytesOut = 0;
+  /** Per-batch scratch: indices of this batch's packets, bytes this batch. */
+  readonly pending: number[] = [];
+  batchBytesIn = 0;
+  batchBytesOut = 0;
+  /** The last observed endpoint that differed from peer (reported once). */
+  lastMoved = '';
+  constructor(up: ChildSaUp, replayWindow: number) {
+    if (up.encapsulation !== 'udp') throw new TypeError(`SA ${up.id}: only UDP-encapsulated ESP (RFC 3948) is supported`);
+    this.spec = resolveTransform(up.transform);
+    const s = this.spec;
+    const keyLen = s.keyLen + s.saltLen;
+    for (const [dir, k] of [
+      ['inbound', up.inbound],
+      ['outbound', up.outbound],
+    ] as const) {
+      if (k.encKey.length !== keyLen) throw new TypeError(`SA ${up.id}: ${dir} encKey is ${k.encKey.length} bytes, ${s.name} needs ${keyLen}`);
+      if (s.hashName && k.authKey.length === 0) throw new TypeError(`SA ${up.id}: ${dir} authKey empty`);
+      if (!Number.isInteger(k.spi) || k.spi < 256 || k.spi > 0xffffffff) throw new TypeError(`SA ${up.id}: ${dir} SPI ${k.spi} reserved (RFC 4303 §2.1)`);
+    }
+    this.id = up.id;
+    this.peer = { address: up.peer.address, port: up.peer.port };
+    this.peerKey = endpointKey(up.peer);
+    this.inSpi = up.inbound.spi >>> 0;
+    this.outSpi = up.outbound.spi >>> 0;
+    this.inKey = Buffer.from(up.inbound.encKey.subarray(0, s.keyLen));
+    this.outKey = Buffer.from(up.outbound.encKey.subarray(0, s.keyLen));
+    this.inNonce = Buffer.alloc(12);
+    this.outNonce = Buffer.alloc(12);
+    if (s.saltLen) {
+      up.inbound.encKey.copy(this.inNonce, 0, s.keyLen);
+      up.outbound.encKey.copy(this.outNonce, 0, s.keyLen);
+    }
+    this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen) : null;
+    this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen) : null;
+    this.replay = new ReplayWindow(replayWindow);
+  }
+}
+
+export class SaTable {
+  private readonly bySpi = new Map<number, EspSa>();
+  private readonly byId = new Map<string, EspSa>();
+  /** Peer endpoint key → its SAs, oldest first. */
+  private readonly byPeer = new Map<string, EspSa[]>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Adds an SA; an SA with the same id is replaced. Throws if the inbound SPI belongs to another SA. */
+  add(sa: EspSa): void {
+    const clash = this.bySpi.get(sa.inSpi);
+    if (clash && clash.id !== sa.id) throw new Error(`inbound SPI 0x${sa.inSpi.toString(16)} already used by SA ${clash.id}`);
+    if (this.byId.has(sa.id)) this.remove(sa.id);
+    this.bySpi.set(sa.inSpi, sa);
+    this.byId.set(sa.id, sa);
+    const list = this.byPeer.get(sa.peerKey);
+    if (list) list.push(sa);
+    else this.byPeer.set(sa.peerKey, [sa]);
+  }
+
+  remove(id: string): EspSa | undefined {
+    const sa = this.byId.get(id);
+    if (!sa) return undefined;
+    this.byId.delete(id);
+    if (this.bySpi.get(sa.inSpi) === sa) this.bySpi.delete(sa.inSpi);
+    const list = this.byPeer.get(sa.peerKey);
+    if (list) {
+      const i = list.indexOf(sa);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.byPeer.delete(sa.peerKey);
+    }
+    return sa;
+  }
+
+  bySpiGet(spi: number): EspSa | undefined {
+    return this.bySpi.get(spi);
+  }
+
+  byIdGet(id: string): EspSa | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The newest SA of a peer endpoint. */
+  forPeer(key: string): EspSa | undefined {
+    const list = this.byPeer.get(key);
+    return list ? list[list.length - 1] : undefined;
+  }
+}
