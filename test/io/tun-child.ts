@@ -8,10 +8,13 @@
  *          (single and batched writes), check EBUSY on a second open, close.
  *   full   NetConfig.bringUp (forwarding, auto out interface, nft rules) and
  *          push packets through the kernel rules, reading nft counters; tearDown.
+ *   batch  300 packets in one write, some as views with headroom; batch sizes.
+ *   lifecycle  open/close loop, close inside the callback, throwing callback, GC.
  *   open   just try to open a TUN and report the error (run without CAP_NET_ADMIN).
  *   nodev  the same after hiding /dev/net/tun (run under `unshare -m`).
  */
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { NetConfig } from '../../src/io/netcfg.js';
 import { type NativeError, TunDevice } from '../../src/io/tun.js';
@@ -160,6 +163,70 @@ async function full(): Promise<unknown> {
   return { outInterface: up.outInterface, forwardingBefore, forwardingUp, forwardingDown, tablesUp, tablesDown, written, counters: seen };
 }
 
+/** 300 echo requests in one write (some as views with headroom): replies arrive in batches of at most BATCH_MAX. */
+async function batch(): Promise<unknown> {
+  const batches: number[] = [];
+  const seqs = new Set<number>();
+  let bad = 0;
+  const dev = TunDevice.open(NAME, (packets) => {
+    batches.push(packets.length);
+    for (const p of packets) {
+      const r = parseReply(p);
+      if (!r || r.type !== 0) continue;
+      if (!r.checksumOk || r.ident !== 0x5151) bad++;
+      seqs.add(r.seq);
+    }
+  });
+  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  const packets = Array.from({ length: 300 }, (_, i) => {
+    const p = icmpEcho('10.99.0.2', '10.99.0.1', 0x5151, i);
+    if (i % 2 === 0) return p;
+    // The same packet at an offset inside a larger buffer (headroom in front, junk after).
+    const big = Buffer.alloc(p.length + 48, 0xee);
+    p.copy(big, 32);
+    return big.subarray(32, 32 + p.length);
+  });
+  const written = dev.write(packets);
+  const all = await until(() => seqs.size >= written);
+  dev.close();
+  return { written, all, replies: seqs.size, bad, batches, batchMax: TunDevice.BATCH_MAX };
+}
+
+/**
+ * Open/close many times (no fd leak), close from inside the read callback, an
+ * exception thrown by the callback reaches process 'uncaughtException', and
+ * finalizers run after close without crashing. The caller checks that the
+ * process then exits on its own (no poll handle left keeping the loop alive).
+ */
+async function lifecycle(): Promise<unknown> {
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  for (let i = 0; i < 100; i++) TunDevice.open(NAME, () => undefined).close();
+  const after = fds();
+
+  let closedInCallback = 0;
+  const dev = TunDevice.open(NAME, (packets) => {
+    closedInCallback += packets.length;
+    dev.close();
+  });
+  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  dev.write([1, 2, 3].map((s) => icmpEcho('10.99.0.2', '10.99.0.1', 7, s)));
+  await until(() => dev.isClosed);
+
+  const thrown: string[] = [];
+  process.on('uncaughtException', (e) => thrown.push(e.message));
+  const dev2 = TunDevice.open(NAME, () => {
+    throw new Error('boom from onPackets');
+  });
+  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  dev2.write([icmpEcho('10.99.0.2', '10.99.0.1', 8, 1)]);
+  await until(() => thrown.length > 0);
+  dev2.close();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) for (let i = 0; i < 3; i++) gc();
+  return { fdsBefore: before, fdsAfter: after, closedInCallback, closedFlag: dev.isClosed, thrown, gcRan: gc !== undefined };
+}
+
 async function openOnly(hideDevice: boolean): Promise<unknown> {
   // Run under `unshare -m`: hide /dev/net/tun in our private mount namespace.
   if (hideDevice) await run('mount', ['-t', 'tmpfs', 'l2tpsec-test', '/dev/net']);
@@ -172,6 +239,15 @@ async function openOnly(hideDevice: boolean): Promise<unknown> {
 }
 
 const mode = process.argv[2];
-const result = await (mode === 'ping' ? ping() : mode === 'full' ? full() : openOnly(mode === 'nodev'));
+const modes: Record<string, () => Promise<unknown>> = {
+  ping,
+  full,
+  batch,
+  lifecycle,
+  open: () => openOnly(false),
+  nodev: () => openOnly(true),
+};
+const result = await (modes[mode ?? ''] ?? (() => Promise.reject(new Error(`unknown mode ${mode}`))))();
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-process.exit(0);
+// lifecycle must exit by itself: a leaked poll handle would keep the loop alive.
+if (mode !== 'lifecycle') process.exit(0);

@@ -18,8 +18,8 @@ const child = join(here, 'tun-child.ts');
 
 const skip = netnsSkipReason(true) ?? (tunAddonAvailable() ? undefined : 'addon not built (node-gyp rebuild -C native)');
 
-async function inNs(ns: string, mode: string, wrap: string[] = []): Promise<Record<string, unknown>> {
-  const { stdout } = await run('ip', ['netns', 'exec', ns, ...wrap, process.execPath, '--import', 'tsx', child, mode], {
+async function inNs(ns: string, mode: string, wrap: string[] = [], nodeFlags: string[] = []): Promise<Record<string, unknown>> {
+  const { stdout } = await run('ip', ['netns', 'exec', ns, ...wrap, process.execPath, ...nodeFlags, '--import', 'tsx', child, mode], {
     cwd: root,
     timeout: 30_000,
   });
@@ -82,6 +82,23 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
       'client-to-client denied': 1,
       'no unsolicited connections to clients': 0,
     });
+  });
+
+  it('300 packets in one write (views with headroom included) are all answered, read in batches of at most BATCH_MAX', async () => {
+    const r = await inNs(ns!.name, 'batch');
+    expect(r).toMatchObject({ written: 300, all: true, replies: 300, bad: 0, batchMax: 256 });
+    const batches = r.batches as number[];
+    expect(Math.max(...batches)).toBeLessThanOrEqual(256);
+    expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(300);
+  });
+
+  it('lifecycle: no fd leak over 100 open/close, close inside the callback, throwing callback, GC; the process exits by itself', async () => {
+    const r = await inNs(ns!.name, 'lifecycle', [], ['--expose-gc']);
+    expect(r.fdsAfter).toBe(r.fdsBefore);
+    expect(r.closedFlag).toBe(true);
+    expect(r.closedInCallback).toBeGreaterThan(0);
+    expect(r.thrown).toEqual(['boom from onPackets']);
+    expect(r.gcRan).toBe(true);
   });
 
   it('without CAP_NET_ADMIN the error says so', async () => {
