@@ -1,0 +1,248 @@
+/**
+ * The client side, as shell jobs for the guest agent: strongSwan (charon + swanctl)
+ * for the IKEv1/transport-mode SA on udp/1701, xl2tpd as LAC, pppd — configured as
+ * NetworkManager-l2tp and the setup guides run them (see /work/shared/testbed). Each
+ * job writes its evidence into the scenario's log folder on the share, which the host
+ * reads (parsers below) and keeps as artifacts.
+ */
+import type { Profile } from './scenarios.js';
+import { HTTP_ADDR, SERVER_ADDR } from './netns.js';
+
+/** The ppp pool's server address (the DNS the server pushes, and the ping target). */
+export const TUNNEL_SERVER_ADDR = '10.40.0.1';
+
+const LOGDIR = '/run/l2s-logdir';
+
+/** Stop whatever the previous attempt left (charon, xl2tpd, pppd, SAs). Runs inside the VM only. */
+export function resetJob(): string {
+  return `
+if [ -p /run/xl2tpd/l2tp-control ]; then timeout 3 sh -c 'echo "d vpn" > /run/xl2tpd/l2tp-control' 2>/dev/null; fi
+if [ -S /run/charon.vici ]; then timeout 8 swanctl --terminate --ike l2tp --timeout 5 >/dev/null 2>&1; fi
+for f in /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid; do
+  [ -e "$f" ] && kill "$(head -n1 "$f")" 2>/dev/null
+done
+sleep 1
+# inside the VM every one of these processes is the harness's own
+for p in $(pidof pppd xl2tpd charon); do kill -9 "$p" 2>/dev/null; done
+rm -f /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid /run/charon.vici /run/xl2tpd/l2tp-control /etc/swanctl/conf.d/l2s.conf
+ip xfrm state flush; ip xfrm policy flush
+ip route del ${TUNNEL_SERVER_ADDR}/32 2>/dev/null; ip route del ${HTTP_ADDR}/32 2>/dev/null
+echo reset-done
+`;
+}
+
+function swanctlConf(p: Profile, psk: string): string {
+  const lines = [
+    'connections {',
+    '  l2tp {',
+    '    version = 1',
+    `    remote_addrs = ${SERVER_ADDR}`,
+    `    proposals = ${p.ike}`,
+  ];
+  if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
+  lines.push('    local {', '      auth = psk', '    }', '    remote {', '      auth = psk', '    }');
+  lines.push('    children {', '      l2tp {', '        mode = transport', '        local_ts = dynamic[udp/1701]', '        remote_ts = dynamic[udp/1701]', `        esp_proposals = ${p.esp}`);
+  if (p.childRekeyTime !== undefined) lines.push(`        rekey_time = ${p.childRekeyTime}s`);
+  if (p.childLifeTime !== undefined) lines.push(`        life_time = ${p.childLifeTime}s`);
+  lines.push('      }', '    }', '  }', '}', 'secrets {', '  ike-l2s {', `    secret = "${psk}"`, '  }', '}');
+  return lines.join('\n') + '\n';
+}
+
+/** Start charon, load the profile, initiate: evidence in swanctl-*.txt and xfrm-*.txt. */
+export function ikeJob(guestDir: string, p: Profile, psk: string, initiateTimeoutS: number): string {
+  return `
+D=${guestDir}
+mkdir -p "$D"; echo "$D" > ${LOGDIR}
+mkdir -p /etc/swanctl/conf.d
+cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
+${swanctlConf(p, psk)}L2S_EOF
+cat > /etc/strongswan.d/zz-l2s.conf <<L2S_EOF
+charon {
+  retransmit_timeout = 2.0
+  retransmit_base = 1.4
+  retransmit_tries = 4
+  filelog {
+    l2s {
+      path = $D/charon.log
+      time_format = %H:%M:%S
+      default = 1
+      ike = 2
+      cfg = 2
+      flush_line = yes
+    }
+  }
+}
+L2S_EOF
+cp /etc/swanctl/conf.d/l2s.conf "$D/swanctl.conf"
+setsid /usr/lib/ipsec/charon > "$D/charon.out" 2>&1 < /dev/null &
+i=0; while [ ! -S /run/charon.vici ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+[ -S /run/charon.vici ] || { echo "charon did not start"; exit 3; }
+swanctl --load-all > "$D/swanctl-load.txt" 2>&1
+swanctl --initiate --child l2tp --timeout ${initiateTimeoutS} > "$D/swanctl-initiate.txt" 2>&1
+echo "initiate rc=$?" >> "$D/swanctl-initiate.txt"
+swanctl --list-sas > "$D/swanctl-list-sas.txt" 2>&1
+ip xfrm state > "$D/xfrm-state.txt" 2>&1
+ip xfrm policy > "$D/xfrm-policy.txt" 2>&1
+tail -n 3 "$D/swanctl-initiate.txt"
+`;
+}
+
+function pppOptions(guestDir: string, p: Profile, user: string, password: string): string {
+  const refuse =
+    p.pppAuth === 'mschapv2'
+      ? ['refuse-pap', 'refuse-chap', 'refuse-eap', 'refuse-mschap']
+      : p.pppAuth === 'pap'
+        ? ['refuse-chap', 'refuse-mschap', 'refuse-mschap-v2', 'refuse-eap']
+        : ['refuse-pap', 'refuse-mschap', 'refuse-mschap-v2', 'refuse-eap'];
+  return [
+    'ipcp-accept-local',
+    'ipcp-accept-remote',
+    ...refuse,
+    'noccp',
+    'noauth',
+    `name ${user}`,
+    `password ${password}`,
+    'usepeerdns',
+    'mtu 1400',
+    'mru 1400',
+    'noipdefault',
+    'nodefaultroute',
+    'lcp-echo-interval 30',
+    'lcp-echo-failure 4',
+    'debug',
+    `logfile ${guestDir}/pppd.log`,
+  ].join('\n') + '\n';
+}
+
+/** xl2tpd as LAC + pppd; waits for ip-up, an auth failure, or the time limit. */
+export function l2tpJob(guestDir: string, p: Profile, user: string, password: string, waitS: number): string {
+  return `
+D=${guestDir}
+mkdir -p /run/xl2tpd /etc/ppp/ip-up.d /etc/xl2tpd
+cat > /etc/xl2tpd/l2s.conf <<'L2S_EOF'
+[global]
+port = 1701
+access control = no
+force userspace = yes
+
+[lac vpn]
+lns = ${SERVER_ADDR}
+pppoptfile = /etc/ppp/options.l2tp-client
+require authentication = no
+length bit = yes
+redial = no
+autodial = no
+L2S_EOF
+cat > /etc/ppp/options.l2tp-client <<'L2S_EOF'
+${pppOptions(guestDir, p, user, password)}L2S_EOF
+cat > /etc/ppp/ip-up.d/zz-l2s <<'L2S_EOF'
+#!/bin/sh
+echo "$1 $4 $5 DNS1=\${DNS1:-} DNS2=\${DNS2:-}" >> "$(cat ${LOGDIR})/ipup.txt"
+L2S_EOF
+chmod +x /etc/ppp/ip-up.d/zz-l2s
+cp /etc/xl2tpd/l2s.conf "$D/xl2tpd.conf"; grep -v '^password' /etc/ppp/options.l2tp-client > "$D/ppp-options.txt"
+setsid xl2tpd -D -c /etc/xl2tpd/l2s.conf -p /run/xl2tpd.pid -C /run/xl2tpd/l2tp-control > "$D/xl2tpd.log" 2>&1 < /dev/null &
+i=0; while [ ! -p /run/xl2tpd/l2tp-control ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+[ -p /run/xl2tpd/l2tp-control ] || { echo "xl2tpd did not start"; exit 3; }
+echo "c vpn" > /run/xl2tpd/l2tp-control
+i=0
+while [ $i -lt ${waitS * 2} ]; do
+  [ -s "$D/ipup.txt" ] && break
+  grep -qiE 'authentication failed|Connection terminated|Modem hangup' "$D/pppd.log" 2>/dev/null && break
+  grep -qiE 'Maximum retries exceeded|Connection .* closed|No such tunnel' "$D/xl2tpd.log" 2>/dev/null && break
+  sleep 0.5; i=$((i+1))
+done
+sleep 1
+ip addr show dev ppp0 > "$D/ppp0.txt" 2>&1
+cat "$D/ipup.txt" 2>/dev/null
+`;
+}
+
+export function pingJob(guestDir: string, file = 'ping.txt'): string {
+  return `
+D=${guestDir}
+ip route replace ${TUNNEL_SERVER_ADDR}/32 dev ppp0
+ping -c 4 -i 0.5 -W 3 ${TUNNEL_SERVER_ADDR} > "$D/${file}" 2>&1
+tail -n 2 "$D/${file}"
+`;
+}
+
+export function httpJob(guestDir: string, path: string, maxTimeS: number): string {
+  return `
+D=${guestDir}
+ip route replace ${HTTP_ADDR}/32 dev ppp0
+ip route get ${HTTP_ADDR} > "$D/http-route.txt" 2>&1
+rm -f /tmp/l2s-download
+curl -sS --max-time ${maxTimeS} -o /tmp/l2s-download -w '%{http_code} %{size_download} %{speed_download}\\n' http://${HTTP_ADDR}/${path} > "$D/curl.txt" 2>&1
+echo "curl rc=$?" >> "$D/curl.txt"
+sha256sum /tmp/l2s-download >> "$D/curl.txt" 2>&1
+cat "$D/curl.txt"
+`;
+}
+
+/** After the rekey wait: the SAs again. */
+export function rekeyCheckJob(guestDir: string): string {
+  return `
+D=${guestDir}
+swanctl --list-sas > "$D/rekey-list-sas.txt" 2>&1
+ip xfrm state > "$D/rekey-xfrm-state.txt" 2>&1
+cat "$D/rekey-list-sas.txt"
+`;
+}
+
+/** Final evidence (the logs are already in the folder). */
+export function collectJob(guestDir: string): string {
+  return `
+D=${guestDir}
+swanctl --list-sas > "$D/final-list-sas.txt" 2>&1
+ip xfrm state > "$D/final-xfrm-state.txt" 2>&1
+ip addr > "$D/final-ip-addr.txt" 2>&1; ip route >> "$D/final-ip-addr.txt" 2>&1
+dmesg | tail -n 60 > "$D/dmesg.txt"
+echo collected
+`;
+}
+
+// ---- parsers of the evidence (host side) ----
+
+export function ikeSaUp(listSas: string): boolean {
+  return /\bESTABLISHED\b/.test(listSas);
+}
+
+/** CHILD SA INSTALLED in transport mode (TRANSPORT or TRANSPORT-in-UDP), and the kernel has an ESP transport state. */
+export function ipsecSaUp(listSas: string, xfrmState: string): boolean {
+  return /INSTALLED, TRANSPORT/.test(listSas) && /proto esp/.test(xfrmState) && /mode transport/.test(xfrmState);
+}
+
+export function espSpis(xfrmState: string): string[] {
+  return [...xfrmState.matchAll(/proto esp spi (0x[0-9a-f]+)/g)].map((m) => m[1] ?? '').sort();
+}
+
+export function l2tpTunnelUp(xl2tpdLog: string): boolean {
+  return /Call established with/.test(xl2tpdLog);
+}
+
+export function pppAuthOk(pppdLog: string): boolean {
+  return /authentication succeeded/i.test(pppdLog);
+}
+
+/** ip-up record `ppp0 LOCAL REMOTE DNS1=.. DNS2=..`: a pool address and the pushed DNS. */
+export function pppIpOk(ipup: string): { ok: boolean; detail: string } {
+  const line = ipup.trim().split('\n').at(-1) ?? '';
+  const m = /^(\S+) (\S+) (\S+) DNS1=(\S*) DNS2=(\S*)/.exec(line);
+  if (!m) return { ok: false, detail: 'no ip-up record' };
+  const local = m[2] ?? '';
+  const inPool = /^10\.40\.0\.\d+$/.test(local);
+  const dns = m[4] === TUNNEL_SERVER_ADDR || m[5] === TUNNEL_SERVER_ADDR;
+  return { ok: inPool && dns, detail: `${m[1]} local ${local} remote ${m[3]} dns ${m[4] || '-'} ${m[5] || '-'}` };
+}
+
+export function pingOk(pingOut: string): boolean {
+  const m = /(\d+) (?:packets )?received/.exec(pingOut);
+  return m !== null && Number(m[1]) > 0;
+}
+
+export function httpOk(curlOut: string, routeOut: string, sha256: string): { ok: boolean; detail: string } {
+  if (!/dev ppp0/.test(routeOut)) return { ok: false, detail: `not routed via ppp0: ${routeOut.trim()}` };
+  const ok = curlOut.includes(`${sha256}  /tmp/l2s-download`);
+  return { ok, detail: ok ? (curlOut.split('\n')[0] ?? '') : `curl/sha256 mismatch: ${curlOut.trim().split('\n').join(' | ')}` };
+}

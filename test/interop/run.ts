@@ -1,0 +1,501 @@
+/**
+ * `npm run test:interop [-- --all | --scenario NAME ... | --list]`
+ *
+ * A real Linux L2TP/IPsec client (strongSwan + xl2tpd + pppd in a QEMU VM running
+ * Debian's kernel) against l2tpsec in network namespaces. See test/interop/README.md.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prepareKernel, type GuestKernel } from './kernel.js';
+import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
+import { SCENARIOS, STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage, type Topology } from './scenarios.js';
+import { prepareServer, startServer, stopServer, type ServerSetup } from './server.js';
+import { bootVm, job, shutdownVm, type Vm } from './vm.js';
+import * as g from './guest.js';
+import { bash, killAllLive, run, say, sleep, startBackground, stopBackground, waitFor, type Background } from './util.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SMALL = 'small.bin';
+const BIG = 'big.bin';
+
+interface Options {
+  list: boolean;
+  all: boolean;
+  names: string[];
+  timeoutMin: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { list: false, all: false, names: [], timeoutMin: 45 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--list') o.list = true;
+    else if (a === '--all') o.all = true;
+    else if (a === '--scenario') o.names.push(...(argv[++i] ?? '').split(',').filter((s) => s !== ''));
+    else if (a === '--timeout-min') o.timeoutMin = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run test:interop -- [--list] [--all] [--scenario NAME[,NAME]]... [--timeout-min N]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  if (!(o.timeoutMin > 0)) throw new Error('--timeout-min needs a positive number');
+  return o;
+}
+
+const homeKindOf = (t: Topology): HomeKind => (t === 'direct' || t === 'direct2' ? 'direct' : 'nat');
+const vmCountOf = (t: Topology): number => (t === 'direct2' || t === 'nat2' ? 2 : 1);
+
+/** Everything that cleanup must undo. */
+interface World {
+  net: Net | null;
+  vms: Vm[];
+  bg: Background[];
+  wwwDir: string | null;
+  leftovers: string[];
+}
+const world: World = { net: null, vms: [], bg: [], wwwDir: null, leftovers: [] };
+
+let cleaning: Promise<boolean> | null = null;
+
+/** Undo everything; true when no namespace or QEMU of ours is left. Safe to call twice. */
+function cleanup(): Promise<boolean> {
+  cleaning ??= (async () => {
+    for (const vm of world.vms) await shutdownVm(vm).catch(() => undefined);
+    for (const b of world.bg) await stopBackground(b, 3000).catch(() => undefined);
+    const killed = killAllLive();
+    if (killed.length > 0) say(`cleanup: killed ${killed.join(', ')}`);
+    let clean = true;
+    const net = world.net;
+    if (net) {
+      const names = await listNamespaces();
+      if (names.includes(net.server)) {
+        world.leftovers = await serverLeftovers(net).catch(() => []);
+        if (world.leftovers.length > 0) say(`cleanup: the server left ${world.leftovers.join(', ')} in its namespace`);
+      }
+      for (const ns of [...net.homes.map((h) => h.ns), net.server, net.inet]) {
+        if (names.includes(ns)) await deleteNamespace(ns);
+      }
+      const rest = (await listNamespaces()).filter((n) => n.startsWith(`${net.prefix}-`));
+      if (rest.length > 0) {
+        clean = false;
+        say(`cleanup: namespaces still present: ${rest.join(' ')}`);
+      }
+    }
+    for (const vm of world.vms) {
+      if (!vm.qemu.hasExited() && vm.qemu.pid > 0) {
+        clean = false;
+        say(`cleanup: qemu pid ${vm.qemu.pid} still running`);
+      }
+    }
+    if (world.wwwDir) rmSync(world.wwwDir, { recursive: true, force: true });
+    return clean;
+  })();
+  return cleaning;
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  say(`${sig}: cleaning up`);
+  void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+}
+
+interface Www {
+  smallSha: string;
+  bigSha: string;
+}
+
+function makeFiles(dir: string): Www {
+  mkdirSync(dir, { recursive: true });
+  const small = randomBytes(64 * 1024);
+  const big = randomBytes(20 * 1024 * 1024);
+  writeFileSync(join(dir, SMALL), small);
+  writeFileSync(join(dir, BIG), big);
+  return { smallSha: createHash('sha256').update(small).digest('hex'), bigSha: createHash('sha256').update(big).digest('hex') };
+}
+
+async function startHttp(net: Net, dir: string, logFile: string): Promise<Background> {
+  const py = (await run('python3', ['-c', 'import sys; print(sys.executable)'])).stdout.trim();
+  const p = startBackground('http.server', 'ip', ['netns', 'exec', net.inet, py, '-m', 'http.server', '80', '--bind', HTTP_ADDR, '--directory', dir], logFile);
+  world.bg.push(p);
+  const ok = await waitFor(async () => {
+    const r = await run('ip', ['netns', 'exec', net.inet, 'ss', '-H', '-tln', `src ${HTTP_ADDR}:80`], { allowFail: true });
+    return r.stdout.trim() !== '' || p.hasExited();
+  }, 20_000);
+  if (!ok || p.hasExited()) throw new Error(`HTTP server on ${HTTP_ADDR}:80 did not start; see ${logFile}`);
+  return p;
+}
+
+/** tcpdump in the server namespace: the scenario's capture, and the proof of `ike-request`. */
+async function startCapture(net: Net, pcap: string, logFile: string): Promise<Background> {
+  const p = startBackground('tcpdump', 'ip', ['netns', 'exec', net.server, 'tcpdump', '-i', 'eth0', '-nn', '-U', '-s', '2048', '-w', pcap, 'udp port 500 or udp port 4500 or udp port 1701 or esp'], logFile);
+  world.bg.push(p);
+  await waitFor(() => p.hasExited() || (existsSync(logFile) && /listening on/.test(readFileSync(logFile, 'utf8'))), 15_000, 200);
+  return p;
+}
+
+/** Main Mode requests (isakmp phase 1 I ident) from `src` that reached the server namespace. */
+async function mainModeRequests(pcap: string, src: string): Promise<number> {
+  if (!existsSync(pcap)) return 0;
+  const r = await run('tcpdump', ['-nn', '-r', pcap, 'udp dst port 500 or udp dst port 4500'], { allowFail: true });
+  const esc = src.replace(/\./g, '\\.');
+  const re = new RegExp(`IP ${esc}\\.\\d+ > 198\\.51\\.100\\.1\\.(500|4500): .*phase 1 I ident`);
+  return r.stdout.split('\n').filter((l) => re.test(l)).length;
+}
+
+interface Client {
+  vm: Vm;
+  user: { name: string; password: string };
+  reached: Stage | 'none';
+  stopped: boolean;
+  /** Guest path of this attempt's log folder, and its host path. */
+  gdir: string;
+  hdir: string;
+  spis: string[];
+}
+
+interface Ctx {
+  net: Net;
+  server: ServerSetup;
+  www: Www;
+  scenario: Scenario;
+  log: string;
+  pcap: string;
+  t0: number;
+}
+
+function note(ctx: Ctx, text: string): void {
+  appendFileSync(ctx.log, text.endsWith('\n') ? text : text + '\n');
+}
+
+function mark(ctx: Ctx, c: Client, label: string, multi: boolean, stage: Stage, ok: boolean, detail = ''): boolean {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  if (ok) {
+    c.reached = stage;
+    say(`${who}: ${stage} ✓${detail ? ` (${detail})` : ''}`);
+  } else {
+    c.stopped = true;
+    say(`${who}: ${stage} ✗${detail ? ` (${detail})` : ''}`);
+  }
+  note(ctx, `stage ${stage} ${ok ? 'reached' : 'NOT reached'} ${detail}`);
+  return ok;
+}
+
+function readIf(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+async function guestJob(ctx: Ctx, c: Client, label: string, script: string, limitS: number): Promise<string> {
+  const r = await job(c.vm, label, script, limitS);
+  note(ctx, `--- ${c.vm.name} job ${label}: rc=${String(r.rc)}${r.timedOut ? ' (time limit)' : ''}\n${r.out.trimEnd()}`);
+  return r.out;
+}
+
+/** One connection attempt of every client in the scenario, phase by phase (all up at once). */
+async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Profile): Promise<void> {
+  const multi = clients.length > 1;
+  const psk = profile.wrongPsk ? `wrong-${ctx.server.psk}` : ctx.server.psk;
+  const active = (): Client[] => clients.filter((c) => !c.stopped);
+  const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
+
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'reset', g.resetJob(), 40)));
+  await each(async (c) => {
+    await guestJob(ctx, c, 'ike', g.ikeJob(c.gdir, profile, psk, 45), 110);
+    const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
+    const n = await mainModeRequests(ctx.pcap, src);
+    if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} from ${src}` : `no Main Mode request from ${src} in server.pcap`)) return;
+    const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
+    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikeSaUp(list))) return;
+    const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
+    c.spis = g.espSpis(xfrm);
+    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm) ? 'ESP in UDP' : '');
+  });
+  await each(async (c) => {
+    const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
+    await guestJob(ctx, c, 'l2tp', g.l2tpJob(c.gdir, profile, c.user.name, pw, 60), 100);
+    if (!mark(ctx, c, label, multi, 'l2tp-tunnel', g.l2tpTunnelUp(readIf(join(c.hdir, 'xl2tpd.log'))))) return;
+    if (!mark(ctx, c, label, multi, 'ppp-auth', g.pppAuthOk(readIf(join(c.hdir, 'pppd.log'))))) return;
+    const ip = g.pppIpOk(readIf(join(c.hdir, 'ipup.txt')));
+    mark(ctx, c, label, multi, 'ppp-ip', ip.ok, ip.detail);
+  });
+  await each(async (c) => {
+    await guestJob(ctx, c, 'ping', g.pingJob(c.gdir), 30);
+    mark(ctx, c, label, multi, 'ping', g.pingOk(readIf(join(c.hdir, 'ping.txt'))));
+  });
+  await each(async (c) => {
+    const big = ctx.scenario.bigDownload === true;
+    const limit = big ? 240 : 60;
+    await guestJob(ctx, c, 'http', g.httpJob(c.gdir, big ? BIG : SMALL, limit), limit + 20);
+    const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), big ? ctx.www.bigSha : ctx.www.smallSha);
+    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : '64 KiB'}: ${h.detail}` : h.detail);
+  });
+  const wait = ctx.scenario.rekeyWaitS;
+  if (wait !== undefined) {
+    const up = clients.filter((c) => stageIndex(c.reached) >= stageIndex('ipsec-sa'));
+    if (up.length > 0) {
+      say(`${label}: waiting ${wait}s for the IPsec SA rekey`);
+      await sleep(wait * 1000);
+    }
+    await Promise.all(
+      up.map(async (c) => {
+        await guestJob(ctx, c, 'rekey', g.rekeyCheckJob(c.gdir), 30);
+        const list = readIf(join(c.hdir, 'rekey-list-sas.txt'));
+        const xfrm = readIf(join(c.hdir, 'rekey-xfrm-state.txt'));
+        const spis = g.espSpis(xfrm);
+        const fresh = spis.some((s) => !c.spis.includes(s));
+        const holds = g.ipsecSaUp(list, xfrm) && fresh;
+        const who = multi ? `${label}/${c.vm.name}` : label;
+        say(`${who}: ipsec-sa after rekey ${holds ? '✓' : '✗'} (SPIs ${c.spis.join(',')} → ${spis.join(',')})`);
+        note(ctx, `rekey: ipsec-sa ${holds ? 'holds' : 'LOST'}; SPIs before ${c.spis.join(',')} after ${spis.join(',')}`);
+        if (!holds) {
+          c.reached = 'ike-sa';
+          return;
+        }
+        if (stageIndex(c.reached) >= stageIndex('ping')) {
+          await guestJob(ctx, c, 'ping-after-rekey', g.pingJob(c.gdir, 'ping-after-rekey.txt'), 30);
+          const ok = g.pingOk(readIf(join(c.hdir, 'ping-after-rekey.txt')));
+          say(`${who}: ping after rekey ${ok ? '✓' : '✗'}`);
+          if (!ok) c.reached = 'ppp-ip';
+        }
+      }),
+    );
+  }
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+function newClients(ctx: Ctx, vms: Vm[], label: string, setup: ServerSetup): Client[] {
+  return vms.map((vm, i) => {
+    const sub = join('s', label);
+    mkdirSync(join(vm.share, sub), { recursive: true });
+    const user = setup.users[i] ?? setup.users[0];
+    if (!user) throw new Error('no users');
+    return { vm, user, reached: 'none', stopped: false, gdir: `/t/${sub}`, hdir: join(vm.share, sub), spis: [] };
+  });
+}
+
+/** Lowest stage reached over the clients. */
+function lowest(clients: Client[]): Stage | 'none' {
+  let low: Stage | 'none' = STAGES[STAGES.length - 1] ?? 'none';
+  for (const c of clients) if (stageIndex(c.reached) < stageIndex(low)) low = c.reached;
+  return low;
+}
+function highest(clients: Client[]): Stage | 'none' {
+  let hi: Stage | 'none' = 'none';
+  for (const c of clients) if (stageIndex(c.reached) > stageIndex(hi)) hi = c.reached;
+  return hi;
+}
+
+interface Outcome {
+  name: string;
+  reached: string;
+  ok: boolean;
+  why: string;
+  seconds: number;
+  dir: string;
+}
+
+async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup, www: Www, runDir: string): Promise<Outcome> {
+  const t0 = performance.now();
+  const dir = join(runDir, sc.name);
+  mkdirSync(dir, { recursive: true });
+  const ctx: Ctx = { net, server: setup, www, scenario: sc, log: join(dir, 'scenario.log'), pcap: join(dir, 'server.pcap'), t0 };
+  note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
+  say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
+  const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
+  const srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
+  for (const n of srv.notes) {
+    note(ctx, `server: ${n}`);
+    say(`${sc.name}: server: ${n.split('\n')[0]?.slice(0, 160)}`);
+  }
+  if (srv.proc) world.bg.push(srv.proc);
+  const why: string[] = [];
+  let reachedText = '';
+  let ok = true;
+  try {
+    const clients = newClients(ctx, vms, sc.name, setup);
+    await attempt(ctx, clients, sc.name, profileOf(sc.profile, sc.tweak));
+    const low = lowest(clients);
+    const high = highest(clients);
+    reachedText = low === high ? low : `${low}..${high}`;
+    if (stageIndex(low) < stageIndex(sc.expect)) {
+      ok = false;
+      why.push(`reached ${low}, expected ${sc.expect}`);
+    }
+    if (sc.mustNotReach && stageIndex(high) >= stageIndex(sc.mustNotReach)) {
+      ok = false;
+      why.push(`reached ${high}, must not reach ${sc.mustNotReach}`);
+    }
+    if (sc.thenProfile) {
+      const label = `${sc.name}-then-${sc.thenProfile}`;
+      const then = newClients(ctx, vms, label, setup);
+      await attempt(ctx, then, label, profileOf(sc.thenProfile));
+      const tl = lowest(then);
+      reachedText += `, then ${tl}`;
+      const te = sc.thenExpect ?? sc.expect;
+      if (stageIndex(tl) < stageIndex(te)) {
+        ok = false;
+        why.push(`follow-up ${sc.thenProfile} reached ${tl}, expected ${te}`);
+      }
+    }
+  } catch (e) {
+    ok = false;
+    why.push(`harness error: ${(e as Error).message}`);
+    note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
+  } finally {
+    await stopServer(srv);
+    await stopBackground(capture, 2000);
+    const left = await serverLeftovers(net);
+    if (left.length > 0) {
+      why.push(`server left ${left.join(', ')}`);
+      ok = false;
+      note(ctx, `server left behind: ${left.join(', ')} (removed for the next scenario)`);
+      await removeServerLeftovers(net);
+    }
+    for (const vm of vms) {
+      for (const sub of [sc.name, `${sc.name}-then-${sc.thenProfile ?? ''}`]) {
+        const src = join(vm.share, 's', sub);
+        if (existsSync(src)) cpSync(src, join(dir, vms.length > 1 || sub !== sc.name ? `${vm.name}${sub === sc.name ? '' : '-then'}` : 'client'), { recursive: true });
+      }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  note(ctx, `result: ${ok ? 'PASS' : 'FAIL'} reached ${reachedText} in ${seconds.toFixed(1)}s ${why.join('; ')}`);
+  say(`${sc.name}: ${ok ? 'PASS' : 'FAIL'} — reached ${reachedText || 'none'} (expect ${sc.expect}) in ${seconds.toFixed(1)}s${ok ? '' : `: ${why.join('; ')}\n    artifacts: ${dir}`}`);
+  return { name: sc.name, reached: reachedText || 'none', ok, why: why.join('; '), seconds, dir };
+}
+
+function selectScenarios(o: Options): Scenario[] {
+  if (o.names.length > 0) {
+    return o.names.map((n) => {
+      const s = SCENARIOS.find((x) => x.name === n);
+      if (!s) throw new Error(`no scenario ${n} (see --list)`);
+      return s;
+    });
+  }
+  return SCENARIOS.filter((s) => o.all || s.ci);
+}
+
+/** Scenarios grouped by home (direct first), one-VM scenarios before two-VM ones. */
+function order(list: Scenario[]): Scenario[] {
+  const key = (s: Scenario): number => (homeKindOf(s.topology) === 'direct' ? 0 : 10) + vmCountOf(s.topology);
+  return list.map((s, i) => ({ s, i })).sort((a, b) => key(a.s) - key(b.s) || a.i - b.i).map((x) => x.s);
+}
+
+async function checkTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const t of ['qemu-system-x86_64', 'tcpdump', 'nft', 'ip', 'ss', 'modprobe', 'depmod', 'cpio', 'dpkg-deb', 'python3', '/bin/busybox', '/usr/lib/ipsec/charon', 'swanctl', 'xl2tpd', 'pppd', 'curl']) {
+    const r = await bash(`command -v ${t}`, { allowFail: true });
+    if (r.code !== 0) missing.push(t);
+  }
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: run \`sudo bash test/interop/setup.sh\``);
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.list) {
+    for (const s of SCENARIOS) {
+      process.stdout.write(`${s.name.padEnd(20)} ${s.profile.padEnd(11)} ${s.topology.padEnd(8)} expect ${s.expect.padEnd(12)}${s.mustNotReach ? ` mustNotReach ${s.mustNotReach}` : ''}${s.ci ? '  [ci]' : ''}\n`);
+    }
+    return 0;
+  }
+  if (process.getuid?.() !== 0) throw new Error('the interop suite needs root (network namespaces, taps, nftables)');
+  const scenarios = order(selectScenarios(o));
+  say(`interop: ${scenarios.length} scenario(s): ${scenarios.map((s) => s.name).join(', ')}`);
+  await checkTools();
+  const stale = await cleanupStale();
+  if (stale.length > 0) say(`removed stale namespaces of crashed runs: ${stale.join(' ')}`);
+
+  const kernel: GuestKernel = await prepareKernel(join(REPO, '.cache', 'interop'));
+  const runId = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
+  const runDir = join(REPO, 'artifacts', 'interop', runId);
+  mkdirSync(runDir, { recursive: true });
+  say(`artifacts: ${runDir}`);
+
+  const prefix = `l2s${process.pid}`;
+  const net = netNames(prefix);
+  world.net = net;
+  await createCore(net);
+  world.wwwDir = join(tmpdir(), `${prefix}-www`);
+  const www = makeFiles(world.wwwDir);
+  await startHttp(net, world.wwwDir, join(runDir, 'http.log'));
+  say(`network: ${net.inet}, ${net.server} up; HTTP on ${HTTP_ADDR}:80`);
+
+  const psk = randomBytes(12).toString('hex');
+  const users = [
+    { name: 'alice', password: randomBytes(9).toString('base64url') },
+    { name: 'bob', password: randomBytes(9).toString('base64url') },
+  ];
+  const setup = await prepareServer(REPO, runDir, psk, users);
+  for (const n of setup.notes) say(`server setup: ${n.split('\n')[0]?.slice(0, 200)}`);
+
+  const homes = new Map<HomeKind, { home: Home; vms: Vm[] }>();
+  const outcomes: Outcome[] = [];
+  const boots: string[] = [];
+  let index = 0;
+  for (const sc of scenarios) {
+    const kind = homeKindOf(sc.topology);
+    // Done with the other home: stop its VMs (CPU is scarce).
+    for (const [k, h] of homes) {
+      if (k !== kind && h.vms.length > 0) {
+        for (const vm of h.vms) await shutdownVm(vm);
+        h.vms = [];
+      }
+    }
+    let h = homes.get(kind);
+    if (!h) {
+      index += 1;
+      h = { home: await createHome(net, index, kind), vms: [] };
+      homes.set(kind, h);
+    }
+    while (h.vms.length < vmCountOf(sc.topology)) {
+      say(`booting client VM ${h.vms.length} in ${h.home.ns} (${kind})...`);
+      const vm = await bootVm({ kernel, home: h.home, k: h.vms.length, runDir, bootTimeoutMs: 240_000 });
+      world.vms.push(vm);
+      h.vms.push(vm);
+      boots.push(`${vm.name} ${vm.bootSeconds.toFixed(1)}s`);
+      say(`VM ${vm.name} (${vm.addr}) booted in ${vm.bootSeconds.toFixed(1)}s`);
+    }
+    outcomes.push(await runScenario(sc, net, h.vms.slice(0, vmCountOf(sc.topology)), setup, www, runDir));
+  }
+
+  const clean = await cleanup();
+  process.stdout.write('\n== interop summary\n');
+  for (const r of outcomes) process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'} ${r.name.padEnd(20)} reached ${r.reached.padEnd(24)} ${r.seconds.toFixed(1).padStart(6)}s${r.ok ? '' : `  ${r.why}  (${r.dir})`}\n`);
+  process.stdout.write(`boots: ${boots.join(', ') || 'none'}\n`);
+  process.stdout.write(`server leftovers in its namespace at the end: ${world.leftovers.length === 0 ? 'none' : world.leftovers.join(', ')}\n`);
+  process.stdout.write(`cleanup: ${clean ? 'no namespace or QEMU of this run left' : 'INCOMPLETE (see above)'}\n`);
+  process.stdout.write(`total ${(performance.now() / 1000).toFixed(1)}s\n`);
+  process.stdout.write(`artifacts: ${runDir}\n`);
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ outcomes, boots, leftovers: world.leftovers, clean }, null, 2));
+  return outcomes.every((r) => r.ok) && clean && world.leftovers.length === 0 ? 0 : 1;
+}
+
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+process.on('SIGHUP', onSignal);
+
+const o = (() => {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch {
+    return null;
+  }
+})();
+const overall = setTimeout(() => {
+  say(`interop: overall time limit (${o?.timeoutMin ?? 45} min) reached: cleaning up`);
+  void cleanup().finally(() => process.exit(1));
+}, (o?.timeoutMin ?? 45) * 60_000);
+
+main()
+  .then(async (code) => {
+    clearTimeout(overall);
+    await cleanup();
+    process.exit(code);
+  })
+  .catch(async (e: unknown) => {
+    clearTimeout(overall);
+    say(`interop: error: ${(e as Error).message}`);
+    await cleanup();
+    process.exit(1);
+  });

@@ -1,0 +1,110 @@
+/**
+ * The server under test: l2tpsec's own CLI, run in the server namespace. The harness
+ * writes the config (the project's contract format) and adds users through the CLI;
+ * when the CLI is missing or fails, that is recorded and the scenario simply reaches
+ * no server stage (nothing is stubbed).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVER_ADDR, type Net } from './netns.js';
+import { run, startBackground, stopBackground, waitFor, sleep, type Background } from './util.js';
+
+export interface ServerSetup {
+  repo: string;
+  dir: string;
+  config: string;
+  psk: string;
+  users: { name: string; password: string }[];
+  /** What went wrong while preparing (missing CLI, failed `users add`). */
+  notes: string[];
+  cliPresent: boolean;
+}
+
+export function serverConfigText(psk: string): string {
+  return `[server]
+listen = "${SERVER_ADDR}"
+hostname = "vpn.example.net"
+[ipsec]
+psk = "${psk}"
+[ppp]
+pool = "10.40.0.0/24"
+dns = ["10.40.0.1"]
+users_file = "users.toml"
+max_sessions_per_user = 2
+idle_timeout = 3600
+[tun]
+name = "l2stun0"
+[nat]
+masquerade = true
+out_interface = "auto"
+`;
+}
+
+function cliArgs(repo: string, args: string[]): string[] {
+  return ['--import', 'tsx', join(repo, 'src/cli/main.ts'), ...args];
+}
+
+export async function prepareServer(repo: string, runDir: string, psk: string, users: { name: string; password: string }[]): Promise<ServerSetup> {
+  const dir = join(runDir, 'server');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'l2tpsec.toml');
+  writeFileSync(config, serverConfigText(psk));
+  const setup: ServerSetup = { repo, dir, config, psk, users, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  if (!setup.cliPresent) {
+    setup.notes.push('src/cli/main.ts does not exist: no server to start, no users added');
+    return setup;
+  }
+  for (const u of users) {
+    const r = await run(process.execPath, cliArgs(repo, ['users', 'add', u.name, '--config', config]), {
+      cwd: repo,
+      input: `${u.password}\n`,
+      timeoutMs: 90_000,
+      allowFail: true,
+    });
+    const out = `${r.stdout}${r.stderr}`.trim();
+    if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${out.slice(0, 2000)}`);
+  }
+  return setup;
+}
+
+export interface RunningServer {
+  proc: Background | null;
+  notes: string[];
+}
+
+async function udp500Bound(net: Net): Promise<boolean> {
+  const r = await run('ip', ['netns', 'exec', net.server, 'ss', '-H', '-uln', 'sport = :500'], { allowFail: true });
+  return r.stdout.trim() !== '';
+}
+
+/** Start `l2tpsec serve` in the server namespace; ready when UDP 500 is bound (or it exited). */
+export async function startServer(net: Net, s: ServerSetup, logFile: string, readyTimeoutMs: number): Promise<RunningServer> {
+  const notes: string[] = [...s.notes];
+  appendFileSync(logFile, s.notes.map((n) => `[harness] ${n}\n`).join(''));
+  if (!s.cliPresent) return { proc: null, notes };
+  for (const extra of [['--log-format', 'json'], []]) {
+    const args = ['netns', 'exec', net.server, process.execPath, ...cliArgs(s.repo, ['serve', '--config', s.config, ...extra])];
+    appendFileSync(logFile, `[harness] starting: ip ${args.join(' ')}\n`);
+    const proc = startBackground('l2tpsec serve', 'ip', args, logFile, s.repo);
+    const ready = await waitFor(async () => proc.hasExited() || (await udp500Bound(net)), readyTimeoutMs, 500);
+    if (ready && !proc.hasExited()) return { proc, notes };
+    if (!proc.hasExited()) {
+      notes.push(`server did not bind UDP 500 within ${readyTimeoutMs / 1000}s (kept running)`);
+      return { proc, notes };
+    }
+    const code = await proc.exited;
+    await sleep(100);
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    if (extra.length > 0 && /log-format/i.test(text.slice(-4000))) {
+      appendFileSync(logFile, '[harness] --log-format rejected: retrying without it\n');
+      continue;
+    }
+    notes.push(`server exited (${String(code)}) before binding UDP 500; see server.log`);
+    return { proc: null, notes };
+  }
+  return { proc: null, notes };
+}
+
+export async function stopServer(rs: RunningServer): Promise<void> {
+  if (rs.proc) await stopBackground(rs.proc, 8000);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Debian packages the interop suite needs (client VM, namespaces, HTTP, capture).
+# Idempotent: apt-get runs only when a package is missing. Needs root.
+set -euo pipefail
+
+PACKAGES=(
+  qemu-system-x86 busybox-static
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
+  xl2tpd ppp kmod cpio nftables iproute2 curl tcpdump python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "interop setup: all ${#PACKAGES[@]} Debian packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "interop setup: missing packages (${missing[*]}) and not root: run as root" >&2
+  exit 1
+fi
+
+echo "interop setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Only refresh the lists when a missing package is unknown to apt (fresh machine).
+need_update=0
+for p in "${missing[@]}"; do
+  if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then need_update=1; fi
+done
+if [ "$need_update" -eq 1 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+  apt-get update -q
+fi
+# The Debian packages start charon/xl2tpd services on install; the suite runs its own
+# copies inside the client VM, so keep the host's services from starting.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1
+fi
+trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
+apt-get install -y -q --no-install-recommends "${missing[@]}"
