@@ -1,0 +1,324 @@
+/**
+ * The only socket code for IKE and ESP: UDP 500 (IKE) and UDP 4500 (NAT-T:
+ * IKE behind the non-ESP marker, ESP, keepalives; RFC 3948 §2).
+ *
+ * Datagrams received in one event-loop turn are queued and flushed together
+ * from setImmediate: IKE messages one by one to onIke(msg, from, to), all ESP
+ * datagrams of the turn as ONE batch to onEspBatch (the ESP fast path
+ * decrypts a batch per SA in one cipher call). No per-packet closures.
+ *
+ * `to` (our address the peer reached) must be a real address even when bound
+ * to 0.0.0.0 (IKE's NAT-D hashes and the SA's local endpoint need it): it is
+ * resolved once per peer address with a throwaway UDP socket connected to the
+ * peer (the kernel picks the source address by route), then cached. Messages
+ * from a peer whose address is being resolved wait (bounded) for it.
+ */
+import dgram from 'node:dgram';
+import { Counters } from '../core/counters.js';
+import type { Endpoint } from '../core/sa.js';
+import type { EspInbound } from '../esp/engine.js';
+import { classifyNatt } from '../esp/natt.js';
+
+export interface UdpHandlers {
+  /** An IKE message (port 500, or port 4500 with the non-ESP marker stripped). `to` is our address and port. */
+  onIke(msg: Uint8Array, from: Endpoint, to: Endpoint): void;
+  /** All ESP-in-UDP datagrams received on port 4500 in one event-loop turn. */
+  onEspBatch(batch: EspInbound[]): void;
+  /** A handler threw or a socket failed (counted too). */
+  onError?(err: unknown): void;
+}
+
+export interface UdpEndpointsOptions {
+  /** Address to bind both sockets to ('0.0.0.0' for all). */
+  address: string;
+  ikePort?: number;
+  nattPort?: number;
+  counters?: Counters;
+  /** Concurrent local-address resolutions (one throwaway socket each); more peers wait or are dropped. */
+  maxResolving?: number;
+  /** Cached peer address → local address entries before the cache is cleared. */
+  maxCache?: number;
+  /** Datagrams held per peer address while its local address is resolved. */
+  maxPendingPerPeer?: number;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+}
+
+interface PendingIke {
+  msg: Uint8Array;
+  from: Endpoint;
+  localPort: number;
+}
+
+const NON_ESP_MARKER = Buffer.alloc(4);
+const KEEPALIVE = Buffer.from([0xff]);
+const ANY = '0.0.0.0';
+
+export class UdpEndpoints {
+  readonly ikePort: number;
+  readonly nattPort: number;
+  private readonly address: string;
+  private readonly counters: Counters;
+  private readonly maxResolving: number;
+  private readonly maxCache: number;
+  private readonly maxPendingPerPeer: number;
+  private ike: dgram.Socket | null = null;
+  private natt: dgram.Socket | null = null;
+  private ikeQueue: PendingIke[] = [];
+  private espQueue: EspInbound[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+  private closed = false;
+  private readonly localByPeer = new Map<string, string>();
+  private readonly resolving = new Map<string, { sock: dgram.Socket; pending: PendingIke[] }>();
+  private readonly flushBound = (): void => this.flush();
+  private readonly sendDone = (err: Error | null): void => {
+    if (err) this.fail('udp.send-error', err);
+  };
+
+  constructor(
+    opts: UdpEndpointsOptions,
+    private readonly handlers: UdpHandlers,
+  ) {
+    this.address = opts.address;
+    this.ikePort = opts.ikePort ?? 500;
+    this.nattPort = opts.nattPort ?? 4500;
+    this.counters = opts.counters ?? new Counters('udp');
+    this.maxResolving = opts.maxResolving ?? 64;
+    this.maxCache = opts.maxCache ?? 4096;
+    this.maxPendingPerPeer = opts.maxPendingPerPeer ?? 8;
+    this.recvBufferSize = opts.recvBufferSize;
+    this.sendBufferSize = opts.sendBufferSize;
+  }
+
+  private readonly recvBufferSize: number | undefined;
+  private readonly sendBufferSize: number | undefined;
+
+  /** Bind UDP ikePort and nattPort (reuseAddr false: a second daemon fails loudly). */
+  async start(): Promise<void> {
+    this.ike = await this.bind(this.ikePort, (msg, rinfo) => this.onIkeDatagram(msg, rinfo));
+    try {
+      this.natt = await this.bind(this.nattPort, (msg, rinfo) => this.onNattDatagram(msg, rinfo));
+    } catch (e) {
+      await closeSocket(this.ike);
+      this.ike = null;
+      throw e;
+    }
+  }
+
+  static async open(opts: UdpEndpointsOptions, handlers: UdpHandlers): Promise<UdpEndpoints> {
+    const u = new UdpEndpoints(opts, handlers);
+    await u.start();
+    return u;
+  }
+
+  private bind(port: number, onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const s = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+      const onError = (err: Error): void => {
+        s.close();
+        reject(err);
+      };
+      s.once('error', onError);
+      s.bind({ port, address: this.address, exclusive: true }, () => {
+        s.off('error', onError);
+        s.on('error', (err) => this.fail('udp.socket-error', err));
+        s.on('message', onMessage);
+        try {
+          if (this.recvBufferSize) s.setRecvBufferSize(this.recvBufferSize);
+          if (this.sendBufferSize) s.setSendBufferSize(this.sendBufferSize);
+        } catch (err) {
+          this.fail('udp.buffer-size-error', err);
+        }
+        resolve(s);
+      });
+    });
+  }
+
+  private onIkeDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.port === 0) {
+      this.counters.inc('udp.drop.src-port-0');
+      return;
+    }
+    this.counters.inc('udp.rx.ike');
+    this.queueIke({ msg, from: { address: rinfo.address, port: rinfo.port }, localPort: this.ikePort });
+  }
+
+  private onNattDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.port === 0) {
+      this.counters.inc('udp.drop.src-port-0');
+      return;
+    }
+    const c = classifyNatt(msg);
+    switch (c.kind) {
+      case 'esp':
+        this.counters.inc('udp.rx.esp');
+        this.espQueue.push({ data: msg, from: { address: rinfo.address, port: rinfo.port } });
+        this.schedule();
+        return;
+      case 'ike':
+        this.counters.inc('udp.rx.ike-natt');
+        this.queueIke({ msg: c.message, from: { address: rinfo.address, port: rinfo.port }, localPort: this.nattPort });
+        return;
+      case 'keepalive':
+        this.counters.inc('udp.rx.keepalive'); // RFC 3948 §4: not liveness, ignored
+        return;
+      case 'drop':
+        this.counters.inc(`udp.drop.${c.reason}`);
+        return;
+    }
+  }
+
+  private queueIke(p: PendingIke): void {
+    if (this.address !== ANY || this.localByPeer.has(p.from.address)) {
+      this.ikeQueue.push(p);
+      this.schedule();
+      return;
+    }
+    const r = this.resolving.get(p.from.address);
+    if (r) {
+      if (r.pending.length < this.maxPendingPerPeer) r.pending.push(p);
+      else this.counters.inc('udp.drop.resolve-backlog');
+      return;
+    }
+    if (this.resolving.size >= this.maxResolving) {
+      this.counters.inc('udp.drop.resolve-busy');
+      return;
+    }
+    this.resolveLocal(p);
+  }
+
+  /** Our source address towards a peer: connect a throwaway UDP socket and read its local address. */
+  private resolveLocal(first: PendingIke): void {
+    const peer = first.from.address;
+    const sock = dgram.createSocket('udp4');
+    const entry = { sock, pending: [first] };
+    this.resolving.set(peer, entry);
+    const done = (local: string | null, err?: unknown): void => {
+      if (this.resolving.get(peer) !== entry) return;
+      this.resolving.delete(peer);
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
+      if (this.closed) return;
+      if (local === null) {
+        this.counters.inc('udp.drop.resolve-failed', entry.pending.length);
+        this.handlers.onError?.(err);
+        return;
+      }
+      if (this.localByPeer.size >= this.maxCache) this.localByPeer.clear();
+      this.localByPeer.set(peer, local);
+      for (const p of entry.pending) this.ikeQueue.push(p);
+      this.schedule();
+    };
+    sock.once('error', (err) => done(null, err));
+    try {
+      sock.connect(first.from.port, peer, () => {
+        try {
+          done(sock.address().address);
+        } catch (err) {
+          done(null, err);
+        }
+      });
+    } catch (err) {
+      done(null, err);
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled === null && !this.closed) this.scheduled = setImmediate(this.flushBound);
+  }
+
+  private flush(): void {
+    this.scheduled = null;
+    const ike = this.ikeQueue;
+    const esp = this.espQueue;
+    if (ike.length) this.ikeQueue = [];
+    if (esp.length) this.espQueue = [];
+    for (const p of ike) {
+      const local = this.address === ANY ? this.localByPeer.get(p.from.address) : this.address;
+      if (local === undefined) continue; // cache cleared in between: dropped, the peer retransmits
+      try {
+        this.handlers.onIke(p.msg, p.from, { address: local, port: p.localPort });
+      } catch (err) {
+        this.fail('udp.handler-error', err);
+      }
+    }
+    if (esp.length) {
+      try {
+        this.handlers.onEspBatch(esp);
+      } catch (err) {
+        this.fail('udp.handler-error', err);
+      }
+    }
+  }
+
+  private fail(counter: string, err: unknown): void {
+    this.counters.inc(counter);
+    if (this.handlers.onError) {
+      try {
+        this.handlers.onError(err);
+      } catch {
+        // the error reporter itself failed: counted above
+      }
+    }
+  }
+
+  /** Send an IKE message from our port `from.port` (ikePort or nattPort; on nattPort the non-ESP marker is prepended). */
+  sendIke(from: Endpoint, to: Endpoint, data: Uint8Array): void {
+    if (from.port === this.nattPort) {
+      if (!this.natt) return this.notOpen();
+      this.natt.send([NON_ESP_MARKER, data], to.port, to.address, this.sendDone);
+    } else {
+      if (!this.ike) return this.notOpen();
+      this.ike.send(data, to.port, to.address, this.sendDone);
+    }
+  }
+
+  /** Send one ESP-in-UDP datagram (SPI first) from nattPort. */
+  sendEsp(to: Endpoint, data: Uint8Array): void {
+    if (!this.natt) return this.notOpen();
+    this.natt.send(data, to.port, to.address, this.sendDone);
+  }
+
+  /** RFC 3948 §2.3 NAT-keepalive (one 0xFF byte) from nattPort. */
+  sendKeepalive(to: Endpoint): void {
+    if (!this.natt) return this.notOpen();
+    this.natt.send(KEEPALIVE, to.port, to.address, this.sendDone);
+  }
+
+  private notOpen(): void {
+    this.counters.inc('udp.send-not-open');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = null;
+    for (const r of this.resolving.values()) {
+      try {
+        r.sock.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.resolving.clear();
+    this.ikeQueue = [];
+    this.espQueue = [];
+    const socks = [this.ike, this.natt];
+    this.ike = null;
+    this.natt = null;
+    await Promise.all(socks.map((s) => (s ? closeSocket(s) : undefined)));
+  }
+}
+
+function closeSocket(s: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      s.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}

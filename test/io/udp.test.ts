@@ -1,0 +1,165 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Counters } from '../../src/core/counters.js';
+import type { Endpoint } from '../../src/core/sa.js';
+import type { EspInbound } from '../../src/esp/engine.js';
+import { UdpEndpoints } from '../../src/io/udp.js';
+
+interface Seen {
+  ike: { msg: Buffer; from: Endpoint; to: Endpoint }[];
+  esp: EspInbound[][];
+}
+
+const opened: UdpEndpoints[] = [];
+const sockets: dgram.Socket[] = [];
+
+afterEach(async () => {
+  for (const u of opened.splice(0)) await u.close();
+  for (const s of sockets.splice(0)) s.close();
+});
+
+async function openEndpoints(address: string, counters: Counters): Promise<{ u: UdpEndpoints; seen: Seen }> {
+  const seen: Seen = { ike: [], esp: [] };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const u = new UdpEndpoints(
+      { address, ikePort: base, nattPort: base + 1, counters },
+      {
+        onIke: (msg, from, to) => seen.ike.push({ msg: Buffer.from(msg), from, to }),
+        onEspBatch: (batch) => seen.esp.push(batch),
+      },
+    );
+    try {
+      await u.start();
+      opened.push(u);
+      return { u, seen };
+    } catch {
+      // port taken: try another
+    }
+  }
+  throw new Error('no free port pair');
+}
+
+async function client(): Promise<{ s: dgram.Socket; got: Buffer[]; port: number }> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  const got: Buffer[] = [];
+  s.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return { s, got, port: s.address().port };
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const ike28 = Buffer.alloc(28, 0x11);
+
+describe('UdpEndpoints over loopback', () => {
+  it('bound to 0.0.0.0: classifies port 4500, strips the marker, batches ESP, resolves a real local address', async () => {
+    const counters = new Counters();
+    const { u, seen } = await openEndpoints('0.0.0.0', counters);
+    const c = await client();
+    c.s.send(ike28, u.ikePort, '127.0.0.1');
+    c.s.send(Buffer.concat([Buffer.alloc(4), ike28]), u.nattPort, '127.0.0.1');
+    const esp = [1, 2, 3, 4, 5].map((i) => Buffer.from([0, 0, 0x10, 0, 0, 0, 0, i, 9, 9, 9, 9]));
+    for (const e of esp) c.s.send(e, u.nattPort, '127.0.0.1');
+    c.s.send(Buffer.from([0xff]), u.nattPort, '127.0.0.1'); // keepalive
+    c.s.send(Buffer.from([0x01]), u.nattPort, '127.0.0.1'); // lone byte other than 0xFF
+    c.s.send(Buffer.alloc(0), u.nattPort, '127.0.0.1'); // empty
+    c.s.send(Buffer.from([0, 0, 0]), u.nattPort, '127.0.0.1'); // 3 bytes
+    c.s.send(Buffer.concat([Buffer.alloc(4), Buffer.alloc(27, 1)]), u.nattPort, '127.0.0.1'); // marker + 27
+    c.s.send(Buffer.from([0, 0, 0x10, 0, 1, 2]), u.nattPort, '127.0.0.1'); // ESP of 6 bytes
+    await until(() => seen.ike.length === 2 && seen.esp.flat().length === 5 && counters.get('udp.drop.esp-truncated') === 1);
+    const ports = seen.ike.map((x) => x.to.port).sort((a, b) => a - b);
+    expect(ports).toEqual([u.ikePort, u.nattPort]);
+    for (const x of seen.ike) {
+      expect(x.msg).toEqual(ike28);
+      expect(x.to.address).toBe('127.0.0.1');
+      expect(x.from).toEqual({ address: '127.0.0.1', port: c.port });
+    }
+    expect(seen.esp.flat().map((e) => Buffer.from(e.data))).toEqual(esp);
+    expect(seen.esp.length).toBeLessThanOrEqual(5);
+    expect(counters.get('udp.rx.keepalive')).toBe(1);
+    expect(counters.get('udp.drop.bad-keepalive')).toBe(1);
+    expect(counters.get('udp.drop.runt')).toBe(2);
+    expect(counters.get('udp.drop.ike-too-short')).toBe(1);
+  });
+
+  it('sends IKE with the marker from 4500, without it from 500, ESP and keepalives raw', async () => {
+    const { u } = await openEndpoints('127.0.0.1', new Counters());
+    const c = await client();
+    const to = { address: '127.0.0.1', port: c.port };
+    u.sendIke({ address: '127.0.0.1', port: u.nattPort }, to, ike28);
+    await until(() => c.got.length === 1);
+    u.sendIke({ address: '127.0.0.1', port: u.ikePort }, to, ike28);
+    await until(() => c.got.length === 2);
+    u.sendEsp(to, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    await until(() => c.got.length === 3);
+    u.sendKeepalive(to);
+    await until(() => c.got.length === 4);
+    expect(c.got[0]).toEqual(Buffer.concat([Buffer.alloc(4), ike28]));
+    expect(c.got[1]).toEqual(ike28);
+    expect(c.got[2]).toEqual(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    expect(c.got[3]).toEqual(Buffer.from([0xff]));
+  });
+
+  it('bound to a specific address reports it as `to`; a second bind of the same ports fails; close() is clean', async () => {
+    const counters = new Counters();
+    const { u, seen } = await openEndpoints('127.0.0.1', counters);
+    const dup = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort }, { onIke: () => {}, onEspBatch: () => {} });
+    await expect(dup.start()).rejects.toThrow();
+    const c = await client();
+    c.s.send(ike28, u.ikePort, '127.0.0.1');
+    await until(() => seen.ike.length === 1);
+    expect(seen.ike[0]!.to).toEqual({ address: '127.0.0.1', port: u.ikePort });
+    await u.close();
+    opened.splice(opened.indexOf(u), 1);
+    u.sendEsp({ address: '127.0.0.1', port: c.port }, Buffer.alloc(8, 1));
+    expect(counters.get('udp.send-not-open')).toBe(1);
+    // the ports are free again
+    const again = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort }, { onIke: () => {}, onEspBatch: () => {} });
+    await again.start();
+    await again.close();
+  });
+
+  it('a throwing handler is counted and does not stop delivery', async () => {
+    const counters = new Counters();
+    const errors: unknown[] = [];
+    let batches = 0;
+    let u: UdpEndpoints | undefined;
+    for (let attempt = 0; attempt < 20 && !u; attempt++) {
+      const base = 20000 + Math.floor(Math.random() * 20000);
+      const cand = new UdpEndpoints(
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters },
+        {
+          onIke: () => {
+            throw new Error('boom');
+          },
+          onEspBatch: () => {
+            batches++;
+          },
+          onError: (e) => errors.push(e),
+        },
+      );
+      try {
+        await cand.start();
+        u = cand;
+        opened.push(cand);
+      } catch {
+        // taken
+      }
+    }
+    if (!u) throw new Error('no port');
+    const c = await client();
+    c.s.send(ike28, u.ikePort, '127.0.0.1');
+    await until(() => counters.get('udp.handler-error') === 1);
+    c.s.send(Buffer.alloc(20, 7), u.nattPort, '127.0.0.1');
+    await until(() => batches === 1);
+    expect(errors).toHaveLength(1);
+  });
+});
