@@ -4,9 +4,13 @@ import { avpMessageType, avpU16, avpU32, decodeControlMessage } from '../../src/
 import { AvpType, MessageType } from '../../src/l2tp/constants.js';
 import { decodeHeader, encodeHeader } from '../../src/l2tp/header.js';
 import { challengeResponse } from '../../src/l2tp/hidden.js';
-import { L2tpServer } from '../../src/l2tp/server.js';
+import { L2tpServer, type L2tpOutput } from '../../src/l2tp/server.js';
 import { PEER, Pair, counterRandom, logs, sends } from './harness.js';
 import { TestLac } from './lac.js';
+
+function frameOf(o: L2tpOutput | undefined): Buffer | undefined {
+  return o?.type === 'ppp-frame' ? Buffer.from(o.frame) : undefined;
+}
 
 function decode(d: Buffer) {
   const h = decodeHeader(d);
@@ -50,7 +54,7 @@ describe('LNS control connection and incoming call (RFC 2661 §5, §7)', () => {
     const o = p.server.receive(p.lac.data(sessionId, lcp), PEER, p.now);
     expect(o).toHaveLength(1);
     expect(o[0]).toMatchObject({ type: 'ppp-frame', sessionKey });
-    expect(o[0]!.type === 'ppp-frame' && Buffer.from(o[0].frame)).toEqual(lcp);
+    expect(frameOf(o[0])).toEqual(lcp);
     // Downlink: L bit, no S bit, peer's ids.
     const [down] = sends(p.server.sendPpp(sessionKey, lcp));
     expect(down!.subarray(0, 8).toString('hex')).toBe(`40020010${p.lac.tunnelId.toString(16).padStart(4, '0')}${sessionId.toString(16).padStart(4, '0')}`);
@@ -59,7 +63,7 @@ describe('LNS control connection and incoming call (RFC 2661 §5, §7)', () => {
     // Data with an Offset field and no Length is accepted too.
     const off = encodeHeader({ isControl: false, hasLength: false, hasSequence: true, tunnelId: p.lac.peerTunnelId, sessionId: p.lac.sessions.get(sessionId)!.peerSessionId, ns: 0, nr: 0, offsetSize: 2 }, lcp);
     const o2 = p.server.receive(off, PEER, p.now);
-    expect(o2[0]!.type === 'ppp-frame' && Buffer.from(o2[0].frame)).toEqual(lcp);
+    expect(frameOf(o2[0])).toEqual(lcp);
   });
 
   it('Sequencing Required in ICCN makes our data messages carry Ns', () => {
