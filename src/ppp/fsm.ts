@@ -126,7 +126,9 @@ export interface FsmOptions {
   maxReply?: () => number;
 }
 
-interface Received {
+export interface Received {
+  /** The received code, when it matters (RXR: only an Echo-Request gets ser). */
+  code?: number;
   id: number;
   data: Uint8Array;
   verdict?: RequestVerdict;
@@ -271,7 +273,7 @@ export class Fsm {
       }
       default: {
         const ev = this.h.classifyExtraCode ? this.h.classifyExtraCode(code, id, data) : 'RUC';
-        this.dispatch(ev, { id, data, raw });
+        this.dispatch(ev, { code, id, data, raw });
       }
     }
   }
@@ -284,7 +286,7 @@ export class Fsm {
   }
 
   /** Run one event through the table. Public so tests can drive every cell. */
-  dispatch(event: FsmEvent, ctx?: { id: number; data: Uint8Array; verdict?: RequestVerdict; raw?: Uint8Array }): void {
+  dispatch(event: FsmEvent, ctx?: Received): void {
     const from = this.st;
     const t = transition(from, event);
     this.lastActions = [];
@@ -366,7 +368,8 @@ export class Fsm {
         }
         return;
       case 'ser':
-        if (ctx && this.h.sendEchoReply) this.h.sendEchoReply(ctx.id, ctx.data);
+        // RXR covers Echo-Reply, Discard-Request, Identification...: only an Echo-Request is answered.
+        if (ctx && this.h.sendEchoReply && (ctx.code === undefined || ctx.code === CODE.EchoRequest)) this.h.sendEchoReply(ctx.id, ctx.data);
         return;
     }
   }
