@@ -3,14 +3,15 @@
  * BATCHES of IPv4 packets between it and JavaScript without blocking the
  * event loop.
  *
- *   open(name: string, cb: (packets: Buffer[] | null, err?: Error) => void)
+ *   open(name: string, cb: (batch: Buffer | null, lengths: number[] | Error) => void)
  *       -> { fd: number, name: string, handle: External }
  *   write(fd: number, packets: Uint8Array[]) -> number   (packets accepted)
  *   close(handle: External) -> undefined
  *
  * Reading: the non-blocking fd is watched with a libuv poll handle; on
  * readability we read() until EAGAIN or BATCH_MAX packets and hand the whole
- * batch to cb in one call. libuv polls level-triggered, so a batch cut at
+ * batch to cb in one call: cb(batch, lengths), the packets back to back in
+ * one Buffer (one allocation per batch; the JS side cuts views). libuv polls level-triggered, so a batch cut at
  * BATCH_MAX is continued on the next loop turn. A read error (e.g. the
  * interface was deleted) stops polling and calls cb(null, err) once.
  *
@@ -38,7 +39,12 @@
 #include <uv.h>
 
 #define BATCH_MAX 256
-#define SCRATCH_SIZE 65536
+/* Largest possible TUN packet; every read offers at least this much room. */
+#define MAX_PACKET 65536
+/* Reads land back to back in this slab; a batch also ends when less than
+ * MAX_PACKET is left (at MTU 1500 that is about 300 packets, so BATCH_MAX
+ * usually ends it first). */
+#define SLAB_SIZE (512 * 1024)
 
 typedef struct {
   uv_poll_t poll;
@@ -50,6 +56,7 @@ typedef struct {
   napi_ref self;
   napi_async_context ctx;
   unsigned char *scratch;
+  char name[IFNAMSIZ];
 } tun_t;
 
 static const char *errno_code(int e) {
@@ -155,30 +162,41 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (status < 0) {
     err = -status;
   } else {
-    napi_value arr;
-    napi_create_array(env, &arr);
+    /* Read the whole batch into the slab, then copy it into ONE Buffer and
+     * pass the packet lengths: the JS side cuts it into views, so a batch
+     * costs one allocation, not one per packet. */
+    uint32_t lens[BATCH_MAX];
     uint32_t n = 0;
-    while (n < BATCH_MAX) {
-      ssize_t r = read(t->fd, t->scratch, SCRATCH_SIZE);
+    size_t used = 0;
+    while (n < BATCH_MAX && SLAB_SIZE - used >= MAX_PACKET) {
+      ssize_t r = read(t->fd, t->scratch + used, MAX_PACKET);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
         break;
       }
       if (r == 0) break;
-      napi_value b;
-      void *data;
-      if (napi_create_buffer_copy(env, (size_t)r, t->scratch, &data, &b) != napi_ok) break;
-      napi_set_element(env, arr, n++, b);
+      lens[n++] = (uint32_t)r;
+      used += (size_t)r;
     }
     if (n > 0) {
-      napi_value argv[1] = {arr};
-      invoke(t, 1, argv);
+      napi_value buf, arr, v;
+      void *data;
+      if (napi_create_buffer_copy(env, used, t->scratch, &data, &buf) == napi_ok) {
+        napi_create_array_with_length(env, n, &arr);
+        for (uint32_t i = 0; i < n; i++) {
+          napi_create_uint32(env, lens[i], &v);
+          napi_set_element(env, arr, i, v);
+        }
+        napi_value argv[2] = {buf, arr};
+        invoke(t, 2, argv);
+      }
     }
   }
   if (err && !t->closed) {
     char msg[256];
-    snprintf(msg, sizeof msg, "read from TUN device failed: %s", strerror(err));
+    snprintf(msg, sizeof msg, "reading TUN device %s failed (%s): the interface was deleted or is unusable; reading stopped",
+             t->name, strerror(err));
     napi_value argv[2];
     napi_get_null(env, &argv[0]);
     argv[1] = make_error(env, err, msg);
@@ -245,7 +263,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   tun_t *t = calloc(1, sizeof *t);
-  unsigned char *scratch = malloc(SCRATCH_SIZE);
+  unsigned char *scratch = malloc(SLAB_SIZE);
   uv_loop_t *loop = NULL;
   if (!t || !scratch || napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
     free(t);
@@ -256,6 +274,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   t->env = env;
   t->fd = fd;
   t->scratch = scratch;
+  memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+  t->name[IFNAMSIZ - 1] = 0;
   int r = uv_poll_init(loop, &t->poll, fd);
   if (r != 0) {
     free(t->scratch);

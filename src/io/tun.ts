@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
  */
 
 interface NativeTun {
-  open(name: string, cb: (packets: Buffer[] | null, err?: NativeError) => void): { fd: number; name: string; handle: object };
+  /** cb(batch, lengths): the packets back to back in one Buffer; cb(null, err) once on a read error. */
+  open(name: string, cb: (batch: Buffer | null, lengths: number[] | NativeError) => void): { fd: number; name: string; handle: object };
   write(fd: number, packets: readonly Uint8Array[]): number;
   close(handle: object): void;
   BATCH_MAX: number;
@@ -90,6 +91,9 @@ export class TunDevice {
 
   /**
    * Creates (or attaches to) the TUN interface `name` and starts reading.
+   * `onPackets` gets each batch (at most BATCH_MAX packets) as views into one
+   * Buffer per batch: copy a packet (Buffer.from) to keep it beyond the call
+   * without pinning the whole batch; modifying it in place is fine.
    * Throws with a clear message when /dev/net/tun is missing, when we lack
    * root or CAP_NET_ADMIN (code EPERM), or when the name is taken (EBUSY).
    * `name` is the name the kernel actually gave (same as asked, unless it held "%d").
@@ -98,14 +102,21 @@ export class TunDevice {
     const native = loadAddon();
     let dev: TunDevice | undefined;
     const onError = options.onError;
-    const r = native.open(name, (packets, err) => {
-      if (packets) {
+    const r = native.open(name, (batch, lengths) => {
+      if (batch !== null && Array.isArray(lengths)) {
+        const packets: Buffer[] = new Array<Buffer>(lengths.length);
+        let off = 0;
+        for (let i = 0; i < lengths.length; i++) {
+          const len = lengths[i]!;
+          packets[i] = batch.subarray(off, off + len);
+          off += len;
+        }
         onPackets(packets);
         return;
       }
-      if (err && dev) {
-        dev.lastError = err;
-        if (onError) onError(err);
+      if (!Array.isArray(lengths) && dev) {
+        dev.lastError = lengths;
+        if (onError) onError(lengths);
       }
     });
     dev = new TunDevice(r.name, r.fd, r.handle, native);

@@ -222,9 +222,19 @@ async function lifecycle(): Promise<unknown> {
   dev2.write([icmpEcho('10.99.0.2', '10.99.0.1', 8, 1)]);
   await until(() => thrown.length > 0);
   dev2.close();
+
+  // The interface deleted under us: polling stops and onError is called once.
+  const errors: Array<string | undefined> = [];
+  const dev3 = TunDevice.open(NAME, () => undefined, { onError: (e) => errors.push(e.code) });
+  await run('ip', ['link', 'delete', 'dev', NAME]);
+  await until(() => errors.length > 0);
+  await new Promise((r) => setTimeout(r, 50));
+  const deletedError = { errors, lastError: dev3.lastError?.code, writeAfterDelete: dev3.write([icmpEcho('10.99.0.2', '10.99.0.1', 9, 1)]) };
+  dev3.close();
+
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) for (let i = 0; i < 3; i++) gc();
-  return { fdsBefore: before, fdsAfter: after, closedInCallback, closedFlag: dev.isClosed, thrown, gcRan: gc !== undefined };
+  return { fdsBefore: before, fdsAfter: after, deletedError, closedInCallback, closedFlag: dev.isClosed, thrown, gcRan: gc !== undefined };
 }
 
 async function openOnly(hideDevice: boolean): Promise<unknown> {

@@ -92,13 +92,15 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(300);
   });
 
-  it('lifecycle: no fd leak over 100 open/close, close inside the callback, throwing callback, GC; the process exits by itself', async () => {
+  it('lifecycle: no fd leak over 100 open/close, close inside the callback, throwing callback, interface deleted, GC; the process exits by itself', async () => {
     const r = await inNs(ns!.name, 'lifecycle', [], ['--expose-gc']);
     expect(r.fdsAfter).toBe(r.fdsBefore);
     expect(r.closedFlag).toBe(true);
     expect(r.closedInCallback).toBeGreaterThan(0);
     expect(r.thrown).toEqual(['boom from onPackets']);
     expect(r.gcRan).toBe(true);
+    // interface deleted under us: one error (libuv reports EBADF), reading stopped, writes return 0
+    expect(r.deletedError).toEqual({ errors: ['EBADF'], lastError: 'EBADF', writeAfterDelete: 0 });
   });
 
   it('without CAP_NET_ADMIN the error says so', async () => {
