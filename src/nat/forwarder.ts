@@ -56,6 +56,9 @@ const DROPS: { readonly [R in DropReason]: { readonly ok: false; readonly reason
   },
 );
 
+/** Counter names, built once so the hot path does not build strings. */
+const DROP_KEYS = Object.fromEntries(Object.keys(DROP_REASONS).map((r) => [r, `drop.${r}`])) as { readonly [R in DropReason]: string };
+
 const IPPROTO_TCP = 6;
 const MF = 0x2000;
 const OFFSET_MASK = 0x1fff;
@@ -171,20 +174,20 @@ export class Forwarder {
   toClient(packet: Buffer): ToClientResult | undefined {
     const total = checkHeader(packet);
     if (typeof total !== 'number') {
-      this.counters.inc(`drop.${total}`);
+      this.counters.inc(DROP_KEYS[total]);
       return undefined;
     }
     const dst = ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0;
     const sessionKey = this.byAddress.get(dst);
     if (sessionKey === undefined) {
-      this.counters.inc('drop.no-session');
+      this.counters.inc(DROP_KEYS['no-session']);
       return undefined;
     }
     const p = total === packet.length ? packet : packet.subarray(0, total);
     if (p[9] === IPPROTO_TCP) {
       const hlen = (p[0]! & 0x0f) << 2;
       if (!tcpFragmentOk(p, hlen, total)) {
-        this.counters.inc('drop.tiny-fragment');
+        this.counters.inc(DROP_KEYS['tiny-fragment']);
         return undefined;
       }
       if (this.mss > 0 && clampTcpMss(p, hlen, total, this.mss)) this.counters.inc('mss.clamped');
@@ -195,7 +198,7 @@ export class Forwarder {
 
   /** Number of packets dropped for a reason. */
   drops(reason: DropReason): number {
-    return this.counters.get(`drop.${reason}`);
+    return this.counters.get(DROP_KEYS[reason]);
   }
 
   /**
@@ -214,7 +217,7 @@ export class Forwarder {
   }
 
   private drop(reason: DropReason): { ok: false; reason: DropReason } {
-    this.counters.inc(`drop.${reason}`);
+    this.counters.inc(DROP_KEYS[reason]);
     return DROPS[reason];
   }
 }
