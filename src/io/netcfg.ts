@@ -89,8 +89,18 @@ export class NetConfig {
     this.table = options.table ?? DEFAULT_TABLE;
   }
 
-  /** Gives the TUN its address (with the prefix route for the pool), sets the MTU and brings it up. */
+  /**
+   * Gives the TUN its address (with the prefix route for the pool), sets the
+   * MTU and brings it up. IPv6 address generation is turned off first, so the
+   * kernel sends no router solicitations or MLD reports into the tunnel
+   * (best effort: it fails harmlessly on a kernel without IPv6).
+   */
   async configureTun(name: string, addressCidr: string, mtu: number): Promise<void> {
+    try {
+      await this.run('ip', ['link', 'set', 'dev', name, 'addrgenmode', 'none']);
+    } catch (e) {
+      this.log(logEvent('debug', 'netcfg.tun.addrgenmode_failed', { name, error: String(e) }));
+    }
     await this.run('ip', ['address', 'replace', addressCidr, 'dev', name]);
     await this.run('ip', ['link', 'set', 'dev', name, 'mtu', String(mtu), 'up']);
     this.log(logEvent('info', 'netcfg.tun.up', { name, address: addressCidr, mtu }));

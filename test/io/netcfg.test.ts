@@ -52,17 +52,18 @@ describe('NetConfig with a recording runner', () => {
     const r = await nc.bringUp({ tunName: 'tun1', pool: '10.40.0.0/24', mtu: 1400, masquerade: true, outInterface: 'auto', clientToClient: false });
     expect(r.outInterface).toBe('uplink0');
     expect(calls.map((c) => c.argv)).toEqual([
+      ['ip', 'link', 'set', 'dev', 'tun1', 'addrgenmode', 'none'],
       ['ip', 'address', 'replace', '10.40.0.1/24', 'dev', 'tun1'],
       ['ip', 'link', 'set', 'dev', 'tun1', 'mtu', '1400', 'up'],
       ['ip', '-j', 'route', 'show', 'default'],
       ['nft', '-f', '-'],
     ]);
-    expect(calls[3]!.input).toBe(r.ruleset);
+    expect(calls[4]!.input).toBe(r.ruleset);
     expect(r.ruleset).toContain('oifname "uplink0" ip saddr 10.40.0.0/24 counter masquerade');
     expect(r.ruleset).toContain('tcp option maxseg size set 1360');
     expect(readFileSync(ipf, 'utf8').trim()).toBe('1');
     await nc.tearDown();
-    expect(calls[4]).toEqual({ argv: ['nft', '-f', '-'], input: 'table ip l2tpsec\ndelete table ip l2tpsec\n' });
+    expect(calls[5]).toEqual({ argv: ['nft', '-f', '-'], input: 'table ip l2tpsec\ndelete table ip l2tpsec\n' });
     expect(readFileSync(ipf, 'utf8').trim()).toBe('0');
     expect(logs.map((l) => l.event)).toEqual(['netcfg.tun.up', 'netcfg.forwarding.enabled', 'netcfg.nft.applied', 'netcfg.nft.removed', 'netcfg.forwarding.restored']);
   });
@@ -78,7 +79,7 @@ describe('NetConfig with a recording runner', () => {
   it('an explicit out interface needs no route lookup; no default route with "auto" is a clear error', async () => {
     const a = setup('1');
     await a.nc.bringUp({ tunName: 't0', pool: '10.9.0.0/24', mtu: 1300, masquerade: true, outInterface: 'eth9', clientToClient: true, forwarding: false });
-    expect(a.calls.map((c) => c.argv[0] + ' ' + c.argv[1])).toEqual(['ip address', 'ip link', 'nft -f']);
+    expect(a.calls.map((c) => c.argv[0] + ' ' + c.argv[1])).toEqual(['ip link', 'ip address', 'ip link', 'nft -f']);
     rmSync(dir, { recursive: true, force: true });
     const b = setup('1', '[]');
     await expect(b.nc.bringUp({ tunName: 't0', pool: '10.9.0.0/24', mtu: 1300, masquerade: true, outInterface: 'auto', clientToClient: false })).rejects.toThrow(

@@ -92,9 +92,11 @@ async function counters(table: string): Promise<Record<string, number>> {
 async function ping(): Promise<unknown> {
   const batches: number[] = [];
   const replies: Reply[] = [];
+  let nonIpv4 = 0;
   const dev = TunDevice.open(NAME, (packets) => {
     batches.push(packets.length);
     for (const p of packets) {
+      if (p[0]! >> 4 !== 4) nonIpv4++;
       const r = parseReply(p);
       if (r && r.type === 0) replies.push(r);
     }
@@ -119,6 +121,7 @@ async function ping(): Promise<unknown> {
   const afterClose = dev.write([icmpEcho('10.99.0.2', '10.99.0.1', 1, 1)]);
   return {
     name: dev.name,
+    nonIpv4,
     ebusy,
     single,
     multi,

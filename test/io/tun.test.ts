@@ -60,6 +60,8 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     const batches = r.batches as number[];
     expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(6);
     expect(Math.max(...batches)).toBeLessThanOrEqual(r.batchMax as number);
+    // addrgenmode none: the kernel sends no IPv6 router solicitations or MLD into the tunnel
+    expect(r.nonIpv4).toBe(0);
     expect(r.emptyWrite).toBe(0);
     expect(r.afterClose).toBe(0);
     // non-persistent device: closing the fd removes the interface
