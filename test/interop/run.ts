@@ -15,7 +15,7 @@ import { SCENARIOS, STAGES, profileOf, stageIndex, type Profile, type Scenario, 
 import { prepareServer, startServer, stopServer, type ServerSetup } from './server.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import * as g from './guest.js';
-import { bash, killAllLive, run, say, sleep, startBackground, stopBackground, waitFor, type Background } from './util.js';
+import { bash, headline, killAllLive, run, say, sleep, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SMALL = 'small.bin';
@@ -59,6 +59,12 @@ interface World {
 const world: World = { net: null, vms: [], bg: [], wwwDir: null, leftovers: [] };
 
 let cleaning: Promise<boolean> | null = null;
+
+/** Set by a signal or the overall time limit: stop reporting and starting work. */
+class Aborted extends Error {}
+function checkAborted(): void {
+  if (cleaning !== null) throw new Aborted('aborted');
+}
 
 /** Undo everything; true when no namespace or QEMU of ours is left. Safe to call twice. */
 function cleanup(): Promise<boolean> {
@@ -170,6 +176,7 @@ function note(ctx: Ctx, text: string): void {
 }
 
 function mark(ctx: Ctx, c: Client, label: string, multi: boolean, stage: Stage, ok: boolean, detail = ''): boolean {
+  checkAborted();
   const who = multi ? `${label}/${c.vm.name}` : label;
   if (ok) {
     c.reached = stage;
@@ -209,7 +216,9 @@ async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Prof
     if (!mark(ctx, c, label, multi, 'ike-sa', g.ikeSaUp(list))) return;
     const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
     c.spis = g.espSpis(xfrm);
-    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm) ? 'ESP in UDP' : '');
+    const udp = /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm);
+    const odd = udp && c.vm.home.kind === 'direct' ? ': unexpected on a direct path, the client saw a NAT-D mismatch' : '';
+    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), udp ? `ESP in UDP${odd}` : 'plain ESP');
   });
   await each(async (c) => {
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
@@ -306,7 +315,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   const srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
-    say(`${sc.name}: server: ${n.split('\n')[0]?.slice(0, 160)}`);
+    say(`${sc.name}: server: ${headline(n)}`);
   }
   if (srv.proc) world.bg.push(srv.proc);
   const why: string[] = [];
@@ -339,6 +348,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       }
     }
   } catch (e) {
+    if (e instanceof Aborted) throw e;
     ok = false;
     why.push(`harness error: ${(e as Error).message}`);
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
@@ -359,6 +369,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       }
     }
   }
+  checkAborted();
   const seconds = (performance.now() - t0) / 1000;
   note(ctx, `result: ${ok ? 'PASS' : 'FAIL'} reached ${reachedText} in ${seconds.toFixed(1)}s ${why.join('; ')}`);
   say(`${sc.name}: ${ok ? 'PASS' : 'FAIL'} — reached ${reachedText || 'none'} (expect ${sc.expect}) in ${seconds.toFixed(1)}s${ok ? '' : `: ${why.join('; ')}\n    artifacts: ${dir}`}`);
@@ -427,7 +438,7 @@ async function main(): Promise<number> {
     { name: 'bob', password: randomBytes(9).toString('base64url') },
   ];
   const setup = await prepareServer(REPO, runDir, psk, users);
-  for (const n of setup.notes) say(`server setup: ${n.split('\n')[0]?.slice(0, 200)}`);
+  for (const n of setup.notes) say(`server setup: ${headline(n)}`);
 
   const homes = new Map<HomeKind, { home: Home; vms: Vm[] }>();
   const outcomes: Outcome[] = [];
@@ -456,6 +467,7 @@ async function main(): Promise<number> {
       boots.push(`${vm.name} ${vm.bootSeconds.toFixed(1)}s`);
       say(`VM ${vm.name} (${vm.addr}) booted in ${vm.bootSeconds.toFixed(1)}s`);
     }
+    checkAborted();
     outcomes.push(await runScenario(sc, net, h.vms.slice(0, vmCountOf(sc.topology)), setup, www, runDir));
   }
 
@@ -495,7 +507,7 @@ main()
   })
   .catch(async (e: unknown) => {
     clearTimeout(overall);
-    say(`interop: error: ${(e as Error).message}`);
+    if (!(e instanceof Aborted)) say(`interop: error: ${(e as Error).message}`);
     await cleanup();
     process.exit(1);
   });

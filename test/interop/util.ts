@@ -157,3 +157,11 @@ export async function waitFor(pred: () => Promise<boolean> | boolean, timeoutMs:
     await sleep(intervalMs);
   }
 }
+
+/** The most telling line of a failure's output (the first Error line, else the first line). */
+export function headline(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const first = lines[0] ?? '';
+  const err = lines.find((l) => /\b(Error|error:|ERR_)/.test(l));
+  return (err !== undefined && err !== first ? `${first.split(': ')[0] ?? first}: ${err}` : first).slice(0, 240);
+}
