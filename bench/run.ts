@@ -1,0 +1,24 @@
+/**
+ * Benchmark dispatcher: `npm run bench -- <name>` (default: all).
+ * Each benchmark prints a table and writes bench/results/<name>-<timestamp>.json
+ * and bench/results/latest-<name>.json.
+ */
+const BENCHES: Record<string, () => Promise<void>> = {
+  esp: async () => (await import('./esp.js')).runEspBench(),
+};
+
+async function main(): Promise<void> {
+  const which = process.argv[2] ?? 'all';
+  const names = which === 'all' ? Object.keys(BENCHES) : [which];
+  for (const n of names) {
+    const run = BENCHES[n];
+    if (!run) {
+      console.error(`unknown benchmark ${JSON.stringify(n)}; known: ${Object.keys(BENCHES).join(', ')}, all`);
+      process.exitCode = 2;
+      return;
+    }
+    await run();
+  }
+}
+
+await main();
