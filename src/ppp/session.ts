@@ -81,6 +81,8 @@ export class PppSession {
   private readonly random: (n: number) => Buffer;
   private readonly counters: Counters;
   private readonly limiter: RateLimiter;
+  /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
+  private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
   private readonly idleMs: number;
   private lastTraffic = 0;
   private sentSinceTick = false;
@@ -178,7 +180,24 @@ export class PppSession {
 
   /** One PPP frame from the L2TP session. Never throws. */
   receive(frame: Uint8Array, now: number): PppOutput[] {
+    // Fast path for the common case: FF 03 00 21 + IPv4 once IPCP is Opened.
+    if (
+      this.ipcpOpenedFast &&
+      frame.length > 4 &&
+      frame[0] === 0xff &&
+      frame[1] === 0x03 &&
+      frame[2] === 0x00 &&
+      frame[3] === 0x21
+    ) {
+      this.lastTraffic = now;
+      return [{ type: 'ipv4', packet: frame.subarray(4) }];
+    }
     return this.run(now, () => this.handleFrame(frame, now));
+  }
+
+  /** True while IPv4 may flow (IPCP Opened and the session not closed). */
+  private get ipcpOpenedFast(): boolean {
+    return !this.closedV && this.ipcp.state === STATE.Opened;
   }
 
   /** Frame an IPv4 packet for the client: FF 03 00 21 + packet, one allocation. */
@@ -324,6 +343,10 @@ export class PppSession {
 
   /** RFC 1661 §5.7 Protocol-Reject: Rejected-Protocol + Rejected-Information, truncated to the peer's MRU. */
   private protocolReject(protocol: number, info: Uint8Array): void {
+    if (this.sendLimiter.allow('protocol-reject', this.now) < 0) {
+      this.counters.inc('drop.protocol-reject-rate');
+      return;
+    }
     const room = Math.max(0, this.lcpH.peerMru - 4 - 2);
     const data = Buffer.alloc(2 + Math.min(info.length, room));
     data.writeUInt16BE(protocol, 0);

@@ -21,6 +21,8 @@ export interface ClientOptions {
   /** Nak the server's Authentication-Protocol asking for this instead (downgrade attempt). */
   wantAuth?: 'pap' | 'chap-md5';
   mru?: number;
+  /** Nak the server's IPCP IP-Address forever (a non-converging peer). */
+  ipcpNakServer?: boolean;
 }
 
 const u16 = (v: number): number[] => [(v >> 8) & 255, v & 255];
@@ -96,6 +98,12 @@ export class TestClient {
   }
   get ipcpOpened(): boolean {
     return this.ipcpAckSent && this.ipcpAckRcvd;
+  }
+
+  /** Forget NCP state (before an LCP renegotiation). */
+  resetNcps(): void {
+    this.ncpStarted = false;
+    this.authOk = false;
   }
 
   start(): Buffer[] {
@@ -236,6 +244,10 @@ export class TestClient {
   private ipcp(code: number, id: number, data: Buffer, out: Buffer[]): void {
     switch (code) {
       case 1: {
+        if (this.o.ipcpNakServer) {
+          out.push(frame(0x8021, 3, id, opt(3, [192, 168, 0, 1])));
+          return;
+        }
         const a = parseOpts(data).find((o) => o.type === 3);
         if (a) this.serverIpcpAddress = [...a.data].join('.');
         out.push(frame(0x8021, 2, id, data));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AddressPool } from '../../src/ppp/index.js';
-import { Backend, config, connect, ofType, runTimers } from './harness.js';
+import { AddressPool, PppSession } from '../../src/ppp/index.js';
+import { Backend, config, connect, ofType, pump, runTimers } from './harness.js';
 
 describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
   it('pppd-like client gets an address, DNS and mutual authentication', () => {
@@ -215,5 +215,90 @@ describe('PppSession: pool exhaustion', () => {
     expect(closed).toHaveLength(1);
     expect(closed[0]?.address).toBeUndefined();
     expect(pool.owner('10.40.0.2')).toBe('a');
+  });
+});
+
+describe('PppSession: timers and loops', () => {
+  it('LCP keepalive (when enabled): Echo-Requests answered keep the link; unanswered ones close it', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool, config({ lcpEchoInterval: 10, lcpEchoFailure: 3 }));
+    runTimers(r, r.now + 100_000);
+    expect(r.client.echoReplies).toBe(0);
+    const echoes = r.sent.filter((f) => f.readUInt16BE(2) === 0xc021 && f[4] === 9);
+    expect(echoes.length).toBeGreaterThanOrEqual(9);
+    expect(ofType(r.outputs, 'closed')).toHaveLength(0);
+    // Now a peer that stops answering: feed ticks without delivering to the client.
+    const outs = [];
+    for (let i = 0; i < 10; i++) {
+      r.now = r.server.nextDeadline() ?? r.now;
+      outs.push(...r.server.tick(r.now));
+    }
+    expect(ofType(outs, 'closed')[0]?.reason).toMatch(/no LCP Echo-Reply to 3 Echo-Requests/);
+    expect(pool.free).toBe(253);
+  });
+
+  it('keepalive is off by default', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    expect(r.server.nextDeadline()).toBeUndefined();
+  });
+
+  it('a silent peer: 10 Configure-Requests 3 s apart, then closed', () => {
+    const s = new PppSession(config(), new Backend(), new AddressPool('10.40.0.0/24'), 0);
+    const all = [...s.start(0)];
+    let now = 0;
+    for (let i = 0; i < 20; i++) {
+      const d = s.nextDeadline();
+      if (d === undefined) break;
+      expect(d - now).toBe(3000);
+      now = d;
+      all.push(...s.tick(now));
+    }
+    expect(all.filter((o) => o.type === 'send' && o.frame[4] === 1)).toHaveLength(10);
+    expect(ofType(all, 'closed')[0]?.reason).toMatch(/LCP timeout/);
+  });
+
+  it('a peer Nak-ing our IPCP IP-Address forever is closed after Max-Failure, lease freed', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret', ipcpNakServer: true }, new Backend().add('alice', 'secret'), pool);
+    runTimers(r, r.now + 30_000);
+    const closed = ofType(r.outputs, 'closed');
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.reason).toMatch(/IPCP negotiation did not converge/);
+    const ipcpReqs = r.sent.filter((f) => f.readUInt16BE(2) === 0x8021 && f[4] === 1);
+    expect(ipcpReqs.length).toBe(6);
+    expect(pool.free).toBe(253);
+  });
+
+  it('Protocol-Rejects are rate-limited per session', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    let n = 0;
+    for (let i = 0; i < 100; i++) n += ofType(r.server.receive(Buffer.from([0xff, 0x03, 0x80, 0xfd, 1, 1, 0, 4]), r.now), 'send').length;
+    expect(n).toBe(10);
+  });
+
+  it('a second session of a user with a static address is refused cleanly', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const backend = new Backend().add('dave', 'pw', { staticAddress: '10.40.0.77' });
+    const r1 = connect({ user: 'dave', password: 'pw' }, backend, pool);
+    expect(r1.client.address).toBe('10.40.0.77');
+    const r2 = connect({ user: 'dave', password: 'pw' }, backend, pool);
+    expect(r2.client.ipcpOpened).toBe(false);
+    expect(r2.client.terminateMessage).toMatch(/static address 10\.40\.0\.77 is not available/);
+    expect(pool.owner('10.40.0.77')).toBe('dave');
+  });
+
+  it('LCP renegotiation after IPCP: re-authentication of the same user, same address, one auth-success', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    r.client.lcpAckRcvd = false;
+    r.client.ipcpAckRcvd = false;
+    r.client.resetNcps();
+    pump(r, r.client.start());
+    expect(r.server.states).toEqual({ lcp: 'Opened', ipcp: 'Opened' });
+    expect(ofType(r.outputs, 'auth-success')).toHaveLength(1);
+    expect(ofType(r.outputs, 'ip-up').map((o) => o.address)).toEqual(['10.40.0.2', '10.40.0.2']);
+    expect(pool.free).toBe(252);
   });
 });
