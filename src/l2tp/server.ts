@@ -482,7 +482,7 @@ export class L2tpServer {
     for (const t of this.tunnels.values()) {
       at(t.channel.deadline);
       if (t.state === 'dead') at(t.lingerUntil);
-      else if (t.state === 'wait-ctl-conn') at(t.createdAt + this.setupMs);
+      else if (t.state === 'wait-ctl-conn' && t.channel.idle) at(t.createdAt + this.setupMs);
       else if (t.state === 'established') {
         if (this.helloMs > 0) at(t.lastHeard + this.helloMs);
         if (t.pendingSessions > 0) for (const s of t.sessions.values()) if (s.state === 'wait-connect') at(s.createdAt + this.setupMs);
@@ -521,7 +521,8 @@ export class L2tpServer {
       this.counters.inc('l2tp.control.retransmit');
       this.emit(t, d, out);
     }
-    if (t.state === 'wait-ctl-conn' && now >= t.createdAt + this.setupMs) {
+    // While our SCCRP is unacknowledged the retry limit governs; once acked, SCCCN must follow in time.
+    if (t.state === 'wait-ctl-conn' && t.channel.idle && now >= t.createdAt + this.setupMs) {
       return this.stopTunnel(t, StopCcnResult.GeneralError, undefined, 'no SCCCN', now, out);
     }
     if (t.state !== 'established') return;

@@ -80,6 +80,8 @@ export interface LacOptions {
   secret?: Uint8Array;
   channel?: Partial<ChannelConfig>;
   sequencing?: boolean;
+  /** HELLO after this much silence (ms), like xl2tpd's hello delay. */
+  helloMs?: number;
 }
 
 export class TestLac {
@@ -100,6 +102,8 @@ export class TestLac {
   private readonly secret: Uint8Array | undefined;
   private readonly challenge = Buffer.from('0123456789abcdef');
   private readonly sequencing: boolean;
+  private readonly helloMs: number;
+  private lastHeard = 0;
 
   constructor(opts: LacOptions = {}) {
     this.hostName = opts.hostName ?? 'lac.example';
@@ -107,6 +111,7 @@ export class TestLac {
     this.channel = new ControlChannel<LacInbound>({ ...DEFAULT_CHANNEL_CONFIG, ourWindow: opts.rws ?? 4, ...opts.channel });
     this.secret = opts.secret;
     this.sequencing = opts.sequencing ?? false;
+    this.helloMs = opts.helloMs ?? 60_000;
   }
 
   private send(sessionId: number, avps: AvpSpec[], now: number): Buffer[] {
@@ -116,6 +121,7 @@ export class TestLac {
   /** Start the control connection: SCCRQ. */
   start(now: number): Buffer[] {
     this.state = 'wait-ctl-reply';
+    this.lastHeard = now;
     this.channel.peerTunnelId = 0;
     return this.send(0, xl2tpdSccrqAvps(this.hostName, this.tunnelId, this.channel.cfg.ourWindow, this.secret ? this.challenge : undefined), now);
   }
@@ -159,6 +165,7 @@ export class TestLac {
       return [];
     }
     if (h.tunnelId !== this.tunnelId) return [];
+    this.lastHeard = now;
     const msg = decodeControlMessage(datagram.subarray(h.payloadOffset, h.payloadEnd), this.secret);
     const r = this.channel.receive(h.ns ?? 0, h.nr ?? 0, msg === null ? null : { sessionId: h.sessionId, msg }, now);
     const out = [...r.transmit];
@@ -211,6 +218,20 @@ export class TestLac {
 
   /** Retransmission timer; 'failed' when the retry limit is reached. */
   tick(now: number): Buffer[] | 'failed' {
-    return this.channel.onTimer(now);
+    const r = this.channel.onTimer(now);
+    if (r === 'failed') return r;
+    if (this.state === 'established' && this.channel.idle && now - this.lastHeard >= this.helloMs) {
+      this.lastHeard = now;
+      r.push(...this.hello(now));
+    }
+    return r;
+  }
+
+  /** When tick() next has something to do. */
+  nextDeadline(): number | undefined {
+    const d = this.channel.deadline;
+    if (this.state !== 'established' || !this.channel.idle) return d;
+    const h = this.lastHeard + this.helloMs;
+    return d === undefined ? h : Math.min(d, h);
   }
 }
