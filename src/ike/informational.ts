@@ -45,13 +45,8 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
   if (header.messageId === 0) return core.drop('informational-message-id-zero', now, from);
   const keys = sa.keys;
   const h = sa.choice.hash.name;
-  let opened;
-  try {
-    opened = open(sa, msg, phase2Iv(h, sa.iv, header.messageId, sa.choice.cipher.blockSize));
-  } catch (e) {
-    if (e instanceof DecodeError) return core.drop('informational-decrypt', now, from, { id: sa.id, error: e.reason });
-    throw e;
-  }
+  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
+  const opened = open(sa, msg, phase2Iv(h, sa.iv, header.messageId, sa.choice.cipher.blockSize));
   if (!opened) return core.drop('informational-decrypt', now, from, { id: sa.id });
   const p = opened.payloads;
   if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('informational-no-hash', now, from, { id: sa.id });

@@ -1,5 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import { DecodeError } from '../core/errors.js';
 import type { Endpoint, EspKeys } from '../core/sa.js';
 import { attr } from './wire/attributes.js';
 import { ExchangeType, Flags, IdType, LifeType, NotifyType, P2Attr, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
@@ -74,13 +73,8 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   const h = sa.choice.hash.name;
   const mid = header.messageId;
   const iv = phase2Iv(h, sa.iv, mid, sa.choice.cipher.blockSize);
-  let opened;
-  try {
-    opened = open(sa, msg, iv);
-  } catch (e) {
-    if (e instanceof DecodeError) return core.drop('qm-decrypt', now, from, { id: sa.id, error: e.reason });
-    throw e;
-  }
+  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
+  const opened = open(sa, msg, iv);
   if (!opened) return core.drop('qm-decrypt', now, from, { id: sa.id });
   const p = opened.payloads;
   if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('qm-no-hash', now, from, { id: sa.id });
@@ -162,13 +156,8 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
 function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Array, from: Endpoint, now: number): void {
   const keys = sa.keys!;
   const h = sa.choice.hash.name;
-  let opened;
-  try {
-    opened = open(sa, msg, qm.iv);
-  } catch (e) {
-    if (e instanceof DecodeError) return core.drop('qm3-decrypt', now, from, { id: sa.id, error: e.reason });
-    throw e;
-  }
+  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
+  const opened = open(sa, msg, qm.iv);
   if (!opened) return core.drop('qm3-decrypt', now, from, { id: sa.id });
   const p = opened.payloads;
   if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('qm3-no-hash', now, from, { id: sa.id });
