@@ -57,6 +57,10 @@ typedef struct {
   napi_async_context ctx;
   unsigned char *scratch;
   char name[IFNAMSIZ];
+  /* Closes us if the environment (a Worker, or the main thread at exit) is
+   * torn down while we are open; completed in on_uv_closed. */
+  napi_async_cleanup_hook_handle hook;
+  int in_cleanup;
 } tun_t;
 
 static const char *errno_code(int e) {
@@ -104,7 +108,14 @@ static void release(tun_t *t) {
   }
 }
 
-static void on_uv_closed(uv_handle_t *h) { release((tun_t *)h->data); }
+static void on_uv_closed(uv_handle_t *h) {
+  tun_t *t = (tun_t *)h->data;
+  napi_async_cleanup_hook_handle hook = t->in_cleanup ? t->hook : NULL;
+  t->hook = NULL;
+  release(t);
+  /* Tell Node the asynchronous cleanup is finished (the loop may now close). */
+  if (hook) napi_remove_async_cleanup_hook(hook);
+}
 
 static void on_external_finalize(napi_env env, void *data, void *hint) {
   tun_t *t = (tun_t *)data;
@@ -125,6 +136,10 @@ static void do_close(tun_t *t) {
   if (t->closed) return;
   t->closed = 1;
   napi_env env = t->env;
+  if (!t->in_cleanup && t->hook) {
+    napi_remove_async_cleanup_hook(t->hook);
+    t->hook = NULL;
+  }
   uv_poll_stop(&t->poll);
   if (t->fd >= 0) close(t->fd);
   t->fd = -1;
@@ -135,6 +150,13 @@ static void do_close(tun_t *t) {
   if (t->self) napi_delete_reference(env, t->self);
   t->self = NULL;
   uv_close((uv_handle_t *)&t->poll, on_uv_closed);
+}
+
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  tun_t *t = (tun_t *)arg;
+  t->in_cleanup = 1;
+  t->hook = handle;
+  do_close(t);
 }
 
 /* Calls the JS callback; an exception it throws becomes an uncaught exception. */
@@ -293,6 +315,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[1], 1, &t->cb);
   napi_create_string_utf8(env, "l2tpsec.tun", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &t->ctx);
+
+  napi_add_async_cleanup_hook(env, on_env_cleanup, t, &t->hook);
 
   r = uv_poll_start(&t->poll, UV_READABLE, on_poll);
   if (r != 0) {

@@ -10,14 +10,18 @@
  *          push packets through the kernel rules, reading nft counters; tearDown.
  *   batch  300 packets in one write, some as views with headroom; batch sizes.
  *   lifecycle  open/close loop, close inside the callback, throwing callback, GC.
+ *   worker a Worker thread terminated while its TUN is open.
  *   open   just try to open a TUN and report the error (run without CAP_NET_ADMIN).
  *   nodev  the same after hiding /dev/net/tun (run under `unshare -m`).
  */
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
 import { NetConfig } from '../../src/io/netcfg.js';
-import { type NativeError, TunDevice } from '../../src/io/tun.js';
+import { ADDON_RELATIVE_PATH, type NativeError, TunDevice } from '../../src/io/tun.js';
 import { icmpEcho, refOnesSum } from '../nat/packets.js';
 
 const run = promisify(execFile);
@@ -240,6 +244,30 @@ async function lifecycle(): Promise<unknown> {
   return { fdsBefore: before, fdsAfter: after, deletedError, closedInCallback, closedFlag: dev.isClosed, thrown, gcRan: gc !== undefined };
 }
 
+/** A Worker opens a TUN and is terminated while it is open: no abort, fd closed, name free again. */
+async function worker(): Promise<unknown> {
+  const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', ADDON_RELATIVE_PATH);
+  const w = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const t = require(workerData).open(${JSON.stringify(NAME)}, () => {});
+     parentPort.postMessage(t.name);`,
+    { eval: true, workerData: addonPath },
+  );
+  const opened = await new Promise<unknown>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const exitCode = await w.terminate();
+  let reopened = false;
+  try {
+    TunDevice.open(NAME, () => undefined).close();
+    reopened = true;
+  } catch {
+    reopened = false;
+  }
+  return { opened, exitCode, reopened };
+}
+
 async function openOnly(hideDevice: boolean): Promise<unknown> {
   // Run under `unshare -m`: hide /dev/net/tun in our private mount namespace.
   if (hideDevice) await run('mount', ['-t', 'tmpfs', 'l2tpsec-test', '/dev/net']);
@@ -257,6 +285,7 @@ const modes: Record<string, () => Promise<unknown>> = {
   full,
   batch,
   lifecycle,
+  worker,
   open: () => openOnly(false),
   nodev: () => openOnly(true),
 };

@@ -105,6 +105,11 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     expect(r.deletedError).toEqual({ errors: ['EBADF'], lastError: 'EBADF', writeAfterDelete: 0 });
   });
 
+  it('a Worker terminated with its TUN open closes it cleanly (async cleanup hook; no uv_loop_close abort)', async () => {
+    const r = await inNs(ns!.name, 'worker');
+    expect(r).toEqual({ opened: 'l2tst0', exitCode: 1, reopened: true });
+  });
+
   it('without CAP_NET_ADMIN the error says so', async () => {
     const r = await inNs(ns!.name, 'open', ['setpriv', '--bounding-set=-net_admin', '--inh-caps=-net_admin', '--']);
     expect(r).toEqual({ opened: false, code: 'EPERM', message: expect.stringContaining('needs root or CAP_NET_ADMIN') });
