@@ -183,7 +183,9 @@ export class MsChapV2Server implements Authenticator {
   /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
   private fail(id: number, name: string, reason: string, codes: string, final: boolean, now: number): void {
     this.challenge = this.hooks.random(16);
-    const message = final ? `Authentication failed: ${reason.replace(/[^\x20-\x7e]/g, '?')}` : 'Authentication failed, try again';
+    // Wrong password and unknown user read the same on the wire (no user enumeration); only an
+    // admission refusal, which follows a correct password, carries its reason.
+    const message = codes.startsWith('E=649') ? reason.replace(/[^\x20-\x7e]/g, '?') : final ? 'Authentication failed' : 'Authentication failed, try again';
     this.reply(CHAP_CODE.Failure, id, `${codes} C=${this.challenge.toString('hex').toUpperCase()} V=3 M=${message}`);
     if (final) {
       this.state = 'failed';

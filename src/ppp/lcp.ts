@@ -1,8 +1,7 @@
 import { logEvent } from '../core/log.js';
-import { decodeOptions, encodeOption, u16Bytes, u32Bytes } from './frame.js';
+import { decodeOptions, encodeControlFrame, encodeOption, u16Bytes, u32Bytes } from './frame.js';
 import type { FsmEvent, FsmHandler, FsmSink, RequestVerdict } from './fsm.js';
 import { CHAP_ALG, CODE, LCP_OPT, LCP_OPT_NAMES, PROTO, protocolName } from './names.js';
-import { encodeControlFrame } from './frame.js';
 
 /** RFC 1661 §6 LCP options, our side of the negotiation. */
 

@@ -69,6 +69,8 @@ export class TestClient {
   address = '0.0.0.0';
   dns: string[] = ['0.0.0.0', '0.0.0.0'];
   wantNbns = true;
+  /** pppd asks for Van Jacobson compression unless novj. */
+  wantVj = true;
   terminated = false;
   terminateMessage = '';
   protocolRejects: number[] = [];
@@ -122,6 +124,7 @@ export class TestClient {
 
   private ipcpRequest(): Buffer {
     const d: number[] = [];
+    if (this.kind === 'pppd' && this.wantVj) d.push(...opt(2, [0x00, 0x2d, 0x0f, 0x01]));
     if (this.ipcpAskedAddress) d.push(...opt(3, this.address.split('.').map(Number)));
     d.push(...opt(129, this.dns[0]!.split('.').map(Number)));
     if (this.kind === 'windows' && this.wantNbns) d.push(...opt(130, [0, 0, 0, 0]));
@@ -270,7 +273,10 @@ export class TestClient {
         out.push(this.ipcpRequest());
         return;
       case 4:
-        for (const o of parseOpts(data)) if (o.type === 130 || o.type === 132) this.wantNbns = false;
+        for (const o of parseOpts(data)) {
+          if (o.type === 130 || o.type === 132) this.wantNbns = false;
+          if (o.type === 2) this.wantVj = false;
+        }
         out.push(this.ipcpRequest());
         return;
       case 5:

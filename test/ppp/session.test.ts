@@ -15,6 +15,7 @@ describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
     expect(r.client.address).toBe('10.40.0.2');
     expect(r.client.dns).toEqual(['10.40.0.1', '9.9.9.9']);
     expect(r.client.serverIpcpAddress).toBe('10.40.0.1');
+    expect(r.client.wantVj).toBe(false); // VJ compression Rejected
     expect(ofType(r.outputs, 'auth-success')).toEqual([{ type: 'auth-success', user: 'alice' }]);
     expect(ofType(r.outputs, 'ip-up')).toEqual([{ type: 'ip-up', user: 'alice', address: '10.40.0.2' }]);
     expect(r.server.user).toBe('alice');
@@ -111,6 +112,10 @@ describe('PppSession: authentication failures', () => {
     const pool = new AddressPool('10.40.0.0/24');
     const r = connect({ user: 'mallory', password: 'x' }, new Backend().add('alice', 'secret'), pool, config({ maxAuthTries: 1 }));
     expect(r.client.authFailures[0]).toMatch(/^E=691 R=0/);
+    // Same wire text as a wrong password: no user enumeration.
+    const w = connect({ user: 'alice', password: 'x' }, new Backend().add('alice', 'secret'), pool, config({ maxAuthTries: 1 }));
+    expect(r.client.authFailures[0]!.replace(/C=\w+/, '')).toBe(w.client.authFailures[0]!.replace(/C=\w+/, ''));
+    expect(ofType(r.outputs, 'auth-failure')[0]?.reason).toMatch(/unknown user/);
     expect(r.client.terminated).toBe(true);
   });
 
