@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tunAddonAvailable } from '../../src/io/tun.js';
+import { TunDevice, tunAddonAvailable } from '../../src/io/tun.js';
 import { createNetns, netnsSkipReason } from './tun-netns.js';
 
 /**
@@ -118,5 +118,12 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
   it('with /dev/net/tun hidden the error says it is missing', async () => {
     const r = await inNs(ns!.name, 'nodev', ['unshare', '--mount', '--']);
     expect(r).toEqual({ opened: false, code: 'ENOENT', message: expect.stringMatching(/^\/dev\/net\/tun is missing.*modprobe tun/) });
+  });
+});
+
+describe.skipIf(!tunAddonAvailable())('TunDevice argument checks (no device needed)', () => {
+  it('rejects names the kernel cannot take before touching /dev/net/tun', () => {
+    expect(() => TunDevice.open('x'.repeat(16), () => undefined)).toThrow(RangeError);
+    expect(() => TunDevice.open('', () => undefined)).toThrow(RangeError);
   });
 });
