@@ -37,6 +37,7 @@ export class ResponderCore {
   readonly counters: Counters;
   readonly halfOpenPerAddress: number;
   readonly halfOpenTotal: number;
+  readonly localId: string | undefined;
   private readonly limiter = new RateLimiter(5, 10_000, 4096);
 
   /** IKE SAs by cookie pair. */
@@ -63,6 +64,7 @@ export class ResponderCore {
     this.counters = cfg.counters ?? new Counters('ike');
     this.halfOpenPerAddress = cfg.halfOpenPerAddress ?? 5;
     this.halfOpenTotal = cfg.halfOpenTotal ?? 1000;
+    this.localId = cfg.localId;
   }
 
   nextId(prefix: string): string {

@@ -163,6 +163,23 @@ function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   core.send(to, from, reply);
 }
 
+/**
+ * IDir (RFC 2407 §4.6.2: in Phase 1 protocol/port are 0/0 or UDP/500): we mirror the
+ * peer's choice of the two, so Windows (17/500) and strongSwan (0/0) each see their own form.
+ */
+function ourIdentity(localId: string | undefined, to: Endpoint, peer: IdPayload): IdPayload {
+  const mirrored = peer.protocol === 17 ? { protocol: 17, port: 500 } : { protocol: 0, port: 0 };
+  const ip = localId ?? to.address;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) {
+    try {
+      return { idType: IdType.IPV4_ADDR, ...mirrored, data: ipv4ToBytes(ip) };
+    } catch {
+      // not a valid dotted quad: fall through to FQDN
+    }
+  }
+  return { idType: IdType.FQDN, ...mirrored, data: Buffer.from(ip, 'utf8') };
+}
+
 const ALLOWED_PEER_IDS = new Set<number>([IdType.IPV4_ADDR, IdType.FQDN, IdType.USER_FQDN, IdType.KEY_ID]);
 
 function authFailed(core: ResponderCore, sa: IkeSa, from: Endpoint, now: number, why: string): void {
@@ -203,7 +220,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   sa.local = { ...to };
   sa.peerIdPayload = id;
   sa.peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;
-  const idr: IdPayload = { idType: IdType.IPV4_ADDR, protocol: 0, port: 0, data: ipv4ToBytes(to.address) };
+  const idr = ourIdentity(core.localId, to, id);
   const idirB = encodeId(idr);
   const hr = hashR(h, keys.skeyid, sa.gxi, sa.gxr, sa.ckyI, sa.ckyR, sa.saiB, idirB);
   const sealed = seal(sa, ExchangeType.IDENTITY_PROTECTION, 0, sa.iv, [

@@ -79,8 +79,13 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   const p = opened.payloads;
   if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('qm-no-hash', now, from, { id: sa.id });
   if (!hashEqual(p.hash.value.data, qmHash1(h, keys.skeyidA, mid, p.afterFirst))) return core.drop('qm-hash-mismatch', now, from, { id: sa.id });
-  // Authenticated from here on.
+  // Authenticated from here on; follow a NAT rebinding of the peer (RFC 3947 §4).
   sa.lastSeen = now;
+  if (from.port !== sa.peer.port) {
+    core.log('info', 'ike.peer.moved', { id: sa.id, from: `${sa.peer.address}:${sa.peer.port}`, to: `${from.address}:${from.port}` });
+    sa.peer = { ...from };
+    sa.local = { ...to };
+  }
   if (!p.sa || !p.nonce) return core.drop('qm-payloads', now, from, { id: sa.id });
   if (p.ids.length === 1) return core.drop('qm-payloads', now, from, { id: sa.id, why: 'one ID payload' });
   const reject = (notifyType: number, reason: string): void => {

@@ -22,6 +22,11 @@ export interface IkeResponderConfig {
   /** Seconds of silence before a DPD probe, default 30; 0 = off. */
   dpdIdle?: number;
   counters?: Counters;
+  /**
+   * Our Phase 1 identity (IDir): an IPv4 address becomes ID_IPV4_ADDR, anything else ID_FQDN.
+   * Default: ID_IPV4_ADDR of the local address the peer reached (set this when the server is behind NAT).
+   */
+  localId?: string;
   /** Half-open Phase 1 SAs per peer address (default 5) and in total (default 1000). */
   halfOpenPerAddress?: number;
   halfOpenTotal?: number;

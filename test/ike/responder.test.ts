@@ -87,6 +87,21 @@ describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', (
     expect(up.local).toEqual(SERVER4500);
   });
 
+  it('IDir mirrors the peer protocol/port form and honours localId', () => {
+    const r = responder({ localId: 'vpn.example.com' });
+    const i = initiator({ id: { idType: IdType.IPV4_ADDR, protocol: 0, port: 0, data: Buffer.from([10, 0, 0, 2]) } });
+    i.onMm2(only(deliver(r, i, i.mm1(), 0)).data);
+    i.onMm4(only(deliver(r, i, i.mm3(), 0)).data);
+    const idr = i.onMm6(only(deliver(r, i, i.mm5(), 0)).data);
+    expect(idr).toMatchObject({ idType: IdType.FQDN, protocol: 0, port: 0 });
+    expect(idr.data.toString()).toBe('vpn.example.com');
+    const r2 = responder();
+    const i2 = initiator();
+    i2.onMm2(only(deliver(r2, i2, i2.mm1(), 0)).data);
+    i2.onMm4(only(deliver(r2, i2, i2.mm3(), 0)).data);
+    expect(i2.onMm6(only(deliver(r2, i2, i2.mm5(), 0)).data)).toMatchObject({ idType: IdType.IPV4_ADDR, protocol: 17, port: 500 });
+  });
+
   it('without forceEncapsulation and without NAT the peer stays on 500 and the NAT-D hashes match', () => {
     const r = responder({ forceEncapsulation: false });
     const i = initiator({ seen500: { address: '192.168.1.10', port: 500 }, seen4500: { address: '192.168.1.10', port: 4500 } });
