@@ -120,5 +120,30 @@ describe('user store', () => {
       });
     }
   });
-});
 
+  it('arbitrary text: parseUsers throws nothing but UsersFileError', () => {
+    const tomlish = fc.array(
+      fc.oneof(
+        fc.constant('[users.a]\n'),
+        fc.constant('nt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\n'),
+        fc.constant('address = "10.40.0.9"\n'),
+        fc.constant('max_sessions = 3\n'),
+        fc.constant('[users."b c"]\n'),
+        fc.constant('users = 5\n'),
+        fc.string({ maxLength: 30 }),
+      ),
+      { maxLength: 10 },
+    );
+    fc.assert(
+      fc.property(tomlish, (parts) => {
+        try {
+          parseUsers(parts.join(''), 'f.toml');
+          return true;
+        } catch (e) {
+          return e instanceof UsersFileError && e.message.startsWith('f.toml');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

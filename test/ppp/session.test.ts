@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { AddressPool, PppSession } from '../../src/ppp/index.js';
 import { Backend, config, connect, ofType, pump, runTimers } from './harness.js';
 
@@ -305,5 +306,69 @@ describe('PppSession: timers and loops', () => {
     expect(ofType(r.outputs, 'auth-success')).toHaveLength(1);
     expect(ofType(r.outputs, 'ip-up').map((o) => o.address)).toEqual(['10.40.0.2', '10.40.0.2']);
     expect(pool.free).toBe(252);
+  });
+});
+
+describe('PppSession: the 254th client and every teardown path (property)', () => {
+  it('253 sessions get .2–.254; the 254th is refused cleanly with a message', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const backend = new Backend();
+    backend.limit = 1000;
+    backend.add('u', 'pw');
+    const seen = new Set<string>();
+    for (let i = 0; i < 253; i++) {
+      const r = connect({ user: 'u', password: 'pw' }, backend, pool);
+      expect(r.client.ipcpOpened).toBe(true);
+      seen.add(r.client.address);
+    }
+    expect(seen.size).toBe(253);
+    expect(seen.has('10.40.0.1') || seen.has('10.40.0.0') || seen.has('10.40.0.255')).toBe(false);
+    const last = connect({ user: 'u', password: 'pw' }, backend, pool);
+    expect(last.client.ipcpOpened).toBe(false);
+    expect(last.client.terminateMessage).toBe('address pool exhausted');
+    runTimers(last, last.now + 10_000);
+    expect(ofType(last.outputs, 'closed')).toHaveLength(1);
+    expect(pool.free).toBe(0);
+  });
+
+  it('whatever ends a session, it is closed exactly once and its lease returns', () => {
+    const actions = ['close', 'lowerDown', 'peerTerminate', 'idle', 'ipcpTerminate', 'silence', 'garbage'] as const;
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...actions), { minLength: 1, maxLength: 5 }), (plan) => {
+        const pool = new AddressPool('10.40.0.0/24');
+        const backend = new Backend();
+        backend.limit = 100;
+        backend.add('u', 'pw');
+        const runs = plan.map(() => connect({ user: 'u', password: 'pw' }, backend, pool, config({ idleTimeout: 30 })));
+        if (pool.free !== 253 - plan.length) return false;
+        plan.forEach((a, i) => {
+          const r = runs[i]!;
+          const outs =
+            a === 'close'
+              ? r.server.close('admin', r.now)
+              : a === 'lowerDown'
+                ? r.server.lowerDown('gone', r.now)
+                : a === 'peerTerminate'
+                  ? r.server.receive(Buffer.from('ff03c02105090004', 'hex'), r.now)
+                  : a === 'ipcpTerminate'
+                    ? r.server.receive(Buffer.from('ff03802105090004', 'hex'), r.now)
+                    : a === 'garbage'
+                      ? r.server.receive(Buffer.from('ff03c02101090003', 'hex'), r.now)
+                      : [];
+          r.outputs.push(...outs); // the peer goes silent after the event
+        });
+        for (const r of runs) {
+          for (let k = 0; k < 100; k++) {
+            const d = r.server.nextDeadline();
+            if (d === undefined) break;
+            r.now = d;
+            r.outputs.push(...r.server.tick(r.now));
+          }
+          if (ofType(r.outputs, 'closed').length !== 1) return false;
+        }
+        return pool.free === 253;
+      }),
+      { numRuns: 40 },
+    );
   });
 });
