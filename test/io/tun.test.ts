@@ -30,20 +30,27 @@ async function inNs(ns: string, mode: string, wrap: string[] = [], nodeFlags: st
 
 describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let ns: { name: string; delete(): void } | undefined;
+  let outside: { name: string; delete(): void } | undefined;
 
   beforeAll(() => {
     ns = createNetns('l2tpsec-tun');
-    // An uplink with a default route, for out_interface = "auto" and masquerade.
+    outside = createNetns('l2tpsec-out');
+    // An uplink veth to an "outside" namespace (192.0.2.1, no route to the
+    // pool) with a default route, for out_interface = "auto" and masquerade.
     const n = ns.name;
+    const o = outside.name;
     execFileSync('ip', ['-n', n, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+    execFileSync('ip', ['-n', n, 'link', 'set', 'up1', 'netns', o]);
     execFileSync('ip', ['-n', n, 'address', 'add', '192.0.2.2/24', 'dev', 'up0']);
     execFileSync('ip', ['-n', n, 'link', 'set', 'up0', 'up']);
-    execFileSync('ip', ['-n', n, 'link', 'set', 'up1', 'up']);
+    execFileSync('ip', ['-n', o, 'address', 'add', '192.0.2.1/24', 'dev', 'up1']);
+    execFileSync('ip', ['-n', o, 'link', 'set', 'up1', 'up']);
     execFileSync('ip', ['-n', n, 'route', 'add', 'default', 'via', '192.0.2.1']);
   });
 
   afterAll(() => {
     ns?.delete();
+    outside?.delete();
   });
 
   it('the kernel answers an ICMP echo written to the TUN; replies come back through the batch read callback', async () => {
@@ -69,7 +76,7 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     expect(r.ebusy).toEqual({ code: 'EBUSY', message: expect.stringContaining('l2tst0 is already in use') });
   });
 
-  it('bringUp: forwarding on, auto out interface, our table; kernel rules masquerade, drop spoofed and client-to-client; tearDown restores', async () => {
+  it('bringUp: forwarding on, auto out interface, our table; kernel rules masquerade (echo answered from outside), drop spoofed and client-to-client; tearDown restores', async () => {
     const r = await inNs(ns!.name, 'full');
     expect(r.outInterface).toBe('up0');
     expect(r.forwardingBefore).toBe('0');
@@ -78,6 +85,8 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     expect(r.tablesUp).toEqual(['l2tpsec']);
     expect(r.tablesDown).toEqual([]);
     expect(r.written).toBe(3);
+    // the outside answered the masqueraded echo; conntrack brought the reply back to the client address
+    expect(r.replies).toEqual([{ src: '192.0.2.1', dst: '10.99.0.2', type: 0, ident: 1, seq: 1, checksumOk: true }]);
     expect(r.counters).toEqual({
       masquerade: 1,
       'anti-spoof: only pool sources from the TUN': 1,
