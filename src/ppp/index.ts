@@ -6,6 +6,7 @@ export * from './des.js';
 export * from './frame.js';
 export * from './fsm.js';
 export * from './names.js';
+export { LcpKeepalive } from './keepalive.js';
 export { LcpHandler, authOptionData, authName, type AuthMethod } from './lcp.js';
 export { IpcpHandler } from './ipcp.js';
 export { MsChapV2Server, PapServer, type Authenticator, type AuthHooks, type AuthOptions, type AuthUser } from './auth.js';

@@ -3,11 +3,12 @@ import { Counters, RateLimiter } from '../core/counters.js';
 import { isDecodeError } from '../core/errors.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { type Authenticator, MsChapV2Server, PapServer } from './auth.js';
-import { decodeControl, decodeFrame, encodeControlFrame } from './frame.js';
+import { type ControlPacket, decodeControl, decodeFrame, encodeControlFrame } from './frame.js';
 import { Fsm, type FsmSink, STATE } from './fsm.js';
 import { IpcpHandler } from './ipcp.js';
+import { LcpKeepalive } from './keepalive.js';
 import { LcpHandler } from './lcp.js';
-import { CODE, PROTO, protocolName } from './names.js';
+import { CHAP_CODE_NAMES, CODE, codeName, PAP_CODE_NAMES, PROTO, protocolName } from './names.js';
 import type { AddressPool } from './pool.js';
 
 /**
@@ -86,11 +87,8 @@ export class PppSession {
   private readonly idleMs: number;
   private lastTraffic = 0;
   private sentSinceTick = false;
-  private readonly echoMs: number;
-  private readonly echoFailure: number;
-  private nextEcho: number | undefined;
-  private echoOutstanding = 0;
-  private echoId = 0;
+  private readonly keepalive: LcpKeepalive;
+  private rejectId = 0;
   private readonly sink: FsmSink;
 
   constructor(
@@ -104,8 +102,7 @@ export class PppSession {
     this.counters = cfg.counters ?? new Counters('ppp');
     this.limiter = cfg.rateLimiter ?? new RateLimiter(5, 10_000, 64);
     this.idleMs = Math.max(0, cfg.idleTimeout ?? 0) * 1000;
-    this.echoMs = Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000;
-    this.echoFailure = Math.max(1, cfg.lcpEchoFailure ?? 5);
+    this.keepalive = new LcpKeepalive(Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000, Math.max(1, cfg.lcpEchoFailure ?? 5));
     this.sink = {
       send: (frame) => this.out.push({ type: 'send', frame }),
       log: (ev) => this.out.push(ev),
@@ -118,9 +115,7 @@ export class PppSession {
         down: () => this.lcpDown(),
         finished: (reason) => this.finish(reason),
         protocolRejected: (p) => this.peerRejectedProtocol(p),
-        echoReplyReceived: () => {
-          this.echoOutstanding = 0;
-        },
+        echoReplyReceived: () => this.keepalive.replyReceived(),
       },
       cfg.mru ?? 1360,
       methods,
@@ -212,6 +207,18 @@ export class PppSession {
     return b;
   }
 
+  /**
+   * Zero-copy variant for a caller that leaves 4 bytes of headroom in front
+   * of the IPv4 packet: writes FF 03 00 21 at buf[offset..offset+4).
+   */
+  writeIpv4Header(buf: Uint8Array, offset: number): void {
+    buf[offset] = 0xff;
+    buf[offset + 1] = 0x03;
+    buf[offset + 2] = 0x00;
+    buf[offset + 3] = 0x21;
+    this.sentSinceTick = true;
+  }
+
   /** Administrative close: LCP Terminate-Request, then 'closed' on Terminate-Ack or after Max-Terminate timeouts. */
   close(reason: string, now: number): PppOutput[] {
     return this.run(now, () => this.beginClose(reason, now));
@@ -242,7 +249,11 @@ export class PppSession {
         this.log('info', 'ppp.idle-timeout', { user: this.userV, idleSeconds: this.idleMs / 1000 });
         this.beginClose('idle timeout', now);
       }
-      this.keepalive(now);
+      if (this.lcp.state === STATE.Opened) {
+        const k = this.keepalive.tick(now, this.lcpH.ourMagic);
+        if (k && 'send' in k) this.out.push({ type: 'send', frame: k.send });
+        else if (k) this.beginClose(k.dead, now);
+      }
     });
   }
 
@@ -256,7 +267,7 @@ export class PppSession {
     consider(this.ipcp.nextDeadline());
     consider(this.auth?.nextDeadline());
     if (this.idleMs > 0 && this.ipcp.state === STATE.Opened) consider(this.lastTraffic + this.idleMs);
-    if (this.echoMs > 0 && this.lcp.state === STATE.Opened) consider(this.nextEcho);
+    if (this.lcp.state === STATE.Opened) consider(this.keepalive.nextDeadline());
     return d;
   }
 
@@ -294,10 +305,18 @@ export class PppSession {
     }
   }
 
+  /** Decode a control packet and log it (debug). */
+  private control(protocol: number, info: Uint8Array): ControlPacket {
+    const p = decodeControl(info);
+    const code = protocol === PROTO.LCP || protocol === PROTO.IPCP ? codeName(p.code) : (protocol === PROTO.CHAP ? CHAP_CODE_NAMES : PAP_CODE_NAMES)[p.code] ?? p.code;
+    this.out.push(logEvent('debug', 'ppp.recv', { protocol: protocolName(protocol), code, id: p.id, length: p.data.length + 4 }));
+    return p;
+  }
+
   private handleFrame(frame: Uint8Array, now: number): void {
     const { protocol, info } = decodeFrame(frame);
     if (protocol === PROTO.LCP) {
-      const p = decodeControl(info);
+      const p = this.control(protocol, info);
       this.lcp.receive(p.code, p.id, p.data, info.subarray(0, 4 + p.data.length), now);
       return;
     }
@@ -317,7 +336,7 @@ export class PppSession {
         return;
       case PROTO.CHAP:
       case PROTO.PAP: {
-        const p = decodeControl(info);
+        const p = this.control(protocol, info);
         const wanted = this.lcpH.auth === 'pap' ? PROTO.PAP : PROTO.CHAP;
         if (protocol !== wanted || this.auth === undefined) {
           this.counters.inc('drop.auth-protocol-not-negotiated');
@@ -332,7 +351,7 @@ export class PppSession {
           this.counters.inc('drop.ncp-before-network');
           return;
         }
-        const p = decodeControl(info);
+        const p = this.control(protocol, info);
         this.ipcp.receive(p.code, p.id, p.data, info.subarray(0, 4 + p.data.length), now);
         return;
       }
@@ -351,8 +370,8 @@ export class PppSession {
     const data = Buffer.alloc(2 + Math.min(info.length, room));
     data.writeUInt16BE(protocol, 0);
     data.set(info.subarray(0, data.length - 2), 2);
-    this.echoId = (this.echoId + 1) & 0xff;
-    this.out.push({ type: 'send', frame: encodeControlFrame(PROTO.LCP, CODE.ProtocolReject, this.echoId, data) });
+    this.rejectId = (this.rejectId + 1) & 0xff;
+    this.out.push({ type: 'send', frame: encodeControlFrame(PROTO.LCP, CODE.ProtocolReject, this.rejectId, data) });
     this.counters.inc('protocol-reject');
     if (this.limiter.allow(`ppp.protocol-reject.${protocol}`, this.now) >= 0) {
       this.log('debug', 'ppp.protocol-reject', { protocol: protocolName(protocol) });
@@ -362,8 +381,7 @@ export class PppSession {
   private lcpUp(): void {
     this.log('info', 'ppp.lcp.up', { mru: this.lcpH.ourMru, peerMru: this.lcpH.peerMru, auth: this.lcpH.auth });
     this.phaseV = 'authenticate';
-    this.echoOutstanding = 0;
-    this.nextEcho = this.echoMs > 0 ? this.now + this.echoMs : undefined;
+    this.keepalive.start(this.now);
     const opts = { serverName: this.cfg.serverName ?? 'l2tpsec', maxTries: Math.max(1, this.cfg.maxAuthTries ?? 3) };
     const hooks = {
       random: this.random,
@@ -400,6 +418,7 @@ export class PppSession {
 
   private lcpDown(): void {
     this.log('info', 'ppp.lcp.down', {});
+    this.keepalive.stop();
     this.auth = undefined;
     this.ipcp.down(this.now);
     if (this.phaseV !== 'terminate' && this.phaseV !== 'dead') this.phaseV = 'establish';
@@ -449,20 +468,6 @@ export class PppSession {
     this.lcp.close(reason, now);
     // From Closed/Stopped the table sends nothing and never reaches tlf: finish here.
     if (this.lcp.state === STATE.Closed || this.lcp.state === STATE.Initial) this.finish(reason);
-  }
-
-  private keepalive(now: number): void {
-    if (this.echoMs === 0 || this.lcp.state !== STATE.Opened || this.nextEcho === undefined || now < this.nextEcho) return;
-    if (this.echoOutstanding >= this.echoFailure) {
-      this.beginClose(`no LCP Echo-Reply to ${this.echoOutstanding} Echo-Requests`, now);
-      return;
-    }
-    const data = Buffer.alloc(4);
-    data.writeUInt32BE(this.lcpH.ourMagic, 0);
-    this.echoId = (this.echoId + 1) & 0xff;
-    this.out.push({ type: 'send', frame: encodeControlFrame(PROTO.LCP, CODE.EchoRequest, this.echoId, data) });
-    this.echoOutstanding++;
-    this.nextEcho = now + this.echoMs;
   }
 
   /** Every teardown path ends here: the lease is returned and 'closed' is emitted once. */

@@ -182,6 +182,21 @@ describe('PppSession: teardown frees the lease', () => {
     expect(r.server.nextDeadline()).toBeUndefined();
   });
 
+  it('outbound IPv4 alone keeps an idle-timed session open; writeIpv4Header writes FF 03 00 21 in headroom', () => {
+    const { pool, r } = setup();
+    const buf = Buffer.alloc(24, 0x45);
+    for (let t = 0; t < 5; t++) {
+      r.server.writeIpv4Header(buf, 0);
+      r.now += 20_000;
+      r.outputs.push(...r.server.tick(r.now));
+    }
+    expect(buf.subarray(0, 4).toString('hex')).toBe('ff030021');
+    expect(ofType(r.outputs, 'closed')).toHaveLength(0);
+    runTimers(r, r.now + 61_000);
+    expect(ofType(r.outputs, 'closed')[0]?.reason).toBe('idle timeout');
+    expect(pool.free).toBe(253);
+  });
+
   it('idle timeout', () => {
     const { pool, r } = setup();
     runTimers(r, r.now + 61_000);
