@@ -47,6 +47,32 @@ export function parseDefaultRouteInterface(json: string): string | undefined {
   return best?.dev;
 }
 
+/**
+ * Base chains of OTHER tables (ip/inet families) on the forward hook whose
+ * policy is drop, from `nft -j list chains`, as "family table chain". Our
+ * accepts cannot override them (an nftables accept only ends its own base
+ * chain), so the host firewall must allow the TUN itself: worth a warning.
+ */
+export function foreignForwardDropChains(json: string, ourTable: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  const items = (doc as { nftables?: unknown } | null)?.nftables;
+  if (!Array.isArray(items)) return [];
+  const out: string[] = [];
+  for (const item of items as unknown[]) {
+    const c = (item as { chain?: Record<string, unknown> } | null)?.chain;
+    if (!c || c.hook !== 'forward' || c.policy !== 'drop') continue;
+    if (c.family !== 'ip' && c.family !== 'inet') continue;
+    if (c.family === 'ip' && c.table === ourTable) continue;
+    out.push(`${String(c.family)} ${String(c.table)} ${String(c.name)}`);
+  }
+  return out;
+}
+
 export interface NetConfigOptions {
   /** How to run ip/nft (default: execFile; netnsRunner(ns) runs them in a namespace). */
   runner?: Runner;
@@ -162,10 +188,36 @@ export class NetConfig {
   }
 
   /**
-   * Everything the daemon needs after opening the TUN: address/MTU/up,
-   * forwarding, out interface, ruleset. Returns the resolved out interface.
+   * Looks for host firewall chains that drop forwarded traffic by default and
+   * logs a warning naming them (netcfg.hostfw.forward_drop). Best effort:
+   * returns [] when nft cannot list chains.
    */
-  async bringUp(plan: NetworkPlan): Promise<{ outInterface: string | undefined; ruleset: string }> {
+  async checkHostFirewall(tunName: string): Promise<string[]> {
+    let chains: string[];
+    try {
+      const { stdout } = await this.run('nft', ['-j', 'list', 'chains']);
+      chains = foreignForwardDropChains(stdout, this.table);
+    } catch {
+      return [];
+    }
+    if (chains.length > 0) {
+      this.log(
+        logEvent('warn', 'netcfg.hostfw.forward_drop', {
+          chains,
+          hint: `these chains drop forwarded traffic by default: make sure they accept traffic from and to ${tunName}`,
+        }),
+      );
+    }
+    return chains;
+  }
+
+  /**
+   * Everything the daemon needs after opening the TUN: address/MTU/up,
+   * forwarding, out interface, ruleset, then a check of the host firewall.
+   * Returns the resolved out interface, the ruleset applied and the host
+   * chains that drop forwarded traffic by default (also logged as a warning).
+   */
+  async bringUp(plan: NetworkPlan): Promise<{ outInterface: string | undefined; ruleset: string; hostForwardDrop: string[] }> {
     const pool = parseCidr(plan.pool);
     const address = `${formatIPv4(pool.first + 1)}/${pool.prefix}`;
     await this.configureTun(plan.tunName, address, plan.mtu);
@@ -181,7 +233,8 @@ export class NetConfig {
       mss: plan.mss ?? mssForMtu(plan.mtu),
     });
     await this.applyRules(ruleset);
-    return { outInterface, ruleset };
+    const hostForwardDrop = await this.checkHostFirewall(plan.tunName);
+    return { outInterface, ruleset, hostForwardDrop };
   }
 
   /** Removes our rules and restores forwarding; keeps going past a failing step. */

@@ -48,6 +48,17 @@ describe.skipIf(skip !== undefined)(`nftables ruleset in a network namespace${sk
     expect(nft('list', 'tables')).toMatch(/^table inet hostfw$/m);
   });
 
+  it('checkHostFirewall names a host forward chain with policy drop', async () => {
+    const nc = new NetConfig({ runner: netnsRunner(ns!.name) });
+    await nc.applyRules(natRuleset(opts));
+    expect(await nc.checkHostFirewall('tun1')).toEqual([]);
+    nft('add', 'table', 'inet', 'hostfw2');
+    nft('add', 'chain', 'inet', 'hostfw2', 'forward', '{ type filter hook forward priority 0; policy drop; }');
+    expect(await nc.checkHostFirewall('tun1')).toEqual(['inet hostfw2 forward']);
+    nft('delete', 'table', 'inet', 'hostfw2');
+    await nc.removeRules();
+  });
+
   it('a rejected ruleset leaves the previous copy intact (one transaction)', async () => {
     const nc = new NetConfig({ runner: netnsRunner(ns!.name) });
     await nc.applyRules(natRuleset(opts));
