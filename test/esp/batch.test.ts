@@ -73,7 +73,7 @@ describe('batch decryption equals naive per-packet decryption', () => {
         const expected = new Map<string, string[]>();
         const seen = sas.map(() => new Set<number>());
         for (const b of batch) {
-          const d = b.data;
+          const d = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.length);
           if (d.length < 8) continue;
           const i = sas.findIndex((s) => s.inbound.spi === d.readUInt32BE(0));
           if (i < 0) continue;

@@ -10,7 +10,7 @@ import { resolveTransform, type TransformSpec } from '../../src/esp/transforms.j
 export interface Plain {
   srcPort?: number;
   dstPort?: number;
-  payload: Uint8Array;
+  payload?: Uint8Array;
   /** Override the UDP length field. */
   udpLen?: number;
   /** Padding bytes (default 1..n to the block size). */
@@ -24,11 +24,12 @@ export interface Plain {
 
 export function plaintext(spec: TransformSpec, p: Plain): Buffer {
   if (p.raw) return Buffer.from(p.raw);
+  const payload = p.payload ?? new Uint8Array(0);
   const udp = Buffer.alloc(8);
   udp.writeUInt16BE(p.srcPort ?? 1701, 0);
   udp.writeUInt16BE(p.dstPort ?? 1701, 2);
-  udp.writeUInt16BE(p.udpLen ?? 8 + p.payload.length, 4);
-  const inner = Buffer.concat([udp, p.payload]);
+  udp.writeUInt16BE(p.udpLen ?? 8 + payload.length, 4);
+  const inner = Buffer.concat([udp, payload]);
   let padding = p.padding;
   if (!padding) {
     const n = (spec.blockSize - ((inner.length + 2) % spec.blockSize)) % spec.blockSize;

@@ -163,7 +163,10 @@ describe('ESP hostile inputs (HOSTILE-INPUTS.md D)', () => {
     expect(r.events).toContainEqual({ type: 'peer-moved', saId: 'A', peer: a.ours.peer, observed: b.ours.peer });
     // B's keys cannot produce A's SPI: a packet with A's SPI under B's keys fails the ICV
     const wrong = craft(spec, { ...b.ours.inbound, spi: a.ours.inbound.spi }, 2, { payload: Buffer.from('hi') });
-    expect(e.decryptBatch([{ data: wrong, from: b.ours.peer }], 0).delivered).toHaveLength(0);
+    const w = e.decryptBatch([{ data: wrong, from: { address: '203.0.113.66', port: 999 } }], 0);
+    expect(w.delivered).toHaveLength(0);
+    // an unauthenticated packet from a new endpoint is not reported as a NAT port change (HOSTILE-INPUTS A)
+    expect(w.events.some((x) => x.type === 'peer-moved')).toBe(false);
   });
 
   it('a flood of bad packets is logged at most 5 times per reason per 10 s and counted exactly', () => {

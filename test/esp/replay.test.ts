@@ -27,7 +27,7 @@ const step = fc.record({
     fc.integer({ min: 2000, max: 100_000 }),
   ),
   abs: fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff })), { freq: 10 }),
-  authentic: fc.boolean({}),
+  authentic: fc.boolean(),
 });
 
 describe('ReplayWindow against the reference model', () => {
