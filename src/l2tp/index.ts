@@ -5,4 +5,5 @@ export * from './hidden.js';
 export * from './attributes.js';
 export * from './reliable.js';
 export * from './messages.js';
-export * from './server.js';
+export { L2tpServer } from './server.js';
+export * from './types.js';

@@ -1,8 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Counters, type LogEvent, RateLimiter, isDecodeError, logEvent } from '../core/index.js';
+import { timingSafeEqual } from 'node:crypto';
+import { isDecodeError, logEvent } from '../core/index.js';
 import { type ControlMessage, decodeControlMessage } from './attributes.js';
 import {
-  CDN_RESULT_NAMES,
   CdnResult,
   ErrorCode,
   MESSAGE_TYPE_NAMES,
@@ -15,47 +14,13 @@ import {
 } from './constants.js';
 import { FLAG_L, FLAG_S, L2TP_VERSION, type L2tpHeader, decodeHeader } from './header.js';
 import { challengeResponse } from './hidden.js';
-import { buildCdn, buildHello, buildIcrp, buildSccrp, buildStandalone, buildStopCcn } from './messages.js';
-import { type ChannelConfig, ControlChannel, DEFAULT_CHANNEL_CONFIG } from './reliable.js';
-import type { Inbound, Session, Tunnel } from './tunnel.js';
+import { buildHello, buildSccrp, buildStandalone, buildStopCcn } from './messages.js';
+import { LnsCore } from './lns-core.js';
+import { ControlChannel } from './reliable.js';
+import type { Inbound, Tunnel } from './tunnel.js';
+import type { L2tpOutput, L2tpServerConfig, L2tpTunnelInfo } from './types.js';
 
-export interface L2tpServerConfig {
-  /** Our Host Name AVP. */
-  hostName: string;
-  /** Tunnel secret (optional; most clients use none): Challenge/Response and hidden AVPs. */
-  secret?: Buffer;
-  /** Seconds of silence before a HELLO, default 60 (npppd); 0 disables HELLO. */
-  helloInterval?: number;
-  /** Tunnels in all, default 4096. */
-  maxTunnels?: number;
-  /** Tunnels per peer group (see peerGroup), default 1000 (SoftEther's per-IP limit). */
-  maxTunnelsPerPeer?: number;
-  /** Sessions per tunnel, default 1024 (SoftEther). */
-  maxSessionsPerTunnel?: number;
-  /** Maps a peer key to the group maxTunnelsPerPeer counts in (e.g. its outer address); default: the key itself. */
-  peerGroup?: (peerKey: string) => string;
-  /** Retransmission parameters (RFC 2661 §5.8), default window 8, 5 retries, 1 s doubling to 8 s. */
-  channel?: Partial<ChannelConfig>;
-  /** Seconds a tunnel may wait for SCCCN, or a session for ICCN, default 30. */
-  setupTimeout?: number;
-  random?: (n: number) => Buffer;
-  counters?: Counters;
-}
-
-export type L2tpOutput =
-  | { type: 'send'; peerKey: string; data: Buffer }
-  | { type: 'session-up'; sessionKey: string; peerKey: string; tunnelId: number; sessionId: number; peerHostName: string }
-  | { type: 'ppp-frame'; sessionKey: string; frame: Uint8Array }
-  | { type: 'session-down'; sessionKey: string; reason: string }
-  | { type: 'tunnel-down'; peerKey: string; tunnelId: number; reason: string }
-  | LogEvent;
-
-export interface L2tpTunnelInfo {
-  peerKey: string;
-  tunnelId: number;
-  peerTunnelId: number;
-  sessions: Array<{ sessionKey: string; sessionId: number; peerSessionId: number }>;
-}
+export type { L2tpOutput, L2tpServerConfig, L2tpTunnelInfo } from './types.js';
 
 /** A full retransmission cycle (1+2+4+8+8+8 s): how long a dead tunnel re-acks a StopCCN (RFC 2661 §5.7). */
 const LINGER_MS = 31_000;
@@ -64,33 +29,9 @@ const LINGER_MS = 31_000;
  * L2TP network server (LNS), RFC 2661. Sans-I/O: datagrams in with the
  * peer key the daemon assigns, outputs out; time is passed in (`now`, ms).
  */
-export class L2tpServer {
-  private readonly secret: Buffer | undefined;
-  private readonly helloMs: number;
-  private readonly setupMs: number;
-  private readonly maxTunnels: number;
-  private readonly maxPerPeer: number;
-  private readonly maxSessions: number;
-  private readonly channelCfg: ChannelConfig;
-  private readonly random: (n: number) => Buffer;
-  readonly counters: Counters;
-  private readonly limiter = new RateLimiter(5, 10_000);
-  private readonly tunnels = new Map<number, Tunnel>();
-  private readonly byPeerTid = new Map<string, Tunnel>();
-  private readonly byPeer = new Map<string, Set<Tunnel>>();
-  private readonly perGroup = new Map<string, number>();
-  private readonly sessions = new Map<string, Session>();
-
-  constructor(private readonly cfg: L2tpServerConfig) {
-    this.secret = cfg.secret && cfg.secret.length > 0 ? cfg.secret : undefined;
-    this.helloMs = (cfg.helloInterval ?? 60) * 1000;
-    this.setupMs = (cfg.setupTimeout ?? 30) * 1000;
-    this.maxTunnels = cfg.maxTunnels ?? 4096;
-    this.maxPerPeer = cfg.maxTunnelsPerPeer ?? 1000;
-    this.maxSessions = cfg.maxSessionsPerTunnel ?? 1024;
-    this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
-    this.random = cfg.random ?? randomBytes;
-    this.counters = cfg.counters ?? new Counters('l2tp');
+export class L2tpServer extends LnsCore {
+  constructor(cfg: L2tpServerConfig) {
+    super(cfg);
   }
 
   // ---------------------------------------------------------------- receive
@@ -207,7 +148,7 @@ export class L2tpServer {
     const a = msg.attrs;
     const peerTid = a.assignedTunnelId;
     if (peerTid === undefined || peerTid === 0) return this.drop('sccrq-no-tunnel-id', now, out, { peer: peerKey });
-    const existing = this.byPeerTid.get(`${peerKey}|${peerTid}`);
+    const existing = this.reg.byPeerTunnelId(peerKey, peerTid);
     if (existing && (existing.state === 'wait-ctl-conn' || existing.state === 'established')) {
       // A retransmitted SCCRQ: a duplicate on the existing tunnel, never a second tunnel.
       this.counters.inc('l2tp.sccrq.retransmit');
@@ -229,10 +170,10 @@ export class L2tpServer {
     }
     if (a.challenge && !this.secret) return refuse(StopCcnResult.NotAuthorized, undefined, 'challenge but no tunnel secret configured');
     const group = this.cfg.peerGroup ? this.cfg.peerGroup(peerKey) : peerKey;
-    if (this.tunnels.size >= this.maxTunnels || (this.perGroup.get(group) ?? 0) >= this.maxPerPeer) {
+    if (this.tunnels.size >= this.maxTunnels || this.reg.groupCount(group) >= this.maxPerPeer) {
       return refuse(StopCcnResult.GeneralError, ErrorCode.InsufficientResources, 'too many tunnels');
     }
-    const tunnelId = this.allocId((id) => this.tunnels.has(id));
+    const tunnelId = this.reg.allocId((id) => this.tunnels.has(id));
     if (tunnelId === undefined) return refuse(StopCcnResult.GeneralError, ErrorCode.InsufficientResources, 'no tunnel id');
     const channel = new ControlChannel<Inbound>(this.channelCfg);
     channel.peerTunnelId = peerTid;
@@ -254,12 +195,7 @@ export class L2tpServer {
       downEmitted: false,
     };
     if (a.vendorName !== undefined) t.peerVendorName = a.vendorName;
-    this.tunnels.set(tunnelId, t);
-    this.byPeerTid.set(`${peerKey}|${peerTid}`, t);
-    let set = this.byPeer.get(peerKey);
-    if (!set) this.byPeer.set(peerKey, (set = new Set()));
-    set.add(t);
-    this.perGroup.set(group, (this.perGroup.get(group) ?? 0) + 1);
+    this.reg.addTunnel(t);
     let response: Buffer | undefined;
     if (this.secret) {
       if (a.challenge) response = challengeResponse(MessageType.SCCRP, this.secret, a.challenge);
@@ -301,114 +237,7 @@ export class L2tpServer {
     t.state = 'dead';
     t.lingerUntil = now + LINGER_MS;
     t.channel.abandon();
-    this.unindex(t);
-  }
-
-  /** We clear the control connection: StopCCN (reliable), sessions down now, tunnel freed once acked. */
-  private stopTunnel(t: Tunnel, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
-    if (t.state === 'closing' || t.state === 'dead') return;
-    out.push(logEvent('warn', 'l2tp.SendStopCCN', { ...this.fields(t), reason, resultCode: result, errorCode: error }));
-    this.sessionsDown(t, reason, out);
-    t.state = 'closing';
-    this.unindex(t);
-    this.sendControl(t, 0, buildStopCcn(t.tunnelId, result, error, reason), now, out);
-  }
-
-  // ----------------------------------------------------------------- sessions
-
-  private handleIcrq(t: Tunnel, msg: ControlMessage, now: number, out: L2tpOutput[]): void {
-    const peerSid = msg.attrs.assignedSessionId;
-    out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
-    if (peerSid === undefined || peerSid === 0) return this.drop('icrq-no-session-id', now, out, this.fields(t));
-    if (t.state !== 'established') {
-      // ICRQ before SCCCN (RFC 2661 §7.2.1): refuse the call.
-      this.sendCdn(t, peerSid, 0, CdnResult.GeneralError, ErrorCode.NoControlConnection, 'ICRQ before SCCCN', now, out);
-      return;
-    }
-    if (t.sessions.size >= this.maxSessions) {
-      this.sendCdn(t, peerSid, 0, CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'too many sessions', now, out);
-      return;
-    }
-    const sessionId = this.allocId((id) => t.sessions.has(id));
-    if (sessionId === undefined) {
-      this.sendCdn(t, peerSid, 0, CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'no session id', now, out);
-      return;
-    }
-    const s: Session = {
-      key: `${t.peerKey}/${t.tunnelId}/${sessionId}`,
-      sessionId,
-      peerSessionId: peerSid,
-      state: 'wait-connect',
-      tunnel: t,
-      createdAt: now,
-      sequencing: false,
-      dataNs: 0,
-    };
-    if (msg.attrs.callSerialNumber !== undefined) s.callSerialNumber = msg.attrs.callSerialNumber;
-    t.sessions.set(sessionId, s);
-    t.pendingSessions++;
-    this.sessions.set(s.key, s);
-    this.sendControl(t, peerSid, buildIcrp(sessionId), now, out);
-    out.push(logEvent('info', 'l2tp.SendICRP', this.fields(t, s)));
-  }
-
-  private handleIccn(t: Tunnel, m: Inbound, out: L2tpOutput[]): void {
-    const s = t.sessions.get(m.sessionId);
-    out.push(logEvent('info', 'l2tp.RecvICCN', { ...this.fields(t, s), sessionId: m.sessionId }));
-    if (s === undefined || s.state !== 'wait-connect') return;
-    const a = m.msg.attrs;
-    s.state = 'established';
-    t.pendingSessions--;
-    s.sequencing = a.sequencingRequired === true;
-    if (a.txConnectSpeed !== undefined) s.txConnectSpeed = a.txConnectSpeed;
-    if (a.framingType !== undefined) s.framingType = a.framingType;
-    out.push(logEvent('info', 'l2tp.session.start', { ...this.fields(t, s), txConnectSpeed: a.txConnectSpeed, sequencing: s.sequencing }));
-    out.push({ type: 'session-up', sessionKey: s.key, peerKey: t.peerKey, tunnelId: t.tunnelId, sessionId: s.sessionId, peerHostName: t.peerHostName });
-  }
-
-  private handleCdn(t: Tunnel, m: Inbound, out: L2tpOutput[]): void {
-    let s = t.sessions.get(m.sessionId);
-    const peerSid = m.msg.attrs.assignedSessionId;
-    if (m.sessionId === 0 && peerSid !== undefined) {
-      // CDN before the peer learnt our session id: find it by the peer's.
-      for (const c of t.sessions.values()) if (c.peerSessionId === peerSid) s = c;
-    }
-    const rc = m.msg.attrs.resultCode;
-    const reason = `peer CDN: ${rc ? (CDN_RESULT_NAMES[rc.result] ?? `result ${rc.result}`) : 'no result code'}${rc?.message ? ` (${rc.message})` : ''}`;
-    out.push(logEvent('info', 'l2tp.RecvCDN', { ...this.fields(t, s), reason, resultCode: rc?.result, errorCode: rc?.error, q931: m.msg.attrs.q931Cause?.cause }));
-    if (s) this.freeSession(s, reason, out);
-  }
-
-  /** Refuse or end the session a message names (CDN), e.g. for an unknown mandatory AVP (RFC 2661 §4.1). */
-  private rejectSessionMessage(t: Tunnel, m: Inbound, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
-    const s = t.sessions.get(m.sessionId);
-    if (s) {
-      this.sendCdn(t, s.peerSessionId, s.sessionId, result, error, reason, now, out);
-      this.freeSession(s, reason, out);
-      return;
-    }
-    const peerSid = m.msg.attrs.assignedSessionId;
-    if (peerSid !== undefined && peerSid !== 0) this.sendCdn(t, peerSid, 0, result, error, reason, now, out);
-    else out.push(logEvent('warn', 'l2tp.session.rejected', { ...this.fields(t), reason }));
-  }
-
-  private sendCdn(t: Tunnel, peerSid: number, ourSid: number, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
-    out.push(logEvent('info', 'l2tp.SendCDN', { ...this.fields(t), sessionId: ourSid, peerSessionId: peerSid, reason, resultCode: result, errorCode: error }));
-    this.sendControl(t, peerSid, buildCdn(ourSid, result, error, reason), now, out);
-  }
-
-  private freeSession(s: Session, reason: string, out: L2tpOutput[]): void {
-    const t = s.tunnel;
-    if (!t.sessions.delete(s.sessionId)) return;
-    this.sessions.delete(s.key);
-    if (s.state === 'wait-connect') t.pendingSessions--;
-    out.push(logEvent('info', 'l2tp.session.stop', { ...this.fields(t, s), reason }));
-    // Only sessions that came up were announced to the PPP layer.
-    if (s.state === 'established') out.push({ type: 'session-down', sessionKey: s.key, reason });
-  }
-
-  private sessionsDown(t: Tunnel, reason: string, out: L2tpOutput[]): void {
-    for (const s of [...t.sessions.values()]) this.freeSession(s, reason, out);
+    this.reg.unindexPeerTunnelId(t);
   }
 
   // ------------------------------------------------------------ public API
@@ -451,9 +280,7 @@ export class L2tpServer {
   /** Close every tunnel of a peer; sends one StopCCN each when `send`, then frees them at once. */
   closePeer(peerKey: string, now: number, send: boolean): L2tpOutput[] {
     const out: L2tpOutput[] = [];
-    const set = this.byPeer.get(peerKey);
-    if (!set) return out;
-    for (const t of [...set]) this.abort(t, send, StopCcnResult.GeneralRequestToClear, 'peer closed', now, out);
+    for (const t of this.reg.peerTunnels(peerKey)) this.abort(t, send, StopCcnResult.GeneralRequestToClear, 'peer closed', now, out);
     return out;
   }
 
@@ -554,73 +381,4 @@ export class L2tpServer {
     void now;
   }
 
-  private sendControl(t: Tunnel, sessionId: number, avps: Buffer, now: number, out: L2tpOutput[]): void {
-    for (const d of t.channel.send(sessionId, avps, now)) this.emit(t, d, out);
-  }
-
-  private emit(t: Tunnel, data: Buffer, out: L2tpOutput[]): void {
-    out.push({ type: 'send', peerKey: t.peerKey, data });
-  }
-
-  private tunnelDown(t: Tunnel, reason: string, out: L2tpOutput[]): void {
-    if (t.downEmitted) return;
-    t.downEmitted = true;
-    out.push(logEvent('info', 'l2tp.tunnel.stop', { ...this.fields(t), reason }));
-    out.push({ type: 'tunnel-down', peerKey: t.peerKey, tunnelId: t.tunnelId, reason });
-  }
-
-  private unindex(t: Tunnel): void {
-    const k = `${t.peerKey}|${t.peerTunnelId}`;
-    if (this.byPeerTid.get(k) === t) this.byPeerTid.delete(k);
-  }
-
-  /** Free everything of a tunnel: sessions (session-down), then tunnel-down. */
-  private freeTunnel(t: Tunnel, reason: string, out: L2tpOutput[]): void {
-    this.sessionsDown(t, reason, out);
-    this.tunnelDown(t, reason, out);
-    this.unindex(t);
-    if (this.tunnels.get(t.tunnelId) === t) {
-      this.tunnels.delete(t.tunnelId);
-      const n = (this.perGroup.get(t.group) ?? 1) - 1;
-      if (n > 0) this.perGroup.set(t.group, n);
-      else this.perGroup.delete(t.group);
-    }
-    const set = this.byPeer.get(t.peerKey);
-    if (set) {
-      set.delete(t);
-      if (set.size === 0) this.byPeer.delete(t.peerKey);
-    }
-    t.channel.abandon();
-  }
-
-  /** A random non-zero 16-bit id not in use. */
-  private allocId(inUse: (id: number) => boolean): number | undefined {
-    for (let i = 0; i < 32; i++) {
-      const b = this.random(2);
-      const id = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
-      if (id !== 0 && !inUse(id)) return id;
-    }
-    const b = this.random(2);
-    const start = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
-    for (let i = 0; i < 0x10000; i++) {
-      const id = (start + i) & 0xffff;
-      if (id !== 0 && !inUse(id)) return id;
-    }
-    return undefined;
-  }
-
-  private fields(t: Tunnel, s?: Session): Record<string, unknown> {
-    const f: Record<string, unknown> = { peer: t.peerKey, tunnelId: t.tunnelId, peerTunnelId: t.peerTunnelId, hostname: t.peerHostName };
-    if (s) {
-      f.sessionId = s.sessionId;
-      f.peerSessionId = s.peerSessionId;
-    }
-    return f;
-  }
-
-  private drop(reason: string, now: number, out: L2tpOutput[], fields?: Record<string, unknown>): void {
-    this.counters.inc(`l2tp.drop.${reason}`);
-    const suppressed = this.limiter.allow(reason, now);
-    if (suppressed >= 0) out.push(logEvent('warn', 'l2tp.drop', { reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }));
-  }
 }
