@@ -7,8 +7,13 @@ import { CODE, IPCP_OPT, IPCP_OPT_NAMES, PROTO } from './names.js';
 /** RFC 1332 IPCP with the RFC 1877 DNS options, server side. */
 
 export interface IpcpHooks {
-  /** The address leased to this session (allocated on first need); undefined = none available (the hook closes the session). */
-  peerAddress(): string | undefined;
+  /**
+   * The address leased to this session (allocated on first need);
+   * `requested` is what the peer asked for, granted when it is a free pool
+   * address and nothing was acknowledged yet. undefined = none available
+   * (the hook closes the session).
+   */
+  peerAddress(requested?: string): string | undefined;
   up(address: string): void;
   down(): void;
   finished(reason: string): void;
@@ -48,12 +53,12 @@ export class IpcpHandler implements FsmHandler {
             break;
           }
           sawAddress = true;
-          const assigned = this.hooks.peerAddress();
+          const asked = bytesToIPv4(o.data);
+          const assigned = this.hooks.peerAddress(asked);
           if (assigned === undefined) {
             rej.push(o.raw);
             break;
           }
-          const asked = bytesToIPv4(o.data);
           if (asked !== assigned) {
             // 0.0.0.0 ("give me one"), .0/.1/.255, outside the pool or another client's: our choice.
             if (asked !== '0.0.0.0') this.sink?.log(logEvent('info', 'ppp.ipcp.address-refused', { asked, assigned }));

@@ -64,16 +64,22 @@ export class AddressPool {
     }
   }
 
+  /** True for a client address that is neither leased nor reserved as someone's static address. */
+  isFreeDynamic(addr: string): boolean {
+    const v = toInt(addr);
+    return v !== undefined && v >= this.firstClient && v <= this.lastClient && !this.leases.has(v) && !this.staticSet.has(v);
+  }
+
   /**
-   * Lease an address for user: `preferred` when it is a free client address
-   * (a user's static address, or what the client asked for), else the
+   * Lease an address for user: `preferred` when it is a free, non-static
+   * client address (what the client asked for), else the
    * user's previous address if free, else the lowest free non-static one.
    * undefined = pool exhausted.
    */
   allocate(user: string, preferred?: string): string | undefined {
     if (preferred !== undefined) {
       const p = toInt(preferred);
-      if (p !== undefined && p >= this.firstClient && p <= this.lastClient && !this.leases.has(p)) return this.take(p, user);
+      if (p !== undefined && p >= this.firstClient && p <= this.lastClient && !this.leases.has(p) && !this.staticSet.has(p)) return this.take(p, user);
     }
     const prev = this.previous.get(user);
     if (prev !== undefined && !this.leases.has(prev) && !this.staticSet.has(prev)) return this.take(prev, user);
@@ -83,7 +89,7 @@ export class AddressPool {
     return undefined;
   }
 
-  /** Lease exactly addr (a static address); false if it is taken or not a client address. */
+  /** Lease exactly addr (a user's static address); false if it is taken or not a client address. */
   reserve(addr: string, user: string): boolean {
     const v = toInt(addr);
     if (v === undefined || v < this.firstClient || v > this.lastClient || this.leases.has(v)) return false;

@@ -77,6 +77,7 @@ export class PppSession {
   private userRec: PppUser | undefined;
   private addressV: string | undefined;
   private closedV = false;
+  private ipUpDone = false;
   private pendingClose: string | undefined;
   private now: number;
   private readonly random: (n: number) => Buffer;
@@ -123,7 +124,7 @@ export class PppSession {
     this.lcpH.sink = this.sink;
     this.ipcpH = new IpcpHandler(
       {
-        peerAddress: () => this.leaseAddress(),
+        peerAddress: (requested) => this.leaseAddress(requested),
         up: (address) => this.ipcpUp(address),
         down: () => this.log('info', 'ppp.ipcp.down', {}),
         finished: (reason) => {
@@ -425,15 +426,24 @@ export class PppSession {
   }
 
   private ipcpUp(address: string): void {
+    this.ipUpDone = true;
     this.lastTraffic = this.now;
     this.log('info', 'ppp.ipcp.up', { user: this.userV, address });
     this.out.push({ type: 'ip-up', user: this.userV ?? '', address });
   }
 
-  private leaseAddress(): string | undefined {
-    if (this.addressV !== undefined) return this.addressV;
+  private leaseAddress(requested?: string): string | undefined {
     if (this.userV === undefined) return undefined;
     const stat = this.userRec?.staticAddress;
+    if (this.addressV !== undefined) {
+      // Before the first ip-up, a peer asking for another free pool address (Windows asks for its
+      // previous one) may have it; never .0/.1/broadcast, another session's or a static address.
+      if (stat === undefined && !this.ipUpDone && requested !== undefined && requested !== this.addressV && this.pool.isFreeDynamic(requested)) {
+        this.pool.release(this.addressV);
+        this.addressV = this.pool.allocate(this.userV, requested) ?? this.pool.allocate(this.userV);
+      }
+      return this.addressV;
+    }
     let a: string | undefined;
     if (stat !== undefined) {
       if (this.pool.reserve(stat, this.userV)) a = stat;
@@ -443,7 +453,7 @@ export class PppSession {
         return undefined;
       }
     } else {
-      a = this.pool.allocate(this.userV);
+      a = this.pool.allocate(this.userV, requested);
     }
     if (a === undefined) {
       this.pendingClose ??= 'address pool exhausted';

@@ -21,6 +21,8 @@ export interface ClientOptions {
   /** Nak the server's Authentication-Protocol asking for this instead (downgrade attempt). */
   wantAuth?: 'pap' | 'chap-md5';
   mru?: number;
+  /** The IP-Address the client asks for first (default 0.0.0.0). */
+  requestAddress?: string;
   /** Nak the server's IPCP IP-Address forever (a non-converging peer). */
   ipcpNakServer?: boolean;
 }
@@ -93,6 +95,7 @@ export class TestClient {
     this.mru = o.mru ?? 1400;
     this.ipcpAskedAddress = this.kind === 'pppd' || this.kind === 'windows';
     this.passwords = [o.password, ...(o.retryPasswords ?? [])];
+    if (o.requestAddress) this.address = o.requestAddress;
   }
 
   get lcpOpened(): boolean {

@@ -77,6 +77,17 @@ describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
     expect(ofType(r.outputs, 'ip-up')).toEqual([{ type: 'ip-up', user: 'carol', address: '10.40.0.2' }]);
   });
 
+  it('a client asking for a free pool address gets it; .1, a taken or a static address is Nak\'d', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    pool.setStatic(['10.40.0.77']);
+    const backend = new Backend().add('a', 'pw').add('b', 'pw').add('c', 'pw').add('d', 'pw');
+    expect(connect({ user: 'a', password: 'pw', requestAddress: '10.40.0.50' }, backend, pool).client.address).toBe('10.40.0.50');
+    expect(connect({ user: 'b', password: 'pw', requestAddress: '10.40.0.50' }, backend, pool).client.address).toBe('10.40.0.2');
+    expect(connect({ user: 'c', password: 'pw', requestAddress: '10.40.0.1' }, backend, pool).client.address).toBe('10.40.0.3');
+    expect(connect({ user: 'd', password: 'pw', requestAddress: '10.40.0.77' }, backend, pool).client.address).toBe('10.40.0.4');
+    expect(pool.free).toBe(252 - 4);
+  });
+
   it('static address per user', () => {
     const pool = new AddressPool('10.40.0.0/24');
     const r = connect({ user: 'dave', password: 'pw' }, new Backend().add('dave', 'pw', { staticAddress: '10.40.0.77' }), pool);
