@@ -292,7 +292,7 @@ export function parseConfig(text: string, file: string): Config {
   if (!['debug', 'info', 'warn', 'error'].includes(level)) c.fail('log.level', 'one of debug, info, warn, error');
   const format = c.str(log, 'log', 'format', d.log.format);
   if (format !== 'json' && format !== 'pretty') c.fail('log.format', 'json or pretty');
-  cfg.log = { level: level as Config['log']['level'], format };
+  cfg.log = { level: level as Config['log']['level'], format: format as Config['log']['format'] };
 
   // The server's tunnel address is the pool's first usable address; a DNS server
   // inside the pool must be that one (nothing else answers there).
