@@ -70,6 +70,7 @@ export class MsChapV2Server implements Authenticator {
   /** The Identifier we answered last and our answer, resent on a duplicate Response (RFC 1994 §4.2). */
   private answeredId = -1;
   private answer: Buffer | undefined;
+  private answeredData: Buffer | undefined;
   private readonly restartMs: number;
   private readonly maxTransmits: number;
   private readonly retryWaitMs: number;
@@ -130,7 +131,7 @@ export class MsChapV2Server implements Authenticator {
       this.hooks.log(logEvent('warn', 'ppp.mschapv2.unexpected-code', { code: CHAP_CODE_NAMES[code] ?? code, id, state: this.state }));
       return;
     }
-    if (id === this.answeredId && this.answer) {
+    if (id === this.answeredId && this.answer && this.answeredData && Buffer.compare(this.answeredData, data) === 0) {
       // A duplicate of a Response we answered (our Success/Failure was lost): resend the same answer, decide nothing.
       this.hooks.send(this.answer);
       return;
@@ -159,6 +160,7 @@ export class MsChapV2Server implements Authenticator {
     const slash = nameBytes.lastIndexOf(0x5c);
     const hashName = slash >= 0 ? nameBytes.subarray(slash + 1) : nameBytes;
 
+    this.answeredData = Buffer.from(data);
     const user = lookupUser(this.hooks, name);
     const ok = verifyNTResponse(this.challenge, peerChallenge, hashName, user?.ntHash ?? DUMMY_HASH, ntResponse) && user !== undefined;
     this.deadline = undefined;

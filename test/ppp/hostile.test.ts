@@ -252,6 +252,14 @@ describe('F: MS-CHAPv2 hostile messages', () => {
     expect(ofType(ok, 'auth-success')).toHaveLength(1);
   });
 
+  it('a retry that reuses the failed Response\'s Identifier with new content is processed (only exact duplicates get the cached answer)', () => {
+    const m = lcpOpened();
+    const f1 = m.s.receive(response(m, 'alice', 'wrong'), 0);
+    const c = /C=([0-9A-F]{32})/.exec(byProto(f1, 0xc223, 4)[0]!.subarray(8).toString())![1]!;
+    const ok = m.s.receive(response(m, 'alice', 'secret', m.challengeId, Buffer.from(c, 'hex')), 0);
+    expect(ofType(ok, 'auth-success')).toHaveLength(1);
+  });
+
   it('retry cap: after maxAuthTries failures the link is terminated and later Responses are ignored', () => {
     const m = lcpOpened({ maxAuthTries: 2 });
     let challenge = m.challenge;
