@@ -19,49 +19,16 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
 import { Counters, RateLimiter } from '../core/counters.js';
-import { logEvent, type LogEvent, type LogLevel } from '../core/log.js';
+import { logEvent, type LogLevel } from '../core/log.js';
 import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
 import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { ESP_IN_DROP_NAMES, ESP_OUT_DROP_NAMES, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { parseTransportPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
+import type { EspDelivered, EspEvent, EspInbound, EspOutbound, EspSaStats, EspSend } from './types.js';
 
-export interface EspInbound {
-  /** One ESP-in-UDP datagram (no marker; first 4 bytes = SPI). */
-  data: Uint8Array;
-  from: Endpoint;
-}
-/** The inner UDP payload (L2TP bytes, a view) of an authenticated packet. */
-export interface EspDelivered {
-  saId: string;
-  peer: Endpoint;
-  innerSrcPort: number;
-  payload: Uint8Array;
-}
-export interface EspOutbound {
-  saId: string;
-  innerDstPort: number;
-  payload: Uint8Array;
-}
-/** The UDP payload to send from our port 4500. */
-export interface EspSend {
-  to: Endpoint;
-  data: Buffer;
-}
-export type EspEvent =
-  | LogEvent
-  | { type: 'rekey-needed'; saId: string }
-  | { type: 'sa-traffic'; saId: string; bytesIn: number; bytesOut: number }
-  /** An authenticated packet of the SA came from another outer endpoint (NAT rebinding?); reported once per new endpoint. ESP keeps sending to the SA's peer. */
-  | { type: 'peer-moved'; saId: string; peer: Endpoint; observed: Endpoint };
-
-export interface EspSaStats {
-  packetsIn: number;
-  bytesIn: number;
-  packetsOut: number;
-  bytesOut: number;
-}
+export type { EspDelivered, EspEvent, EspInbound, EspOutbound, EspSaStats, EspSend } from './types.js';
 
 /** RFC 4303 §3.3.3: the sender must not let the 32-bit counter cycle; ask for a rekey well before. */
 export const REKEY_SEQ_THRESHOLD = 2 ** 32 - 2 ** 16;

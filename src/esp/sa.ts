@@ -55,7 +55,7 @@ export class EspSa {
       if (!Number.isInteger(k.spi) || k.spi < 256 || k.spi > 0xffffffff) throw new TypeError(`SA ${up.id}: ${dir} SPI ${k.spi} reserved (RFC 4303 §2.1)`);
     }
     this.id = up.id;
-    this.peer = { address: up.peer.address, port: up.peer.port };
+    this.peer = Object.freeze({ address: up.peer.address, port: up.peer.port }); // shared by every delivered/sent packet
     this.peerKey = endpointKey(up.peer);
     this.inSpi = up.inbound.spi >>> 0;
     this.outSpi = up.outbound.spi >>> 0;

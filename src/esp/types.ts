@@ -1,0 +1,42 @@
+/**
+ * The ESP engine's public input/output types (the API contract; engine.ts
+ * re-exports them).
+ */
+import type { LogEvent } from '../core/log.js';
+import type { Endpoint } from '../core/sa.js';
+
+export interface EspInbound {
+  /** One ESP-in-UDP datagram (no marker; first 4 bytes = SPI). */
+  data: Uint8Array;
+  from: Endpoint;
+}
+/** The inner UDP payload (L2TP bytes, a view) of an authenticated packet. */
+export interface EspDelivered {
+  saId: string;
+  peer: Endpoint;
+  innerSrcPort: number;
+  payload: Uint8Array;
+}
+export interface EspOutbound {
+  saId: string;
+  innerDstPort: number;
+  payload: Uint8Array;
+}
+/** The UDP payload to send from our port 4500. */
+export interface EspSend {
+  to: Endpoint;
+  data: Buffer;
+}
+export type EspEvent =
+  | LogEvent
+  | { type: 'rekey-needed'; saId: string }
+  | { type: 'sa-traffic'; saId: string; bytesIn: number; bytesOut: number }
+  /** An authenticated packet of the SA came from another outer endpoint (NAT rebinding?); reported once per new endpoint. ESP keeps sending to the SA's peer. */
+  | { type: 'peer-moved'; saId: string; peer: Endpoint; observed: Endpoint };
+
+export interface EspSaStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+}
