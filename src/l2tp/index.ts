@@ -5,5 +5,5 @@ export * from './hidden.js';
 export * from './attributes.js';
 export * from './reliable.js';
 export * from './messages.js';
-export { L2tpServer } from './server.js';
+export { DATA_HEADROOM, L2tpServer } from './server.js';
 export * from './types.js';

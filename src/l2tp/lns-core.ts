@@ -43,7 +43,6 @@ export abstract class LnsCore {
     this.sessions = this.reg.sessions;
   }
 
-
   /** We clear the control connection: StopCCN (reliable), sessions down now, tunnel freed once acked. */
   protected stopTunnel(t: Tunnel, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
     if (t.state === 'closing' || t.state === 'dead') return;

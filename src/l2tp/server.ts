@@ -17,10 +17,13 @@ import { challengeResponse } from './hidden.js';
 import { buildHello, buildSccrp, buildStandalone, buildStopCcn } from './messages.js';
 import { LnsCore } from './lns-core.js';
 import { ControlChannel } from './reliable.js';
-import type { Inbound, Tunnel } from './tunnel.js';
+import type { Inbound, Session, Tunnel } from './tunnel.js';
 import type { L2tpOutput, L2tpServerConfig, L2tpTunnelInfo } from './types.js';
 
 export type { L2tpOutput, L2tpServerConfig, L2tpTunnelInfo } from './types.js';
+
+/** Bytes to leave free before a frame passed to sendPppInPlace (the largest data header). */
+export const DATA_HEADROOM = 12;
 
 /** A full retransmission cycle (1+2+4+8+8+8 s): how long a dead tunnel re-acks a StopCCN (RFC 2661 §5.7). */
 const LINGER_MS = 31_000;
@@ -86,6 +89,12 @@ export class L2tpServer extends LnsCore {
       this.dispatch(t, m, now, out);
     }
     if (!this.tunnels.has(t.tunnelId)) return;
+    // RFC 2661 §5.8 ack policy: immediate. Every message that has a reply
+    // (SCCRQ, ICRQ) got it above and the reply carries our Nr; the others
+    // (SCCCN, ICCN, CDN, HELLO, WEN, SLI, duplicates) get a ZLB now, in the
+    // same receive() call. The daemon's next control message for this tunnel
+    // arrives at an unrelated time, so a delayed ack would rarely piggyback
+    // and would only keep the peer's retransmission timer closer to firing.
     const zlb = t.channel.zlbIfNeeded();
     if (zlb) this.emit(t, zlb, out);
     if (t.state === 'closing' && t.channel.idle) this.freeTunnel(t, 'StopCCN acknowledged', out);
@@ -244,24 +253,56 @@ export class L2tpServer extends LnsCore {
 
   /** Wrap a PPP frame in an L2TP data message (RFC 2661 §3.1); S bit only when the peer asked for sequencing. */
   sendPpp(sessionKey: string, frame: Uint8Array): L2tpOutput[] {
+    const s = this.dataSession(sessionKey, frame.length);
+    if (s === undefined) return [];
+    const hl = s.sequencing ? 12 : 8;
+    const data = Buffer.alloc(hl + frame.length);
+    data.set(frame, hl);
+    this.writeDataHeader(s, data, 0, data.length);
+    return [{ type: 'send', peerKey: s.tunnel.peerKey, data }];
+  }
+
+  /**
+   * sendPpp without a copy: the frame is buf[start, end) and at least
+   * DATA_HEADROOM bytes before `start` are free; the L2TP header is written
+   * there and the datagram is a view of buf.
+   */
+  sendPppInPlace(sessionKey: string, buf: Buffer, start: number, end: number): L2tpOutput[] {
+    const s = this.dataSession(sessionKey, end - start);
+    if (s === undefined) return [];
+    const hl = s.sequencing ? 12 : 8;
+    if (start < hl || end > buf.length || end < start) {
+      this.counters.inc('l2tp.drop.send-no-headroom');
+      return [];
+    }
+    this.writeDataHeader(s, buf, start - hl, end);
+    return [{ type: 'send', peerKey: s.tunnel.peerKey, data: buf.subarray(start - hl, end) }];
+  }
+
+  private dataSession(sessionKey: string, frameLength: number): Session | undefined {
     const s = this.sessions.get(sessionKey);
     if (s === undefined || s.state !== 'established') {
       this.counters.inc('l2tp.drop.send-unknown-session');
-      return [];
+      return undefined;
     }
-    const t = s.tunnel;
-    const hl = s.sequencing ? 12 : 8;
-    const data = Buffer.alloc(hl + frame.length);
-    data.writeUInt16BE(FLAG_L | (s.sequencing ? FLAG_S : 0) | L2TP_VERSION, 0);
-    data.writeUInt16BE(data.length & 0xffff, 2);
-    data.writeUInt16BE(t.peerTunnelId, 4);
-    data.writeUInt16BE(s.peerSessionId, 6);
+    if (frameLength + 12 > 0xffff) {
+      this.counters.inc('l2tp.drop.send-too-long');
+      return undefined;
+    }
+    return s;
+  }
+
+  /** Data message header, RFC 2661 §3.1: T=0, L=1, S only when sequencing; no offset. */
+  private writeDataHeader(s: Session, buf: Buffer, at: number, end: number): void {
+    buf.writeUInt16BE(FLAG_L | (s.sequencing ? FLAG_S : 0) | L2TP_VERSION, at);
+    buf.writeUInt16BE((end - at) & 0xffff, at + 2);
+    buf.writeUInt16BE(s.tunnel.peerTunnelId, at + 4);
+    buf.writeUInt16BE(s.peerSessionId, at + 6);
     if (s.sequencing) {
-      data.writeUInt16BE(s.dataNs, 8);
+      buf.writeUInt16BE(s.dataNs, at + 8);
+      buf.writeUInt16BE(0, at + 10);
       s.dataNs = (s.dataNs + 1) & 0xffff;
     }
-    data.set(frame, hl);
-    return [{ type: 'send', peerKey: t.peerKey, data }];
   }
 
   /** Close a session with a CDN carrying `resultCode` (RFC 2661 §4.4.2), e.g. on PPP termination. */

@@ -1,10 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeAvps } from '../../src/l2tp/avp.js';
 import { avpMessageType, avpU16, avpU32, decodeControlMessage } from '../../src/l2tp/attributes.js';
 import { AvpType, MessageType } from '../../src/l2tp/constants.js';
 import { decodeHeader, encodeHeader } from '../../src/l2tp/header.js';
 import { challengeResponse } from '../../src/l2tp/hidden.js';
-import { L2tpServer, type L2tpOutput } from '../../src/l2tp/server.js';
+import { DATA_HEADROOM, L2tpServer, type L2tpOutput } from '../../src/l2tp/server.js';
 import { PEER, Pair, counterRandom, logs, sends } from './harness.js';
 import { TestLac } from './lac.js';
 
@@ -74,6 +75,34 @@ describe('LNS control connection and incoming call (RFC 2661 §5, §7)', () => {
     const b = sends(p.server.sendPpp(sessionKey, Buffer.from([0xc0, 0x21])))[0]!;
     expect(decodeHeader(a)).toMatchObject({ isControl: false, hasSequence: true, ns: 0, hasLength: true, length: 14 });
     expect(decodeHeader(b).ns).toBe(1);
+  });
+
+  it('sendPppInPlace writes the same datagram as sendPpp into the headroom, without copying the frame', () => {
+    for (const sequencing of [false, true]) {
+      const p = new Pair({}, new TestLac({ sequencing }));
+      p.establish();
+      const { sessionKey, sessionId } = p.call();
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (frame) => {
+          const copy = sends(p.server.sendPpp(sessionKey, frame))[0]!;
+          const buf = Buffer.alloc(DATA_HEADROOM + frame.length + 4, 0xee);
+          buf.set(frame, DATA_HEADROOM);
+          const inPlace = sends(p.server.sendPppInPlace(sessionKey, buf, DATA_HEADROOM, DATA_HEADROOM + frame.length))[0]!;
+          expect(inPlace.buffer).toBe(buf.buffer);
+          const h1 = decodeHeader(copy);
+          const h2 = decodeHeader(inPlace);
+          expect(h2.ns).toBe(sequencing ? ((h1.ns ?? 0) + 1) & 0xffff : undefined);
+          expect(Buffer.from(inPlace.subarray(h2.payloadOffset, h2.payloadEnd))).toEqual(Buffer.from(frame));
+          expect(Buffer.from(copy.subarray(h1.payloadOffset, h1.payloadEnd))).toEqual(Buffer.from(frame));
+          expect(h1.tunnelId).toBe(p.lac.tunnelId);
+          expect(h2.sessionId).toBe(sessionId);
+        }),
+        { numRuns: 100 },
+      );
+      expect(p.server.sendPppInPlace(sessionKey, Buffer.alloc(20), 4, 10)).toEqual([]);
+      expect(p.server.sendPpp(sessionKey, Buffer.alloc(0x10000))).toEqual([]);
+      expect(p.server.counters.get('l2tp.drop.send-too-long')).toBe(1);
+    }
   });
 
   it('many sessions per tunnel get distinct non-zero ids; data for one never reaches another', () => {
