@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CODE, EVENTS, Fsm, STATE, STATE_NAMES, type FsmEvent, type FsmHandler, type FsmState, type RequestVerdict } from '../../src/ppp/index.js';
+import { CODE, EVENTS, Fsm, STATE, STATE_NAMES, TRANSITION_TABLE, type FsmEvent, type FsmHandler, type FsmState, type RequestVerdict } from '../../src/ppp/index.js';
 
 /**
  * RFC 1661 §4.1 state transition table, pasted from the RFC text (an
@@ -93,8 +93,9 @@ function makeFsm(): { fsm: Fsm; rec: Recorder } {
 const SEND_CODE: Record<string, number> = { scr: 1, sca: 2, str: 5, sta: 6, scj: 7 };
 
 describe('RFC 1661 §4.1 automaton, every (state, event) cell', () => {
-  it('the RFC table was parsed completely (16 events × 10 states)', () => {
+  it('the RFC table was parsed completely (16 events × 10 states) and src/ppp/fsm.ts holds the same cells', () => {
     expect(RFC.size).toBe(160);
+    for (const ev of EVENTS) for (let s = 0; s <= 9; s++) expect(`${ev}:${s}=${TRANSITION_TABLE[ev][s]}`).toBe(`${ev}:${s}=${RFC.get(`${ev}:${s}`)}`);
   });
 
   for (const ev of EVENTS) {
