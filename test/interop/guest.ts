@@ -23,7 +23,7 @@ for f in /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid; do
 done
 sleep 1
 # inside the VM every one of these processes is the harness's own
-for p in $(pidof pppd xl2tpd charon); do kill -9 "$p" 2>/dev/null; done
+for p in $(busybox pidof pppd xl2tpd charon); do kill -9 "$p" 2>/dev/null; done
 rm -f /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid /run/charon.vici /run/xl2tpd/l2tp-control /etc/swanctl/conf.d/l2s.conf
 ip xfrm state flush; ip xfrm policy flush
 ip route del ${TUNNEL_SERVER_ADDR}/32 2>/dev/null; ip route del ${HTTP_ADDR}/32 2>/dev/null
@@ -162,7 +162,7 @@ export function pingJob(guestDir: string, file = 'ping.txt'): string {
   return `
 D=${guestDir}
 ip route replace ${TUNNEL_SERVER_ADDR}/32 dev ppp0
-ping -c 4 -i 0.5 -W 3 ${TUNNEL_SERVER_ADDR} > "$D/${file}" 2>&1
+busybox ping -c 4 -i 0.5 -W 3 -w 15 ${TUNNEL_SERVER_ADDR} > "$D/${file}" 2>&1
 tail -n 2 "$D/${file}"
 `;
 }

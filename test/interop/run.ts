@@ -208,9 +208,10 @@ async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Prof
 
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'reset', g.resetJob(), 40)));
   await each(async (c) => {
-    await guestJob(ctx, c, 'ike', g.ikeJob(c.gdir, profile, psk, 45), 110);
     const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
-    const n = await mainModeRequests(ctx.pcap, src);
+    const before = await mainModeRequests(ctx.pcap, src);
+    await guestJob(ctx, c, 'ike', g.ikeJob(c.gdir, profile, psk, 45), 110);
+    const n = (await mainModeRequests(ctx.pcap, src)) - before;
     if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} from ${src}` : `no Main Mode request from ${src} in server.pcap`)) return;
     const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
     if (!mark(ctx, c, label, multi, 'ike-sa', g.ikeSaUp(list))) return;
@@ -483,6 +484,14 @@ async function main(): Promise<number> {
   return outcomes.every((r) => r.ok) && clean && world.leftovers.length === 0 ? 0 : 1;
 }
 
+process.on('uncaughtException', (e) => {
+  say(`interop: uncaught ${e.stack ?? String(e)}: cleaning up`);
+  void cleanup().finally(() => process.exit(1));
+});
+process.on('unhandledRejection', (e) => {
+  say(`interop: unhandled rejection ${String(e)}: cleaning up`);
+  void cleanup().finally(() => process.exit(1));
+});
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 process.on('SIGHUP', onSignal);

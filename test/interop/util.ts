@@ -69,6 +69,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         reject(new Error(`${cmd} ${args.join(' ')} failed (${timedOut ? 'timeout' : `exit ${code}`}): ${stderr.trim() || stdout.trim()}`));
       } else resolve(r);
     });
+    // A command may exit without reading its input: ignore EPIPE on stdin.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
