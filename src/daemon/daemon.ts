@@ -1,0 +1,455 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { monotonicClock } from '../core/clock.js';
+import { Counters } from '../core/counters.js';
+import type { Endpoint } from '../core/sa.js';
+import type { LogEvent } from '../core/log.js';
+import { IkeResponder, type IkeOutput } from '../ike/responder.js';
+import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
+import { L2tpServer, type L2tpOutput } from '../l2tp/server.js';
+import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '../ppp/session.js';
+import { AddressPool } from '../ppp/pool.js';
+import { Forwarder } from '../nat/forwarder.js';
+import { UdpEndpoints } from '../io/udp.js';
+import { TunDevice } from '../io/tun.js';
+import { NetConfig } from '../io/netcfg.js';
+import type { Config } from './config.js';
+import { serverTunnelAddress } from './config.js';
+import type { Logger } from './log.js';
+import type { UserStore } from './users.js';
+
+/** L2TP peers are keyed by the SA's outer endpoint AND the inner UDP source port. */
+interface PeerInfo {
+  peer: Endpoint;
+  innerPort: number;
+}
+
+interface SessionState {
+  key: string;
+  peerKey: string;
+  ppp: PppSession;
+  user: string | undefined;
+  address: string | undefined;
+  started: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+export interface DaemonOptions {
+  clock?: Clock;
+  /** Skip the TUN device and kernel setup (tests that only exercise the protocol path). */
+  noTun?: boolean;
+}
+
+const TICK_MS = 250;
+
+/**
+ * Wires the layers: UDP 500/4500 → IKE and ESP → L2TP → PPP → forwarder → TUN,
+ * and back. All protocol state lives in the sans-I/O cores; this class only
+ * moves their outputs to the next layer or to the I/O objects.
+ */
+export class Daemon {
+  readonly counters = new Counters('daemon');
+  private readonly clock: Clock;
+  private readonly ike: IkeResponder;
+  private readonly esp: EspEngine;
+  private readonly l2tp: L2tpServer;
+  private readonly pool: AddressPool;
+  private readonly forwarder: Forwarder;
+  private readonly peers = new Map<string, PeerInfo>();
+  private readonly sessions = new Map<string, SessionState>();
+  private udp: UdpEndpoints | undefined;
+  private tun: TunDevice | undefined;
+  private net: NetConfig | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private espOut: EspOutbound[] = [];
+  private tunOut: Buffer[] = [];
+  private stopping = false;
+
+  constructor(
+    readonly cfg: Config,
+    private users: UserStore,
+    private readonly log: Logger,
+    private readonly opts: DaemonOptions = {},
+  ) {
+    this.clock = opts.clock ?? monotonicClock;
+    this.ike = new IkeResponder({
+      psk: Buffer.from(cfg.ipsec.psk, 'utf8'),
+      cookieSecret: randomBytes(32),
+      allowLegacy: cfg.ipsec.allowLegacy,
+      ikeLifetimeMax: cfg.ipsec.ikeLifetimeMax,
+      childLifetimeMax: cfg.ipsec.childLifetimeMax,
+      dpdIdle: cfg.ipsec.dpdIdle,
+      counters: this.counters,
+    });
+    this.esp = new EspEngine({ counters: this.counters });
+    this.l2tp = new L2tpServer({
+      hostName: cfg.server.hostname,
+      secret: cfg.l2tp.secret ? Buffer.from(cfg.l2tp.secret, 'utf8') : undefined,
+      helloInterval: cfg.l2tp.helloInterval,
+      counters: this.counters,
+    });
+    this.pool = new AddressPool(cfg.ppp.pool);
+    this.pool.setStatic(users.staticAddresses());
+    this.forwarder = new Forwarder({ pool: cfg.ppp.pool, mtu: Math.min(cfg.tun.mtu, cfg.ppp.mru) });
+  }
+
+  async start(): Promise<void> {
+    const { cfg } = this;
+    if (!this.opts.noTun) {
+      this.tun = TunDevice.open(cfg.tun.name, (packets) => this.onTunPackets(packets), {
+        onError: (err) => this.log.error('tun.error', { error: err.message }),
+      });
+      this.net = new NetConfig({ log: (e) => this.log.event(e) });
+      const net = this.net;
+      process.once('exit', () => net.tearDownSync());
+      const { outInterface } = await this.net.bringUp({
+        tunName: this.tun.name,
+        pool: cfg.ppp.pool,
+        mtu: cfg.tun.mtu,
+        masquerade: cfg.nat.masquerade,
+        outInterface: cfg.nat.outInterface,
+        clientToClient: cfg.nat.clientToClient,
+      });
+      this.log.info('nat.up', { tun: this.tun.name, outInterface, masquerade: cfg.nat.masquerade });
+    }
+    this.udp = await UdpEndpoints.open(
+      { address: cfg.server.listen, ikePort: cfg.server.ikePort, nattPort: cfg.server.nattPort, counters: this.counters },
+      {
+        onIke: (msg, from, to) => this.onIke(msg, from, to),
+        onEspBatch: (batch) => this.onEspBatch(batch),
+        onError: (err) => this.log.warn('udp.error', { error: err instanceof Error ? err.message : String(err) }),
+      },
+    );
+    this.timer = setInterval(() => this.onTick(), TICK_MS);
+    this.timer.unref();
+    this.log.info('daemon.start', {
+      listen: cfg.server.listen,
+      ports: [cfg.server.ikePort, cfg.server.nattPort],
+      pool: cfg.ppp.pool,
+      tun: this.tun?.name,
+      users: this.users.list().length,
+    });
+  }
+
+  /** Graceful stop: tell every client (LCP Terminate, StopCCN, Delete), then undo the kernel setup. */
+  async stop(reason = 'shutdown'): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const now = this.clock.now();
+    for (const s of [...this.sessions.values()]) this.handlePpp(s, s.ppp.close(reason, now));
+    this.handleL2tp(this.l2tp.shutdown(now));
+    this.handleIke(this.ike.shutdown(now));
+    this.flush();
+    if (this.timer) clearInterval(this.timer);
+    // let the last datagrams leave before the sockets close
+    await new Promise((r) => setTimeout(r, 100));
+    for (const s of [...this.sessions.values()]) this.destroySession(s, reason);
+    await this.udp?.close();
+    this.tun?.close();
+    if (this.net) await this.net.tearDown();
+    this.log.info('daemon.stop', { reason });
+  }
+
+  /** Swap in a reloaded user store (SIGHUP). */
+  setUsers(users: UserStore): void {
+    this.users = users;
+    this.pool.setStatic(users.staticAddresses());
+    this.log.info('users.reload', { users: users.list().length });
+  }
+
+  status(): {
+    ikeSas: ReturnType<IkeResponder['list']>;
+    sessions: Array<Omit<SessionState, 'ppp'> & { peer: Endpoint | undefined }>;
+    poolFree: number;
+    poolSize: number;
+    counters: Record<string, number>;
+  } {
+    return {
+      ikeSas: this.ike.list(),
+      sessions: [...this.sessions.values()].map(({ ppp: _ppp, ...s }) => ({ ...s, peer: this.peers.get(s.peerKey)?.peer })),
+      poolFree: this.pool.free,
+      poolSize: this.pool.size,
+      counters: this.counters.snapshot(),
+    };
+  }
+
+  // ---- inputs -------------------------------------------------------------
+
+  private onIke(msg: Uint8Array, from: Endpoint, to: Endpoint): void {
+    this.guard('ike', () => this.handleIke(this.ike.receive(msg, from, to, this.clock.now())));
+    this.flush();
+  }
+
+  private onEspBatch(batch: EspInbound[]): void {
+    this.guard('esp', () => {
+      const now = this.clock.now();
+      const { delivered, events } = this.esp.decryptBatch(batch, now);
+      this.handleEspEvents(events);
+      for (const d of delivered) {
+        const peerKey = `${d.peer.address}:${d.peer.port}/${d.innerSrcPort}`;
+        if (!this.peers.has(peerKey)) this.peers.set(peerKey, { peer: d.peer, innerPort: d.innerSrcPort });
+        this.handleL2tp(this.l2tp.receive(d.payload, peerKey, now));
+      }
+    });
+    this.flush();
+  }
+
+  private onTunPackets(packets: Buffer[]): void {
+    this.guard('tun', () => {
+      for (const p of packets) {
+        const r = this.forwarder.toClient(p);
+        if (!r) {
+          this.counters.inc('tun.drop.no-session');
+          continue;
+        }
+        const s = this.sessions.get(r.sessionKey);
+        if (!s) continue;
+        s.bytesOut += r.packet.length;
+        s.packetsOut++;
+        this.handleL2tp(this.l2tp.sendPpp(s.key, s.ppp.encapsulateIpv4(r.packet)));
+      }
+    });
+    this.flush();
+  }
+
+  private onTick(): void {
+    this.guard('tick', () => {
+      const now = this.clock.now();
+      this.handleIke(this.ike.tick(now));
+      this.handleL2tp(this.l2tp.tick(now));
+      for (const s of [...this.sessions.values()]) this.handlePpp(s, s.ppp.tick(now));
+    });
+    this.flush();
+  }
+
+  /** The last line of defence: a bug in a core must not kill the daemon. */
+  private guard(where: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.counters.inc(`internal-error.${where}`);
+      this.log.error('internal.error', { where, error: (e as Error).stack ?? String(e) });
+    }
+  }
+
+  // ---- outputs of each layer ----------------------------------------------
+
+  private handleIke(outs: IkeOutput[]): void {
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send':
+          this.udp?.sendIke(o.from, o.to, o.data);
+          break;
+        case 'child-sa-up':
+          this.esp.addSa(o);
+          this.saPeers.set(o.id, o.peer);
+          this.log.info('ipsec.sa.up', {
+            id: o.id,
+            peer: `${o.peer.address}:${o.peer.port}`,
+            spiIn: o.inbound.spi.toString(16),
+            spiOut: o.outbound.spi.toString(16),
+            transform: `${o.transform.cipher}${o.transform.keyBits}-${o.transform.integ}`,
+            lifetime: o.lifetimeSeconds,
+          });
+          break;
+        case 'child-sa-down': {
+          const sa = this.findPeerOfSa(o.id);
+          this.esp.removeSa(o.id);
+          this.log.info('ipsec.sa.down', { id: o.id, reason: o.reason });
+          // Without any SA left for that peer its L2TP tunnels cannot speak: free them.
+          if (sa && !this.esp.saForPeer(sa)) this.closePeerTunnels(sa);
+          break;
+        }
+        case 'ike-sa-up':
+          this.log.info('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, peerId: o.peerId, algorithms: o.algorithms });
+          break;
+        case 'ike-sa-down':
+          this.log.info('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
+          break;
+        case 'log':
+          this.log.event(o);
+          break;
+      }
+    }
+  }
+
+  private readonly saPeers = new Map<string, Endpoint>();
+
+  private findPeerOfSa(id: string): Endpoint | undefined {
+    const p = this.saPeers.get(id);
+    this.saPeers.delete(id);
+    return p;
+  }
+
+  private closePeerTunnels(peer: Endpoint): void {
+    const prefix = `${peer.address}:${peer.port}/`;
+    const now = this.clock.now();
+    for (const key of [...this.peers.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      this.handleL2tp(this.l2tp.closePeer(key, now, false));
+      this.peers.delete(key);
+    }
+  }
+
+  private handleEspEvents(events: EspEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'log') this.log.event(e);
+      else if (e.type === 'rekey-needed') this.log.warn('ipsec.sa.rekey-needed', { id: e.saId });
+    }
+  }
+
+  private handleL2tp(outs: L2tpOutput[]): void {
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send': {
+          const p = this.peers.get(o.peerKey);
+          const saId = p ? this.esp.saForPeer(p.peer) : undefined;
+          if (!p || !saId) {
+            this.counters.inc('l2tp.drop.no-sa');
+            break;
+          }
+          this.espOut.push({ saId, innerDstPort: p.innerPort, payload: o.data });
+          break;
+        }
+        case 'session-up':
+          this.startSession(o.sessionKey, o.peerKey);
+          break;
+        case 'ppp-frame': {
+          const s = this.sessions.get(o.sessionKey);
+          if (s) this.handlePpp(s, s.ppp.receive(o.frame, this.clock.now()));
+          break;
+        }
+        case 'session-down': {
+          const s = this.sessions.get(o.sessionKey);
+          if (s) this.destroySession(s, o.reason);
+          break;
+        }
+        case 'tunnel-down':
+          this.peers.delete(o.peerKey);
+          break;
+        case 'log':
+          this.log.event(o);
+          break;
+      }
+    }
+  }
+
+  private startSession(key: string, peerKey: string): void {
+    const now = this.clock.now();
+    const ppp = new PppSession(
+      {
+        serverAddress: serverTunnelAddress(this.cfg),
+        dns: this.cfg.ppp.dns,
+        mru: this.cfg.ppp.mru,
+        authProtocols: this.cfg.ppp.auth,
+        idleTimeout: this.cfg.ppp.idleTimeout,
+        serverName: this.cfg.server.hostname,
+      },
+      this.authBackend,
+      this.pool,
+      now,
+    );
+    const s: SessionState = { key, peerKey, ppp, user: undefined, address: undefined, started: now, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+    this.sessions.set(key, s);
+    this.handlePpp(s, ppp.start(now));
+  }
+
+  private readonly authBackend: PppAuthBackend = {
+    lookup: (name: string): PppUser | undefined => this.users.lookup(name),
+    admit: (name: string) => {
+      const limit = this.users.get(name)?.maxSessions ?? this.cfg.ppp.maxSessionsPerUser;
+      let active = 0;
+      for (const s of this.sessions.values()) if (s.user === name) active++;
+      if (limit > 0 && active >= limit) return { ok: false, message: `session limit of ${limit} reached` };
+      return { ok: true };
+    },
+  };
+
+  private handlePpp(s: SessionState, outs: PppOutput[]): void {
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send':
+          this.handleL2tp(this.l2tp.sendPpp(s.key, o.frame));
+          break;
+        case 'auth-success':
+          s.user = o.user;
+          this.log.info('ppp.auth.success', { user: o.user, session: s.key, peer: this.peerText(s) });
+          break;
+        case 'auth-failure':
+          this.log.warn('ppp.auth.failure', { user: o.user, reason: o.reason, session: s.key, peer: this.peerText(s) });
+          break;
+        case 'ip-up':
+          s.address = o.address;
+          this.forwarder.addSession(s.key, o.address);
+          this.log.info('session.start', { user: o.user, address: o.address, session: s.key, peer: this.peerText(s) });
+          break;
+        case 'ipv4': {
+          const packet = Buffer.isBuffer(o.packet) ? o.packet : Buffer.from(o.packet.buffer, o.packet.byteOffset, o.packet.byteLength);
+          const r = this.forwarder.fromClient(s.key, packet);
+          if (!r.ok) {
+            this.counters.inc(`forward.drop.${r.reason}`);
+            break;
+          }
+          s.bytesIn += r.packet.length;
+          s.packetsIn++;
+          this.tunOut.push(r.packet);
+          break;
+        }
+        case 'closed':
+          this.handleL2tp(this.l2tp.closeSession(s.key, 3, this.clock.now(), o.reason));
+          this.destroySession(s, o.reason);
+          break;
+        case 'log':
+          this.log.event(o as LogEvent);
+          break;
+      }
+    }
+  }
+
+  private destroySession(s: SessionState, reason: string): void {
+    if (!this.sessions.delete(s.key)) return;
+    this.forwarder.removeSession(s.key);
+    const addr = s.ppp.address;
+    if (addr && this.pool.isAllocated(addr)) this.pool.release(addr);
+    if (s.address) {
+      this.log.info('session.stop', {
+        user: s.user,
+        address: s.address,
+        session: s.key,
+        reason,
+        duration: Math.round((this.clock.now() - s.started) / 1000),
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+      });
+    }
+  }
+
+  private peerText(s: SessionState): string | undefined {
+    const p = this.peers.get(s.peerKey)?.peer;
+    return p ? `${p.address}:${p.port}` : undefined;
+  }
+
+  /** Send what the layers queued during this turn: one ESP batch, one TUN write. */
+  private flush(): void {
+    if (this.espOut.length > 0) {
+      const batch = this.espOut;
+      this.espOut = [];
+      this.guard('esp-out', () => {
+        const { sends, events } = this.esp.encryptBatch(batch, this.clock.now());
+        this.handleEspEvents(events);
+        for (const s of sends) this.udp?.sendEsp(s.to, s.data);
+      });
+    }
+    if (this.tunOut.length > 0) {
+      const packets = this.tunOut;
+      this.tunOut = [];
+      if (this.tun) {
+        const n = this.tun.write(packets);
+        if (n < packets.length) this.counters.inc('tun.drop.write-full', packets.length - n);
+      }
+    }
+  }
+}
