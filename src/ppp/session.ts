@@ -10,6 +10,7 @@ import { LcpKeepalive } from './keepalive.js';
 import { LcpHandler } from './lcp.js';
 import { CHAP_CODE_NAMES, CODE, codeName, PAP_CODE_NAMES, PROTO, protocolName } from './names.js';
 import type { AddressPool } from './pool.js';
+import type { PppAuthBackend, PppConfig, PppOutput, PppUser } from './types.js';
 
 /**
  * One PPP link inside one L2TP session, server side (RFC 1661 §3.2 phases):
@@ -17,45 +18,7 @@ import type { AddressPool } from './pool.js';
  * (IPCP) → IPv4. Sans-I/O: frames in, outputs out, time passed in.
  */
 
-export interface PppUser {
-  name: string;
-  ntHash: Buffer;
-  staticAddress?: string;
-  maxSessions?: number;
-}
-
-export interface PppAuthBackend {
-  lookup(name: string): PppUser | undefined;
-  /** called after a successful password check; false = refuse (e.g. session limit reached) with a message */
-  admit(name: string): { ok: true } | { ok: false; message: string };
-}
-
-export interface PppConfig {
-  serverAddress: string; // e.g. 10.40.0.1
-  dns: string[]; // up to 2
-  mru?: number; // default 1360
-  authProtocols?: Array<'mschapv2' | 'pap'>; // default ['mschapv2']
-  maxAuthTries?: number; // default 3
-  idleTimeout?: number; // s, default 0 = off
-  serverName?: string; // name in the CHAP challenge, default 'l2tpsec'
-  random?: (n: number) => Buffer;
-  /** Our LCP Echo-Request keepalive interval in s (default 0 = off, as npppd over L2TP). */
-  lcpEchoInterval?: number;
-  /** Unanswered Echo-Requests before the link is declared dead (default 5). */
-  lcpEchoFailure?: number;
-  /** Shared drop counters and log limiter (default: one per session). */
-  counters?: Counters;
-  rateLimiter?: RateLimiter;
-}
-
-export type PppOutput =
-  | { type: 'send'; frame: Buffer } // a whole PPP frame (FF 03 + protocol + ...)
-  | { type: 'auth-success'; user: string }
-  | { type: 'auth-failure'; user: string; reason: string }
-  | { type: 'ip-up'; user: string; address: string }
-  | { type: 'ipv4'; packet: Uint8Array } // an IPv4 packet from the client
-  | { type: 'closed'; reason: string; user?: string; address?: string } // the session is over: the daemon closes the L2TP session
-  | LogEvent;
+export type { PppAuthBackend, PppConfig, PppOutput, PppUser } from './types.js';
 
 /** RFC 1661 §3.2 link phases. */
 export type PppPhase = 'establish' | 'authenticate' | 'network' | 'terminate' | 'dead';
@@ -85,6 +48,7 @@ export class PppSession {
   private readonly limiter: RateLimiter;
   /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
   private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
+  private readonly debugLimiter = new RateLimiter(50, 10_000, 64);
   private readonly idleMs: number;
   private lastTraffic = 0;
   private sentSinceTick = false;
@@ -106,7 +70,7 @@ export class PppSession {
     this.keepalive = new LcpKeepalive(Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000, Math.max(1, cfg.lcpEchoFailure ?? 5));
     this.sink = {
       send: (frame) => this.out.push({ type: 'send', frame }),
-      log: (ev) => this.out.push(ev),
+      log: (ev) => this.peerLog(ev),
     };
     const methods = cfg.authProtocols && cfg.authProtocols.length > 0 ? cfg.authProtocols : ['mschapv2' as const];
     this.lcpH = new LcpHandler(
@@ -310,7 +274,7 @@ export class PppSession {
   private control(protocol: number, info: Uint8Array): ControlPacket {
     const p = decodeControl(info);
     const code = protocol === PROTO.LCP || protocol === PROTO.IPCP ? codeName(p.code) : (protocol === PROTO.CHAP ? CHAP_CODE_NAMES : PAP_CODE_NAMES)[p.code] ?? p.code;
-    this.out.push(logEvent('debug', 'ppp.recv', { protocol: protocolName(protocol), code, id: p.id, length: p.data.length + 4 }));
+    this.peerLog(logEvent('debug', 'ppp.recv', { protocol: protocolName(protocol), code, id: p.id, length: p.data.length + 4 }));
     return p;
   }
 
@@ -387,7 +351,7 @@ export class PppSession {
     const hooks = {
       random: this.random,
       send: (frame: Buffer) => this.out.push({ type: 'send' as const, frame }),
-      log: (ev: LogEvent) => this.out.push(ev),
+      log: (ev: LogEvent) => this.peerLog(ev),
       lookup: (name: string) => this.backend.lookup(name),
       admit: (name: string): { ok: true } | { ok: false; message: string } => {
         // Re-authentication after an LCP renegotiation: same user only, admitted once.
@@ -493,6 +457,20 @@ export class PppSession {
     if (this.userV !== undefined) o.user = this.userV;
     if (address !== undefined) o.address = address;
     this.out.push(o);
+  }
+
+  /**
+   * Logs a peer can trigger at will (per-packet debug lines, unexpected codes):
+   * rate-limited per event name, with the count of suppressed lines.
+   */
+  private peerLog(ev: LogEvent): void {
+    if (ev.level === 'info') {
+      this.out.push(ev);
+      return;
+    }
+    const suppressed = (ev.level === 'debug' ? this.debugLimiter : this.limiter).allow(`ppp.${ev.event}`, this.now);
+    if (suppressed < 0) return;
+    this.out.push(suppressed > 0 ? { ...ev, fields: { ...ev.fields, suppressed } } : ev);
   }
 
   private log(level: LogEvent['level'], event: string, fields: Record<string, unknown>): void {

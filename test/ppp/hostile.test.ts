@@ -374,3 +374,12 @@ describe('fuzz: receive() never throws, in every phase', () => {
     });
   }
 });
+
+describe('log volume', () => {
+  it('a flood of unexpected CHAP codes yields a bounded number of log lines', () => {
+    const m = lcpOpened();
+    let logs = 0;
+    for (let i = 0; i < 500; i++) logs += m.s.receive(frame(0xc223, 7, i & 255, [1, 2, 3]), 0).filter((o) => o.type === 'log' && o.level !== 'debug').length;
+    expect(logs).toBeLessThanOrEqual(5);
+  });
+});

@@ -1,0 +1,45 @@
+import type { Counters, RateLimiter } from '../core/counters.js';
+import type { LogEvent } from '../core/log.js';
+
+/** The types of PppSession's API (re-exported by session.ts). */
+
+export interface PppUser {
+  name: string;
+  ntHash: Buffer;
+  staticAddress?: string;
+  maxSessions?: number;
+}
+
+export interface PppAuthBackend {
+  lookup(name: string): PppUser | undefined;
+  /** called after a successful password check; false = refuse (e.g. session limit reached) with a message */
+  admit(name: string): { ok: true } | { ok: false; message: string };
+}
+
+export interface PppConfig {
+  serverAddress: string; // e.g. 10.40.0.1
+  dns: string[]; // up to 2
+  mru?: number; // default 1360
+  authProtocols?: Array<'mschapv2' | 'pap'>; // default ['mschapv2']
+  maxAuthTries?: number; // default 3
+  idleTimeout?: number; // s, default 0 = off
+  serverName?: string; // name in the CHAP challenge, default 'l2tpsec'
+  random?: (n: number) => Buffer;
+  /** Our LCP Echo-Request keepalive interval in s (default 0 = off, as npppd over L2TP). */
+  lcpEchoInterval?: number;
+  /** Unanswered Echo-Requests before the link is declared dead (default 5). */
+  lcpEchoFailure?: number;
+  /** Shared drop counters and log limiter (default: one per session). */
+  counters?: Counters;
+  rateLimiter?: RateLimiter;
+}
+
+export type PppOutput =
+  | { type: 'send'; frame: Buffer } // a whole PPP frame (FF 03 + protocol + ...)
+  | { type: 'auth-success'; user: string }
+  | { type: 'auth-failure'; user: string; reason: string }
+  | { type: 'ip-up'; user: string; address: string }
+  | { type: 'ipv4'; packet: Uint8Array } // an IPv4 packet from the client
+  | { type: 'closed'; reason: string; user?: string; address?: string } // the session is over: the daemon closes the L2TP session
+  | LogEvent;
+
