@@ -6,7 +6,7 @@
  * UdpEndpoints + EspEngine, next to a dgram receiver that only counts).
  * Writes bench/results/esp-<timestamp>.json and bench/results/latest-esp.json.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ const BATCH = 32;
 const POOL = 2048;
 const SLICE_MS = Number(process.env.ESP_BENCH_SLICE_MS ?? 250);
 const E2E_MS = Number(process.env.ESP_BENCH_E2E_MS ?? 3000);
+const E2E_SENDERS = Number(process.env.ESP_BENCH_SENDERS ?? 2);
 
 const TRANSFORMS: Record<string, EspTransform> = {
   'aes128-sha1': { cipher: 'aes-cbc', keyBits: 128, integ: 'hmac-sha1-96' },
@@ -44,14 +45,14 @@ export interface EspRow {
   noble_gbps: number;
 }
 
-function makeSa(name: string, t: EspTransform): { ours: ChildSaUp; theirs: ChildSaUp } {
+function makeSa(name: string, t: EspTransform, n = 0): { ours: ChildSaUp; theirs: ChildSaUp } {
   const spec = resolveTransform(t);
   const authLen = spec.hashLen;
-  const a = { spi: 0x1001, encKey: randomBytes(spec.keyLen + spec.saltLen), authKey: randomBytes(authLen) };
-  const b = { spi: 0x2002, encKey: randomBytes(spec.keyLen + spec.saltLen), authKey: randomBytes(authLen) };
+  const a = { spi: 0x1001 + n, encKey: randomBytes(spec.keyLen + spec.saltLen), authKey: randomBytes(authLen) };
+  const b = { spi: 0x2002 + n, encKey: randomBytes(spec.keyLen + spec.saltLen), authKey: randomBytes(authLen) };
   const ours: ChildSaUp = {
     type: 'child-sa-up',
-    id: `bench-${name}`,
+    id: `bench-${name}-${n}`,
     ikeSaId: 'ike',
     peer: { address: '127.0.0.1', port: 40000 },
     local: { address: '127.0.0.1', port: 4500 },
@@ -61,7 +62,7 @@ function makeSa(name: string, t: EspTransform): { ours: ChildSaUp; theirs: Child
     outbound: b,
     lifetimeSeconds: 3600,
   };
-  const theirs: ChildSaUp = { ...ours, id: `bench-${name}-client`, peer: ours.local, local: ours.peer, inbound: b, outbound: a };
+  const theirs: ChildSaUp = { ...ours, id: `bench-${name}-${n}-client`, peer: ours.local, local: ours.peer, inbound: b, outbound: a };
   return { ours, theirs };
 }
 
@@ -166,6 +167,7 @@ const gbps = (pps: number, size: number): number => Math.round(((pps * size * 8)
 export interface E2eResult {
   size: number;
   transform: string;
+  senders: number;
   duration_ms: number;
   count_only_pps: number;
   count_only_sent_pps: number;
@@ -182,20 +184,28 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function benchE2e(size: number, name: string): Promise<E2eResult> {
-  const t = TRANSFORMS[name]!;
-  const { ours, theirs } = makeSa(name, t);
+interface Sender {
+  child: ChildProcess;
+  wait<T>(pred: (m: unknown) => m is T): Promise<T>;
+}
+
+const isDone = (m: unknown): m is { done: true; sent: number } => typeof m === 'object' && m !== null && 'done' in m;
+const isReady = (m: unknown): m is { ready: true } => typeof m === 'object' && m !== null && 'ready' in m;
+
+async function startSender(theirs: ChildSaUp, size: number): Promise<Sender> {
   const child = fork(join(HERE, 'esp-e2e-sender.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const wait = <T>(pred: (m: unknown) => m is T): Promise<T> =>
     new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`sender exited ${code}`));
       const onMsg = (m: unknown): void => {
         if (pred(m)) {
           child.off('message', onMsg);
+          child.off('exit', onExit);
           resolve(m);
         }
       };
       child.on('message', onMsg);
-      child.once('exit', (code) => reject(new Error(`sender exited ${code}`)));
+      child.once('exit', onExit);
     });
   const hex = (k: ChildSaUp['inbound']): { spi: number; encKey: string; authKey: string } => ({
     spi: k.spi,
@@ -203,64 +213,86 @@ async function benchE2e(size: number, name: string): Promise<E2eResult> {
     authKey: k.authKey.toString('hex'),
   });
   const { inbound, outbound, ...rest } = theirs;
+  const ready = wait(isReady);
   child.send({ cmd: 'setup', size, sa: { sa: rest, inbound: hex(inbound), outbound: hex(outbound) } });
-  await wait((m): m is { ready: true } => typeof m === 'object' && m !== null && 'ready' in m);
-  const isDone = (m: unknown): m is { done: true; sent: number } => typeof m === 'object' && m !== null && 'done' in m;
+  await ready;
+  return { child, wait };
+}
 
-  // 1. count-only receiver
-  const port1 = await freePort();
-  const plain = dgram.createSocket('udp4');
-  let counted = 0;
-  plain.on('message', () => counted++);
-  await new Promise<void>((r) => plain.bind(port1, '127.0.0.1', () => r()));
-  plain.setRecvBufferSize(4 << 20);
-  child.send({ cmd: 'blast', port: port1, ms: E2E_MS });
-  const d1 = await wait(isDone);
-  await new Promise((r) => setTimeout(r, 100));
-  plain.close();
+/** All senders blast at port for E2E_MS; returns the total they sent. */
+async function blastAll(senders: Sender[], port: number): Promise<number> {
+  const done = senders.map((s) => s.wait(isDone));
+  for (const s of senders) s.child.send({ cmd: 'blast', port, ms: E2E_MS });
+  const r = await Promise.all(done);
+  await new Promise((res) => setTimeout(res, 100)); // let the receiver drain its socket buffer
+  return r.reduce((a, x) => a + x.sent, 0);
+}
 
-  // 2. our path: UdpEndpoints (NAT-T classification, per-turn batch) + EspEngine.decryptBatch
-  const engine = new EspEngine();
-  engine.addSa(ours);
-  let delivered = 0;
-  let base = await freePort();
-  let u: UdpEndpoints | null = null;
-  for (let i = 0; i < 20 && !u; i++, base = await freePort()) {
-    const cand = new UdpEndpoints(
-      { address: '127.0.0.1', ikePort: base, nattPort: base + 1, recvBufferSize: 4 << 20 },
-      {
-        onIke: () => {},
-        onEspBatch: (batch) => {
-          delivered += engine.decryptBatch(batch, performance.now()).delivered.length;
+/**
+ * Forked senders (each its own SA) blast 1400-byte ESP-in-UDP over loopback:
+ * first at a dgram socket that only counts, then at UdpEndpoints +
+ * EspEngine.decryptBatch (counting delivered L2TP payloads). With 2 senders on
+ * a 2-core machine the receiver is CPU-starved, so the ratio reflects the
+ * receive path's cost rather than the senders' speed.
+ */
+async function benchE2e(size: number, name: string, nSenders: number): Promise<E2eResult> {
+  const t = TRANSFORMS[name]!;
+  const pairs = Array.from({ length: nSenders }, (_, i) => makeSa(name, t, i));
+  const senders = await Promise.all(pairs.map((p) => startSender(p.theirs, size)));
+  try {
+    // 1. count-only receiver
+    const port1 = await freePort();
+    const plain = dgram.createSocket('udp4');
+    let counted = 0;
+    plain.on('message', () => counted++);
+    await new Promise<void>((r) => plain.bind(port1, '127.0.0.1', () => r()));
+    plain.setRecvBufferSize(4 << 20);
+    const sent1 = await blastAll(senders, port1);
+    await new Promise<void>((r) => plain.close(() => r()));
+
+    // 2. our path: UdpEndpoints (NAT-T classification, per-turn batch) + EspEngine.decryptBatch
+    const engine = new EspEngine();
+    for (const p of pairs) engine.addSa(p.ours);
+    let delivered = 0;
+    let u: UdpEndpoints | null = null;
+    for (let i = 0; i < 20 && !u; i++) {
+      const base = await freePort();
+      const cand = new UdpEndpoints(
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, recvBufferSize: 4 << 20 },
+        {
+          onIke: () => {},
+          onEspBatch: (batch) => {
+            delivered += engine.decryptBatch(batch, performance.now()).delivered.length;
+          },
         },
-      },
-    );
-    try {
-      await cand.start();
-      u = cand;
-    } catch {
-      // port pair taken
+      );
+      try {
+        await cand.start();
+        u = cand;
+      } catch {
+        // port pair taken
+      }
     }
+    if (!u) throw new Error('no port pair for the e2e bench');
+    const sent2 = await blastAll(senders, u.nattPort);
+    await u.close();
+    const secs = E2E_MS / 1000;
+    const countPps = Math.round(counted / secs);
+    const oursPps = Math.round(delivered / secs);
+    return {
+      size,
+      transform: name,
+      senders: nSenders,
+      duration_ms: E2E_MS,
+      count_only_pps: countPps,
+      count_only_sent_pps: Math.round(sent1 / secs),
+      ours_pps: oursPps,
+      ours_sent_pps: Math.round(sent2 / secs),
+      ratio: round2(oursPps / countPps),
+    };
+  } finally {
+    for (const s of senders) s.child.send({ cmd: 'exit' });
   }
-  if (!u) throw new Error('no port pair for the e2e bench');
-  child.send({ cmd: 'blast', port: u.nattPort, ms: E2E_MS });
-  const d2 = await wait(isDone);
-  await new Promise((r) => setTimeout(r, 100));
-  await u.close();
-  child.send({ cmd: 'exit' });
-  const secs = E2E_MS / 1000;
-  const countPps = Math.round(counted / secs);
-  const oursPps = Math.round(delivered / secs);
-  return {
-    size,
-    transform: name,
-    duration_ms: E2E_MS,
-    count_only_pps: countPps,
-    count_only_sent_pps: Math.round(d1.sent / secs),
-    ours_pps: oursPps,
-    ours_sent_pps: Math.round(d2.sent / secs),
-    ratio: round2(oursPps / countPps),
-  };
 }
 
 export async function runEspBench(): Promise<void> {
@@ -280,9 +312,9 @@ export async function runEspBench(): Promise<void> {
       }
     }
   }
-  const e2e = await benchE2e(1400, 'aes128-sha1');
+  const e2e = await benchE2e(1400, 'aes128-sha1', E2E_SENDERS);
   console.log(
-    `end-to-end ${e2e.transform} ${e2e.size} B over loopback: count-only receiver ${e2e.count_only_pps} pps (sender ${e2e.count_only_sent_pps}), ` +
+    `end-to-end ${e2e.transform} ${e2e.size} B over loopback, ${e2e.senders} sender process(es): count-only receiver ${e2e.count_only_pps} pps (sender ${e2e.count_only_sent_pps}), ` +
       `UdpEndpoints+EspEngine ${e2e.ours_pps} pps (sender ${e2e.ours_sent_pps}), ratio ${e2e.ratio}`,
   );
   const result = {
