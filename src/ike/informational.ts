@@ -86,6 +86,16 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
         handleInitialContact(core, sa, now);
         break;
       default:
+        if (n.notifyType < 16384 && n.spi.length === 4) {
+          // An error about a Quick Mode in progress (e.g. the peer could not install the SA): abort it.
+          for (const [mid, qm] of sa.quickModes) {
+            if (!qm.done && (n.spi.equals(qm.peerSpi) || n.spi.equals(qm.ourSpi))) {
+              sa.quickModes.delete(mid);
+              core.ourSpis.delete(qm.ourSpi.readUInt32BE(0));
+              core.log('warn', 'ike.qm.failed', { id: sa.id, messageId: mid, notify: nameOf(notifyTypeNames, n.notifyType) });
+            }
+          }
+        }
         core.log(n.notifyType < 16384 ? 'warn' : 'info', 'ike.notify.received', { id: sa.id, peer: ep(from), notify: nameOf(notifyTypeNames, n.notifyType), protocol: nameOf(protocolIdNames, n.protocolId) });
     }
   }

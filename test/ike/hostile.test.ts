@@ -305,6 +305,20 @@ describe('HOSTILE-INPUTS C: the state machine', () => {
     expect(i.openInformational(only(out).data).notifies[0]!.notifyType).toBe(NotifyType.INVALID_ID_INFORMATION);
   });
 
+  it('an authenticated error notify naming a pending Quick Mode SPI aborts that exchange', () => {
+    const r = responder();
+    const i = initiator();
+    mainMode(r, i);
+    const q = i.qm1({ cipher: 'aes128', auth: 'sha1' });
+    const qm2 = i.onQm2(only(deliver(r, i, q.data, 0)).data);
+    const ourSpi = qm2.sa!.value.proposals[0]!.spi;
+    const n = encodeNotify({ doi: 1, protocolId: 3, spi: ourSpi, notifyType: NotifyType.NO_PROPOSAL_CHOSEN, data: Buffer.alloc(0) });
+    const out = deliver(r, i, i.informational([{ type: PayloadType.N, body: n }]), 1);
+    expect(logs(out, 'ike.qm.failed')).toHaveLength(1);
+    // QM3 for the aborted exchange now finds nothing: no child.
+    expect(deliver(r, i, i.qm3(q.mid).data, 2).some((o) => o.type === 'child-sa-up')).toBe(false);
+  });
+
   it('unencrypted Informational after Phase 1 is dropped and counted', () => {
     const counters = new Counters();
     const r = responder({ counters });

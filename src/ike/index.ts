@@ -1,0 +1,4 @@
+/** Public surface of the IKEv1 responder for src/daemon. */
+export { IkeResponder, DEFAULT_POLICY } from './responder.js';
+export type { IkeOutput, IkeResponderConfig, IkeSaDown, IkeSaUp, SendOutput, ProposalPolicy } from './responder.js';
+export type { P1CipherName, P2CipherName, HashAlgName } from './policy.js';
