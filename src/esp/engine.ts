@@ -200,9 +200,13 @@ export class EspEngine {
     const last = recs.length - 4;
     const to = recs[last + 1]! + s.ivLen + recs[last + 2]!;
     const out = decryptCbcSpan(s.cipherName, sa.inKey, bs, buf, from, to);
+    let prevEnd = 0;
     for (let r = 0; r < recs.length; r += 4) {
       const pkt = batch[recs[r]!]!;
       const ctStart = recs[r + 1]! + s.ivLen - from;
+      // The blocks decrypted from IVs and gaps are D_K(bytes) garbage: wipe them, the delivered views share this buffer.
+      out.fill(0, prevEnd, ctStart);
+      prevEnd = ctStart + recs[r + 2]!;
       this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, events);
     }
   }
