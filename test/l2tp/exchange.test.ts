@@ -235,13 +235,36 @@ describe('LNS control connection and incoming call (RFC 2661 §5, §7)', () => {
     expect(logs(p.all)).toContain('l2tp.tunnel.start');
     p.call();
 
-    const bad = new Pair({ secret }, new TestLac({ secret: Buffer.from('wrong') }));
+    const bad = new Pair({ secret }, new TestLac({ secret: Buffer.from('wrong'), trustServer: true }));
     bad.establish();
     expect(logs(bad.all)).not.toContain('l2tp.tunnel.start');
     expect(bad.lac.processed).toEqual(['SCCRP', 'StopCCN']);
     expect(bad.lac.closeReason).toBe('StopCCN 4');
     expect(bad.server.list()).toEqual([]);
     expect(bad.all.some((x) => x.type === 'tunnel-down')).toBe(true);
+  });
+
+  it('Android mtpd style: RWS 1, Host Name "anonymous", 32-byte challenge; window of 1 respected', () => {
+    const secret = Buffer.from('android-l2tp-secret');
+    const p = new Pair({ secret }, new TestLac({ android: true, rws: 1, secret }));
+    p.establish();
+    expect(p.lac.state).toBe('established');
+    expect(logs(p.all)).toContain('l2tp.tunnel.start');
+    expect(p.all.find((x) => x.type === 'log' && x.event === 'l2tp.RecvSCCRQ')).toMatchObject({ fields: { hostname: 'anonymous' } });
+    const { sessionKey } = p.call();
+    expect(sessionKey).toContain(PEER);
+    const second = p.call();
+    // With RWS 1 the LNS never has two unacknowledged messages towards this LAC.
+    const cdn1 = p.server.closeSession(sessionKey, 3, p.now);
+    const cdn2 = p.server.closeSession(second.sessionKey, 3, p.now);
+    expect(sends(cdn1)).toHaveLength(1);
+    expect(sends(cdn2)).toHaveLength(0);
+    const ack = p.lac.receive(sends(cdn1)[0]!, p.now);
+    const released = sends(p.server.receive(ack[0]!, PEER, p.now));
+    expect(released.map((d) => decode(d).msg?.messageType)).toEqual([MessageType.CDN]);
+    p.pump(p.lac.receive(released[0]!, p.now));
+    expect([...p.lac.sessions.values()].map((s) => s.state)).toEqual(['closed', 'closed']);
+    expect(p.lac.channel.idle).toBe(true);
   });
 
   it('a Challenge without a configured secret is refused (StopCCN 4), no tunnel created', () => {

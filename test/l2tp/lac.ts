@@ -40,6 +40,20 @@ export function xl2tpdSccrqAvps(hostName: string, tunnelId: number, rws: number,
   return avps;
 }
 
+/** SCCRQ as Android's mtpd builds it (l2tp.c): MT, version, Host Name "anonymous", framing 3, tunnel id, RWS 1, optional 32-byte Challenge. */
+export function androidSccrqAvps(tunnelId: number, challenge?: Uint8Array): AvpSpec[] {
+  const avps = [
+    avpMessageType(MessageType.SCCRQ),
+    avpProtocolVersion(1, 0),
+    avpString(AvpType.HostName, 'anonymous'),
+    avpU32(AvpType.FramingCapabilities, 3),
+    avpU16(AvpType.AssignedTunnelId, tunnelId),
+    avpU16(AvpType.ReceiveWindowSize, 1),
+  ];
+  if (challenge) avps.push(avpBytes(AvpType.Challenge, challenge));
+  return avps;
+}
+
 /** ICRQ as xl2tpd builds it: MT, Assigned Session ID, Call Serial Number, Bearer Type, (Calling Number). */
 export function xl2tpdIcrqAvps(sessionId: number, serial: number): AvpSpec[] {
   return [
@@ -80,6 +94,10 @@ export interface LacOptions {
   secret?: Uint8Array;
   channel?: Partial<ChannelConfig>;
   sequencing?: boolean;
+  /** Build SCCRQ like Android's mtpd instead of xl2tpd (RWS 1, 32-byte challenge). */
+  android?: boolean;
+  /** Skip checking the LNS's Challenge Response (to test the LNS's own check with a wrong secret). */
+  trustServer?: boolean;
   /** HELLO after this much silence (ms), like xl2tpd's hello delay. */
   helloMs?: number;
 }
@@ -100,7 +118,9 @@ export class TestLac {
   readonly frames: Array<{ sessionId: number; frame: Buffer }> = [];
   private nextSession = 1;
   private readonly secret: Uint8Array | undefined;
-  private readonly challenge = Buffer.from('0123456789abcdef');
+  private readonly challenge: Buffer;
+  private readonly android: boolean;
+  private readonly trustServer: boolean;
   private readonly sequencing: boolean;
   private readonly helloMs: number;
   private lastHeard = 0;
@@ -112,6 +132,9 @@ export class TestLac {
     this.secret = opts.secret;
     this.sequencing = opts.sequencing ?? false;
     this.helloMs = opts.helloMs ?? 60_000;
+    this.android = opts.android ?? false;
+    this.trustServer = opts.trustServer ?? false;
+    this.challenge = this.android ? Buffer.alloc(32, 0xa5) : Buffer.from('0123456789abcdef');
   }
 
   private send(sessionId: number, avps: AvpSpec[], now: number): Buffer[] {
@@ -123,7 +146,9 @@ export class TestLac {
     this.state = 'wait-ctl-reply';
     this.lastHeard = now;
     this.channel.peerTunnelId = 0;
-    return this.send(0, xl2tpdSccrqAvps(this.hostName, this.tunnelId, this.channel.cfg.ourWindow, this.secret ? this.challenge : undefined), now);
+    const challenge = this.secret ? this.challenge : undefined;
+    if (this.android) return this.send(0, androidSccrqAvps(this.tunnelId, challenge), now);
+    return this.send(0, xl2tpdSccrqAvps(this.hostName, this.tunnelId, this.channel.cfg.ourWindow, challenge), now);
   }
 
   /** Place an incoming call: ICRQ. */
@@ -181,6 +206,14 @@ export class TestLac {
     switch (msg.messageType) {
       case MessageType.SCCRP: {
         if (this.state !== 'wait-ctl-reply') return [];
+        if (this.secret && !this.trustServer) {
+          const expected = challengeResponse(MessageType.SCCRP, this.secret, this.challenge);
+          if (!msg.attrs.challengeResponse || !expected.equals(Buffer.from(msg.attrs.challengeResponse))) {
+            this.state = 'closed';
+            this.closeReason = 'bad SCCRP challenge response';
+            return [];
+          }
+        }
         this.peerTunnelId = msg.attrs.assignedTunnelId ?? 0;
         this.channel.peerTunnelId = this.peerTunnelId;
         this.channel.peerWindow = msg.attrs.receiveWindowSize ?? 4;
