@@ -2,7 +2,8 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../src/core/counters.js';
 import type { Endpoint } from '../../src/core/sa.js';
-import type { EspInbound } from '../../src/esp/engine.js';
+import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
+import { saPair } from '../esp/helpers.js';
 import { UdpEndpoints } from '../../src/io/udp.js';
 
 interface Seen {
@@ -161,5 +162,49 @@ describe('UdpEndpoints over loopback', () => {
     c.s.send(Buffer.alloc(20, 7), u.nattPort, '127.0.0.1');
     await until(() => batches === 1);
     expect(errors).toHaveLength(1);
+  });
+
+  it('ESP from a client engine over loopback reaches the server engine through the batch path', async () => {
+    const counters = new Counters();
+    const { u, seen } = await openEndpoints('127.0.0.1', counters);
+    const c = await client();
+    const { ours, theirs } = saPair('aes128-sha1');
+    ours.peer = { address: '127.0.0.1', port: c.port };
+    const server = new EspEngine();
+    server.addSa(ours);
+    const sender = new EspEngine();
+    sender.addSa(theirs);
+    const payloads = Array.from({ length: 20 }, (_, i) => Buffer.alloc(50 + i, i));
+    const { sends } = sender.encryptBatch(payloads.map((payload) => ({ saId: theirs.id, innerDstPort: 1701, payload })), 0);
+    for (const s of sends) c.s.send(s.data, u.nattPort, '127.0.0.1');
+    await until(() => seen.esp.flat().length === sends.length);
+    const got = seen.esp.flatMap((batch) => server.decryptBatch(batch, 0).delivered);
+    expect(got.map((d) => Buffer.from(d.payload))).toEqual(payloads);
+    expect(got.every((d) => d.saId === ours.id && d.peer.port === c.port)).toBe(true);
+  });
+
+  it('bounded local-address resolution: beyond maxResolving, IKE from new peers is dropped and counted', async () => {
+    const counters = new Counters();
+    let u: UdpEndpoints | undefined;
+    const seen: Endpoint[] = [];
+    for (let attempt = 0; attempt < 20 && !u; attempt++) {
+      const base = 20000 + Math.floor(Math.random() * 20000);
+      const cand = new UdpEndpoints(
+        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, maxResolving: 0 },
+        { onIke: (_m, from) => seen.push(from), onEspBatch: () => {} },
+      );
+      try {
+        await cand.start();
+        u = cand;
+        opened.push(cand);
+      } catch {
+        // taken
+      }
+    }
+    if (!u) throw new Error('no port');
+    const c = await client();
+    c.s.send(ike28, u.ikePort, '127.0.0.1');
+    await until(() => counters.get('udp.drop.resolve-busy') === 1);
+    expect(seen).toHaveLength(0);
   });
 });
