@@ -238,7 +238,8 @@ export async function loadUsers(path: string): Promise<UserStore> {
 }
 
 export function formatUsers(store: UserStore): string {
-  const users: Record<string, Record<string, string | number>> = {};
+  // A null-prototype object: a user may be called "__proto__".
+  const users: Record<string, Record<string, string | number>> = Object.create(null) as Record<string, Record<string, string | number>>;
   for (const u of store.list()) {
     const t: Record<string, string | number> = { nt_hash: u.ntHash.toString('hex') };
     if (u.address !== undefined) t.address = u.address;

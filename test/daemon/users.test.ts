@@ -45,6 +45,14 @@ describe('user store', () => {
     for (const bad of ['', 'x'.repeat(65), 'a\nb', 'tab\there', 'nul\u0000', 'del\u007f']) expect(checkUserName(bad)).toBeDefined();
   });
 
+  it('names like __proto__ and constructor round-trip', () => {
+    const s = new UserStore();
+    for (const n of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) s.add(n, `pw-${n}`);
+    const back = parseUsers(formatUsers(s), 't.toml');
+    expect(back.list().map((u) => u.name)).toEqual(['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    expect(back.get('__proto__')?.ntHash.equals(s.get('__proto__')!.ntHash)).toBe(true);
+  });
+
   it('two users cannot share a static address', () => {
     const s = new UserStore();
     s.add('a', 'x', { address: '10.40.0.5' });
