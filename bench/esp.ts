@@ -304,7 +304,18 @@ export async function runEspBench(): Promise<void> {
     for (const size of SIZES) {
       for (const direction of ['inbound', 'outbound'] as const) {
         const r = direction === 'inbound' ? benchInbound(name, t, size) : benchOutbound(name, t, size);
-        const row: EspRow = { ...r, direction, gbps: gbps(r.pps, size), naive_gbps: gbps(r.naive_pps, size), noble_gbps: gbps(r.noble_pps, size) };
+        const row: EspRow = {
+          transform: r.transform,
+          size: r.size,
+          direction,
+          pps: r.pps,
+          naive_pps: r.naive_pps,
+          ratio: r.ratio,
+          noble_pps: r.noble_pps,
+          gbps: gbps(r.pps, size),
+          naive_gbps: gbps(r.naive_pps, size),
+          noble_gbps: gbps(r.noble_pps, size),
+        };
         rows.push(row);
         console.log(
           `${name.padEnd(15)} ${String(size).padStart(4)}  ${direction.padEnd(9)} ${String(row.pps).padStart(9)} ${row.gbps.toFixed(3).padStart(8)} ${String(row.naive_pps).padStart(11)} ${row.naive_gbps.toFixed(3).padStart(7)} ${row.ratio.toFixed(2).padStart(6)} ${String(row.noble_pps).padStart(11)}`,
