@@ -103,7 +103,8 @@ export class L2tpServer extends LnsCore {
   private dispatch(t: Tunnel, m: Inbound, now: number, out: L2tpOutput[]): void {
     const { msg } = m;
     const type = msg.messageType;
-    this.counters.inc(`l2tp.rx.${messageTypeName(type)}`);
+    // Unknown types share one counter so a peer cannot grow the counter map.
+    this.counters.inc(MESSAGE_TYPE_NAMES[type] === undefined ? 'l2tp.rx.unknown' : `l2tp.rx.${messageTypeName(type)}`);
     if (t.state === 'dead') return;
     if (t.state === 'closing' && type !== MessageType.StopCCN) return;
     if (MESSAGE_TYPE_NAMES[type] === undefined) {
