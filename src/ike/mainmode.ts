@@ -88,7 +88,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
     quickModes: new Map(),
     usedMessageIds: new Set(),
     children: new Map(),
-    dpd: { seq: 0, outstanding: 0, nextProbe: 0, tries: 0 },
+    dpd: { seq: 0, outstanding: 0, nextProbe: 0, tries: 0, sentAt: 0 },
   };
   const out: OutPayload[] = [{ type: PayloadType.SA, body: encodeSa(phase1Reply(payloads.sa.value, choice)) }];
   if (natT) out.push({ type: PayloadType.VID, body: encodeVendorId({ data: natT.vid }) });

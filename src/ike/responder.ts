@@ -119,6 +119,11 @@ export class IkeResponder {
   private dpd(sa: import('./state.js').IkeSa, now: number): void {
     const core = this.core;
     if (core.dpdIdle <= 0 || !sa.peerDpd) return;
+    if (sa.dpd.outstanding !== 0 && sa.lastSeen > sa.dpd.sentAt) {
+      // Any authenticated message since the first probe proves the peer alive.
+      sa.dpd.outstanding = 0;
+      sa.dpd.tries = 0;
+    }
     if (sa.dpd.outstanding === 0) {
       const due = sa.lastSeen + core.dpdIdle * 1000;
       if (now < due) {
@@ -136,7 +141,10 @@ export class IkeResponder {
       return;
     }
     sa.dpd.seq = sa.dpd.seq === 0 ? (core.random(4).readUInt32BE(0) & 0x7fffffff) + 1 : sa.dpd.seq + 1;
-    if (sa.dpd.outstanding === 0) sa.dpd.outstanding = sa.dpd.seq;
+    if (sa.dpd.outstanding === 0) {
+      sa.dpd.outstanding = sa.dpd.seq;
+      sa.dpd.sentAt = now;
+    }
     sa.dpd.tries += 1;
     sa.dpd.nextProbe = now + DPD_RETRY_MS;
     const seq = Buffer.alloc(4);

@@ -74,5 +74,6 @@ export interface IkeSa {
   quickModes: Map<number, QuickMode>;
   usedMessageIds: Set<number>;
   children: Map<string, ChildSa>;
-  dpd: { seq: number; outstanding: number; nextProbe: number; tries: number };
+  /** RFC 3706 state: last sequence sent, first unanswered one (0 = none), when the first probe went out. */
+  dpd: { seq: number; outstanding: number; nextProbe: number; tries: number; sentAt: number };
 }
