@@ -99,6 +99,9 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   );
   sa.cache = { request: Buffer.from(msg), reply };
   core.addSa(sa);
+  if (!natT && core.forceEncapsulation && to.port !== 4500) {
+    core.log('warn', 'ike.natt.unsupported', { id: sa.id, peer: ep(from), hint: 'peer offers no NAT-T vendor ID: ESP would arrive as raw IP protocol 50' });
+  }
   core.log('info', 'ike.mm.started', { id: sa.id, peer: ep(from), proposal: choice.label, natT: natT?.name ?? 'none' });
   core.send(to, from, reply);
 }

@@ -189,7 +189,9 @@ function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Arra
     expiresAt: now + qm.lifetimeSeconds * 1000,
   };
   sa.children.set(child.id, child);
-  const encapsulation = core.forceEncapsulation || sa.peer.port === 4500 || sa.local.port === 4500 ? 'udp' : 'none';
+  // RFC 3948: UDP encapsulation iff the exchange runs on port 4500 (the peer floated, or started there).
+  // A peer without NAT-T stays on 500 and sends raw ESP ('none'), which a userspace daemon cannot receive.
+  const encapsulation = sa.local.port === 4500 ? 'udp' : 'none';
   core.log('info', 'ike.child.up', {
     id: child.id, ikeSa: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, inboundSpi: inbound.spi.toString(16), outboundSpi: outbound.spi.toString(16), algorithms: c.label, lifetime: qm.lifetimeSeconds,
   });

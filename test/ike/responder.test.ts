@@ -114,6 +114,18 @@ describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', (
     expect(up.encapsulation).toBe('none');
   });
 
+  it('a peer without NAT-T stays on 500: warned about, child encapsulation none', () => {
+    const r = responder();
+    const i = initiator({ natT: false });
+    const first = deliver(r, i, i.mm1(), 0);
+    expect(logs(first, 'ike.natt.unsupported')).toHaveLength(1);
+    i.onMm2(only(first).data);
+    i.onMm4(only(deliver(r, i, i.mm3(), 0)).data);
+    i.onMm6(only(deliver(r, i, i.mm5(), 0)).data);
+    expect(i.dst).toEqual(SERVER);
+    expect(quickMode(r, i, { cipher: 'aes128', auth: 'sha1' }).up.encapsulation).toBe('none');
+  });
+
   it('answers with the first acceptable transform of several', () => {
     const r = responder();
     const i = initiator({ p1: [{ enc: 'aes128', hash: 'sha1', group: 1 }, { enc: 'aes256', hash: 'sha256', group: 14 }, { enc: 'aes128', hash: 'sha1', group: 2 }] });
