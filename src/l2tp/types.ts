@@ -24,11 +24,20 @@ export interface L2tpServerConfig {
   counters?: Counters;
 }
 
+/**
+ * What the LNS asks of the daemon. In one output array the order matters:
+ * a tunnel's session-down events come before its tunnel-down.
+ */
 export type L2tpOutput =
+  /** One L2TP datagram to send to that peer (through its SA, inner UDP 1701). */
   | { type: 'send'; peerKey: string; data: Buffer }
+  /** ICCN received: the PPP layer may start (sessionKey = `${peerKey}/${tunnelId}/${sessionId}`, our ids). */
   | { type: 'session-up'; sessionKey: string; peerKey: string; tunnelId: number; sessionId: number; peerHostName: string }
+  /** A PPP frame as carried (FF 03 first if the peer sent them). A view into the received datagram: use it before that buffer is reused. */
   | { type: 'ppp-frame'; sessionKey: string; frame: Uint8Array }
+  /** A session that was up is gone (peer CDN, closeSession, tunnel teardown); emitted once per session-up. */
   | { type: 'session-down'; sessionKey: string; reason: string }
+  /** The tunnel is gone (StopCCN either way, retry limit, closePeer, shutdown); emitted once per tunnel. */
   | { type: 'tunnel-down'; peerKey: string; tunnelId: number; reason: string }
   | LogEvent;
 
