@@ -10,7 +10,7 @@ import { LcpKeepalive } from './keepalive.js';
 import { LcpHandler } from './lcp.js';
 import { CHAP_CODE_NAMES, CODE, codeName, PAP_CODE_NAMES, PROTO, protocolName } from './names.js';
 import type { AddressPool } from './pool.js';
-import type { PppAuthBackend, PppConfig, PppOutput, PppUser } from './types.js';
+import type { PppAuthBackend, PppConfig, PppOutput, PppPhase, PppStatus, PppUser } from './types.js';
 
 /**
  * One PPP link inside one L2TP session, server side (RFC 1661 §3.2 phases):
@@ -18,10 +18,8 @@ import type { PppAuthBackend, PppConfig, PppOutput, PppUser } from './types.js';
  * (IPCP) → IPv4. Sans-I/O: frames in, outputs out, time passed in.
  */
 
-export type { PppAuthBackend, PppConfig, PppOutput, PppUser } from './types.js';
+export type { PppAuthBackend, PppConfig, PppOutput, PppPhase, PppStatus, PppUser } from './types.js';
 
-/** RFC 1661 §3.2 link phases. */
-export type PppPhase = 'establish' | 'authenticate' | 'network' | 'terminate' | 'dead';
 
 /** NCPs we do not run are Protocol-Rejected (RFC 1661 §5.7) once LCP is Opened. */
 function isNcpOrUnknown(p: number): boolean {
@@ -119,6 +117,22 @@ export class PppSession {
   /** LCP and IPCP automaton states, for status and tests. */
   get states(): { lcp: string; ipcp: string } {
     return { lcp: this.lcp.stateName, ipcp: this.ipcp.stateName };
+  }
+
+  /** A snapshot for status output (`l2tpsec status`, metrics). */
+  status(now: number): PppStatus {
+    const st: PppStatus = {
+      phase: this.phaseV,
+      lcp: this.lcp.stateName,
+      ipcp: this.ipcp.stateName,
+      auth: this.lcpH.auth,
+      mru: this.lcpH.ourMru,
+      peerMru: this.lcpH.peerMru,
+    };
+    if (this.userV !== undefined) st.user = this.userV;
+    if (this.addressV !== undefined) st.address = this.addressV;
+    if (this.ipcp.state === STATE.Opened) st.idleSeconds = Math.max(0, Math.floor((now - this.lastTraffic) / 1000));
+    return st;
   }
 
   /** The peer's MRU (largest frame we may send it) once LCP is up. */

@@ -43,3 +43,18 @@ export type PppOutput =
   | { type: 'closed'; reason: string; user?: string; address?: string } // the session is over: the daemon closes the L2TP session
   | LogEvent;
 
+/** RFC 1661 §3.2 link phases. */
+export type PppPhase = 'establish' | 'authenticate' | 'network' | 'terminate' | 'dead';
+
+export interface PppStatus {
+  phase: PppPhase;
+  lcp: string;
+  ipcp: string;
+  auth: 'mschapv2' | 'pap';
+  mru: number;
+  peerMru: number;
+  user?: string;
+  address?: string;
+  /** Seconds since the last IPv4 packet from the client (IPCP Opened only). */
+  idleSeconds?: number;
+}

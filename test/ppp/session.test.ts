@@ -23,6 +23,17 @@ describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
     expect(r.server.address).toBe('10.40.0.2');
     expect(pool.isAllocated('10.40.0.2')).toBe(true);
     expect(r.server.states).toEqual({ lcp: 'Opened', ipcp: 'Opened' });
+    expect(r.server.status(r.now + 5000)).toEqual({
+      phase: 'network',
+      lcp: 'Opened',
+      ipcp: 'Opened',
+      auth: 'mschapv2',
+      mru: 1360,
+      peerMru: 1400,
+      user: 'alice',
+      address: '10.40.0.2',
+      idleSeconds: 5,
+    });
   });
 
   it('the Challenge is sent only after LCP is Opened', () => {
