@@ -236,6 +236,19 @@ describe('E. L2TP hostile inputs', () => {
     expect(p.server.list()[0]!.sessions).toHaveLength(2);
   });
 
+  it('peerGroup makes the per-peer limit count several peer keys (e.g. one outer address) together; maxTunnels caps all', () => {
+    const server = newServer({ maxTunnelsPerPeer: 2, peerGroup: (k) => k.split(':')[0]!, maxTunnels: 3 });
+    expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4500/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
+    expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4501/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
+    expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4502/1701', 0))[0]?.msg?.messageType).toBe(MessageType.StopCCN);
+    expect(decoded(server.receive(sccrq([], 1), '198.51.100.1:4500/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
+    expect(decoded(server.receive(sccrq([], 1), '198.51.100.2:4500/1701', 0))[0]?.msg?.messageType).toBe(MessageType.StopCCN);
+    expect(server.list()).toHaveLength(3);
+    // Freeing one makes room again.
+    server.closePeer('203.0.113.9:4500/1701', 0, false);
+    expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4502/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
+  });
+
   it('a flood of bad datagrams is counted in full but logged at a limited rate', () => {
     const server = newServer();
     const out: L2tpOutput[] = [];
