@@ -35,7 +35,7 @@
  * no plaintext can be chosen after seeing its IV. IV_1 and all R_k come from
  * one random() call per batch. Tested: every packet decrypts with a naive
  * per-packet decryptor, and IV_{k+1} differs from any function of the
- * previous packet we can compute (test/esp/cbc-batch.test.ts).
+ * previous packet we can compute (test/esp/batch.test.ts, test/esp/kat.test.ts).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 

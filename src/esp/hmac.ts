@@ -7,7 +7,10 @@
  * layout of the batch buffers reserves `headroom` bytes in front of every
  * packet anyway, so writing K^ipad there and hashing [K^ipad | message] in one
  * call gives the inner hash; the outer hash runs over a preallocated
- * [K^opad | inner] scratch. Tested against createHmac (test/esp/hmac.test.ts).
+ * [K^opad | inner] scratch. Tested against RFC 2202 / RFC 4231 values and createHmac
+ * (test/esp/kat.test.ts). Measured (shared machine, noisy): clearly faster than
+ * createHmac for small packets, about equal at 1400 bytes; a createSecretKey
+ * KeyObject instead of a Buffer key did not help.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';
 
