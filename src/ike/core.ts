@@ -85,6 +85,13 @@ export class ResponderCore {
     this.log('warn', event, { reason, peer: peer ? `${peer.address}:${peer.port}` : undefined, ...fields, ...(suppressed ? { suppressed } : {}) });
   }
 
+  /** A log line about unauthenticated input, rate-limited per event and peer address. */
+  logLimited(level: LogLevel, event: string, now: number, peer: Endpoint, fields?: Record<string, unknown>): void {
+    const suppressed = this.limiter.allow(`${event}|${peer.address}`, now);
+    if (suppressed < 0) return;
+    this.log(level, event, { peer: `${peer.address}:${peer.port}`, ...fields, ...(suppressed ? { suppressed } : {}) });
+  }
+
   send(from: Endpoint, to: Endpoint, data: Buffer): void {
     this.counters.inc('ike.tx');
     this.out.push({ type: 'send', from: { ...from }, to: { ...to }, data });

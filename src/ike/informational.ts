@@ -33,7 +33,7 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
     // A peer's error notify during Main Mode: log it, change nothing (it is unauthenticated).
     try {
       const { payloads } = decodeMessage(msg);
-      for (const n of payloads.notifies) core.log('warn', 'ike.notify.unauthenticated', { id: sa.id, peer: ep(from), notify: nameOf(notifyTypeNames, n.notifyType) });
+      for (const n of payloads.notifies) core.logLimited('warn', 'ike.notify.unauthenticated', now, from, { id: sa.id, notify: nameOf(notifyTypeNames, n.notifyType) });
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }

@@ -55,7 +55,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   const pick = selectPhase1(payloads.sa.value, core.policy, core.allowLegacy);
   if (!pick.ok) {
     core.counters.inc('ike.proposal.rejected');
-    core.log('warn', 'ike.proposal.rejected', { peer: ep(from), phase: 1, reason: pick.reason });
+    core.logLimited('warn', 'ike.proposal.rejected', now, from, { phase: 1, reason: pick.reason });
     // RFC 2408 §5.4: NO-PROPOSAL-CHOSEN, unencrypted, no state kept; smaller than the request.
     const n = encodeNotify({ doi: DOI_IPSEC, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), notifyType: NotifyType.NO_PROPOSAL_CHOSEN, data: Buffer.alloc(0) });
     const reply = encodeMessage(
@@ -100,7 +100,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   sa.cache = { request: Buffer.from(msg), reply };
   core.addSa(sa);
   if (!natT && core.forceEncapsulation && to.port !== 4500) {
-    core.log('warn', 'ike.natt.unsupported', { id: sa.id, peer: ep(from), hint: 'peer offers no NAT-T vendor ID: ESP would arrive as raw IP protocol 50' });
+    core.logLimited('warn', 'ike.natt.unsupported', now, from, { id: sa.id, hint: 'peer offers no NAT-T vendor ID: ESP would arrive as raw IP protocol 50' });
   }
   core.log('info', 'ike.mm.started', { id: sa.id, peer: ep(from), proposal: choice.label, natT: natT?.name ?? 'none' });
   core.send(to, from, reply);

@@ -88,9 +88,9 @@ describe('HOSTILE-INPUTS B: ISAKMP parsing through receive()', () => {
       [p1t([attr(P1Attr.ENCRYPTION, 7), attr(P1Attr.KEY_LENGTH, 128), attr(P1Attr.HASH, 2), attr(P1Attr.AUTH_METHOD, 1)])],
       [{ number: 1, id: 3, attributes: goodAttrs() }],
     ];
-    for (const c of cases) {
+    for (const [k, c] of cases.entries()) {
       const m = mm1With(c);
-      const out = r.receive(m, PEER, SERVER, 0);
+      const out = r.receive(m, PEER, SERVER, k * 10_000);
       const s = only(out);
       expect(s.data.length).toBeLessThanOrEqual(m.length);
       const reply = decodeMessage(s.data);
@@ -99,6 +99,11 @@ describe('HOSTILE-INPUTS B: ISAKMP parsing through receive()', () => {
       expect(logs(out, 'ike.proposal.rejected')).toHaveLength(1);
     }
     expect(counters.get('ike.proposal.rejected')).toBe(cases.length);
+    // The log line about unauthenticated input is rate-limited per peer (5 per 10 s); the counter is not.
+    let logged = 0;
+    for (let k = 0; k < 20; k++) logged += logs(r.receive(mm1With(cases[0]!), PEER, SERVER, 500_000), 'ike.proposal.rejected').length;
+    expect(logged).toBe(5);
+    expect(counters.get('ike.proposal.rejected')).toBe(cases.length + 20);
     expect(r.list()).toHaveLength(0);
     expect(r.nextDeadline()).toBeUndefined();
   });
