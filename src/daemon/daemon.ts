@@ -139,8 +139,11 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     const now = this.clock.now();
+    // Innermost first, each flushed while the SAs that carry it still exist:
+    // LCP Terminate and StopCCN go out through ESP, then IKE sends its Deletes.
     for (const s of [...this.sessions.values()]) this.handlePpp(s, s.ppp.close(reason, now));
     this.handleL2tp(this.l2tp.shutdown(now));
+    this.flush();
     this.handleIke(this.ike.shutdown(now));
     this.flush();
     if (this.timer) clearInterval(this.timer);
