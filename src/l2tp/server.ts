@@ -322,14 +322,14 @@ export class L2tpServer extends LnsCore {
   /** Close every tunnel of a peer; sends one StopCCN each when `send`, then frees them at once. */
   closePeer(peerKey: string, now: number, send: boolean): L2tpOutput[] {
     const out: L2tpOutput[] = [];
-    for (const t of this.reg.peerTunnels(peerKey)) this.abort(t, send, StopCcnResult.GeneralRequestToClear, 'peer closed', now, out);
+    for (const t of this.reg.peerTunnels(peerKey)) this.abort(t, send, StopCcnResult.GeneralRequestToClear, 'peer closed', out);
     return out;
   }
 
   /** StopCCN on every tunnel, everything freed. */
   shutdown(now: number): L2tpOutput[] {
     const out: L2tpOutput[] = [];
-    for (const t of [...this.tunnels.values()]) this.abort(t, true, StopCcnResult.BeingShutDown, 'server shutting down', now, out);
+    for (const t of [...this.tunnels.values()]) this.abort(t, true, StopCcnResult.BeingShutDown, 'server shutting down', out);
     return out;
   }
 
@@ -412,7 +412,7 @@ export class L2tpServer extends LnsCore {
   }
 
   /** Send a StopCCN once (no retransmission) if asked, then free at once. */
-  private abort(t: Tunnel, send: boolean, result: number, reason: string, now: number, out: L2tpOutput[]): void {
+  private abort(t: Tunnel, send: boolean, result: number, reason: string, out: L2tpOutput[]): void {
     if (send && t.state !== 'dead') {
       const ch = t.channel;
       out.push(logEvent('info', 'l2tp.SendStopCCN', { ...this.fields(t), reason, resultCode: result }));
@@ -420,7 +420,6 @@ export class L2tpServer extends LnsCore {
       ch.ns = (ch.ns + 1) & 0xffff;
     }
     this.freeTunnel(t, reason, out);
-    void now;
   }
 
 }
