@@ -154,7 +154,10 @@ function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     // With forceEncapsulation the hash for the peer's address deliberately mismatches, so the peer floats to 4500.
     const peerHash = core.forceEncapsulation ? hash(h, Buffer.from('l2tpsec-force-nat-t'), core.random(16)) : theirs;
     out.push({ type: sa.natT.natD, body: encodeNatD({ hash: peerHash }) });
-    out.push({ type: sa.natT.natD, body: encodeNatD({ hash: ours }) });
+    // Our own address: with forced encapsulation we echo the peer's hash of the address it sent to, so the
+    // peer never concludes that the server is behind a NAT (Windows refuses that by default), even when it is.
+    const ourHash = core.forceEncapsulation ? payloads.natD[0]! : ours;
+    out.push({ type: sa.natT.natD, body: encodeNatD({ hash: ourHash }) });
   }
   const reply = encodeMessage(
     { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },

@@ -87,6 +87,15 @@ describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', (
     expect(up.local).toEqual(SERVER4500);
   });
 
+  it('a server behind NAT (peer dialled another address) still looks un-NATed to the peer', () => {
+    const r = responder();
+    const i = initiator({ server: { address: '192.0.2.50', port: 500 } }); // the public address; we see packets on SERVER
+    i.onMm2(only(r.receive(i.mm1(), i.src, SERVER, 0)).data);
+    const nat = i.onMm4(only(r.receive(i.mm3(), i.src, SERVER, 0)).data);
+    expect(nat.serverBehindNat).toBe(false);
+    expect(i.behindNat).toBe(true);
+  });
+
   it('IDir mirrors the peer protocol/port form and honours localId', () => {
     const r = responder({ localId: 'vpn.example.com' });
     const i = initiator({ id: { idType: IdType.IPV4_ADDR, protocol: 0, port: 0, data: Buffer.from([10, 0, 0, 2]) } });
