@@ -104,6 +104,13 @@ export class EspEngine {
     if (sa) sa.seqOut = Math.max(0, Math.min(SEQ_MAX, Math.floor(seq)));
   }
 
+  /**
+   * Verify, decrypt and unwrap one batch of ESP-in-UDP datagrams. Delivered
+   * payloads are views into one plaintext buffer per SA per batch (keep or
+   * copy as needed). Order: grouped by SA in order of first appearance, batch
+   * order within an SA. Never throws; every datagram is either delivered or
+   * counted under esp.in.drop.<reason>.
+   */
   decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; events: EspEvent[] } {
     const delivered: EspDelivered[] = [];
     const events: EspEvent[] = [];
@@ -298,6 +305,11 @@ export class EspEngine {
     );
   }
 
+  /**
+   * Encrypt one batch of inner UDP payloads (L2TP) for their SAs. The send
+   * buffers of one SA share one zero-filled allocation. Order: grouped by SA in
+   * order of first appearance, batch order within an SA. Never throws.
+   */
   encryptBatch(batch: EspOutbound[], now: number): { sends: EspSend[]; events: EspEvent[] } {
     const sends: EspSend[] = [];
     const events: EspEvent[] = [];
