@@ -1,3 +1,4 @@
+import type { Counters } from '../core/counters.js';
 import { DecodeError } from '../core/errors.js';
 import type { Endpoint } from '../core/sa.js';
 import { ExchangeType, NotifyType, ProtocolId, exchangeTypeNames, nameOf } from './wire/constants.js';
@@ -6,6 +7,7 @@ import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore
 import { handleMainMode, handleMm1 } from './mainmode.js';
 import { handleQuickMode } from './quickmode.js';
 import { handleInformational } from './informational.js';
+import type { IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
 
 export type { IkeOutput, IkeResponderConfig, IkeSaDown, IkeSaUp, SendOutput } from './types.js';
@@ -116,7 +118,7 @@ export class IkeResponder {
   }
 
   /** RFC 3706: R-U-THERE after dpdIdle of silence, retried every 5 s, 5 tries, then the SAs go down. */
-  private dpd(sa: import('./state.js').IkeSa, now: number): void {
+  private dpd(sa: IkeSa, now: number): void {
     const core = this.core;
     if (core.dpdIdle <= 0 || !sa.peerDpd) return;
     if (sa.dpd.outstanding !== 0 && sa.lastSeen > sa.dpd.sentAt) {
@@ -216,7 +218,7 @@ export class IkeResponder {
   }
 
   /** Counters (drops by reason, retransmissions, ...). */
-  get counters(): import('../core/counters.js').Counters {
+  get counters(): Counters {
     return this.core.counters;
   }
 }
