@@ -23,7 +23,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const BATCH = 32;
 const POOL = 2048;
 const SLICE_MS = Number(process.env.ESP_BENCH_SLICE_MS ?? 150);
-const ROUNDS = Number(process.env.ESP_BENCH_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.ESP_BENCH_ROUNDS ?? 6);
 const E2E_MS = Number(process.env.ESP_BENCH_E2E_MS ?? 3000);
 const E2E_SENDERS = Number(process.env.ESP_BENCH_SENDERS ?? 2);
 
