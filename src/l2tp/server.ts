@@ -64,7 +64,9 @@ export class L2tpServer extends LnsCore {
   }
 
   private receiveControl(h: L2tpHeader, data: Uint8Array, peerKey: string, now: number, out: L2tpOutput[]): void {
-    const msg = decodeControlMessage(data.subarray(h.payloadOffset, h.payloadEnd), this.secret);
+    // A copy: decoded AVP values are views, and an out-of-order message is held
+    // past this call while the daemon may reuse its receive buffer.
+    const msg = decodeControlMessage(Buffer.from(data.subarray(h.payloadOffset, h.payloadEnd)), this.secret);
     const ns = h.ns ?? 0;
     const nr = h.nr ?? 0;
     if (h.tunnelId === 0) {

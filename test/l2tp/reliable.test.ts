@@ -7,6 +7,10 @@ import { ControlChannel, seqDiff } from '../../src/l2tp/reliable.js';
 import { L2tpServer, type L2tpOutput } from '../../src/l2tp/server.js';
 import { PEER, Pair, counterRandom, logs, sends } from './harness.js';
 import { TestLac } from './lac.js';
+import { encodeAvps } from '../../src/l2tp/avp.js';
+import { avpBytes, avpMessageType } from '../../src/l2tp/attributes.js';
+import { AvpType } from '../../src/l2tp/constants.js';
+import { challengeResponse } from '../../src/l2tp/hidden.js';
 
 const cfg = { ourWindow: 4, maxRetries: 5, initialRto: 1000, maxRto: 8000 };
 const hdr = (d: Buffer) => decodeHeader(d);
@@ -265,5 +269,32 @@ describe('reliable delivery under loss, duplication and reordering (property)', 
     // The explicit examples make sure both outcomes are exercised.
     expect(outcomes.up).toBeGreaterThan(0);
     expect(outcomes.down).toBeGreaterThan(0);
+  });
+});
+
+describe('held messages survive buffer reuse', () => {
+  it('an out-of-order SCCCN keeps its Challenge Response after the receive buffer was overwritten', () => {
+    const secret = Buffer.from('tunnel-secret');
+    const server = new L2tpServer({ hostName: 'lns', secret, random: counterRandom() });
+    const lac = new TestLac({ secret });
+    const shared = Buffer.alloc(2048);
+    const deliver = (d: Buffer): L2tpOutput[] => {
+      shared.fill(0x55);
+      d.copy(shared);
+      return server.receive(shared.subarray(0, d.length), PEER, 0);
+    };
+    const sccrp = sends(deliver(lac.start(0)[0]!))[0]!;
+    const h = decodeHeader(sccrp);
+    const m = decodeControlMessage(sccrp.subarray(h.payloadOffset, h.payloadEnd))!;
+    const ch = lac.channel;
+    ch.peerTunnelId = m.attrs.assignedTunnelId!;
+    ch.receive(h.ns!, h.nr!, null, 0);
+    ch.nr = 1;
+    // HELLO takes Ns 1, SCCCN Ns 2; the SCCCN arrives first and is held.
+    const hello = ch.send(0, encodeAvps([avpMessageType(MessageType.HELLO)]), 0)[0]!;
+    const scccn = ch.send(0, encodeAvps([avpMessageType(MessageType.SCCCN), avpBytes(AvpType.ChallengeResponse, challengeResponse(MessageType.SCCCN, secret, m.attrs.challenge!))]), 0)[0]!;
+    expect(logs(deliver(scccn))).toEqual([]);
+    const o = deliver(hello);
+    expect(logs(o)).toEqual(['l2tp.RecvSCCCN', 'l2tp.tunnel.start']);
   });
 });
