@@ -37,6 +37,8 @@ export interface InitiatorOptions {
   server: Endpoint;
   p1: P1Spec[];
   natT?: boolean;
+  /** Offer only draft-ietf-ipsec-nat-t-ike-02\n (NAT-D payload type 130, modes 61443/61444). */
+  natTDraft?: boolean;
   dpd?: boolean;
   id?: IdPayload;
   initialContact?: boolean;
@@ -149,9 +151,8 @@ export class TestInitiator {
     const sa: SaPayload = { doi: DOI_IPSEC, situation: SIT_IDENTITY_ONLY, proposals: [{ number: 1, protocolId: ProtocolId.ISAKMP, spi: Buffer.alloc(0), transforms: this.o.p1.map((s, i) => p1Transform(i + 1, s)) }] };
     this.saiB = encodeSa(sa);
     const out: OutPayload[] = [{ type: PayloadType.SA, body: this.saiB }];
-    if (this.o.natT !== false) {
-      out.push({ type: PayloadType.VID, body: VID_RFC3947 }, { type: PayloadType.VID, body: VID_NATT_DRAFT_02N });
-    }
+    if (this.o.natTDraft) out.push({ type: PayloadType.VID, body: VID_NATT_DRAFT_02N });
+    else if (this.o.natT !== false) out.push({ type: PayloadType.VID, body: VID_RFC3947 }, { type: PayloadType.VID, body: VID_NATT_DRAFT_02N });
     if (this.o.dpd) out.push({ type: PayloadType.VID, body: VID_DPD });
     return this.message(ExchangeType.IDENTITY_PROTECTION, 0, out).data;
   }
@@ -180,14 +181,19 @@ export class TestInitiator {
       { type: PayloadType.NONCE, body: this.ni },
     ];
     if (this.o.natT !== false) {
-      out.push({ type: PayloadType.NAT_D, body: this.natD(this.o.server) }, { type: PayloadType.NAT_D, body: this.natD(this.o.local) });
+      const t = this.o.natTDraft ? PayloadType.NAT_D_DRAFT : PayloadType.NAT_D;
+      out.push({ type: t, body: this.natD(this.o.server) }, { type: t, body: this.natD(this.o.local) });
     }
     return this.message(ExchangeType.IDENTITY_PROTECTION, 0, out).data;
   }
 
   /** Returns whether the server looks NATed (second NAT-D mismatch). */
+  /** Payload types of the last MM4 (to check NAT-D 20 vs 130). */
+  mm4Types: number[] = [];
+
   onMm4(msg: Buffer): { serverBehindNat: boolean } {
     const m = decodeMessage(msg);
+    this.mm4Types = m.payloads.order;
     this.gxr = m.payloads.ke!.value.data;
     this.nr = m.payloads.nonce!.value.data;
     const gxy = this.dh.computeShared(this.gxr);
@@ -237,7 +243,7 @@ export class TestInitiator {
     spiI[0] = 0xc0;
     const a: DataAttribute[] = [attr(P2Attr.SA_LIFE_TYPE, LifeType.SECONDS), attr(P2Attr.SA_LIFE_DURATION, spec.lifetime ?? 3600)];
     if (spec.pfs) a.push(attr(P2Attr.GROUP_DESCRIPTION, spec.pfs));
-    a.push(attr(P2Attr.ENCAPSULATION_MODE, spec.mode ?? (this.behindNat ? EncapMode.UDP_TRANSPORT : EncapMode.TRANSPORT)));
+    a.push(attr(P2Attr.ENCAPSULATION_MODE, spec.mode ?? (this.behindNat ? (this.o.natTDraft ? EncapMode.UDP_TRANSPORT_DRAFT : EncapMode.UDP_TRANSPORT) : EncapMode.TRANSPORT)));
     let tid: number;
     if (spec.cipher === '3des') tid = EspTransformId['3DES'];
     else if (spec.cipher.endsWith('gcm16')) tid = EspTransformId.AES_GCM_16;

@@ -96,6 +96,17 @@ describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', (
     expect(i.behindNat).toBe(true);
   });
 
+  it('draft NAT-T (02\\n): NAT-D payload type 130, UDP-Transport 61444 accepted, keys match', () => {
+    const r = responder();
+    const i = initiator({ natTDraft: true });
+    mainMode(r, i);
+    expect(i.mm4Types).toEqual([4, 10, 130, 130]);
+    expect(i.dst).toEqual(SERVER4500);
+    const { up, keys } = quickMode(r, i, { cipher: 'aes256', auth: 'sha1', natOa: true });
+    expect(up.encapsulation).toBe('udp');
+    expect(up.inbound.encKey.equals(keys.i2r.encKey)).toBe(true);
+  });
+
   it('IDir mirrors the peer protocol/port form and honours localId', () => {
     const r = responder({ localId: 'vpn.example.com' });
     const i = initiator({ id: { idType: IdType.IPV4_ADDR, protocol: 0, port: 0, data: Buffer.from([10, 0, 0, 2]) } });
