@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Counters, RateLimiter, logEvent } from '../core/index.js';
-import { CDN_RESULT_NAMES, CdnResult, ErrorCode } from './constants.js';
+import { CDN_RESULT_NAMES, CdnResult, ErrorCode, MessageType } from './constants.js';
 import type { ControlMessage } from './attributes.js';
 import { buildCdn, buildIcrp, buildStopCcn } from './messages.js';
 import { type ChannelConfig, DEFAULT_CHANNEL_CONFIG } from './reliable.js';
@@ -120,7 +120,9 @@ export abstract class LnsCore {
 
   /** Refuse or end the session a message names (CDN), e.g. for an unknown mandatory AVP (RFC 2661 §4.1). */
   protected rejectSessionMessage(t: Tunnel, m: Inbound, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
-    const s = t.sessions.get(m.sessionId);
+    // A call request (ICRQ, OCRQ) names no session of ours: refuse it by its Assigned Session ID only.
+    const request = m.msg.messageType === MessageType.ICRQ || m.msg.messageType === MessageType.OCRQ;
+    const s = request ? undefined : t.sessions.get(m.sessionId);
     if (s) {
       this.sendCdn(t, s.peerSessionId, s.sessionId, result, error, reason, now, out);
       this.freeSession(s, reason, out);

@@ -130,6 +130,21 @@ describe('E. L2TP hostile inputs', () => {
     expect(p.server.list()[0]!.sessions.map((s) => s.sessionKey)).toEqual([b.sessionKey]);
   });
 
+  it('an OCRQ or ICRQ naming one of our session ids in its header does not close that session', () => {
+    const p = new Pair();
+    p.establish();
+    const a = p.call();
+    const ours = p.lac.sessions.get(a.sessionId)!.peerSessionId;
+    const ocrq = p.lac.channel.send(ours, encodeAvps([avpMessageType(MessageType.OCRQ), avpU16(AvpType.AssignedSessionId, 5)]), p.now);
+    const o = p.pump(ocrq);
+    expect(decoded(o).find((x) => x.msg?.messageType === MessageType.CDN)?.h.sessionId).toBe(5);
+    expect(o.some((x) => x.type === 'session-down')).toBe(false);
+    const icrq = p.lac.channel.send(ours, encodeAvps([...xl2tpdIcrqAvps(6, 6), { type: 999, value: Buffer.alloc(1), mandatory: true }]), p.now);
+    const o2 = p.pump(icrq);
+    expect(o2.some((x) => x.type === 'session-down')).toBe(false);
+    expect(p.server.list()[0]!.sessions.map((s) => s.sessionKey)).toEqual([a.sessionKey]);
+  });
+
   it('unknown message type: with M the tunnel is cleared, without M ignored', () => {
     const p = new Pair();
     p.establish();
