@@ -149,7 +149,8 @@ export class Daemon {
     if (this.timer) clearInterval(this.timer);
     // let the last datagrams leave before the sockets close
     await new Promise((r) => setTimeout(r, 100));
-    for (const s of [...this.sessions.values()]) this.destroySession(s, reason);
+    const end = this.clock.now();
+    for (const s of [...this.sessions.values()]) this.handlePpp(s, s.ppp.lowerDown(reason, end));
     await this.udp?.close();
     this.tun?.close();
     if (this.net) await this.net.tearDown();
@@ -327,7 +328,8 @@ export class Daemon {
         }
         case 'session-down': {
           const s = this.sessions.get(o.sessionKey);
-          if (s) this.destroySession(s, o.reason);
+          // The L2TP session is gone: PPP frees its lease and reports 'closed'.
+          if (s) this.handlePpp(s, s.ppp.lowerDown(o.reason, this.clock.now()));
           break;
         }
         case 'tunnel-down':
@@ -379,10 +381,9 @@ export class Daemon {
           break;
         case 'auth-success':
           s.user = o.user;
-          this.log.info('ppp.auth.success', { user: o.user, session: s.key, peer: this.peerText(s) });
           break;
         case 'auth-failure':
-          this.log.warn('ppp.auth.failure', { user: o.user, reason: o.reason, session: s.key, peer: this.peerText(s) });
+          this.counters.inc('ppp.auth.failure');
           break;
         case 'ip-up':
           s.address = o.address;
@@ -406,7 +407,8 @@ export class Daemon {
           this.destroySession(s, o.reason);
           break;
         case 'log':
-          this.log.event(o as LogEvent);
+          // PPP does not know where the session comes from: add it (ppp.auth.failure names user and peer).
+          this.log.log(o.level, o.event, { ...o.fields, session: s.key, peer: this.peerText(s) });
           break;
       }
     }
@@ -415,8 +417,6 @@ export class Daemon {
   private destroySession(s: SessionState, reason: string): void {
     if (!this.sessions.delete(s.key)) return;
     this.forwarder.removeSession(s.key);
-    const addr = s.ppp.address;
-    if (addr && this.pool.isAllocated(addr)) this.pool.release(addr);
     if (s.address) {
       this.log.info('session.stop', {
         user: s.user,
