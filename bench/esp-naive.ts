@@ -1,7 +1,7 @@
 /**
  * Baselines for the ESP benchmark: the straightforward per-packet way
- * (one createDecipheriv/createCipheriv + one createHmac per packet, a fresh
- * randomBytes IV per packet) and the same with @noble/ciphers + @noble/hashes.
+ * (one createDecipheriv/createCipheriv + one createHmac per packet; fresh
+ * random IVs drawn per batch with one randomBytes call, like the engine) and the same with @noble/ciphers + @noble/hashes.
  * Same checks as the engine (ICV, padding, next header, inner UDP 1701).
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -54,9 +54,9 @@ function plain(s: TransformSpec, dstPort: number, payload: Uint8Array): Buffer {
   return pt;
 }
 
-export function naiveEncrypt(k: BenchKeys, seq: number, dstPort: number, payload: Uint8Array): Buffer {
+/** iv: a fresh random IV (the bench draws a batch's IVs with one randomBytes call, as the engine does). */
+export function naiveEncrypt(k: BenchKeys, seq: number, dstPort: number, payload: Uint8Array, iv: Uint8Array = randomBytes(k.spec.ivLen)): Buffer {
   const s = k.spec;
-  const iv = randomBytes(s.ivLen);
   const c = createCipheriv(s.cipherName, k.encKey, iv);
   c.setAutoPadding(false);
   const hdr = Buffer.alloc(8);
@@ -78,9 +78,8 @@ export function nobleDecrypt(k: BenchKeys, d: Uint8Array): Uint8Array | null {
   return checkPlain(pt);
 }
 
-export function nobleEncrypt(k: BenchKeys, seq: number, dstPort: number, payload: Uint8Array): Uint8Array {
+export function nobleEncrypt(k: BenchKeys, seq: number, dstPort: number, payload: Uint8Array, iv: Uint8Array = randomBytes(k.spec.ivLen)): Uint8Array {
   const s = k.spec;
-  const iv = randomBytes(s.ivLen);
   const ct = cbc(k.encKey, iv, { disablePadding: true }).encrypt(plain(s, dstPort, payload));
   const out = new Uint8Array(8 + s.ivLen + ct.length + s.icvLen);
   const dv = new DataView(out.buffer);

@@ -143,12 +143,15 @@ function benchOutbound(name: string, t: EspTransform, size: number): Measured {
   const keys: BenchKeys = { spec: resolveTransform(t), encKey: ours.outbound.encKey, authKey: ours.outbound.authKey, spi: ours.outbound.spi };
   let seq = 0;
   const oursFn = (): number => engine.encryptBatch(batch, 0).sends.length;
+  const ivLen = keys.spec.ivLen;
   const naiveFn = (): number => {
-    for (let i = 0; i < BATCH; i++) naiveEncrypt(keys, ++seq, 1701, payload);
+    const ivs = randomBytes(BATCH * ivLen);
+    for (let i = 0; i < BATCH; i++) naiveEncrypt(keys, ++seq, 1701, payload, ivs.subarray(i * ivLen, (i + 1) * ivLen));
     return BATCH;
   };
   const nobleFn = (): number => {
-    for (let i = 0; i < BATCH; i++) nobleEncrypt(keys, ++seq, 1701, payload);
+    const ivs = randomBytes(BATCH * ivLen);
+    for (let i = 0; i < BATCH; i++) nobleEncrypt(keys, ++seq, 1701, payload, ivs.subarray(i * ivLen, (i + 1) * ivLen));
     return BATCH;
   };
   return compare(name, size, oursFn, naiveFn, nobleFn);
