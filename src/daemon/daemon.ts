@@ -3,7 +3,6 @@ import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
-import type { LogEvent } from '../core/log.js';
 import { IkeResponder, type IkeOutput } from '../ike/responder.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
 import { L2tpServer, type L2tpOutput } from '../l2tp/server.js';
