@@ -20,6 +20,7 @@ export abstract class LnsCore {
   protected readonly maxTunnels: number;
   protected readonly maxPerPeer: number;
   protected readonly maxSessions: number;
+  protected readonly maxSessionsTotal: number;
   protected readonly channelCfg: ChannelConfig;
   protected readonly random: (n: number) => Buffer;
   readonly counters: Counters;
@@ -35,6 +36,7 @@ export abstract class LnsCore {
     this.maxTunnels = cfg.maxTunnels ?? 4096;
     this.maxPerPeer = cfg.maxTunnelsPerPeer ?? 1000;
     this.maxSessions = cfg.maxSessionsPerTunnel ?? 1024;
+    this.maxSessionsTotal = cfg.maxSessions ?? 16384;
     this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
     this.random = cfg.random ?? randomBytes;
     this.counters = cfg.counters ?? new Counters('l2tp');
@@ -64,7 +66,7 @@ export abstract class LnsCore {
       this.sendCdn(t, peerSid, 0, CdnResult.GeneralError, ErrorCode.NoControlConnection, 'ICRQ before SCCCN', now, out);
       return;
     }
-    if (t.sessions.size >= this.maxSessions) {
+    if (t.sessions.size >= this.maxSessions || this.sessions.size >= this.maxSessionsTotal) {
       this.sendCdn(t, peerSid, 0, CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'too many sessions', now, out);
       return;
     }

@@ -14,6 +14,8 @@ export interface L2tpServerConfig {
   maxTunnelsPerPeer?: number;
   /** Sessions per tunnel, default 1024 (SoftEther). */
   maxSessionsPerTunnel?: number;
+  /** Sessions in all (bounds memory whatever the peers do), default 16384. */
+  maxSessions?: number;
   /** Maps a peer key to the group maxTunnelsPerPeer counts in (e.g. its outer address); default: the key itself. */
   peerGroup?: (peerKey: string) => string;
   /** Retransmission parameters (RFC 2661 §5.8), default window 8, 5 retries, 1 s doubling to 8 s. */

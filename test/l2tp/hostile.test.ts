@@ -241,14 +241,16 @@ describe('E. L2TP hostile inputs', () => {
     expect(server.list()).toHaveLength(2);
     expect(decoded(server.receive(sccrq([], 3), 'other', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
 
-    const p = new Pair({ maxSessionsPerTunnel: 2 });
-    p.establish();
-    p.call();
-    p.call();
-    const { out } = p.lac.call(p.now);
-    const o = p.pump(out);
-    expect(decoded(o).find((x) => x.msg?.messageType === MessageType.CDN)?.msg?.attrs.resultCode).toMatchObject({ result: 4, error: 4 });
-    expect(p.server.list()[0]!.sessions).toHaveLength(2);
+    for (const limits of [{ maxSessionsPerTunnel: 2 }, { maxSessions: 2 }]) {
+      const p = new Pair(limits);
+      p.establish();
+      p.call();
+      p.call();
+      const { out } = p.lac.call(p.now);
+      const o = p.pump(out);
+      expect(decoded(o).find((x) => x.msg?.messageType === MessageType.CDN)?.msg?.attrs.resultCode).toMatchObject({ result: 4, error: 4 });
+      expect(p.server.list()[0]!.sessions).toHaveLength(2);
+    }
   });
 
   it('peerGroup makes the per-peer limit count several peer keys (e.g. one outer address) together; maxTunnels caps all', () => {
