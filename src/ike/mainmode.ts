@@ -92,7 +92,9 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   };
   const out: OutPayload[] = [{ type: PayloadType.SA, body: encodeSa(phase1Reply(payloads.sa.value, choice)) }];
   if (natT) out.push({ type: PayloadType.VID, body: encodeVendorId({ data: natT.vid }) });
-  out.push({ type: PayloadType.VID, body: encodeVendorId({ data: VID_DPD }) });
+  // RFC 3706 §5.1: DPD is used only when both sides send the vendor ID; sending ours only in reply to
+  // theirs also keeps MM2 no larger than MM1 (no amplification towards an unverified source).
+  if (sa.peerDpd) out.push({ type: PayloadType.VID, body: encodeVendorId({ data: VID_DPD }) });
   const reply = encodeMessage(
     { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },
     PayloadType.SA, encodePayloadChain(out),

@@ -108,6 +108,15 @@ describe('HOSTILE-INPUTS B: ISAKMP parsing through receive()', () => {
     expect(r.nextDeadline()).toBeUndefined();
   });
 
+  it('MM2 is never larger than the MM1 it answers (no amplification towards an unverified source)', () => {
+    fc.assert(fc.property(fc.array(fc.constantFrom(...[2, 5, 14, 19, 20]), { minLength: 1, maxLength: 6 }), fc.boolean(), fc.boolean(), (groups, natT, dpd) => {
+      const r = responder();
+      const i = initiator({ p1: groups.map((g) => ({ enc: 'aes256' as const, hash: 'sha256' as const, group: g })), natT, dpd });
+      const m = i.mm1();
+      expect(only(deliver(r, i, m, 0)).data.length).toBeLessThanOrEqual(m.length);
+    }), { numRuns: 100 });
+  });
+
   it('MD5 is accepted only with allowLegacy', () => {
     const r = responder({ allowLegacy: true });
     const s = only(r.receive(mm1With([p1t([attr(P1Attr.ENCRYPTION, 7), attr(P1Attr.KEY_LENGTH, 128), attr(P1Attr.HASH, 1), attr(P1Attr.AUTH_METHOD, 1), attr(P1Attr.GROUP, 2)])]), PEER, SERVER, 0));
