@@ -59,22 +59,27 @@ export abstract class LnsCore {
 
   protected handleIcrq(t: Tunnel, msg: ControlMessage, now: number, out: L2tpOutput[]): void {
     const peerSid = msg.attrs.assignedSessionId;
-    out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
     if (peerSid === undefined || peerSid === 0) return this.drop('icrq-no-session-id', now, out, this.fields(t));
-    if (t.state !== 'established') {
-      // ICRQ before SCCCN (RFC 2661 §7.2.1): refuse the call.
-      this.sendCdn(t, peerSid, 0, CdnResult.GeneralError, ErrorCode.NoControlConnection, 'ICRQ before SCCCN', now, out);
+    let refusal: [number, number, string] | undefined;
+    let sessionId: number | undefined;
+    // ICRQ before SCCCN (RFC 2661 §7.2.1) or over a limit: refuse the call.
+    if (t.state !== 'established') refusal = [CdnResult.GeneralError, ErrorCode.NoControlConnection, 'ICRQ before SCCCN'];
+    else if (t.sessions.size >= this.maxSessions || this.sessions.size >= this.maxSessionsTotal) {
+      refusal = [CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'too many sessions'];
+    } else {
+      sessionId = this.reg.allocId((id) => t.sessions.has(id));
+      if (sessionId === undefined) refusal = [CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'no session id'];
+    }
+    if (refusal || sessionId === undefined) {
+      const [result, error, reason] = refusal ?? [CdnResult.GeneralError, ErrorCode.NoError, 'refused'];
+      this.counters.inc('l2tp.icrq.refused');
+      // Refusals are logged at a limited rate: an ICRQ flood must not flood the log.
+      const loud = this.limiter.allow('icrq-refused', now) >= 0;
+      if (loud) out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
+      this.sendCdn(t, peerSid, 0, result, error, reason, now, out, loud);
       return;
     }
-    if (t.sessions.size >= this.maxSessions || this.sessions.size >= this.maxSessionsTotal) {
-      this.sendCdn(t, peerSid, 0, CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'too many sessions', now, out);
-      return;
-    }
-    const sessionId = this.reg.allocId((id) => t.sessions.has(id));
-    if (sessionId === undefined) {
-      this.sendCdn(t, peerSid, 0, CdnResult.TemporaryLackOfFacilities, ErrorCode.InsufficientResources, 'no session id', now, out);
-      return;
-    }
+    out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
     const s: Session = {
       key: `${t.peerKey}/${t.tunnelId}/${sessionId}`,
       sessionId,
@@ -135,8 +140,8 @@ export abstract class LnsCore {
     else out.push(logEvent('warn', 'l2tp.session.rejected', { ...this.fields(t), reason }));
   }
 
-  protected sendCdn(t: Tunnel, peerSid: number, ourSid: number, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[]): void {
-    out.push(logEvent('info', 'l2tp.SendCDN', { ...this.fields(t), sessionId: ourSid, peerSessionId: peerSid, reason, resultCode: result, errorCode: error }));
+  protected sendCdn(t: Tunnel, peerSid: number, ourSid: number, result: number, error: number | undefined, reason: string, now: number, out: L2tpOutput[], log = true): void {
+    if (log) out.push(logEvent('info', 'l2tp.SendCDN', { ...this.fields(t), sessionId: ourSid, peerSessionId: peerSid, reason, resultCode: result, errorCode: error }));
     this.sendControl(t, peerSid, buildCdn(ourSid, result, error, reason), now, out);
   }
 

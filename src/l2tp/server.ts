@@ -167,10 +167,14 @@ export class L2tpServer extends LnsCore {
       return this.onTunnelMessage(existing, ns, h.nr ?? 0, { sessionId: h.sessionId, msg }, now, out);
     }
     const hostName = a.hostName ?? '';
-    out.push(logEvent('info', 'l2tp.RecvSCCRQ', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, vendor: a.vendorName }));
+    const recvLog = logEvent('info', 'l2tp.RecvSCCRQ', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, vendor: a.vendorName });
     const refuse = (result: number, error: number | undefined, reason: string): void => {
       this.counters.inc('l2tp.sccrq.refused');
-      out.push(logEvent('warn', 'l2tp.SendStopCCN', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, reason }));
+      // Refusals are logged at a limited rate: an SCCRQ flood must not flood the log.
+      if (this.limiter.allow('sccrq-refused', now) >= 0) {
+        out.push(recvLog);
+        out.push(logEvent('warn', 'l2tp.SendStopCCN', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, reason }));
+      }
       out.push({ type: 'send', peerKey, data: buildStandalone(peerTid, 0, 0, (ns + 1) & 0xffff, buildStopCcn(0, result, error, reason)) });
     };
     if (msg.unknownMandatory) {
@@ -187,6 +191,7 @@ export class L2tpServer extends LnsCore {
     }
     const tunnelId = this.reg.allocId((id) => this.tunnels.has(id));
     if (tunnelId === undefined) return refuse(StopCcnResult.GeneralError, ErrorCode.InsufficientResources, 'no tunnel id');
+    out.push(recvLog);
     const channel = new ControlChannel<Inbound>(this.channelCfg);
     channel.peerTunnelId = peerTid;
     channel.peerWindow = Math.min(Math.max(a.receiveWindowSize ?? 4, 1), 1024);

@@ -266,6 +266,25 @@ describe('E. L2TP hostile inputs', () => {
     expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4502/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
   });
 
+  it('SCCRQ and ICRQ floods over the limits: every one refused, the log rate-limited', () => {
+    const server = newServer({ maxTunnelsPerPeer: 1 });
+    const out: L2tpOutput[] = [];
+    for (let i = 1; i <= 200; i++) out.push(...server.receive(sccrq([], i), PEER, 0));
+    expect(server.list()).toHaveLength(1);
+    expect(server.counters.get('l2tp.sccrq.refused')).toBe(199);
+    expect(sends(out)).toHaveLength(200);
+    expect(out.filter((o) => o.type === 'log').length).toBeLessThanOrEqual(2 + 2 * 5);
+
+    const p = new Pair({ maxSessionsPerTunnel: 1 });
+    p.establish();
+    p.call();
+    const before = p.all.length;
+    for (let i = 0; i < 100; i++) p.pump(p.lac.call(p.now).out);
+    expect(p.server.counters.get('l2tp.icrq.refused')).toBe(100);
+    expect(p.all.slice(before).filter((o) => o.type === 'log').length).toBeLessThanOrEqual(2 * 5);
+    expect(p.server.list()[0]!.sessions).toHaveLength(1);
+  });
+
   it('a flood of bad datagrams is counted in full but logged at a limited rate', () => {
     const server = newServer();
     const out: L2tpOutput[] = [];
