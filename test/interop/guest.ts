@@ -42,7 +42,8 @@ function swanctlConf(p: Profile, psk: string): string {
   if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
   lines.push('    local {', '      auth = psk', '    }', '    remote {', '      auth = psk', '    }');
   lines.push('    children {', '      l2tp {', '        mode = transport', '        local_ts = dynamic[udp/1701]', '        remote_ts = dynamic[udp/1701]', `        esp_proposals = ${p.esp}`);
-  if (p.childRekeyTime !== undefined) lines.push(`        rekey_time = ${p.childRekeyTime}s`);
+  // rand_time 0: rekey exactly at rekey_time (its default, life - rekey, would spread rekeys over 0..rekey).
+  if (p.childRekeyTime !== undefined) lines.push(`        rekey_time = ${p.childRekeyTime}s`, '        rand_time = 0s');
   if (p.childLifeTime !== undefined) lines.push(`        life_time = ${p.childLifeTime}s`);
   lines.push('      }', '    }', '  }', '}', 'secrets {', '  ike-l2s {', `    secret = "${psk}"`, '  }', '}');
   return lines.join('\n') + '\n';

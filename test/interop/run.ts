@@ -218,7 +218,7 @@ async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Prof
     const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
     c.spis = g.espSpis(xfrm);
     const udp = /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm);
-    const odd = udp && c.vm.home.kind === 'direct' ? ': unexpected on a direct path, the client saw a NAT-D mismatch' : '';
+    const odd = udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT (the server\'s NAT-D asked for it)' : '';
     mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), udp ? `ESP in UDP${odd}` : 'plain ESP');
   });
   await each(async (c) => {
