@@ -1,7 +1,14 @@
 /**
  * Why an ESP packet was dropped: the counter key ("esp.in.drop.<reason>",
- * "esp.out.drop.<reason>") and a name table so the logs read well.
+ * "esp.out.drop.<reason>"), a name table so the logs read well, and the
+ * reporter that counts every drop and logs it rate-limited (at most 5 per
+ * reason per 10 s, with the number suppressed) with SPI, peer and sequence number.
  */
+import type { Counters } from '../core/counters.js';
+import { RateLimiter } from '../core/counters.js';
+import { logEvent, type LogLevel } from '../core/log.js';
+import type { EspEvent, EspInbound, EspOutbound } from './types.js';
+
 export type EspInDropReason =
   | 'truncated'
   | 'unknown-spi'
@@ -45,3 +52,56 @@ export const ESP_OUT_DROP_NAMES: Record<EspOutDropReason, string> = {
   'too-big': 'inner datagram over 65535 bytes',
   'seq-exhausted': 'outbound sequence number would wrap (RFC 4303 §3.3.3): rekey',
 };
+
+const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);
+
+export class DropReporter {
+  private readonly limiter = new RateLimiter(5, 10_000);
+
+  constructor(private readonly counters: Counters) {}
+
+  inbound(
+    reason: EspInDropReason,
+    pkt: EspInbound,
+    saId: string | undefined,
+    peerKey: string | undefined,
+    seq: number,
+    now: number,
+    events: EspEvent[],
+  ): void {
+    this.counters.inc(`esp.in.drop.${reason}`);
+    const suppressed = this.limiter.allow(`in.${reason}`, now);
+    if (suppressed < 0) return;
+    const d = pkt.data;
+    const level: LogLevel = QUIET_IN.has(reason) ? 'debug' : 'warn';
+    const spi = d.length >= 4 ? ((d[0]! << 24) >>> 0) + ((d[1]! << 16) | (d[2]! << 8) | d[3]!) : -1;
+    events.push(
+      logEvent(level, 'esp.in.drop', {
+        reason,
+        detail: ESP_IN_DROP_NAMES[reason],
+        spi: spi >= 0 ? `0x${spi.toString(16).padStart(8, '0')}` : undefined,
+        seq: seq >= 0 ? seq : undefined,
+        from: `${pkt.from.address}:${pkt.from.port}`,
+        saId,
+        peer: peerKey,
+        length: d.length,
+        suppressed,
+      }),
+    );
+  }
+
+  outbound(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {
+    this.counters.inc(`esp.out.drop.${reason}`);
+    const suppressed = this.limiter.allow(`out.${reason}`, now);
+    if (suppressed < 0) return;
+    events.push(
+      logEvent(reason === 'seq-exhausted' ? 'error' : 'warn', 'esp.out.drop', {
+        reason,
+        detail: ESP_OUT_DROP_NAMES[reason],
+        saId: o.saId,
+        innerDstPort: o.innerDstPort,
+        suppressed,
+      }),
+    );
+  }
+}

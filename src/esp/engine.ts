@@ -18,11 +18,11 @@
  * HMAC per packet, one zero-filled allocation per SA per batch for all sends.
  */
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
-import { Counters, RateLimiter } from '../core/counters.js';
-import { logEvent, type LogLevel } from '../core/log.js';
+import { Counters } from '../core/counters.js';
+import { logEvent } from '../core/log.js';
 import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
 import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
-import { ESP_IN_DROP_NAMES, ESP_OUT_DROP_NAMES, type EspInDropReason, type EspOutDropReason } from './drops.js';
+import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { parseTransportPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
@@ -34,8 +34,6 @@ export type { EspDelivered, EspEvent, EspInbound, EspOutbound, EspSaStats, EspSe
 export const REKEY_SEQ_THRESHOLD = 2 ** 32 - 2 ** 16;
 const SEQ_MAX = 0xffffffff;
 const ESP_HDR = 8;
-
-const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);
 
 function u32(d: Uint8Array, o: number): number {
   return ((d[o]! << 24) >>> 0) + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
@@ -51,7 +49,7 @@ function ensure(buf: Buffer, need: number): Buffer {
 export class EspEngine {
   private readonly table = new SaTable();
   private readonly counters: Counters;
-  private readonly limiter = new RateLimiter(5, 10_000);
+  private readonly drops: DropReporter;
   private readonly replayWindow: number;
   private readonly random: (n: number) => Buffer;
   /** Inbound records for the batch CBC span (ciphertext only; reused). */
@@ -61,16 +59,50 @@ export class EspEngine {
   /** Flat per-SA record scratch: inbound [index, ivStart, ctLen, seq], outbound [index, seq, paddedLen]. */
   private readonly recs: number[] = [];
   private readonly touched: EspSa[] = [];
+  private queued: EspEvent[] = [];
 
   constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer } = {}) {
     this.counters = opts.counters ?? new Counters('esp');
+    this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
     this.random = opts.random ?? randomBytes;
   }
 
-  /** Install an SA pair. Throws TypeError/Error for an SA ESP cannot run (bad transform or key length, raw ESP, SPI clash). */
+  /**
+   * Install an SA pair. Never throws: an SA ESP cannot run (transform or key
+   * length it does not support, reserved SPI, inbound SPI of another SA) is
+   * refused, counted (esp.sa.rejected) and logged through the events of the
+   * next batch (or takeEvents()). Use tryAddSa() to get the reason directly.
+   */
   addSa(sa: ChildSaUp): void {
-    this.table.add(new EspSa(sa, this.replayWindow));
+    this.tryAddSa(sa);
+  }
+
+  /** Install an SA pair; returns undefined when installed, else why it was refused. */
+  tryAddSa(sa: ChildSaUp): string | undefined {
+    let esp: EspSa;
+    try {
+      esp = new EspSa(sa, this.replayWindow);
+      this.table.add(esp);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      this.counters.inc('esp.sa.rejected');
+      this.queued.push(logEvent('error', 'esp.sa.rejected', { saId: sa.id, reason }));
+      return reason;
+    }
+    if (esp.rawEspRequested) {
+      // Raw IP protocol 50 is out of scope: every SA runs on our NAT-T port, UDP-encapsulated (RFC 3948).
+      this.counters.inc('esp.sa.raw-esp-requested');
+      this.queued.push(logEvent('warn', 'esp.sa.raw-esp-requested', { saId: sa.id, peer: esp.peerKey, note: 'run UDP-encapsulated' }));
+    }
+    return undefined;
+  }
+
+  /** Events queued outside a batch (SA refusals); they also ride along with the next batch's events. */
+  takeEvents(): EspEvent[] {
+    const q = this.queued;
+    this.queued = [];
+    return q;
   }
 
   removeSa(id: string): void {
@@ -113,7 +145,7 @@ export class EspEngine {
    */
   decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; events: EspEvent[] } {
     const delivered: EspDelivered[] = [];
-    const events: EspEvent[] = [];
+    const events: EspEvent[] = this.queued.length ? this.takeEvents() : [];
     const touched = this.touched;
     try {
       for (let i = 0; i < batch.length; i++) {
@@ -285,25 +317,9 @@ export class EspEngine {
   }
 
   private dropIn(reason: EspInDropReason, pkt: EspInbound, sa: EspSa | undefined, seq: number, now: number, events: EspEvent[]): void {
-    this.counters.inc(`esp.in.drop.${reason}`);
-    const suppressed = this.limiter.allow(`in.${reason}`, now);
-    if (suppressed < 0) return;
-    const d = pkt.data;
-    const level: LogLevel = QUIET_IN.has(reason) ? 'debug' : 'warn';
-    events.push(
-      logEvent(level, 'esp.in.drop', {
-        reason,
-        detail: ESP_IN_DROP_NAMES[reason],
-        spi: d.length >= 4 ? `0x${u32(d, 0).toString(16).padStart(8, '0')}` : undefined,
-        seq: seq >= 0 ? seq : undefined,
-        from: endpointKey(pkt.from),
-        saId: sa?.id,
-        peer: sa ? sa.peerKey : undefined,
-        length: d.length,
-        suppressed,
-      }),
-    );
+    this.drops.inbound(reason, pkt, sa?.id, sa?.peerKey, seq, now, events);
   }
+
 
   /**
    * Encrypt one batch of inner UDP payloads (L2TP) for their SAs. The send
@@ -312,7 +328,7 @@ export class EspEngine {
    */
   encryptBatch(batch: EspOutbound[], now: number): { sends: EspSend[]; events: EspEvent[] } {
     const sends: EspSend[] = [];
-    const events: EspEvent[] = [];
+    const events: EspEvent[] = this.queued.length ? this.takeEvents() : [];
     const touched = this.touched;
     try {
       for (let i = 0; i < batch.length; i++) {
@@ -463,17 +479,7 @@ export class EspEngine {
   }
 
   private dropOut(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {
-    this.counters.inc(`esp.out.drop.${reason}`);
-    const suppressed = this.limiter.allow(`out.${reason}`, now);
-    if (suppressed < 0) return;
-    events.push(
-      logEvent(reason === 'seq-exhausted' ? 'error' : 'warn', 'esp.out.drop', {
-        reason,
-        detail: ESP_OUT_DROP_NAMES[reason],
-        saId: o.saId,
-        innerDstPort: o.innerDstPort,
-        suppressed,
-      }),
-    );
+    this.drops.outbound(reason, o, now, events);
   }
+
 }

@@ -39,10 +39,11 @@ export class EspSa {
   readonly pending: number[] = [];
   batchBytesIn = 0;
   batchBytesOut = 0;
+  /** IKE said 'none' (raw ESP): we only speak ESP in UDP, so this SA is run UDP-encapsulated anyway. */
+  readonly rawEspRequested: boolean;
   /** The last observed endpoint that differed from peer (reported once). */
   lastMoved = '';
   constructor(up: ChildSaUp, replayWindow: number) {
-    if (up.encapsulation !== 'udp') throw new TypeError(`SA ${up.id}: only UDP-encapsulated ESP (RFC 3948) is supported`);
     this.spec = resolveTransform(up.transform);
     const s = this.spec;
     const keyLen = s.keyLen + s.saltLen;
@@ -55,6 +56,7 @@ export class EspSa {
       if (!Number.isInteger(k.spi) || k.spi < 256 || k.spi > 0xffffffff) throw new TypeError(`SA ${up.id}: ${dir} SPI ${k.spi} reserved (RFC 4303 §2.1)`);
     }
     this.id = up.id;
+    this.rawEspRequested = up.encapsulation !== 'udp';
     this.peer = Object.freeze({ address: up.peer.address, port: up.peer.port }); // shared by every delivered/sent packet
     this.peerKey = endpointKey(up.peer);
     this.inSpi = up.inbound.spi >>> 0;

@@ -51,17 +51,36 @@ describe('SA table', () => {
     expect(sends.map((s) => s.to)).toEqual([a.peer, b.peer]);
   });
 
-  it('addSa refuses what ESP cannot run', () => {
-    const e = new EspEngine();
+  it('addSa refuses what ESP cannot run without throwing: counted, reason returned by tryAddSa, logged with the next batch', () => {
+    const counters = new Counters();
+    const e = new EspEngine({ counters });
     const { ours } = saPair('aes128-sha1');
-    expect(() => e.addSa({ ...ours, encapsulation: 'none' })).toThrow(TypeError);
-    expect(() => e.addSa({ ...ours, inbound: { ...ours.inbound, encKey: Buffer.alloc(15) } })).toThrow(TypeError);
-    expect(() => e.addSa({ ...ours, transform: { cipher: 'aes-cbc', keyBits: 128, integ: 'none' } })).toThrow(TypeError);
-    expect(() => e.addSa({ ...ours, transform: { cipher: 'aes-gcm-16', keyBits: 128, integ: 'hmac-sha1-96' } })).toThrow(TypeError);
-    expect(() => e.addSa({ ...ours, inbound: { ...ours.inbound, spi: 0 } })).toThrow(TypeError);
-    e.addSa(ours);
-    expect(() => e.addSa({ ...ours, id: 'other' })).toThrow(/SPI/);
+    expect(e.tryAddSa({ ...ours, inbound: { ...ours.inbound, encKey: Buffer.alloc(15) } })).toMatch(/encKey is 15 bytes/);
+    expect(e.tryAddSa({ ...ours, transform: { cipher: 'aes-cbc', keyBits: 128, integ: 'none' } })).toMatch(/without integrity/);
+    expect(e.tryAddSa({ ...ours, transform: { cipher: 'aes-gcm-16', keyBits: 128, integ: 'hmac-sha1-96' } })).toMatch(/combined mode/);
+    expect(e.tryAddSa({ ...ours, transform: { cipher: 'aes-cbc', keyBits: 64, integ: 'hmac-sha1-96' } })).toMatch(/key length/);
+    expect(e.tryAddSa({ ...ours, inbound: { ...ours.inbound, spi: 0 } })).toMatch(/reserved/);
+    expect(() => e.addSa({ ...ours, inbound: { ...ours.inbound, spi: 255 } })).not.toThrow();
+    expect(counters.get('esp.sa.rejected')).toBe(6);
+    expect(e.stats(ours.id)).toBeUndefined();
+    expect(e.tryAddSa(ours)).toBeUndefined();
+    expect(e.tryAddSa({ ...ours, id: 'other' })).toMatch(/SPI/);
+    const { events } = e.decryptBatch([], 0);
+    const rejected = events.filter((x) => x.type === 'log' && x.event === 'esp.sa.rejected');
+    expect(rejected).toHaveLength(7);
+    expect(e.takeEvents()).toEqual([]);
   });
+
+  it("an SA IKE labels raw ESP ('none') runs UDP-encapsulated, with a warning", () => {
+    const counters = new Counters();
+    const e = new EspEngine({ counters });
+    const { ours } = saPair('aes128-sha1');
+    expect(e.tryAddSa({ ...ours, encapsulation: 'none' })).toBeUndefined();
+    expect(counters.get('esp.sa.raw-esp-requested')).toBe(1);
+    expect(e.takeEvents()).toEqual([expect.objectContaining({ type: 'log', level: 'warn', event: 'esp.sa.raw-esp-requested' })]);
+    expect(e.saForPeer(ours.peer)).toBe(ours.id);
+  });
+
 });
 
 describe('outbound sequence numbers (RFC 4303 §3.3.3)', () => {
