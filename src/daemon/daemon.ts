@@ -89,6 +89,8 @@ export class Daemon {
       secret: cfg.l2tp.secret ? Buffer.from(cfg.l2tp.secret, 'utf8') : undefined,
       helloInterval: cfg.l2tp.helloInterval,
       counters: this.counters,
+      // peer keys are "address:port/innerPort": limit tunnels per outer address
+      peerGroup: (k) => k.slice(0, k.lastIndexOf(':')),
     });
     this.pool = new AddressPool(cfg.ppp.pool);
     this.pool.setStatic(users.staticAddresses());
