@@ -15,26 +15,32 @@ for p in "${PACKAGES[@]}"; do
   [ "$status" = "installed" ] || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+# The harness downloads Debian's kernel package (the version linux-image-amd64 names):
+# that needs the package lists.
+kernel_known=1
+apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-' || kernel_known=0
+
+if [ ${#missing[@]} -eq 0 ] && [ "$kernel_known" -eq 1 ]; then
   echo "interop setup: all ${#PACKAGES[@]} Debian packages already installed"
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "interop setup: missing packages (${missing[*]}) and not root: run as root" >&2
+  echo "interop setup: missing packages (${missing[*]:-none}) or package lists, and not root: run as root" >&2
   exit 1
 fi
 
-echo "interop setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # Only refresh the lists when a missing package is unknown to apt (fresh machine).
 need_update=0
 for p in "${missing[@]}"; do
   if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then need_update=1; fi
 done
-if [ "$need_update" -eq 1 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+if [ "$need_update" -eq 1 ] || [ "$kernel_known" -eq 0 ]; then
   apt-get update -q
 fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "interop setup: installing ${missing[*]}"
 # The Debian packages start charon/xl2tpd services on install; the suite runs its own
 # copies inside the client VM, so keep the host's services from starting.
 policy=/usr/sbin/policy-rc.d
@@ -43,4 +49,5 @@ if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1
 fi
 trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# With recommends, as on the machine where the client setup was checked.
+apt-get install -y -q "${missing[@]}"

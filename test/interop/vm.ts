@@ -93,7 +93,8 @@ export async function bootVm(o: BootOptions): Promise<Vm> {
     '-virtfs', `local,path=${share},mount_tag=t,security_model=none`,
     '-device', 'virtio-rng-pci',
     '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-    '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+    // romfile=: no PXE option ROM needed (direct kernel boot), so ipxe-qemu is optional.
+    '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
   ];
   const started = performance.now();
   const qemu = startBackground(`qemu ${name}`, 'ip', args, join(share, 'qemu.log'));
