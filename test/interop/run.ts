@@ -26,18 +26,26 @@ interface Options {
   all: boolean;
   names: string[];
   timeoutMin: number;
+  /** Override every selected scenario's `expect` (a probe: "does everything reach X?"). */
+  expect: Stage | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { list: false, all: false, names: [], timeoutMin: 45 };
+  const o: Options = { list: false, all: false, names: [], timeoutMin: 45, expect: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--list') o.list = true;
     else if (a === '--all') o.all = true;
     else if (a === '--scenario') o.names.push(...(argv[++i] ?? '').split(',').filter((s) => s !== ''));
     else if (a === '--timeout-min') o.timeoutMin = Number(argv[++i]);
+    else if (a === '--expect') {
+      const st = argv[++i] ?? '';
+      const found = STAGES.find((x) => x === st);
+      if (!found) throw new Error(`--expect needs one of ${STAGES.join(', ')}`);
+      o.expect = found;
+    }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run test:interop -- [--list] [--all] [--scenario NAME[,NAME]]... [--timeout-min N]\n');
+      process.stdout.write('usage: npm run test:interop -- [--list] [--all] [--scenario NAME[,NAME]]... [--expect STAGE] [--timeout-min N]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -388,6 +396,10 @@ function selectScenarios(o: Options): Scenario[] {
   return SCENARIOS.filter((s) => o.all || s.ci);
 }
 
+function withExpect(list: Scenario[], expect: Stage | null): Scenario[] {
+  return expect === null ? list : list.map((s) => ({ ...s, expect, thenExpect: s.thenProfile ? expect : s.thenExpect }));
+}
+
 /** Scenarios grouped by home (direct first), one-VM scenarios before two-VM ones. */
 function order(list: Scenario[]): Scenario[] {
   const key = (s: Scenario): number => (homeKindOf(s.topology) === 'direct' ? 0 : 10) + vmCountOf(s.topology);
@@ -412,7 +424,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (process.getuid?.() !== 0) throw new Error('the interop suite needs root (network namespaces, taps, nftables)');
-  const scenarios = order(selectScenarios(o));
+  const scenarios = order(withExpect(selectScenarios(o), o.expect));
   say(`interop: ${scenarios.length} scenario(s): ${scenarios.map((s) => s.name).join(', ')}`);
   await checkTools();
   const stale = await cleanupStale();
