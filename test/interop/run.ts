@@ -5,21 +5,19 @@
  * Debian's kernel) against l2tpsec in network namespaces. See test/interop/README.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
-import { SCENARIOS, STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage, type Topology } from './scenarios.js';
+import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { prepareServer, startServer, stopServer, type ServerSetup } from './server.js';
-import { bootVm, job, shutdownVm, type Vm } from './vm.js';
-import * as g from './guest.js';
-import { bash, headline, killAllLive, run, say, sleep, startBackground, stopBackground, waitFor, type Background } from './util.js';
+import { bootVm, shutdownVm, type Vm } from './vm.js';
+import { attempt, BIG, highest, lowest, newClients, note, SMALL, type Ctx, type Www } from './attempt.js';
+import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SMALL = 'small.bin';
-const BIG = 'big.bin';
 
 interface Options {
   list: boolean;
@@ -68,15 +66,11 @@ const world: World = { net: null, vms: [], bg: [], wwwDir: null, leftovers: [] }
 
 let cleaning: Promise<boolean> | null = null;
 
-/** Set by a signal or the overall time limit: stop reporting and starting work. */
-class Aborted extends Error {}
-function checkAborted(): void {
-  if (cleaning !== null) throw new Aborted('aborted');
-}
 
 /** Undo everything; true when no namespace or QEMU of ours is left. Safe to call twice. */
 function cleanup(): Promise<boolean> {
   cleaning ??= (async () => {
+    setAborting();
     for (const vm of world.vms) await shutdownVm(vm).catch(() => undefined);
     for (const b of world.bg) await stopBackground(b, 3000).catch(() => undefined);
     const killed = killAllLive();
@@ -115,11 +109,6 @@ function onSignal(sig: NodeJS.Signals): void {
   void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
 }
 
-interface Www {
-  smallSha: string;
-  bigSha: string;
-}
-
 function makeFiles(dir: string): Www {
   mkdirSync(dir, { recursive: true });
   const small = randomBytes(64 * 1024);
@@ -147,161 +136,6 @@ async function startCapture(net: Net, pcap: string, logFile: string): Promise<Ba
   world.bg.push(p);
   await waitFor(() => p.hasExited() || (existsSync(logFile) && /listening on/.test(readFileSync(logFile, 'utf8'))), 15_000, 200);
   return p;
-}
-
-/** Main Mode requests (isakmp phase 1 I ident) from `src` that reached the server namespace. */
-async function mainModeRequests(pcap: string, src: string): Promise<number> {
-  if (!existsSync(pcap)) return 0;
-  const r = await run('tcpdump', ['-nn', '-r', pcap, 'udp dst port 500 or udp dst port 4500'], { allowFail: true });
-  const esc = src.replace(/\./g, '\\.');
-  const re = new RegExp(`IP ${esc}\\.\\d+ > 198\\.51\\.100\\.1\\.(500|4500): .*phase 1 I ident`);
-  return r.stdout.split('\n').filter((l) => re.test(l)).length;
-}
-
-interface Client {
-  vm: Vm;
-  user: { name: string; password: string };
-  reached: Stage | 'none';
-  stopped: boolean;
-  /** Guest path of this attempt's log folder, and its host path. */
-  gdir: string;
-  hdir: string;
-  spis: string[];
-}
-
-interface Ctx {
-  net: Net;
-  server: ServerSetup;
-  www: Www;
-  scenario: Scenario;
-  log: string;
-  pcap: string;
-  t0: number;
-}
-
-function note(ctx: Ctx, text: string): void {
-  appendFileSync(ctx.log, text.endsWith('\n') ? text : text + '\n');
-}
-
-function mark(ctx: Ctx, c: Client, label: string, multi: boolean, stage: Stage, ok: boolean, detail = ''): boolean {
-  checkAborted();
-  const who = multi ? `${label}/${c.vm.name}` : label;
-  if (ok) {
-    c.reached = stage;
-    say(`${who}: ${stage} ✓${detail ? ` (${detail})` : ''}`);
-  } else {
-    c.stopped = true;
-    say(`${who}: ${stage} ✗${detail ? ` (${detail})` : ''}`);
-  }
-  note(ctx, `stage ${stage} ${ok ? 'reached' : 'NOT reached'} ${detail}`);
-  return ok;
-}
-
-function readIf(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
-
-async function guestJob(ctx: Ctx, c: Client, label: string, script: string, limitS: number): Promise<string> {
-  const r = await job(c.vm, label, script, limitS);
-  note(ctx, `--- ${c.vm.name} job ${label}: rc=${String(r.rc)}${r.timedOut ? ' (time limit)' : ''}\n${r.out.trimEnd()}`);
-  return r.out;
-}
-
-/** One connection attempt of every client in the scenario, phase by phase (all up at once). */
-async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Profile): Promise<void> {
-  const multi = clients.length > 1;
-  const psk = profile.wrongPsk ? `wrong-${ctx.server.psk}` : ctx.server.psk;
-  const active = (): Client[] => clients.filter((c) => !c.stopped);
-  const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
-
-  await Promise.all(clients.map((c) => guestJob(ctx, c, 'reset', g.resetJob(), 40)));
-  await each(async (c) => {
-    const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
-    const before = await mainModeRequests(ctx.pcap, src);
-    await guestJob(ctx, c, 'ike', g.ikeJob(c.gdir, profile, psk, 45), 110);
-    const n = (await mainModeRequests(ctx.pcap, src)) - before;
-    if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} from ${src}` : `no Main Mode request from ${src} in server.pcap`)) return;
-    const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
-    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikeSaUp(list))) return;
-    const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
-    c.spis = g.espSpis(xfrm);
-    const udp = /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm);
-    const odd = udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT (the server\'s NAT-D asked for it)' : '';
-    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), udp ? `ESP in UDP${odd}` : 'plain ESP');
-  });
-  await each(async (c) => {
-    const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
-    await guestJob(ctx, c, 'l2tp', g.l2tpJob(c.gdir, profile, c.user.name, pw, 60), 100);
-    if (!mark(ctx, c, label, multi, 'l2tp-tunnel', g.l2tpTunnelUp(readIf(join(c.hdir, 'xl2tpd.log'))))) return;
-    if (!mark(ctx, c, label, multi, 'ppp-auth', g.pppAuthOk(readIf(join(c.hdir, 'pppd.log'))))) return;
-    const ip = g.pppIpOk(readIf(join(c.hdir, 'ipup.txt')));
-    mark(ctx, c, label, multi, 'ppp-ip', ip.ok, ip.detail);
-  });
-  await each(async (c) => {
-    await guestJob(ctx, c, 'ping', g.pingJob(c.gdir), 30);
-    mark(ctx, c, label, multi, 'ping', g.pingOk(readIf(join(c.hdir, 'ping.txt'))));
-  });
-  await each(async (c) => {
-    const big = ctx.scenario.bigDownload === true;
-    const limit = big ? 240 : 60;
-    await guestJob(ctx, c, 'http', g.httpJob(c.gdir, big ? BIG : SMALL, limit), limit + 20);
-    const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), big ? ctx.www.bigSha : ctx.www.smallSha);
-    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : '64 KiB'}: ${h.detail}` : h.detail);
-  });
-  const wait = ctx.scenario.rekeyWaitS;
-  if (wait !== undefined) {
-    const up = clients.filter((c) => stageIndex(c.reached) >= stageIndex('ipsec-sa'));
-    if (up.length > 0) {
-      say(`${label}: waiting ${wait}s for the IPsec SA rekey`);
-      await sleep(wait * 1000);
-    }
-    await Promise.all(
-      up.map(async (c) => {
-        await guestJob(ctx, c, 'rekey', g.rekeyCheckJob(c.gdir), 30);
-        const list = readIf(join(c.hdir, 'rekey-list-sas.txt'));
-        const xfrm = readIf(join(c.hdir, 'rekey-xfrm-state.txt'));
-        const spis = g.espSpis(xfrm);
-        const fresh = spis.some((s) => !c.spis.includes(s));
-        const holds = g.ipsecSaUp(list, xfrm) && fresh;
-        const who = multi ? `${label}/${c.vm.name}` : label;
-        say(`${who}: ipsec-sa after rekey ${holds ? '✓' : '✗'} (SPIs ${c.spis.join(',')} → ${spis.join(',')})`);
-        note(ctx, `rekey: ipsec-sa ${holds ? 'holds' : 'LOST'}; SPIs before ${c.spis.join(',')} after ${spis.join(',')}`);
-        if (!holds) {
-          c.reached = 'ike-sa';
-          return;
-        }
-        if (stageIndex(c.reached) >= stageIndex('ping')) {
-          await guestJob(ctx, c, 'ping-after-rekey', g.pingJob(c.gdir, 'ping-after-rekey.txt'), 30);
-          const ok = g.pingOk(readIf(join(c.hdir, 'ping-after-rekey.txt')));
-          say(`${who}: ping after rekey ${ok ? '✓' : '✗'}`);
-          if (!ok) c.reached = 'ppp-ip';
-        }
-      }),
-    );
-  }
-  await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
-}
-
-function newClients(ctx: Ctx, vms: Vm[], label: string, setup: ServerSetup): Client[] {
-  return vms.map((vm, i) => {
-    const sub = join('s', label);
-    mkdirSync(join(vm.share, sub), { recursive: true });
-    const user = setup.users[i] ?? setup.users[0];
-    if (!user) throw new Error('no users');
-    return { vm, user, reached: 'none', stopped: false, gdir: `/t/${sub}`, hdir: join(vm.share, sub), spis: [] };
-  });
-}
-
-/** Lowest stage reached over the clients. */
-function lowest(clients: Client[]): Stage | 'none' {
-  let low: Stage | 'none' = STAGES[STAGES.length - 1] ?? 'none';
-  for (const c of clients) if (stageIndex(c.reached) < stageIndex(low)) low = c.reached;
-  return low;
-}
-function highest(clients: Client[]): Stage | 'none' {
-  let hi: Stage | 'none' = 'none';
-  for (const c of clients) if (stageIndex(c.reached) > stageIndex(hi)) hi = c.reached;
-  return hi;
 }
 
 interface Outcome {

@@ -167,3 +167,13 @@ export function headline(text: string): string {
   const err = lines.find((l) => /\b(Error|error:|ERR_)/.test(l));
   return (err !== undefined && err !== first ? `${first.split(': ')[0] ?? first}: ${err}` : first).slice(0, 240);
 }
+
+/** Thrown once a signal or the overall time limit started cleanup: stop reporting and starting work. */
+export class Aborted extends Error {}
+let aborting = false;
+export function setAborting(): void {
+  aborting = true;
+}
+export function checkAborted(): void {
+  if (aborting) throw new Aborted('aborted');
+}
