@@ -116,8 +116,7 @@ export async function createCore(net: Net): Promise<void> {
   // The host kernel has no dummy interfaces: the web address lives on inet's lo.
   await ip(['-n', net.inet, 'addr', 'add', `${HTTP_ADDR}/32`, 'dev', 'lo']);
   await nsExec(net.inet, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  // The host's part of deploying a VPN server: forwarding on (as an admin's sysctl.conf would).
-  await nsExec(net.server, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  // The server namespace starts with forwarding off: l2tpsec must turn it on itself.
 }
 
 /** homeN: bridge br0 for the VMs' taps, wan veth to inet, routing or masquerade. */
