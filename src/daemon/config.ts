@@ -53,7 +53,7 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
   constructor(
     readonly file: string,
     readonly line: number | undefined,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { parse as parseToml, stringify as stringifyToml, TomlError } from 'smol-toml';
 import { parseIPv4 } from '../core/ipv4.js';
+import { ConfigError } from './config.js';
 import { ntPasswordHash } from '../ppp/mschapv2.js';
 import type { PppUser } from '../ppp/session.js';
 
@@ -28,16 +29,9 @@ export interface UserOptions {
   maxSessions?: number;
 }
 
-export class UsersFileError extends Error {
-  override readonly name = 'UsersFileError';
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly key: string | undefined,
-    readonly problem: string,
-  ) {
-    super(`${file}${line !== undefined ? `:${line}` : ''}: ${key ? `${key}: ` : ''}${problem}`);
-  }
+/** A problem in the users file, named by file, line and key (as config errors are). */
+export class UsersFileError extends ConfigError {
+  override readonly name: string = 'UsersFileError';
 }
 
 /**
@@ -246,7 +240,7 @@ export function formatUsers(store: UserStore): string {
     if (u.maxSessions !== undefined) t.max_sessions = u.maxSessions;
     users[u.name] = t;
   }
-  const header = '# l2tpsec users: nt_hash = MD4(UTF-16LE(password)), never the plaintext.\n# Managed by `l2tpsec user add|del|passwd`; keep this file mode 0600.\n\n';
+  const header = '# l2tpsec users: nt_hash = MD4(UTF-16LE(password)), never the plaintext.\n# Managed by `l2tpsec users add|del|passwd`; keep this file mode 0600.\n\n';
   return header + (store.size > 0 ? stringifyToml({ users }) + '\n' : '');
 }
 
