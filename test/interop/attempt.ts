@@ -102,7 +102,7 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
   });
   await each(async (c) => {
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
-    await guestJob(ctx, c, 'l2tp', g.l2tpJob(c.gdir, profile, c.user.name, pw, 60), 100);
+    await guestJob(ctx, c, 'l2tp', g.l2tpJob(c.gdir, profile, c.user.name, pw, 60, ctx.scenario.extraSessions ?? 0), 100);
     if (!mark(ctx, c, label, multi, 'l2tp-tunnel', g.l2tpTunnelUp(readIf(join(c.hdir, 'xl2tpd.log'))))) return;
     if (!mark(ctx, c, label, multi, 'ppp-auth', g.pppAuthOk(readIf(join(c.hdir, 'pppd.log'))))) return;
     const ip = g.pppIpOk(readIf(join(c.hdir, 'ipup.txt')));
@@ -119,6 +119,8 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), big ? ctx.www.bigSha : ctx.www.smallSha);
     mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : '64 KiB'}: ${h.detail}` : h.detail);
   });
+  const extra = ctx.scenario.extraSessions;
+  if (extra !== undefined && extra > 0) await Promise.all(active().map((c) => sessionLimit(ctx, c, label, multi, extra)));
   const wait = ctx.scenario.rekeyWaitS;
   if (wait !== undefined) {
     const up = clients.filter((c) => stageIndex(c.reached) >= stageIndex('ipsec-sa'));
@@ -151,6 +153,41 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     );
   }
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * The same user opens `extra` more sessions (LACs vpn2, vpn3, ...): all but the last
+ * must come up (the server's limit is 2), the last must be refused with E=649, and
+ * every session up must still answer a ping on its own interface.
+ */
+async function sessionLimit(ctx: Ctx, c: Client, label: string, multi: boolean, extra: number): Promise<void> {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  let ok = true;
+  for (let n = 2; n <= extra + 1; n++) {
+    await guestJob(ctx, c, `session-${n}`, g.extraSessionJob(c.gdir, n, 45), 70);
+    const records = readIf(join(c.hdir, 'ipup.txt')).trim().split('\n').filter((l) => l !== '').length;
+    const pppLog = readIf(join(c.hdir, `pppd-${n}.log`));
+    const refused = /E=649|authentication failed/i.test(pppLog) && !/authentication succeeded/i.test(pppLog);
+    const mustRefuse = n === extra + 1;
+    const good = mustRefuse ? refused && records === n - 1 : records === n;
+    const detail = mustRefuse
+      ? refused
+        ? `refused: ${(/MS-CHAP[^\n]*E=\d+[^\n]*/i.exec(pppLog)?.[0] ?? 'authentication failed').trim()}`
+        : `NOT refused (${records} ip-up records)`
+      : `${records} sessions up`;
+    say(`${who}: session ${n} of the same user ${mustRefuse ? 'refused' : 'up'} ${good ? '✓' : '✗'} (${detail})`);
+    note(ctx, `session-limit: session ${n} ${good ? 'as expected' : 'WRONG'}: ${detail}`);
+    if (!good) ok = false;
+  }
+  for (let i = 0; i < extra; i++) {
+    const ifname = `ppp${i}`;
+    await guestJob(ctx, c, `ping-${ifname}`, g.pingIfJob(c.gdir, ifname, `ping-${ifname}.txt`), 30);
+    const alive = g.pingOk(readIf(join(c.hdir, `ping-${ifname}.txt`)));
+    say(`${who}: ${ifname} still answers ${alive ? '✓' : '✗'}`);
+    if (!alive) ok = false;
+  }
+  // The scenario's verdict is its stage: a broken limit cannot count as `http`.
+  if (!ok) c.reached = 'ppp-ip';
 }
 
 export function newClients(ctx: Ctx, vms: Vm[], label: string, setup: ServerSetup): Client[] {

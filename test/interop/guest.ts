@@ -88,7 +88,7 @@ tail -n 3 "$D/swanctl-initiate.txt"
 `;
 }
 
-function pppOptions(guestDir: string, p: Profile, user: string, password: string): string {
+function pppOptions(guestDir: string, p: Profile, user: string, password: string, logName = 'pppd.log'): string {
   const refuse =
     p.pppAuth === 'mschapv2'
       ? ['refuse-pap', 'refuse-chap', 'refuse-eap', 'refuse-mschap']
@@ -111,12 +111,21 @@ function pppOptions(guestDir: string, p: Profile, user: string, password: string
     'lcp-echo-interval 30',
     'lcp-echo-failure 4',
     'debug',
-    `logfile ${guestDir}/pppd.log`,
+    `logfile ${guestDir}/${logName}`,
   ].join('\n') + '\n';
 }
 
 /** xl2tpd as LAC + pppd; waits for ip-up, an auth failure, or the time limit. */
-export function l2tpJob(guestDir: string, p: Profile, user: string, password: string, waitS: number): string {
+export function l2tpJob(guestDir: string, p: Profile, user: string, password: string, waitS: number, extraLacs = 0): string {
+  // Extra LAC sections (vpn2, vpn3, ...) to the same server, each with its own pppd
+  // options and log, for further sessions of the same user (session-limit scenario).
+  const extra = Array.from({ length: extraLacs }, (_, i) => i + 2);
+  const lacs = extra
+    .map((n) => `\n[lac vpn${n}]\nlns = ${SERVER_ADDR}\npppoptfile = /etc/ppp/options.l2tp-client-${n}\nrequire authentication = no\nlength bit = yes\nredial = no\nautodial = no\n`)
+    .join('');
+  const opts = extra
+    .map((n) => `cat > /etc/ppp/options.l2tp-client-${n} <<'L2S_EOF'\n${pppOptions(guestDir, p, user, password, `pppd-${n}.log`)}L2S_EOF\n`)
+    .join('');
   return `
 D=${guestDir}
 mkdir -p /run/xl2tpd /etc/ppp/ip-up.d /etc/xl2tpd
@@ -133,9 +142,10 @@ require authentication = no
 length bit = yes
 redial = no
 autodial = no
-L2S_EOF
+${lacs}L2S_EOF
 cat > /etc/ppp/options.l2tp-client <<'L2S_EOF'
 ${pppOptions(guestDir, p, user, password)}L2S_EOF
+${opts}
 cat > /etc/ppp/ip-up.d/zz-l2s <<'L2S_EOF'
 #!/bin/sh
 echo "$1 $4 $5 DNS1=\${DNS1:-} DNS2=\${DNS2:-}" >> "$(cat ${LOGDIR})/ipup.txt"
@@ -156,6 +166,36 @@ done
 sleep 1
 ip addr show dev ppp0 > "$D/ppp0.txt" 2>&1
 cat "$D/ipup.txt" 2>/dev/null
+`;
+}
+
+/** Another call of the same user through LAC `vpnN`: waits for a new ip-up record, an auth failure, or the time limit. */
+export function extraSessionJob(guestDir: string, n: number, waitS: number): string {
+  return `
+D=${guestDir}
+before=$(wc -l < "$D/ipup.txt" 2>/dev/null || echo 0)
+echo "c vpn${n}" > /run/xl2tpd/l2tp-control
+i=0
+while [ $i -lt ${waitS * 2} ]; do
+  now=$(wc -l < "$D/ipup.txt" 2>/dev/null || echo 0)
+  [ "$now" -gt "$before" ] && break
+  grep -qiE 'authentication failed|Connection terminated|Modem hangup' "$D/pppd-${n}.log" 2>/dev/null && break
+  sleep 0.5; i=$((i+1))
+done
+sleep 1
+now=$(wc -l < "$D/ipup.txt" 2>/dev/null || echo 0)
+echo "session ${n}: ip-up records $before -> $now"
+grep -iE 'MS-CHAP|authentication' "$D/pppd-${n}.log" 2>/dev/null | tail -n 3
+`;
+}
+
+/** Ping the server's tunnel address bound to one ppp interface (its own source address). */
+export function pingIfJob(guestDir: string, ifname: string, file: string): string {
+  return `
+D=${guestDir}
+busybox ping -c 3 -i 0.5 -W 3 -w 10 -I ${ifname} ${TUNNEL_SERVER_ADDR} > "$D/${file}" 2>&1
+ip -4 -o addr show dev ${ifname} >> "$D/${file}" 2>&1
+tail -n 3 "$D/${file}"
 `;
 }
 

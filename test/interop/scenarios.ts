@@ -62,6 +62,13 @@ export interface Scenario {
   bigDownload?: boolean;
   /** After the stages: wait this long (s) and check the IPsec SA (rekeyed) and ping again. */
   rekeyWaitS?: number;
+  /**
+   * Session limit: after the stages, the same user opens this many MORE L2TP sessions
+   * from the same client; with the server's max_sessions_per_user = 2 the first extra
+   * one must come up and the next must be refused (MS-CHAPv2 E=649), while the
+   * sessions already up keep working.
+   */
+  extraSessions?: number;
   /** After the first attempt, a second one on the same server with this profile must reach `expect`. */
   thenProfile?: ProfileName;
   thenExpect?: Stage;
@@ -86,6 +93,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ios-direct', profile: 'ios', topology: 'direct', expect: 'http', ci: true },
   // the client rekeys its IPsec SA after 20 s: the SA and the traffic survive it
   { name: 'rekey', profile: 'seed', tweak: { childRekeyTime: 20, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
+  // a third session of a user with the limit at 2 is refused; the first two keep working
+  { name: 'session-limit', profile: 'seed', topology: 'direct', expect: 'http', extraSessions: 2, ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },
   { name: 'windows-nat', profile: 'windows', topology: 'nat', expect: 'http', ci: true },
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },
