@@ -396,6 +396,9 @@ export class Daemon {
           const r = this.forwarder.fromClient(s.key, packet);
           if (!r.ok) {
             this.counters.inc(`forward.drop.${r.reason}`);
+            const ev = this.forwarder.dropEvent(r.reason, s.key, this.clock.now());
+            // a client sending from an address that is not its own is worth a warning
+            if (ev) this.log.log(r.reason === 'spoofed-source' ? 'warn' : ev.level, ev.event, { ...ev.fields, user: s.user, peer: this.peerText(s) });
             break;
           }
           s.bytesIn += r.packet.length;

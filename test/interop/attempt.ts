@@ -119,6 +119,7 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), big ? ctx.www.bigSha : ctx.www.smallSha);
     mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : '64 KiB'}: ${h.detail}` : h.detail);
   });
+  if (ctx.scenario.spoof === true) await Promise.all(active().map((c) => spoofCheck(ctx, c, label, multi)));
   const extra = ctx.scenario.extraSessions;
   if (extra !== undefined && extra > 0) await Promise.all(active().map((c) => sessionLimit(ctx, c, label, multi, extra)));
   const wait = ctx.scenario.rekeyWaitS;
@@ -153,6 +154,35 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     );
   }
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/** ICMP echo requests seen on the internet side of the server while `guest` runs. */
+async function echoRequestsDuring(ctx: Ctx, guest: () => Promise<void>): Promise<{ count: number; lines: string[] }> {
+  const cap = run('ip', ['netns', 'exec', ctx.net.inet, 'timeout', '15', 'tcpdump', '-i', 'to-server', '-nn', '-l', 'icmp[icmptype] == icmp-echo'], {
+    allowFail: true,
+    timeoutMs: 25_000,
+  });
+  await sleep(1500);
+  await guest();
+  const r = await cap;
+  const lines = r.stdout.split('\n').filter((l) => /ICMP echo request/.test(l));
+  return { count: lines.length, lines };
+}
+
+/** Packets from a source other than the client's own address must not leave the server. */
+async function spoofCheck(ctx: Ctx, c: Client, label: string, multi: boolean): Promise<void> {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const spoofed = await echoRequestsDuring(ctx, async () => {
+    await guestJob(ctx, c, 'spoof', g.spoofJob(c.gdir), 40);
+  });
+  note(ctx, `spoof: ${spoofed.count} echo requests reached the internet namespace\n${spoofed.lines.join('\n')}`);
+  const own = await echoRequestsDuring(ctx, async () => {
+    await guestJob(ctx, c, 'own-ping', g.ownPingJob(c.gdir), 30);
+  });
+  note(ctx, `own address: ${own.count} echo requests reached the internet namespace`);
+  const ok = spoofed.count === 0 && own.count > 0;
+  say(`${who}: spoofed sources blocked ${ok ? '✓' : '✗'} (spoofed: ${spoofed.count} through, own address: ${own.count} through)`);
+  if (!ok) c.reached = 'ppp-ip';
 }
 
 /**

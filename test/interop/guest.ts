@@ -199,6 +199,33 @@ tail -n 3 "$D/${file}"
 `;
 }
 
+/**
+ * Spoofing: ping the web address through the tunnel from source addresses that are
+ * not the client's own (another pool address, and one outside the pool).
+ */
+export function spoofJob(guestDir: string): string {
+  return `
+D=${guestDir}
+ip route replace ${HTTP_ADDR}/32 dev ppp0
+for a in 10.40.0.99 192.0.2.50; do
+  ip addr add $a/32 dev ppp0
+  busybox ping -c 3 -i 0.3 -W 1 -w 4 -I $a ${HTTP_ADDR} >> "$D/spoof.txt" 2>&1
+  ip addr del $a/32 dev ppp0
+done
+tail -n 4 "$D/spoof.txt"
+`;
+}
+
+/** The same ping from the client's own address, for contrast. */
+export function ownPingJob(guestDir: string): string {
+  return `
+D=${guestDir}
+ip route replace ${HTTP_ADDR}/32 dev ppp0
+busybox ping -c 3 -i 0.3 -W 2 -w 6 ${HTTP_ADDR} > "$D/own-ping.txt" 2>&1
+tail -n 2 "$D/own-ping.txt"
+`;
+}
+
 export function pingJob(guestDir: string, file = 'ping.txt'): string {
   return `
 D=${guestDir}

@@ -69,6 +69,12 @@ export interface Scenario {
    * sessions already up keep working.
    */
   extraSessions?: number;
+  /**
+   * Spoofing: after the stages the client pings the web server with source addresses
+   * that are not its own; nothing may reach the internet namespace, while its own
+   * address gets through.
+   */
+  spoof?: boolean;
   /** After the first attempt, a second one on the same server with this profile must reach `expect`. */
   thenProfile?: ProfileName;
   thenExpect?: Stage;
@@ -95,6 +101,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'rekey', profile: 'seed', tweak: { childRekeyTime: 20, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // a third session of a user with the limit at 2 is refused; the first two keep working
   { name: 'session-limit', profile: 'seed', topology: 'direct', expect: 'http', extraSessions: 2, ci: true },
+  // a client sending from an address other than its own gets nothing through
+  { name: 'spoof', profile: 'android', topology: 'nat', expect: 'http', spoof: true, ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },
   { name: 'windows-nat', profile: 'windows', topology: 'nat', expect: 'http', ci: true },
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },
