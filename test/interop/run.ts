@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
-import { prepareServer, startServer, stopServer, type ServerSetup } from './server.js';
+import { prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
 import { bootVm, shutdownVm, type Vm } from './vm.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, type Ctx, type Www } from './attempt.js';
 import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
@@ -155,7 +155,8 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
   say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
   const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
-  const srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
+  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk, sc.pool));
+  let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
     say(`${sc.name}: server: ${headline(n)}`);
@@ -179,6 +180,18 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       why.push(`reached ${high}, must not reach ${sc.mustNotReach}`);
     }
     if (sc.thenProfile) {
+      if (sc.restartServer) {
+        say(`${sc.name}: restarting the server`);
+        await stopServer(srv);
+        const left = await serverLeftovers(net);
+        note(ctx, `server stopped for a restart; left behind: ${left.length > 0 ? left.join(', ') : 'nothing'}`);
+        if (left.length > 0) {
+          ok = false;
+          why.push(`server left ${left.join(', ')} at its stop`);
+        }
+        srv = await startServer(net, setup, join(dir, 'server-2.log'), 60_000);
+        if (srv.proc) world.bg.push(srv.proc);
+      }
       const label = `${sc.name}-then-${sc.thenProfile}`;
       const then = newClients(ctx, vms, label, setup);
       await attempt(ctx, then, label, profileOf(sc.thenProfile));
@@ -197,6 +210,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
   } finally {
     await stopServer(srv);
+    if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk));
     await stopBackground(capture, 2000);
     const left = await serverLeftovers(net);
     if (left.length > 0) {

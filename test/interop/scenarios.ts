@@ -75,6 +75,10 @@ export interface Scenario {
    * address gets through.
    */
   spoof?: boolean;
+  /** The server's ppp.pool for this scenario (e.g. a /30: one client address only). */
+  pool?: string;
+  /** Restart the server (SIGTERM, wait, start) between the attempt and the follow-up `thenProfile` attempt. */
+  restartServer?: boolean;
   /** After the first attempt, a second one on the same server with this profile must reach `expect`. */
   thenProfile?: ProfileName;
   thenExpect?: Stage;
@@ -103,6 +107,10 @@ export const SCENARIOS: Scenario[] = [
   { name: 'session-limit', profile: 'seed', topology: 'direct', expect: 'http', extraSessions: 2, ci: true },
   // a client sending from an address other than its own gets nothing through
   { name: 'spoof', profile: 'android', topology: 'nat', expect: 'http', spoof: true, ci: true },
+  // a /30 pool has ONE client address: after the first client disconnects, a new one must get it
+  { name: 'address-reuse', profile: 'seed', topology: 'direct', pool: '10.40.0.0/30', expect: 'http', thenProfile: 'android', thenExpect: 'http', ci: true },
+  // the server restarts (and leaves nothing behind); the client's next connect works
+  { name: 'server-restart', profile: 'seed', topology: 'nat', restartServer: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },
   { name: 'windows-nat', profile: 'windows', topology: 'nat', expect: 'http', ci: true },
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },

@@ -20,14 +20,14 @@ export interface ServerSetup {
   cliPresent: boolean;
 }
 
-export function serverConfigText(psk: string): string {
+export function serverConfigText(psk: string, pool = '10.40.0.0/24'): string {
   return `[server]
 listen = "${SERVER_ADDR}"
 hostname = "vpn.example.net"
 [ipsec]
 psk = "${psk}"
 [ppp]
-pool = "10.40.0.0/24"
+pool = "${pool}"
 dns = ["10.40.0.1"]
 users_file = "users.toml"
 max_sessions_per_user = 2
