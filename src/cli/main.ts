@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from '../daemon/config.js';
 import { createLogger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
 import { readPassword } from './password.js';
+import { PROFILE_USAGE, profileCommand } from './profile.js';
 
 export const DEFAULT_CONFIG = '/etc/l2tpsec/l2tpsec.toml';
 
@@ -20,6 +21,7 @@ Usage:
   l2tpsec users del NAME [--config FILE]
   l2tpsec users list [--config FILE] [--json]
   l2tpsec check [--config FILE]
+  ${PROFILE_USAGE}
   l2tpsec version
 
 The config file defaults to ${DEFAULT_CONFIG} (or $L2TPSEC_CONFIG).
@@ -222,6 +224,8 @@ export async function main(argv: string[]): Promise<number> {
         return await users(rest);
       case 'check':
         return await check(rest);
+      case 'profile':
+        return await profileCommand(rest, configPath);
       case 'version':
       case '--version':
         process.stdout.write(`l2tpsec ${version()}\n`);
