@@ -31,6 +31,15 @@ echo reset-done
 `;
 }
 
+/** The client vanishes: no Delete, no StopCCN, no LCP Terminate; its SAs gone (inside the VM only). */
+export function vanishJob(): string {
+  return `
+for p in $(busybox pidof pppd xl2tpd charon); do kill -9 "$p" 2>/dev/null; done
+ip xfrm state flush; ip xfrm policy flush
+echo vanished
+`;
+}
+
 function swanctlConf(p: Profile, psk: string): string {
   const lines = [
     'connections {',

@@ -13,7 +13,8 @@ import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
-import { bootVm, shutdownVm, type Vm } from './vm.js';
+import { bootVm, job, shutdownVm, type Vm } from './vm.js';
+import { vanishJob } from './guest.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, type Ctx, type Www } from './attempt.js';
 import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
@@ -155,7 +156,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
   say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
   const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
-  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk, sc.pool));
+  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk, sc.pool, sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : undefined));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
@@ -191,6 +192,23 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
         }
         srv = await startServer(net, setup, join(dir, 'server-2.log'), 60_000);
         if (srv.proc) world.bg.push(srv.proc);
+      }
+      if (sc.vanish) {
+        say(`${sc.name}: the client vanishes (kill -9, no goodbye); waiting for the server to notice`);
+        const tv = performance.now();
+        for (const vm of vms) {
+          const r = await job(vm, 'vanish', vanishJob(), 30);
+          note(ctx, `--- ${vm.name} job vanish: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        }
+        const slog = join(dir, 'server.log');
+        const noticed = await waitFor(() => existsSync(slog) && readFileSync(slog, 'utf8').includes('"event":"session.stop"'), 150_000, 1000);
+        const took = ((performance.now() - tv) / 1000).toFixed(1);
+        note(ctx, `server ${noticed ? `logged session.stop ${took}s after the client vanished` : 'logged no session.stop within 150 s of the client vanishing'}`);
+        say(`${sc.name}: ${noticed ? `server noticed in ${took}s` : 'server did not notice within 150 s'}`);
+        if (!noticed) {
+          ok = false;
+          why.push('the server did not end the vanished session within 150 s');
+        }
       }
       const label = `${sc.name}-then-${sc.thenProfile}`;
       const then = newClients(ctx, vms, label, setup);

@@ -77,6 +77,12 @@ export interface Scenario {
   spoof?: boolean;
   /** The server's ppp.pool for this scenario (e.g. a /30: one client address only). */
   pool?: string;
+  /**
+   * Before the follow-up, the first client vanishes without a goodbye (kill -9 of pppd,
+   * xl2tpd and charon, its SAs flushed); the follow-up starts once the server logs the
+   * session's end (its DPD / L2TP HELLO timeouts, set to 10 s for this), at most 150 s.
+   */
+  vanish?: boolean;
   /** Restart the server (SIGTERM, wait, start) between the attempt and the follow-up `thenProfile` attempt. */
   restartServer?: boolean;
   /** After the first attempt, a second one on the same server with this profile must reach `expect`. */
@@ -109,6 +115,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'spoof', profile: 'android', topology: 'nat', expect: 'http', spoof: true, ci: true },
   // a /30 pool has ONE client address: after the first client disconnects, a new one must get it
   { name: 'address-reuse', profile: 'seed', topology: 'direct', pool: '10.40.0.0/30', expect: 'http', thenProfile: 'android', thenExpect: 'http', ci: true },
+  // The same after a client that vanished: slow (the server's timeouts), so not in CI.
+  { name: 'address-reuse-vanish', profile: 'seed', topology: 'direct', pool: '10.40.0.0/30', vanish: true, expect: 'http', thenProfile: 'android', thenExpect: 'http', ci: false },
   // the server restarts (and leaves nothing behind); the client's next connect works
   { name: 'server-restart', profile: 'seed', topology: 'nat', restartServer: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },

@@ -20,13 +20,15 @@ export interface ServerSetup {
   cliPresent: boolean;
 }
 
-export function serverConfigText(psk: string, pool = '10.40.0.0/24'): string {
+export function serverConfigText(psk: string, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }): string {
+  const ipsecTimers = timers ? `dpd_idle = ${timers.dpdIdle}\n` : '';
+  const l2tp = timers ? `[l2tp]\nhello_interval = ${timers.helloInterval}\n` : '';
   return `[server]
 listen = "${SERVER_ADDR}"
 hostname = "vpn.example.net"
 [ipsec]
 psk = "${psk}"
-[ppp]
+${ipsecTimers}${l2tp}[ppp]
 pool = "${pool}"
 dns = ["10.40.0.1"]
 users_file = "users.toml"
