@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../daemon/config.js';
 import { createLogger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
+import { parseFirstRunEnv } from '../daemon/env.js';
 import { readPassword } from './password.js';
 import { PROFILE_USAGE, profileCommand } from './profile.js';
 
@@ -57,21 +58,26 @@ export function randomSecret(chars: number): string {
   return out.join('');
 }
 
-/** First run: write a config with a random PSK and a first user; print them once. */
-async function initDefaultConfig(file: string): Promise<void> {
-  const psk = randomSecret(24);
-  const user = 'vpnuser';
-  const password = randomSecret(16);
+/**
+ * First run: write a config with a random PSK and a first user; print them once.
+ * hwdsl2/setup-ipsec-vpn's VPN_* variables, when set, replace the random values
+ * (see src/daemon/env.ts); secrets that came from the environment are not printed.
+ */
+export async function initDefaultConfig(file: string, env: Record<string, string | undefined> = process.env, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const fromEnv = parseFirstRunEnv(env);
+  const psk = fromEnv.psk ?? randomSecret(24);
+  const users = fromEnv.users.length > 0 ? fromEnv.users : [{ name: 'vpnuser', password: randomSecret(16) }];
+  const dns = fromEnv.dns ?? ['1.1.1.1', '9.9.9.9'];
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const text = `# l2tpsec configuration (created by the first "l2tpsec serve")
 [server]
 listen = "0.0.0.0"            # UDP 500 and 4500
 hostname = "l2tpsec"          # L2TP host name
 [ipsec]
-psk = "${psk}"
+psk = ${JSON.stringify(psk)}
 [ppp]
 pool = "10.40.0.0/24"         # first address is the server's tunnel address
-dns = ["1.1.1.1", "9.9.9.9"]
+dns = [${dns.map((d) => JSON.stringify(d)).join(', ')}]
 users_file = "users.toml"     # relative to this file
 max_sessions_per_user = 2
 idle_timeout = 3600
@@ -84,13 +90,14 @@ out_interface = "auto"        # the interface of the default route
   writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
   const cfg = loadConfig(file);
   const store = await loadUsers(cfg.ppp.usersFile);
-  store.add(user, password, {});
+  for (const u of users) store.add(u.name, u.password, {});
   await saveUsers(cfg.ppp.usersFile, store);
-  process.stdout.write(
+  const first = users[0]!;
+  out.write(
     `Created ${file} and ${cfg.ppp.usersFile}. Shown once, keep them:\n` +
-      `  IPsec pre-shared key: ${psk}\n` +
-      `  username:             ${user}\n` +
-      `  password:             ${password}\n` +
+      `  IPsec pre-shared key: ${fromEnv.psk !== undefined ? '(from VPN_IPSEC_PSK)' : psk}\n` +
+      `  username:             ${first.name}${users.length > 1 ? ` (+${users.length - 1} from VPN_ADDL_USERS)` : ''}\n` +
+      `  password:             ${fromEnv.users.length > 0 ? '(from VPN_PASSWORD)' : first.password}\n` +
       `Add users with: l2tpsec users add NAME --config ${file}\n\n`,
   );
 }
