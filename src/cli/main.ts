@@ -10,6 +10,7 @@ import { loadUsers, saveUsers } from '../daemon/users.js';
 import { parseFirstRunEnv } from '../daemon/env.js';
 import { readPassword } from './password.js';
 import { PROFILE_USAGE, profileCommand } from './profile.js';
+import { checkCommand } from './doctor.js';
 
 export const DEFAULT_CONFIG = '/etc/l2tpsec/l2tpsec.toml';
 
@@ -21,7 +22,7 @@ Usage:
   l2tpsec users passwd NAME [--config FILE]
   l2tpsec users del NAME [--config FILE]
   l2tpsec users list [--config FILE] [--json]
-  l2tpsec check [--config FILE]
+  l2tpsec check [--config FILE] [--json]
   ${PROFILE_USAGE}
   l2tpsec version
 
@@ -212,15 +213,6 @@ async function users(args: string[]): Promise<number> {
   }
 }
 
-async function check(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  const file = configPath(values.config);
-  const cfg = loadConfig(file);
-  const store = await loadUsers(cfg.ppp.usersFile);
-  process.stdout.write(`${file}: ok (${store.list().length} users in ${cfg.ppp.usersFile})\n`);
-  return 0;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -230,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'users':
         return await users(rest);
       case 'check':
-        return await check(rest);
+        return checkCommand(rest, configPath);
       case 'profile':
         return await profileCommand(rest, configPath);
       case 'version':

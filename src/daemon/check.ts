@@ -1,0 +1,193 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { ConfigError, keyLines, parseConfig, type Config } from './config.js';
+import { parseUsers, type UserStore } from './users.js';
+
+/**
+ * `l2tpsec check`: every problem of a config and its users file, each with file,
+ * line and key (parseConfig/parseUsers stop at the first; here each offending line
+ * is blanked and the parse repeated, so the next problem shows up), plus checks a
+ * parse does not make: PSK strength, static addresses vs the pool, out_interface.
+ */
+
+export type Severity = 'error' | 'warning';
+
+export interface Problem {
+  severity: Severity;
+  file: string;
+  line: number | undefined;
+  key: string | undefined;
+  message: string;
+}
+
+export interface CheckEnv {
+  /** Reads a file (the users file); throws ENOENT when missing. */
+  readFile: (path: string) => string;
+  /** Whether a network interface exists (out_interface); undefined = cannot tell. */
+  interfaceExists: (name: string) => boolean | undefined;
+}
+
+export interface CheckResult {
+  problems: Problem[];
+  errors: number;
+  warnings: number;
+  /** The config as parsed with the offending lines left out (defaults in their place). */
+  config: Config | undefined;
+  users: number;
+}
+
+/** Pre-shared keys seen in guides and defaults (lower case): anyone can guess them. */
+export const WEAK_PSKS: readonly string[] = [
+  'a long random secret', // our README example
+  'your_ipsec_pre_shared_key',
+  'your_psk',
+  'changeme',
+  'change_me',
+  'secret',
+  'password',
+  'psk',
+  'vpn',
+  'test',
+  '12345678',
+  '123456789',
+  'sharedsecret',
+  'presharedkey',
+];
+
+const MAX_ROUNDS = 64;
+
+function fromError(e: ConfigError, severity: Severity = 'error'): Problem {
+  return { severity, file: e.file, line: e.line, key: e.key, message: e.problem };
+}
+
+function blankLine(lines: string[], line: number): boolean {
+  const i = line - 1;
+  if (i < 0 || i >= lines.length || lines[i] === '') return false;
+  // keep a section header (its keys would land in the previous section)
+  if (/^\s*\[/.test(lines[i]!)) return false;
+  lines[i] = '';
+  return true;
+}
+
+/** Every parse error of a config text, and the config parsed without the offending lines. */
+export function configProblems(text: string, file: string): { problems: Problem[]; config: Config | undefined } {
+  const lines = text.split('\n');
+  const problems: Problem[] = [];
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    try {
+      return { problems, config: parseConfig(lines.join('\n'), file) };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(fromError(e));
+      if (e.line === undefined || !blankLine(lines, e.line)) return { problems, config: undefined };
+    }
+  }
+  return { problems, config: undefined };
+}
+
+/** Every problem of a users file, one [users.NAME] table at a time (line numbers kept). */
+export function usersProblems(text: string, file: string): { problems: Problem[]; store: UserStore[] } {
+  const problems: Problem[] = [];
+  const stores: UserStore[] = [];
+  const lines = text.split('\n');
+  const starts: number[] = [];
+  lines.forEach((l, i) => {
+    if (/^\s*\[/.test(l)) starts.push(i);
+  });
+  const chunks: Array<[number, number]> = [];
+  if (starts.length === 0 || starts[0]! > 0) chunks.push([0, starts[0] ?? lines.length]);
+  starts.forEach((s, k) => chunks.push([s, starts[k + 1] ?? lines.length]));
+  for (const [a, b] of chunks) {
+    const chunk = '\n'.repeat(a) + lines.slice(a, b).join('\n');
+    try {
+      stores.push(parseUsers(chunk, file));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(fromError(e));
+    }
+  }
+  return { problems, store: stores };
+}
+
+/** PSK strength: a known default is an error; short or few distinct characters a warning. */
+export function pskProblems(psk: string, file: string, line: number | undefined): Problem[] {
+  const p = (severity: Severity, message: string): Problem => ({ severity, file, line, key: 'ipsec.psk', message });
+  if (WEAK_PSKS.includes(psk.trim().toLowerCase())) return [p('error', 'a well-known example or default pre-shared key: anyone can guess it (use 24+ random characters)')];
+  const out: Problem[] = [];
+  if ([...psk].length < 16) out.push(p('warning', `only ${[...psk].length} characters: an offline dictionary attack on a captured handshake is cheap (use 20+ random characters)`));
+  const distinct = new Set(psk).size;
+  if (distinct < 8) out.push(p('warning', `only ${distinct} distinct characters: looks guessable`));
+  return out;
+}
+
+/** Static user addresses: inside the pool, not the network, the server's tunnel address or the broadcast. */
+export function staticAddressProblems(cfg: Config, stores: UserStore[], usersText: string): Problem[] {
+  const out: Problem[] = [];
+  const pool = parseCidr(cfg.ppp.pool);
+  const lines = usersText.split('\n');
+  const seen = new Map<string, string>();
+  for (const store of stores) {
+    for (const u of store.list()) {
+      if (u.address === undefined) continue;
+      const key = `users.${u.name}.address`;
+      const idx = lines.findIndex((l, i) => /^\s*address\s*=/.test(l) && l.includes(u.address!) && lines.slice(0, i).some((h) => h.includes(`[users.`) && h.includes(u.name)));
+      const line = idx >= 0 ? idx + 1 : undefined;
+      const p = (message: string): void => void out.push({ severity: 'error', file: cfg.ppp.usersFile, line, key, message });
+      const a = parseIPv4(u.address);
+      if (!cidrContains(pool, a)) p(`${u.address} is outside the pool ${cfg.ppp.pool}`);
+      else if (a === pool.first) p(`${u.address} is the pool's network address`);
+      else if (a === pool.first + 1) p(`${u.address} is the server's tunnel address`);
+      else if (a === pool.last) p(`${u.address} is the pool's broadcast address`);
+      const other = seen.get(u.address);
+      if (other !== undefined) p(`${u.address} is also the static address of ${JSON.stringify(other)}`);
+      seen.set(u.address, u.name);
+    }
+  }
+  return out;
+}
+
+/** Everything `l2tpsec check` reports for one config file's text. */
+export function checkConfig(text: string, file: string, env: CheckEnv): CheckResult {
+  const { problems, config } = configProblems(text, file);
+  const lines = keyLines(text);
+  const keyLine = (key: string): number | undefined => lines.get(key);
+  let users = 0;
+  if (config) {
+    problems.push(...pskProblems(config.ipsec.psk, config.file, keyLine('ipsec.psk') ?? keyLine('ipsec.psk_file')));
+    if (config.nat.outInterface !== 'auto' && env.interfaceExists(config.nat.outInterface) === false) {
+      problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
+    }
+    let usersText: string | undefined;
+    try {
+      usersText = env.readFile(config.ppp.usersFile);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      problems.push({
+        severity: code === 'ENOENT' ? 'warning' : 'error',
+        file: config.ppp.usersFile,
+        line: undefined,
+        key: undefined,
+        message: code === 'ENOENT' ? 'no users file yet: nobody can log in (l2tpsec users add NAME)' : `cannot read: ${(e as Error).message}`,
+      });
+    }
+    if (usersText !== undefined) {
+      const u = usersProblems(usersText, config.ppp.usersFile);
+      problems.push(...u.problems);
+      problems.push(...staticAddressProblems(config, u.store, usersText));
+      users = u.store.reduce((n, s) => n + s.size, 0);
+      if (users === 0 && u.problems.length === 0) problems.push({ severity: 'warning', file: config.ppp.usersFile, line: undefined, key: undefined, message: 'no users: nobody can log in' });
+    }
+  }
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  return { problems, errors, warnings: problems.length - errors, config, users };
+}
+
+/** The real environment: files from disk, interfaces from /sys/class/net. */
+export const hostCheckEnv: CheckEnv = {
+  readFile: (p) => readFileSync(p, 'utf8'),
+  interfaceExists: (name) => (existsSync('/sys/class/net') ? existsSync(`/sys/class/net/${name}`) : undefined),
+};
+
+export function formatProblem(p: Problem): string {
+  return `${p.severity}: ${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.key ? `${p.key}: ` : ''}${p.message}`;
+}
