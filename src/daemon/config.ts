@@ -50,6 +50,18 @@ export interface Config {
     level: 'debug' | 'info' | 'warn' | 'error';
     format: 'json' | 'pretty';
   };
+  control: {
+    /** Unix socket of the control API ('' = off). */
+    socket: string;
+    /** Group that may use the socket (chown + mode 0660); '' = root only. */
+    group: string;
+    /** Ended sessions, one JSON line each; absolute path. */
+    historyFile: string;
+  };
+  metrics: {
+    /** "address:port" of the Prometheus endpoint; '' = off. */
+    listen: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -95,7 +107,11 @@ const KNOWN: Record<string, readonly string[]> = {
   tun: ['name', 'mtu'],
   nat: ['masquerade', 'out_interface', 'client_to_client'],
   log: ['level', 'format'],
+  control: ['socket', 'group', 'history_file'],
+  metrics: ['listen'],
 };
+
+export const DEFAULT_CONTROL_SOCKET = '/run/l2tpsec/control.sock';
 
 export function defaultConfig(): Config {
   return {
@@ -115,6 +131,8 @@ export function defaultConfig(): Config {
     tun: { name: 'tun1', mtu: 1400 },
     nat: { masquerade: true, outInterface: 'auto', clientToClient: false },
     log: { level: 'info', format: 'json' },
+    control: { socket: DEFAULT_CONTROL_SOCKET, group: '', historyFile: 'history.jsonl' },
+    metrics: { listen: '' },
   };
 }
 
@@ -293,6 +311,28 @@ export function parseConfig(text: string, file: string): Config {
   const format = c.str(log, 'log', 'format', d.log.format);
   if (format !== 'json' && format !== 'pretty') c.fail('log.format', 'json or pretty');
   cfg.log = { level: level as Config['log']['level'], format: format as Config['log']['format'] };
+
+  const control = section(root, 'control', c);
+  const socket = c.str(control, 'control', 'socket', d.control.socket);
+  const group = c.str(control, 'control', 'group', d.control.group);
+  if (group && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(group)) c.fail('control.group', 'a group name');
+  // the history file lives next to the users file unless set
+  const historyFile = c.str(control, 'control', 'history_file', '');
+  cfg.control = {
+    socket: socket && !isAbsolute(socket) ? resolve(dir, socket) : socket,
+    group,
+    historyFile: historyFile ? (isAbsolute(historyFile) ? historyFile : resolve(dir, historyFile)) : resolve(dirname(cfg.ppp.usersFile), d.control.historyFile),
+  };
+
+  const metrics = section(root, 'metrics', c);
+  const mlisten = c.str(metrics, 'metrics', 'listen', d.metrics.listen);
+  if (mlisten) {
+    const m = /^(.+):(\d{1,5})$/.exec(mlisten);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) c.fail('metrics.listen', `"address:port", got ${JSON.stringify(mlisten)}`);
+    c.ipv4('metrics', 'listen', m?.[1] ?? '');
+  }
+  cfg.metrics = { listen: mlisten };
 
   // The server's tunnel address is the pool's first usable address; a DNS server
   // inside the pool must be that one (nothing else answers there).

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
@@ -16,6 +17,10 @@ import type { Config } from './config.js';
 import { serverTunnelAddress } from './config.js';
 import type { Logger } from './log.js';
 import type { UserStore } from './users.js';
+import { loadUsers } from './users.js';
+import { HistoryFile, type HistoryEntry } from './history.js';
+import type { ControlTarget, DaemonEvent, DisconnectTarget, SessionInfo, StatusInfo } from './control-types.js';
+import { pskFingerprint } from './control-util.js';
 
 /** L2TP peers are keyed by the SA's outer endpoint AND the inner UDP source port. */
 interface PeerInfo {
@@ -30,6 +35,10 @@ interface SessionState {
   user: string | undefined;
   address: string | undefined;
   started: number;
+  /** Wall-clock start (ms since the epoch), for history and status. */
+  startedAt: number;
+  /** Set by an administrative disconnect: delete the peer's SAs once the session is gone. */
+  disconnectRequested: boolean;
   bytesIn: number;
   bytesOut: number;
   packetsIn: number;
@@ -49,7 +58,7 @@ const TICK_MS = 250;
  * and back. All protocol state lives in the sans-I/O cores; this class only
  * moves their outputs to the next layer or to the I/O objects.
  */
-export class Daemon {
+export class Daemon implements ControlTarget {
   readonly counters = new Counters('daemon');
   private readonly clock: Clock;
   private readonly ike: IkeResponder;
@@ -66,6 +75,11 @@ export class Daemon {
   private espOut: EspOutbound[] = [];
   private tunOut: Buffer[] = [];
   private stopping = false;
+  private readonly startedAt = Date.now();
+  private readonly listeners = new Set<(e: DaemonEvent) => void>();
+  private readonly historyFile: HistoryFile | undefined;
+  /** Child SA id → what status shows about it. */
+  private readonly childInfo = new Map<string, { peer: Endpoint; natT: boolean; transform: string }>();
 
   constructor(
     readonly cfg: Config,
@@ -95,6 +109,8 @@ export class Daemon {
     this.pool = new AddressPool(cfg.ppp.pool);
     this.pool.setStatic(users.staticAddresses());
     this.forwarder = new Forwarder({ pool: cfg.ppp.pool, mtu: Math.min(cfg.tun.mtu, cfg.ppp.mru) });
+    // only a path resolved by parseConfig (absolute) is used: bare defaults write nothing
+    this.historyFile = cfg.control?.historyFile && isAbsolute(cfg.control.historyFile) ? new HistoryFile(cfg.control.historyFile) : undefined;
   }
 
   async start(): Promise<void> {
@@ -163,6 +179,102 @@ export class Daemon {
     this.users = users;
     this.pool.setStatic(users.staticAddresses());
     this.log.info('users.reload', { users: users.list().length });
+    this.emit('users.reload', { users: users.list().length });
+  }
+
+  // ---- control API (src/daemon/control.ts) --------------------------------
+
+  /** Reload the users file (SIGHUP and POST /v1/reload). */
+  async reload(): Promise<{ users: number }> {
+    const u = await loadUsers(this.cfg.ppp.usersFile);
+    this.setUsers(u);
+    return { users: u.list().length };
+  }
+
+  subscribe(fn: (e: DaemonEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(type: string, fields: Record<string, unknown>): void {
+    if (this.listeners.size === 0) return;
+    const ev: DaemonEvent = { ...fields, type, time: new Date().toISOString() };
+    for (const l of [...this.listeners]) {
+      try {
+        l(ev);
+      } catch {
+        // a broken listener must not disturb the daemon
+      }
+    }
+  }
+
+  history(opts: { user?: string; limit?: number }): HistoryEntry[] {
+    return this.historyFile?.read(opts) ?? [];
+  }
+
+  usersInfo(): Array<{ name: string; address: string | null; maxSessions: number | null }> {
+    return this.users.list().map((u) => ({ name: u.name, address: u.address ?? null, maxSessions: u.maxSessions ?? null }));
+  }
+
+  statusInfo(): StatusInfo {
+    const now = this.clock.now();
+    const ikeSas = this.ike.list();
+    const sessions: SessionInfo[] = [...this.sessions.values()].map((s) => {
+      const peer = this.peers.get(s.peerKey)?.peer;
+      const saId = peer ? this.esp.saForPeer(peer) : undefined;
+      const child = saId ? this.childInfo.get(saId) : undefined;
+      const ike = peer ? ikeSas.find((i) => i.peer.address === peer.address && i.peer.port === peer.port) : undefined;
+      const st = s.ppp.status(now);
+      return {
+        id: s.key,
+        user: s.user ?? null,
+        address: s.address ?? null,
+        peer: peer ? `${peer.address}:${peer.port}` : null,
+        natT: child ? child.natT : null,
+        ike: ike?.algorithms ?? null,
+        esp: child?.transform ?? null,
+        started: new Date(s.startedAt).toISOString(),
+        uptime: Math.max(0, Math.floor((now - s.started) / 1000)),
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        packetsIn: s.packetsIn,
+        packetsOut: s.packetsOut,
+        idle: st.idleSeconds ?? null,
+        phase: st.phase,
+      };
+    });
+    return {
+      listen: [`${this.cfg.server.listen}:${this.cfg.server.ikePort}`, `${this.cfg.server.listen}:${this.cfg.server.nattPort}`],
+      pskFingerprint: pskFingerprint(this.cfg.ipsec.psk),
+      pool: { cidr: this.cfg.ppp.pool, size: this.pool.size, used: this.pool.size - this.pool.free, free: this.pool.free },
+      ikeSas: ikeSas.length,
+      users: this.users.list().length,
+      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+      sessions,
+    };
+  }
+
+  /**
+   * Administrative disconnect: PPP Terminate-Request now; when PPP reports closed
+   * the L2TP session gets its CDN, and if that client has no other session its
+   * child SA is deleted (IKE Delete).
+   */
+  disconnect(target: DisconnectTarget, reason: string): string[] {
+    const ids: string[] = [];
+    this.guard('disconnect', () => {
+      const now = this.clock.now();
+      for (const s of [...this.sessions.values()]) {
+        const match = (target.session !== undefined && s.key === target.session) || (target.user !== undefined && s.user === target.user);
+        if (!match) continue;
+        ids.push(s.key);
+        s.disconnectRequested = true;
+        this.log.info('session.disconnect', { session: s.key, user: s.user, reason });
+        this.emit('session.disconnect', { session: s.key, user: s.user ?? null, reason });
+        this.handlePpp(s, s.ppp.close(reason, now));
+      }
+    });
+    this.flush();
+    return ids;
   }
 
   status(): {
@@ -251,6 +363,8 @@ export class Daemon {
         case 'child-sa-up':
           this.esp.addSa(o);
           this.saPeers.set(o.id, o.peer);
+          this.childInfo.set(o.id, { peer: o.peer, natT: o.encapsulation === 'udp', transform: `${o.transform.cipher}${o.transform.keyBits}-${o.transform.integ}` });
+          this.emit('ipsec.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, natT: o.encapsulation === 'udp' });
           this.log.info('ipsec.sa.up', {
             id: o.id,
             peer: `${o.peer.address}:${o.peer.port}`,
@@ -263,16 +377,20 @@ export class Daemon {
         case 'child-sa-down': {
           const sa = this.findPeerOfSa(o.id);
           this.esp.removeSa(o.id);
+          this.childInfo.delete(o.id);
           this.log.info('ipsec.sa.down', { id: o.id, reason: o.reason });
+          this.emit('ipsec.sa.down', { id: o.id, reason: o.reason });
           // Without any SA left for that peer its L2TP tunnels cannot speak: free them.
           if (sa && !this.esp.saForPeer(sa)) this.closePeerTunnels(sa);
           break;
         }
         case 'ike-sa-up':
           this.log.info('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, peerId: o.peerId, algorithms: o.algorithms });
+          this.emit('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, algorithms: o.algorithms });
           break;
         case 'ike-sa-down':
           this.log.info('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
+          this.emit('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
           break;
         case 'log':
           this.log.event(o);
@@ -358,7 +476,7 @@ export class Daemon {
       this.pool,
       now,
     );
-    const s: SessionState = { key, peerKey, ppp, user: undefined, address: undefined, started: now, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+    const s: SessionState = { key, peerKey, ppp, user: undefined, address: undefined, started: now, startedAt: Date.now(), disconnectRequested: false, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
     this.sessions.set(key, s);
     this.handlePpp(s, ppp.start(now));
   }
@@ -390,6 +508,7 @@ export class Daemon {
           s.address = o.address;
           this.forwarder.addSession(s.key, o.address);
           this.log.info('session.start', { user: o.user, address: o.address, session: s.key, peer: this.peerText(s) });
+          this.emit('session.start', { user: o.user, address: o.address, session: s.key, peer: this.peerText(s) ?? null });
           break;
         case 'ipv4': {
           const packet = Buffer.isBuffer(o.packet) ? o.packet : Buffer.from(o.packet.buffer, o.packet.byteOffset, o.packet.byteLength);
@@ -431,7 +550,43 @@ export class Daemon {
         bytesIn: s.bytesIn,
         bytesOut: s.bytesOut,
       });
+      const entry: HistoryEntry = {
+        user: s.user ?? null,
+        peer: this.peerText(s) ?? null,
+        address: s.address,
+        session: s.key,
+        start: new Date(s.startedAt).toISOString(),
+        end: new Date().toISOString(),
+        duration: Math.round((this.clock.now() - s.started) / 1000),
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        packetsIn: s.packetsIn,
+        packetsOut: s.packetsOut,
+        reason,
+      };
+      this.emit('session.stop', { ...entry });
+      if (this.historyFile) {
+        try {
+          this.historyFile.append(entry);
+        } catch (e) {
+          this.log.warn('history.write.error', { file: this.historyFile.path, error: (e as Error).message });
+        }
+      }
     }
+    if (s.disconnectRequested) this.deletePeerSaIfUnused(s);
+  }
+
+  /** After an admin disconnect: IKE Delete of the client's child SA when no other session uses that peer. */
+  private deletePeerSaIfUnused(s: SessionState): void {
+    const peer = this.peers.get(s.peerKey)?.peer;
+    if (!peer) return;
+    const prefix = `${peer.address}:${peer.port}/`;
+    for (const o of this.sessions.values()) if (o.peerKey.startsWith(prefix)) return;
+    const saId = this.esp.saForPeer(peer);
+    if (!saId) return;
+    // the CDN queued just before must leave while the SA still exists
+    this.flush();
+    this.handleIke(this.ike.deleteChildSa(saId, this.clock.now()));
   }
 
   private peerText(s: SessionState): string | undefined {

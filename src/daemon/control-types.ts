@@ -1,0 +1,73 @@
+import type { HistoryEntry } from './history.js';
+
+/** One live session as the control API reports it (GET /v1/sessions, /v1/status). */
+export interface SessionInfo {
+  /** The daemon's session key (what `l2tpsec disconnect` accepts besides a user name). */
+  id: string;
+  user: string | null;
+  /** Address assigned by IPCP. */
+  address: string | null;
+  /** Outer address:port of the client as seen here (after NAT). */
+  peer: string | null;
+  /** true = ESP in UDP 4500 (RFC 3948), false = raw ESP, null = no SA found. */
+  natT: boolean | null;
+  /** IKE proposal label, e.g. "aes256-sha256-modp2048". */
+  ike: string | null;
+  /** ESP transform, e.g. "aes-cbc256-hmac-sha1-96". */
+  esp: string | null;
+  /** ISO 8601 start time. */
+  started: string;
+  /** Seconds since the session started. */
+  uptime: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Seconds since the last packet from the client (null before IPCP is up). */
+  idle: number | null;
+  /** PPP phase. */
+  phase: string;
+}
+
+export interface StatusInfo {
+  /** "address:port" UDP endpoints. */
+  listen: string[];
+  /** First 16 hex digits of SHA-256 of the PSK; never the PSK. */
+  pskFingerprint: string;
+  pool: { cidr: string; size: number; used: number; free: number };
+  ikeSas: number;
+  users: number;
+  /** Seconds since the daemon started. */
+  uptime: number;
+  sessions: SessionInfo[];
+}
+
+/** Something that happened, as streamed by GET /v1/events (one JSON object per event). */
+export interface DaemonEvent {
+  /** session.start, session.stop, ike.sa.up, ike.sa.down, ipsec.sa.up, ipsec.sa.down, users.reload, session.disconnect */
+  type: string;
+  /** ISO 8601. */
+  time: string;
+  [field: string]: unknown;
+}
+
+export interface DisconnectTarget {
+  user?: string;
+  session?: string;
+}
+
+/** What the control server needs from the daemon (Daemon implements it; tests may fake it). */
+export interface ControlTarget {
+  statusInfo(): StatusInfo;
+  usersInfo(): Array<{ name: string; address: string | null; maxSessions: number | null }>;
+  /** Close matching sessions cleanly; returns the ids being closed. */
+  disconnect(target: DisconnectTarget, reason: string): string[];
+  /** Reload the users file (same as SIGHUP). */
+  reload(): Promise<{ users: number }>;
+  history(opts: { user?: string; limit?: number }): HistoryEntry[];
+  /** Returns the unsubscribe function. */
+  subscribe(fn: (e: DaemonEvent) => void): () => void;
+}
+
+/** SHA-256 fingerprint of a PSK, first 16 hex digits. */
+export { pskFingerprint } from './control-util.js';
