@@ -358,6 +358,8 @@ async function main(): Promise<number> {
   process.stdout.write(`cleanup: ${clean ? 'no namespace or QEMU of this run left' : 'INCOMPLETE (see above)'}\n`);
   process.stdout.write(`total ${(performance.now() / 1000).toFixed(1)}s\n`);
   process.stdout.write(`artifacts: ${runDir}\n`);
+  const passed = outcomes.filter((r) => r.ok).length;
+  process.stdout.write(`interop: ${passed} passed, ${outcomes.length - passed} failed\n`);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ outcomes, boots, leftovers: world.leftovers, clean }, null, 2));
   return outcomes.every((r) => r.ok) && clean && world.leftovers.length === 0 ? 0 : 1;
 }
