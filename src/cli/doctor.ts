@@ -26,3 +26,24 @@ export function checkCommand(args: string[], configFile: (v: string | undefined)
   }
   return r.errors === 0 ? 0 : 1;
 }
+
+/** `l2tpsec doctor [--config FILE] [--json]`: exit 1 when a finding is an error. */
+export async function doctorCommand(args: string[], configFile: (v: string | undefined) => string): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
+  const { existsSync } = await import('node:fs');
+  const { loadConfig, defaultConfig } = await import('../daemon/config.js');
+  const { diagnose, formatFinding } = await import('../daemon/doctor.js');
+  const { gatherDoctorInputs } = await import('../daemon/doctor-gather.js');
+  const file = configFile(values.config);
+  const cfg = existsSync(file) ? loadConfig(file) : defaultConfig();
+  const { inputs, daemonRunning } = gatherDoctorInputs({ ikePort: cfg.server.ikePort, nattPort: cfg.server.nattPort });
+  const findings = diagnose(inputs, { daemonRunning });
+  const errors = findings.filter((f) => f.status === 'error').length;
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ ok: errors === 0, daemon_running: daemonRunning, findings }) + '\n');
+  } else {
+    for (const f of findings) process.stdout.write(formatFinding(f) + '\n');
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) process.stdout.write('(not root: processes of other users and nft rules may be invisible)\n');
+  }
+  return errors === 0 ? 0 : 1;
+}

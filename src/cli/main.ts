@@ -10,7 +10,7 @@ import { loadUsers, saveUsers } from '../daemon/users.js';
 import { parseFirstRunEnv } from '../daemon/env.js';
 import { readPassword } from './password.js';
 import { PROFILE_USAGE, profileCommand } from './profile.js';
-import { checkCommand } from './doctor.js';
+import { checkCommand, doctorCommand } from './doctor.js';
 
 export const DEFAULT_CONFIG = '/etc/l2tpsec/l2tpsec.toml';
 
@@ -23,6 +23,7 @@ Usage:
   l2tpsec users del NAME [--config FILE]
   l2tpsec users list [--config FILE] [--json]
   l2tpsec check [--config FILE] [--json]
+  l2tpsec doctor [--config FILE] [--json]
   ${PROFILE_USAGE}
   l2tpsec version
 
@@ -223,6 +224,8 @@ export async function main(argv: string[]): Promise<number> {
         return await users(rest);
       case 'check':
         return checkCommand(rest, configPath);
+      case 'doctor':
+        return await doctorCommand(rest, configPath);
       case 'profile':
         return await profileCommand(rest, configPath);
       case 'version':
