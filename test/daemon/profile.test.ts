@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,16 @@ describe('apple .mobileconfig', () => {
     expect(Buffer.isBuffer(ipsec['SharedSecret'])).toBe(true);
     expect((ipsec['SharedSecret'] as Buffer).toString('utf8')).toBe(ODD_PSK);
     expect(dict(vpn['IPv4'])['OverridePrimary']).toBe(1);
+  });
+
+  it('Python plistlib (an independent parser) reads the same payload', () => {
+    const py = spawnSync('python3', ['-c', 'import plistlib,sys,json,base64; d=plistlib.loads(sys.stdin.buffer.read()); v=d["PayloadContent"][0]; print(json.dumps([d["PayloadType"], v["PayloadType"], v["VPNType"], v["PPP"], v["IPSec"]["AuthenticationMethod"], v["IPSec"]["SharedSecret"].decode("utf-8"), v["IPv4"]["OverridePrimary"]]))'], {
+      input: appleProfile({ server: 'vpn.example.net', psk: ODD_PSK, user: 'alice' }),
+      encoding: 'utf8',
+    });
+    if (py.error) return; // no python3 here
+    expect(py.stderr).toBe('');
+    expect(JSON.parse(py.stdout)).toEqual(['Configuration', 'com.apple.vpn.managed', 'L2TP', { CommRemoteAddress: 'vpn.example.net', AuthName: 'alice' }, 'SharedSecret', ODD_PSK, 1]);
   });
 
   it('each profile gets fresh UUIDs', () => {
