@@ -73,12 +73,31 @@ function blankLine(lines: string[], line: number): boolean {
 export function configProblems(text: string, file: string): { problems: Problem[]; config: Config | undefined } {
   const lines = text.split('\n');
   const problems: Problem[] = [];
+  // A missing PSK has no line of its own to blank: a placeholder line goes in so the rest is
+  // still checked; `inserted` (1-based) maps later line numbers back to the file's.
+  let inserted: number | undefined;
+  let placeholder = false;
+  const mapLine = (l: number | undefined): number | undefined => (l !== undefined && inserted !== undefined && l > inserted ? l - 1 : l);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     try {
       return { problems, config: parseConfig(lines.join('\n'), file) };
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      problems.push(fromError(e));
+      const p = fromError(e);
+      p.line = mapLine(p.line);
+      if (!problems.some((q) => q.key !== undefined && q.key === p.key)) problems.push(p);
+      if (e.key === 'ipsec.psk' && e.problem.startsWith('a pre-shared key is required') && !placeholder) {
+        placeholder = true;
+        if (e.line !== undefined) blankLine(lines, e.line); // psk = "" (a header line is kept)
+        const h = lines.findIndex((l) => /^\s*\[\s*ipsec\s*\]/.test(l));
+        if (h < 0) {
+          lines.push('[ipsec]', 'psk = "placeholder"');
+        } else {
+          lines.splice(h + 1, 0, 'psk = "placeholder"');
+          inserted = h + 2;
+        }
+        continue;
+      }
       if (e.line === undefined || !blankLine(lines, e.line)) return { problems, config: undefined };
     }
   }
@@ -153,7 +172,7 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
   const keyLine = (key: string): number | undefined => lines.get(key);
   let users = 0;
   if (config) {
-    problems.push(...pskProblems(config.ipsec.psk, config.file, keyLine('ipsec.psk') ?? keyLine('ipsec.psk_file')));
+    if (!problems.some((p) => p.key?.startsWith('ipsec.psk'))) problems.push(...pskProblems(config.ipsec.psk, config.file, keyLine('ipsec.psk') ?? keyLine('ipsec.psk_file')));
     if (config.nat.outInterface !== 'auto' && env.interfaceExists(config.nat.outInterface) === false) {
       problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
     }

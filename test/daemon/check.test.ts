@@ -147,3 +147,14 @@ describe('l2tpsec check (CLI)', () => {
     }
   });
 });
+
+describe('check: a missing PSK does not hide the rest', () => {
+  it('with an [ipsec] section and without one; line numbers stay the file\'s', () => {
+    const a = checkConfig('[ipsec]\ndpd_idle = 30\n[tun]\nmtu = 1\n', FILE, env(users));
+    expect(a.problems.map((p) => [p.key, p.line])).toEqual([['ipsec.psk', 1], ['tun.mtu', 4]]);
+    const b = checkConfig('[tun]\nmtu = 1\n[log]\nlevel = "loud"\n', FILE, env(users));
+    expect(b.problems.map((p) => [p.key, p.line])).toEqual([['ipsec.psk', undefined], ['tun.mtu', 2], ['log.level', 4]]);
+    const c = checkConfig('[ipsec]\npsk = ""\n[tun]\nmtu = 1\n', FILE, env(users));
+    expect(c.problems.map((p) => p.key)).toEqual(['ipsec.psk', 'tun.mtu']);
+  });
+});
