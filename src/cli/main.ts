@@ -9,6 +9,7 @@ import { createLogger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
 import { parseFirstRunEnv } from '../daemon/env.js';
 import { readPassword } from './password.js';
+import { CONTROL_USAGE, controlCommand, reloadIfRunning } from './control-commands.js';
 import { PROFILE_USAGE, profileCommand } from './profile.js';
 import { checkCommand, doctorCommand } from './doctor.js';
 
@@ -24,6 +25,7 @@ Usage:
   l2tpsec users list [--config FILE] [--json]
   l2tpsec check [--config FILE] [--json]
   l2tpsec doctor [--config FILE] [--json]
+  ${CONTROL_USAGE}
   ${PROFILE_USAGE}
   l2tpsec version
 
@@ -128,11 +130,13 @@ async function serve(args: string[]): Promise<number> {
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = new Daemon(cfg, users, log);
   let stopping = false;
+  let control: { close(): Promise<void> } | undefined;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    daemon
-      .stop(signal)
+    Promise.resolve(control?.close())
+      .catch(() => undefined)
+      .then(() => daemon.stop(signal))
       .catch((e: unknown) => log.error('daemon.stop.error', { error: (e as Error).message }))
       .finally(() => {
         log.flush();
@@ -142,12 +146,20 @@ async function serve(args: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => {
-    loadUsers(cfg.ppp.usersFile)
-      .then((u) => daemon.setUsers(u))
-      .catch((e: unknown) => log.error('users.reload.error', { error: (e as Error).message }));
+    daemon.reload().catch((e: unknown) => log.error('users.reload.error', { error: (e as Error).message }));
   });
   try {
     await daemon.start();
+    if (cfg.control.socket) {
+      const { ControlServer } = await import('../daemon/control.js');
+      const server = new ControlServer(daemon, log);
+      control = server;
+      // the VPN works without it: a socket that cannot be created is only a warning
+      server.listen(cfg.control.socket, cfg.control.group).then(
+        () => log.info('control.listen', { socket: cfg.control.socket }),
+        (e: unknown) => log.warn('control.listen.error', { socket: cfg.control.socket, error: (e as Error).message }),
+      );
+    }
   } catch (e) {
     log.error('daemon.start.error', { error: (e as Error).message });
     await daemon.stop('start failed').catch(() => undefined);
@@ -189,6 +201,7 @@ async function users(args: string[]): Promise<number> {
       }
       await saveUsers(cfg.ppp.usersFile, store);
       process.stdout.write(`${sub === 'add' ? 'added' : 'changed password of'} ${name} in ${cfg.ppp.usersFile}\n`);
+      if (cfg.control.socket) process.stdout.write(`${await reloadIfRunning(cfg.control.socket)}\n`);
       return 0;
     }
     case 'del': {
@@ -196,6 +209,7 @@ async function users(args: string[]): Promise<number> {
       if (!store.del(name)) throw new UsageError(`no user ${JSON.stringify(name)}`);
       await saveUsers(cfg.ppp.usersFile, store);
       process.stdout.write(`deleted ${name} from ${cfg.ppp.usersFile}\n`);
+      if (cfg.control.socket) process.stdout.write(`${await reloadIfRunning(cfg.control.socket)}\n`);
       return 0;
     }
     case 'list': {
@@ -226,6 +240,13 @@ export async function main(argv: string[]): Promise<number> {
         return checkCommand(rest, configPath);
       case 'doctor':
         return await doctorCommand(rest, configPath);
+      case 'status':
+      case 'sessions':
+      case 'disconnect':
+      case 'history':
+      case 'reload':
+      case 'events':
+        return await controlCommand(cmd, rest, configPath);
       case 'profile':
         return await profileCommand(rest, configPath);
       case 'version':

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { formatSessionLine, formatStatus, SESSIONS_HEADER } from '../../src/cli/status.js';
+import type { StatusInfo } from '../../src/daemon/control-types.js';
+
+const status: StatusInfo = {
+  listen: ['0.0.0.0:500', '0.0.0.0:4500'],
+  pskFingerprint: '0123456789abcdef',
+  pool: { cidr: '10.40.0.0/24', size: 253, used: 2, free: 251 },
+  ikeSas: 2,
+  users: 3,
+  uptime: 3725,
+  sessions: [
+    { id: '3/7', user: 'alice', address: '10.40.0.2', peer: '198.51.100.7:4500', natT: true, ike: 'aes256-sha256-modp2048', esp: 'aes-cbc256-hmac-sha256', started: '2026-11-27T00:00:00.000Z', uptime: 125, bytesIn: 2048, bytesOut: 1048576, packetsIn: 10, packetsOut: 700, idle: 3, phase: 'network' },
+    { id: '4/1', user: null, address: null, peer: '203.0.113.9:500', natT: false, ike: null, esp: null, started: '2026-11-27T00:00:00.000Z', uptime: 2, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, idle: null, phase: 'authenticate' },
+  ],
+};
+
+describe('status screen', () => {
+  it('shows server lines and one block per session', () => {
+    const text = formatStatus(status);
+    expect(text).toContain('  listening: 0.0.0.0:500, 0.0.0.0:4500\n');
+    expect(text).toContain('  psk fingerprint: 0123456789abcdef (sha256)\n');
+    expect(text).toContain('  pool: 10.40.0.0/24, 2/253 used\n');
+    expect(text).toContain('  uptime: 1h 02m\n');
+    expect(text).toContain('session: 3/7\n  user: alice\n  address: 10.40.0.2\n  endpoint: 198.51.100.7:4500 (NAT-T, UDP 4500)\n  ike: aes256-sha256-modp2048\n  esp: aes-cbc256-hmac-sha256\n  uptime: 2m 05s\n  transfer: 2.00 KiB received (10 packets), 1.00 MiB sent (700 packets)\n  last activity: 3s ago\n');
+    expect(text).toContain('session: 4/1\n  user: (authenticating)\n  address: -\n  endpoint: 203.0.113.9:500 (ESP)\n');
+  });
+  it('sessions lines', () => {
+    expect(SESSIONS_HEADER.split(/\s+/)).toEqual(['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT']);
+    expect(formatSessionLine(status.sessions[0]!).split(/\s+/)).toEqual(['3/7', 'alice', '10.40.0.2', '198.51.100.7:4500', 'network', '2m', '05s', '2.00', 'KiB/1.00', 'MiB']);
+    expect(formatSessionLine(status.sessions[1]!).split(/\s+/).slice(0, 5)).toEqual(['4/1', '-', '-', '203.0.113.9:500', 'authenticate']);
+  });
+});
