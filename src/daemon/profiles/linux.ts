@@ -23,7 +23,7 @@ export function nmVpnData(p: ProfileInput): Array<[string, string]> {
     ['user', p.user],
     ['password-flags', '2'], // NM_SETTING_SECRET_FLAG_NOT_SAVED: asked at every connect
     ['ipsec-enabled', 'yes'],
-    ['ipsec-psk', p.psk],
+    ['ipsec-psk', p.psk], // read as a secret or, as here, a legacy data item (nm-l2tp-service.c)
     ['ipsec-ike', NM_IPSEC_IKE],
     ['ipsec-esp', NM_IPSEC_ESP],
     ['mru', '1400'],
