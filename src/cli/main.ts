@@ -131,10 +131,11 @@ async function serve(args: string[]): Promise<number> {
   const daemon = new Daemon(cfg, users, log);
   let stopping = false;
   let control: { close(): Promise<void> } | undefined;
+  let metrics: { close(): Promise<void> } | undefined;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    Promise.resolve(control?.close())
+    Promise.all([control?.close(), metrics?.close()])
       .catch(() => undefined)
       .then(() => daemon.stop(signal))
       .catch((e: unknown) => log.error('daemon.stop.error', { error: (e as Error).message }))
@@ -158,6 +159,15 @@ async function serve(args: string[]): Promise<number> {
       server.listen(cfg.control.socket, cfg.control.group).then(
         () => log.info('control.listen', { socket: cfg.control.socket }),
         (e: unknown) => log.warn('control.listen.error', { socket: cfg.control.socket, error: (e as Error).message }),
+      );
+    }
+    if (cfg.metrics.listen) {
+      const { MetricsServer } = await import('../daemon/metrics.js');
+      const server = new MetricsServer(daemon);
+      metrics = server;
+      server.listen(cfg.metrics.listen).then(
+        () => log.info('metrics.listen', { listen: cfg.metrics.listen }),
+        (e: unknown) => log.warn('metrics.listen.error', { listen: cfg.metrics.listen, error: (e as Error).message }),
       );
     }
   } catch (e) {

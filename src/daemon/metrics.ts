@@ -1,0 +1,186 @@
+import { createServer, type Server } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { ControlTarget, DaemonEvent } from './control-types.js';
+
+/**
+ * Prometheus text exposition format 0.0.4, written by hand:
+ * "# HELP name text", "# TYPE name counter|gauge", then `name{label="value"} number`.
+ */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  samples: Array<{ labels?: Record<string, string>; value: number }>;
+}
+
+/** Label values escape backslash, double quote and newline. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** HELP text escapes backslash and newline. */
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+export function formatExposition(families: MetricFamily[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`);
+    out.push(`# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      const labels = s.labels ? Object.entries(s.labels) : [];
+      const l = labels.length > 0 ? `{${labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}` : '';
+      out.push(`${f.name}${l} ${formatValue(s.value)}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export type MetricsSource = Pick<ControlTarget, 'statusInfo' | 'subscribe'> & { counters: { snapshot(): Record<string, number> } };
+
+/** IKE counters that mean a failed handshake, by outcome label. */
+const HANDSHAKE_FAILURES: Record<string, string> = {
+  'ike.auth.failed': 'auth-failed',
+  'ike.proposal.rejected': 'no-proposal',
+  'ike.halfopen.expired': 'timeout',
+  'ike.qm.rejected': 'quick-mode-rejected',
+};
+
+/**
+ * Collects the daemon's numbers: live state from statusInfo(), totals from the
+ * Counters snapshot plus ended sessions (session.stop events) for bytes/packets.
+ */
+export class MetricsCollector {
+  private readonly unsubscribe: () => void;
+  private established = 0;
+  private ended = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+  private readonly lag: IntervalHistogram;
+
+  constructor(private readonly src: MetricsSource) {
+    this.unsubscribe = src.subscribe((e) => this.onEvent(e));
+    this.lag = monitorEventLoopDelay({ resolution: 20 });
+    this.lag.enable();
+  }
+
+  private onEvent(e: DaemonEvent): void {
+    if (e.type === 'ike.sa.up') this.established++;
+    else if (e.type === 'session.stop') {
+      for (const k of ['bytesIn', 'bytesOut', 'packetsIn', 'packetsOut'] as const) {
+        const v = e[k];
+        if (typeof v === 'number') this.ended[k] += v;
+      }
+    }
+  }
+
+  collect(): MetricFamily[] {
+    const st = this.src.statusInfo();
+    const c = this.src.counters.snapshot();
+    const live = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+    for (const s of st.sessions) {
+      live.bytesIn += s.bytesIn;
+      live.bytesOut += s.bytesOut;
+      live.packetsIn += s.packetsIn;
+      live.packetsOut += s.packetsOut;
+    }
+    const handshakes = [{ labels: { outcome: 'established' }, value: this.established }];
+    for (const [k, outcome] of Object.entries(HANDSHAKE_FAILURES)) handshakes.push({ labels: { outcome }, value: c[k] ?? 0 });
+    const drops = Object.entries(c)
+      .filter(([k]) => k.includes('.drop.'))
+      .map(([k, v]) => ({ labels: { reason: k }, value: v }));
+    const lagSeconds = Number.isFinite(this.lag.mean) ? this.lag.mean / 1e9 : 0;
+    return [
+      { name: 'l2tpsec_sessions', help: 'PPP sessions now', type: 'gauge', samples: [{ value: st.sessions.length }] },
+      { name: 'l2tpsec_ike_sas', help: 'Established IKE SAs now', type: 'gauge', samples: [{ value: st.ikeSas }] },
+      { name: 'l2tpsec_handshakes_total', help: 'IKE handshakes by outcome', type: 'counter', samples: handshakes },
+      { name: 'l2tpsec_auth_failures_total', help: 'PPP authentication failures', type: 'counter', samples: [{ value: c['ppp.auth.failure'] ?? 0 }] },
+      {
+        name: 'l2tpsec_bytes_total',
+        help: 'IPv4 bytes forwarded, from clients (in) and to clients (out)',
+        type: 'counter',
+        samples: [
+          { labels: { direction: 'in' }, value: this.ended.bytesIn + live.bytesIn },
+          { labels: { direction: 'out' }, value: this.ended.bytesOut + live.bytesOut },
+        ],
+      },
+      {
+        name: 'l2tpsec_packets_total',
+        help: 'IPv4 packets forwarded, from clients (in) and to clients (out)',
+        type: 'counter',
+        samples: [
+          { labels: { direction: 'in' }, value: this.ended.packetsIn + live.packetsIn },
+          { labels: { direction: 'out' }, value: this.ended.packetsOut + live.packetsOut },
+        ],
+      },
+      { name: 'l2tpsec_drops_total', help: 'Dropped packets by reason (counter name)', type: 'counter', samples: drops },
+      { name: 'l2tpsec_pool_free_addresses', help: 'Free addresses in the PPP pool', type: 'gauge', samples: [{ value: st.pool.free }] },
+      { name: 'l2tpsec_event_loop_lag_seconds', help: 'Mean event loop delay since the last scrape', type: 'gauge', samples: [{ value: lagSeconds }] },
+    ];
+  }
+
+  /** The exposition text; resets the event-loop histogram so each scrape sees its own window. */
+  text(): string {
+    const t = formatExposition(this.collect());
+    this.lag.reset();
+    return t;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.lag.disable();
+  }
+}
+
+/** GET /metrics on `listen` ("127.0.0.1:9810"); anything else is 404. */
+export class MetricsServer {
+  private server: Server | undefined;
+  readonly collector: MetricsCollector;
+
+  constructor(src: MetricsSource) {
+    this.collector = new MetricsCollector(src);
+  }
+
+  async listen(listen: string): Promise<number> {
+    const i = listen.lastIndexOf(':');
+    const host = listen.slice(0, i);
+    const port = Number(listen.slice(i + 1));
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === '/metrics') {
+        const body = this.collector.text();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"error":"not found: GET /metrics"}\n');
+      }
+    });
+    await new Promise<void>((r, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        r();
+      });
+    });
+    this.server = server;
+    const a = server.address();
+    return typeof a === 'object' && a ? a.port : port;
+  }
+
+  async close(): Promise<void> {
+    this.collector.close();
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    s.closeAllConnections();
+    await closed;
+  }
+}
