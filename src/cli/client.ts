@@ -16,6 +16,8 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
     const req = request(
       {
         socketPath,
+        // one connection per request: no pooled socket of an earlier daemon is reused
+        agent: false,
         method,
         path,
         headers: payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
@@ -54,7 +56,7 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
 /** Follow GET /v1/events: calls `onEvent` with each event's JSON until the stream ends. */
 export function followEvents(socketPath: string, onEvent: (data: string) => void): Promise<void> {
   return new Promise((resolveReq, reject) => {
-    const req = request({ socketPath, method: 'GET', path: '/v1/events' }, (res) => {
+    const req = request({ socketPath, agent: false, method: 'GET', path: '/v1/events' }, (res) => {
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {

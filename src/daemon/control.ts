@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { ControlTarget, DaemonEvent, DisconnectTarget } from './control-types.js';
 import type { Logger } from './log.js';
@@ -183,7 +184,11 @@ export class ControlServer {
    */
   async listen(path: string, group = ''): Promise<void> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+    if (existsSync(path) && lstatSync(path).isSocket()) {
+      // another running daemon keeps its socket; only a stale one is replaced
+      if (await socketAnswers(path)) throw new Error(`${path} is in use by another process`);
+      unlinkSync(path);
+    }
     const server = createServer(this.handle);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -227,6 +232,17 @@ export class ControlServer {
       }
     }
   }
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolveConn) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolveConn(true);
+    });
+    c.once('error', () => resolveConn(false));
+  });
 }
 
 /** Numeric gid of a group name (getent; /etc/group when getent is missing). */

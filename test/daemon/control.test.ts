@@ -211,3 +211,24 @@ describe('control API with a fake daemon: disconnect and events', () => {
     }
   }, 20000);
 });
+
+describe('control socket file', () => {
+  it('replaces a stale socket but refuses one that a live server answers on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-ctl-'));
+    const sock = join(dir, 'c.sock');
+    const a = new ControlServer(new FakeTarget());
+    await a.listen(sock);
+    const b = new ControlServer(new FakeTarget());
+    await expect(b.listen(sock)).rejects.toThrow(/in use/);
+    expect(await controlRequest(sock, 'GET', '/v1/users')).toEqual({ users: [{ name: 'alice', address: null, maxSessions: null }] });
+    await a.close();
+    // a leftover socket file (daemon killed hard) is replaced
+    const { createServer } = await import('node:net');
+    const stale = createServer();
+    await new Promise<void>((r) => stale.listen(sock, r));
+    await new Promise<void>((r) => stale.close(() => r()));
+    await b.listen(sock);
+    expect(await controlRequest(sock, 'GET', '/v1/users')).toHaveProperty('users');
+    await b.close();
+  });
+});
