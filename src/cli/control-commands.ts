@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONTROL_SOCKET, loadConfig } from '../daemon/config.js';
 import type { SessionInfo, StatusInfo } from '../daemon/control-types.js';
-import type { HistoryEntry } from '../daemon/history.js';
+import { HistoryFile, type HistoryEntry } from '../daemon/history.js';
 import { controlRequest, followEvents } from './client.js';
 import { formatHistoryLine } from './format.js';
 import { formatSessionLine, formatStatus, SESSIONS_HEADER } from './status.js';
@@ -23,6 +23,11 @@ export function socketPath(values: { socket?: string | undefined; config?: strin
     if (s) return s;
   }
   return DEFAULT_CONTROL_SOCKET;
+}
+
+function historyFileOf(config: string | undefined, configPath: (v: string | undefined) => string): string | undefined {
+  const file = configPath(config);
+  return existsSync(file) ? loadConfig(file).control.historyFile : undefined;
 }
 
 const OPTIONS = {
@@ -65,7 +70,13 @@ export async function controlCommand(cmd: string, args: string[], configPath: (v
       if (values.user !== undefined) q.set('user', values.user);
       if (values.limit !== undefined) q.set('limit', values.limit);
       const qs = q.toString();
-      const r = (await controlRequest(sock, 'GET', `/v1/history${qs ? `?${qs}` : ''}`)) as { history: HistoryEntry[] };
+      const limit = values.limit !== undefined ? Number(values.limit) : undefined;
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new Error('--limit must be a positive integer');
+      // like `last`, this works without the daemon: read the file when there is no socket
+      const file = !values.socket && !existsSync(sock) ? historyFileOf(values.config, configPath) : undefined;
+      const r: { history: HistoryEntry[] } = file
+        ? { history: new HistoryFile(file).read({ ...(values.user !== undefined ? { user: values.user } : {}), ...(limit !== undefined ? { limit } : {}) }) }
+        : ((await controlRequest(sock, 'GET', `/v1/history${qs ? `?${qs}` : ''}`)) as { history: HistoryEntry[] });
       if (json) out.write(JSON.stringify(r.history) + '\n');
       else out.write(r.history.length === 0 ? 'no ended sessions\n' : [...r.history].reverse().map(formatHistoryLine).join('\n') + '\n');
       return 0;
