@@ -5,7 +5,7 @@ import type { SessionInfo, StatusInfo } from '../daemon/control-types.js';
 import { HistoryFile, type HistoryEntry } from '../daemon/history.js';
 import { controlRequest, followEvents } from './client.js';
 import { formatHistoryLine } from './format.js';
-import { formatSessionLine, formatStatus, SESSIONS_HEADER } from './status.js';
+import { formatSessionTable, formatStatus } from './status.js';
 
 export const CONTROL_USAGE = `l2tpsec status [--json] [--config FILE] [--socket PATH]
   l2tpsec sessions [--json] [--config FILE] [--socket PATH]
@@ -52,7 +52,7 @@ export async function controlCommand(cmd: string, args: string[], configPath: (v
     case 'sessions': {
       const r = (await controlRequest(sock, 'GET', '/v1/sessions')) as { sessions: SessionInfo[] };
       if (json) out.write(JSON.stringify(r.sessions) + '\n');
-      else out.write([SESSIONS_HEADER, ...r.sessions.map(formatSessionLine)].join('\n') + '\n');
+      else out.write(formatSessionTable(r.sessions));
       return 0;
     }
     case 'disconnect': {

@@ -25,17 +25,18 @@ export function formatStatus(s: StatusInfo): string {
   return lines.join('\n') + '\n';
 }
 
-/** `l2tpsec sessions`: one line per session, npppctl-style. */
-export function formatSessionLine(x: SessionInfo): string {
-  return [
-    x.id.padEnd(12),
-    (x.user ?? '-').padEnd(16),
-    (x.address ?? '-').padEnd(15),
-    (x.peer ?? '-').padEnd(21),
-    x.phase.padEnd(9),
-    humanDuration(x.uptime).padEnd(8),
-    `${humanBytes(x.bytesIn)}/${humanBytes(x.bytesOut)}`,
-  ].join(' ');
+const SESSION_COLUMNS = ['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT'] as const;
+
+function sessionCells(x: SessionInfo): string[] {
+  return [x.id, x.user ?? '-', x.address ?? '-', x.peer ?? '-', x.phase, humanDuration(x.uptime), `${humanBytes(x.bytesIn)}/${humanBytes(x.bytesOut)}`];
 }
 
-export const SESSIONS_HEADER = ['SESSION'.padEnd(12), 'USER'.padEnd(16), 'ADDRESS'.padEnd(15), 'PEER'.padEnd(21), 'PHASE'.padEnd(9), 'UPTIME'.padEnd(8), 'IN/OUT'].join(' ');
+/**
+ * `l2tpsec sessions`: a header and one line per session, npppctl-style; every column
+ * as wide as its widest cell (session ids such as `100.64.1.1:4500/1701/64601/1540` vary).
+ */
+export function formatSessionTable(sessions: SessionInfo[]): string {
+  const rows: string[][] = [[...SESSION_COLUMNS], ...sessions.map(sessionCells)];
+  const widths = SESSION_COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSessionLine, formatStatus, SESSIONS_HEADER } from '../../src/cli/status.js';
+import { formatSessionTable, formatStatus } from '../../src/cli/status.js';
 import type { StatusInfo } from '../../src/daemon/control-types.js';
 
 const status: StatusInfo = {
@@ -25,9 +25,22 @@ describe('status screen', () => {
     expect(text).toContain('session: 3/7\n  user: alice\n  address: 10.40.0.2\n  endpoint: 198.51.100.7:4500 (NAT-T, UDP 4500)\n  ike: aes256-sha256-modp2048\n  esp: aes-cbc256-hmac-sha256\n  uptime: 2m 05s\n  transfer: 2.00 KiB received (10 packets), 1.00 MiB sent (700 packets)\n  last activity: 3s ago\n');
     expect(text).toContain('session: 4/1\n  user: (authenticating)\n  address: -\n  endpoint: 203.0.113.9:500 (ESP)\n');
   });
-  it('sessions lines', () => {
-    expect(SESSIONS_HEADER.split(/\s+/)).toEqual(['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT']);
-    expect(formatSessionLine(status.sessions[0]!).split(/\s+/)).toEqual(['3/7', 'alice', '10.40.0.2', '198.51.100.7:4500', 'network', '2m', '05s', '2.00', 'KiB/1.00', 'MiB']);
-    expect(formatSessionLine(status.sessions[1]!).split(/\s+/).slice(0, 5)).toEqual(['4/1', '-', '-', '203.0.113.9:500', 'authenticate']);
+  it('sessions table: a header, one line per session, columns aligned to the widest cell', () => {
+    const long = { ...status.sessions[0]!, id: '100.64.1.1:4500/1701/64601/1540' };
+    const lines = formatSessionTable([long, status.sessions[1]!]).trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]!.split(/\s+/)).toEqual(['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT']);
+    expect(lines[1]!.split(/\s+/)).toEqual(['100.64.1.1:4500/1701/64601/1540', 'alice', '10.40.0.2', '198.51.100.7:4500', 'network', '2m', '05s', '2.00', 'KiB/1.00', 'MiB']);
+    expect(lines[2]!.split(/\s+/).slice(0, 5)).toEqual(['4/1', '-', '-', '203.0.113.9:500', 'authenticate']);
+    // every column starts at the same offset on every line
+    for (const col of ['USER', 'ADDRESS', 'PEER', 'PHASE']) {
+      const at = lines[0]!.indexOf(col);
+      expect(at).toBeGreaterThan(0);
+      expect(lines[1]![at - 1]).toBe(' ');
+      expect(lines[1]![at]).not.toBe(' ');
+      expect(lines[2]![at]).not.toBe(' ');
+    }
+    const empty = formatSessionTable([]);
+    expect(empty.endsWith('\n') && empty.trimEnd().split('\n')).toEqual(['SESSION  USER  ADDRESS  PEER  PHASE  UPTIME  IN/OUT']);
   });
 });
