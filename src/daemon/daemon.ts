@@ -381,7 +381,7 @@ export class Daemon implements ControlTarget {
           this.log.info('ipsec.sa.down', { id: o.id, reason: o.reason });
           this.emit('ipsec.sa.down', { id: o.id, reason: o.reason });
           // Without any SA left for that peer its L2TP tunnels cannot speak: free them.
-          if (sa && !this.esp.saForPeer(sa)) this.closePeerTunnels(sa);
+          if (sa && !this.esp.saForPeer(sa)) this.closePeerTunnels(sa, `ipsec sa ${o.reason}`);
           break;
         }
         case 'ike-sa-up':
@@ -407,12 +407,13 @@ export class Daemon implements ControlTarget {
     return p;
   }
 
-  private closePeerTunnels(peer: Endpoint): void {
+  /** The sessions end with `reason` (history, session.stop): e.g. "ipsec sa dpd", "ipsec sa deleted by peer". */
+  private closePeerTunnels(peer: Endpoint, reason: string): void {
     const prefix = `${peer.address}:${peer.port}/`;
     const now = this.clock.now();
     for (const key of [...this.peers.keys()]) {
       if (!key.startsWith(prefix)) continue;
-      this.handleL2tp(this.l2tp.closePeer(key, now, false));
+      this.handleL2tp(this.l2tp.closePeer(key, now, false, reason));
       this.peers.delete(key);
     }
   }

@@ -327,9 +327,9 @@ export class L2tpServer extends LnsCore {
   }
 
   /** Close every tunnel of a peer; sends one StopCCN each when `send`, then frees them at once. */
-  closePeer(peerKey: string, now: number, send: boolean): L2tpOutput[] {
+  closePeer(peerKey: string, now: number, send: boolean, reason = 'peer closed'): L2tpOutput[] {
     const out: L2tpOutput[] = [];
-    for (const t of this.reg.peerTunnels(peerKey)) this.abort(t, send, StopCcnResult.GeneralRequestToClear, 'peer closed', out);
+    for (const t of this.reg.peerTunnels(peerKey)) this.abort(t, send, StopCcnResult.GeneralRequestToClear, reason, out);
     return out;
   }
 

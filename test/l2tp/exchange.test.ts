@@ -180,6 +180,12 @@ describe('LNS control connection and incoming call (RFC 2661 §5, §7)', () => {
     expect(p.server.list()).toEqual([]);
     expect(p.server.nextDeadline()).toBeUndefined();
 
+    // the caller's reason reaches the session-down (what history records)
+    const r = new Pair();
+    r.establish();
+    const b = r.call();
+    expect(r.server.closePeer(PEER, r.now, false, 'ipsec sa dpd').filter((x) => x.type === 'session-down')).toEqual([{ type: 'session-down', sessionKey: b.sessionKey, reason: 'ipsec sa dpd' }]);
+
     const q = new Pair();
     q.establish();
     q.call();
