@@ -15,9 +15,14 @@ import { checkAborted, run, say, sleep } from './util.js';
 export const SMALL = 'small.bin';
 export const BIG = 'big.bin';
 
+/** The file VM `k` fetches when two clients run at once (different content per VM). */
+export const smallOf = (k: number): string => `small-vm${k}.bin`;
+
 export interface Www {
   smallSha: string;
   bigSha: string;
+  /** SHA-256 of smallOf(k), by VM index. */
+  perVmSha: string[];
 }
 
 /** Main Mode requests (isakmp phase 1 I ident) from `src` that reached the server namespace. */
@@ -72,7 +77,7 @@ export function readIf(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
-async function guestJob(ctx: Ctx, c: Client, label: string, script: string, limitS: number): Promise<string> {
+export async function guestJob(ctx: Ctx, c: Client, label: string, script: string, limitS: number): Promise<string> {
   const r = await job(c.vm, label, script, limitS);
   note(ctx, `--- ${c.vm.name} job ${label}: rc=${String(r.rc)}${r.timedOut ? ' (time limit)' : ''}\n${r.out.trimEnd()}`);
   return r.out;
@@ -115,9 +120,13 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
   await each(async (c) => {
     const big = ctx.scenario.bigDownload === true;
     const limit = big ? 240 : 60;
-    await guestJob(ctx, c, 'http', g.httpJob(c.gdir, big ? BIG : SMALL, limit), limit + 20);
-    const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), big ? ctx.www.bigSha : ctx.www.smallSha);
-    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : '64 KiB'}: ${h.detail}` : h.detail);
+    // two clients at once fetch different files, both at the same time: each must get its own bytes
+    const k = clients.indexOf(c);
+    const file = big ? BIG : multi ? smallOf(k) : SMALL;
+    const sha = big ? ctx.www.bigSha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
+    await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
+    const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha);
+    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}` : h.detail);
   });
   if (ctx.scenario.spoof === true) await Promise.all(active().map((c) => spoofCheck(ctx, c, label, multi)));
   const extra = ctx.scenario.extraSessions;

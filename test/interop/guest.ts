@@ -244,16 +244,40 @@ tail -n 2 "$D/${file}"
 `;
 }
 
-export function httpJob(guestDir: string, path: string, maxTimeS: number): string {
+export function httpJob(guestDir: string, path: string, maxTimeS: number, file = 'curl.txt'): string {
   return `
 D=${guestDir}
 ip route replace ${HTTP_ADDR}/32 dev ppp0
 ip route get ${HTTP_ADDR} > "$D/http-route.txt" 2>&1
 rm -f /tmp/l2s-download
-curl -sS --max-time ${maxTimeS} -o /tmp/l2s-download -w '%{http_code} %{size_download} %{speed_download}\\n' http://${HTTP_ADDR}/${path} > "$D/curl.txt" 2>&1
-echo "curl rc=$?" >> "$D/curl.txt"
-sha256sum /tmp/l2s-download >> "$D/curl.txt" 2>&1
-cat "$D/curl.txt"
+curl -sS --max-time ${maxTimeS} -o /tmp/l2s-download -w '%{http_code} %{size_download} %{speed_download}\\n' http://${HTTP_ADDR}/${path} > "$D/${file}" 2>&1
+echo "curl rc=$?" >> "$D/${file}"
+sha256sum /tmp/l2s-download >> "$D/${file}" 2>&1
+cat "$D/${file}"
+`;
+}
+
+/**
+ * After the server was told to end the session: wait for pppd to report the hang-up,
+ * then keep what each client program logged about it (pppd: LCP Terminate; xl2tpd: the
+ * CDN; charon: the IKE Delete of the child SA).
+ */
+export function hangupWaitJob(guestDir: string, waitS: number): string {
+  return `
+D=${guestDir}
+i=0
+while [ $i -lt ${waitS * 2} ]; do
+  grep -qiE 'terminated by peer|Modem hangup|Connection terminated' "$D/pppd.log" 2>/dev/null && break
+  sleep 0.5; i=$((i+1))
+done
+# the CDN and the Delete follow the LCP exchange
+sleep 3
+grep -iE 'terminat|hangup|Connect time|Sent [0-9]+ bytes' "$D/pppd.log" > "$D/hangup-pppd.txt" 2>&1
+grep -iE 'CDN|call|disconnect|clos' "$D/xl2tpd.log" > "$D/hangup-xl2tpd.txt" 2>&1
+grep -iE 'DELETE|delet|closing|CHILD_SA' "$D/charon.log" > "$D/hangup-charon.txt" 2>&1
+ip xfrm state > "$D/hangup-xfrm-state.txt" 2>&1
+ip -o link show dev ppp0 > "$D/hangup-ppp0.txt" 2>&1 || echo "no ppp0" >> "$D/hangup-ppp0.txt"
+cat "$D/hangup-pppd.txt"
 `;
 }
 

@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
-import { prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
+import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
+import { operate } from './operate.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
-import { attempt, BIG, highest, lowest, newClients, note, SMALL, type Ctx, type Www } from './attempt.js';
+import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Ctx, type Www } from './attempt.js';
 import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -116,7 +117,14 @@ function makeFiles(dir: string): Www {
   const big = randomBytes(20 * 1024 * 1024);
   writeFileSync(join(dir, SMALL), small);
   writeFileSync(join(dir, BIG), big);
-  return { smallSha: createHash('sha256').update(small).digest('hex'), bigSha: createHash('sha256').update(big).digest('hex') };
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  // one file of its own per VM when two clients share a scenario: each must get ITS bytes back
+  const perVm = [0, 1].map((k) => {
+    const b = randomBytes(64 * 1024);
+    writeFileSync(join(dir, smallOf(k)), b);
+    return sha(b);
+  });
+  return { smallSha: sha(small), bigSha: sha(big), perVmSha: perVm };
 }
 
 async function startHttp(net: Net, dir: string, logFile: string): Promise<Background> {
@@ -156,7 +164,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
   say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
   const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
-  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk, sc.pool, sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : undefined));
+  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup, sc.pool, sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : undefined));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
@@ -179,6 +187,15 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     if (sc.mustNotReach && stageIndex(high) >= stageIndex(sc.mustNotReach)) {
       ok = false;
       why.push(`reached ${high}, must not reach ${sc.mustNotReach}`);
+    }
+    const first = clients[0];
+    if (sc.operate && first && ok) {
+      say(`${sc.name}: operating the server: status, metrics, disconnect, history, users del`);
+      const fails = await operate(ctx, first, dir);
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
     }
     if (sc.thenProfile) {
       if (sc.restartServer) {
@@ -208,6 +225,17 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
         if (!noticed) {
           ok = false;
           why.push('the server did not end the vanished session within 150 s');
+        } else {
+          // history and session.stop must say why: a liveness check (DPD, or L2TP HELLO unanswered), not a clean close
+          const stop = readFileSync(slog, 'utf8').split('\n').find((l) => l.includes('"event":"session.stop"')) ?? '';
+          const reason = /"reason":"([^"]*)"/.exec(stop)?.[1] ?? '';
+          const named = /dpd|acknowledgement/i.test(reason);
+          note(ctx, `session.stop reason: "${reason}"`);
+          say(`${sc.name}: session.stop reason "${reason}" ${named ? '✓' : '✗'}`);
+          if (!named) {
+            ok = false;
+            why.push(`the vanished session ended with reason "${reason}", not DPD / HELLO unanswered`);
+          }
         }
       }
       const label = `${sc.name}-then-${sc.thenProfile}`;
@@ -220,6 +248,11 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
         ok = false;
         why.push(`follow-up ${sc.thenProfile} reached ${tl}, expected ${te}`);
       }
+      const th = highest(then);
+      if (sc.thenMustNotReach && stageIndex(th) >= stageIndex(sc.thenMustNotReach)) {
+        ok = false;
+        why.push(`follow-up ${sc.thenProfile} reached ${th}, must not reach ${sc.thenMustNotReach}`);
+      }
     }
   } catch (e) {
     if (e instanceof Aborted) throw e;
@@ -228,7 +261,16 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
   } finally {
     await stopServer(srv);
-    if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup.psk));
+    if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup));
+    if (sc.operate) {
+      // put back the users this scenario deleted, for the scenarios after it
+      const have = (await cli(setup, ['users', 'list', '--json'])).stdout;
+      for (const u of setup.users) {
+        if (have.includes(`"${u.name}"`)) continue;
+        const r = await addUser(setup, u);
+        note(ctx, `users add ${u.name} (restore): exit ${String(r.code)} ${r.out}`);
+      }
+    }
     await stopBackground(capture, 2000);
     const left = await serverLeftovers(net);
     if (left.length > 0) {
@@ -316,7 +358,7 @@ async function main(): Promise<number> {
     { name: 'alice', password: randomBytes(9).toString('base64url') },
     { name: 'bob', password: randomBytes(9).toString('base64url') },
   ];
-  const setup = await prepareServer(REPO, runDir, psk, users);
+  const setup = await prepareServer(REPO, runDir, psk, users, join(tmpdir(), `${prefix}-control.sock`));
   for (const n of setup.notes) say(`server setup: ${headline(n)}`);
 
   const homes = new Map<HomeKind, { home: Home; vms: Vm[] }>();

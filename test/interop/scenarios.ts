@@ -88,6 +88,15 @@ export interface Scenario {
   /** After the first attempt, a second one on the same server with this profile must reach `expect`. */
   thenProfile?: ProfileName;
   thenExpect?: Stage;
+  /** Negative follow-ups: the scenario fails when the follow-up reaches this stage. */
+  thenMustNotReach?: Stage;
+  /**
+   * Operating the server (test/interop/operate.ts): after the stages, `status --json`,
+   * `sessions`, the metrics endpoint, `disconnect` (the client must see the hang-up),
+   * `history`, then `users del`; the follow-up login of that user must be refused.
+   * The user is added back afterwards.
+   */
+  operate?: boolean;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -119,6 +128,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'address-reuse-vanish', profile: 'seed', topology: 'direct', pool: '10.40.0.0/30', vanish: true, expect: 'http', thenProfile: 'android', thenExpect: 'http', ci: true },
   // the server restarts (and leaves nothing behind); the client's next connect works
   { name: 'server-restart', profile: 'seed', topology: 'nat', restartServer: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', ci: true },
+  // status/sessions/metrics show the client and its traffic; disconnect ends it; a deleted user cannot log in
+  { name: 'operate', profile: 'seed', topology: 'nat', expect: 'http', operate: true, thenProfile: 'seed', thenExpect: 'l2tp-tunnel', thenMustNotReach: 'ppp-auth', ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },
   { name: 'windows-nat', profile: 'windows', topology: 'nat', expect: 'http', ci: true },
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },

@@ -15,12 +15,19 @@ export interface ServerSetup {
   config: string;
   psk: string;
   users: { name: string; password: string }[];
+  /** The daemon's control socket ([control] socket) for this run. */
+  controlSocket: string;
+  /** Where the daemon serves /metrics ([metrics] listen), inside the server namespace. */
+  metricsListen: string;
   /** What went wrong while preparing (missing CLI, failed `users add`). */
   notes: string[];
   cliPresent: boolean;
 }
 
-export function serverConfigText(psk: string, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }): string {
+export const METRICS_LISTEN = '127.0.0.1:9810';
+
+export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }): string {
+  const psk = s.psk;
   const ipsecTimers = timers ? `dpd_idle = ${timers.dpdIdle}\n` : '';
   const l2tp = timers ? `[l2tp]\nhello_interval = ${timers.helloInterval}\n` : '';
   return `[server]
@@ -39,6 +46,10 @@ name = "l2stun0"
 [nat]
 masquerade = true
 out_interface = "auto"
+[control]
+socket = "${s.controlSocket}"
+[metrics]
+listen = "${s.metricsListen}"
 `;
 }
 
@@ -46,27 +57,48 @@ function cliArgs(repo: string, args: string[]): string[] {
   return ['--import', 'tsx', join(repo, 'src/cli/main.ts'), ...args];
 }
 
-export async function prepareServer(repo: string, runDir: string, psk: string, users: { name: string; password: string }[]): Promise<ServerSetup> {
+/**
+ * The server's folder in the run's artifacts (config, users file, history); the control
+ * socket is a short path of its own (a Unix socket path has at most 107 bytes).
+ */
+export async function prepareServer(repo: string, runDir: string, psk: string, users: { name: string; password: string }[], controlSocket: string): Promise<ServerSetup> {
   const dir = join(runDir, 'server');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'l2tpsec.toml');
-  writeFileSync(config, serverConfigText(psk));
-  const setup: ServerSetup = { repo, dir, config, psk, users, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  writeFileSync(config, serverConfigText(setup));
   if (!setup.cliPresent) {
     setup.notes.push('src/cli/main.ts does not exist: no server to start, no users added');
     return setup;
   }
   for (const u of users) {
-    const r = await run(process.execPath, cliArgs(repo, ['users', 'add', u.name, '--config', config]), {
-      cwd: repo,
-      input: `${u.password}\n`,
-      timeoutMs: 90_000,
-      allowFail: true,
-    });
-    const out = `${r.stdout}${r.stderr}`.trim();
-    if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${out.slice(0, 2000)}`);
+    const r = await addUser(setup, u);
+    if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${r.out.slice(0, 2000)}`);
   }
   return setup;
+}
+
+export interface CliResult {
+  code: number | null;
+  timedOut: boolean;
+  stdout: string;
+  /** stdout and stderr together, trimmed. */
+  out: string;
+}
+
+/** `l2tpsec ARGS --config CONFIG` on the host (the control socket is a file, reachable from any namespace). */
+export async function cli(s: ServerSetup, args: string[], input?: string): Promise<CliResult> {
+  const r = await run(process.execPath, cliArgs(s.repo, [...args, '--config', s.config]), {
+    cwd: s.repo,
+    ...(input !== undefined ? { input } : {}),
+    timeoutMs: 90_000,
+    allowFail: true,
+  });
+  return { code: r.code, timedOut: r.timedOut, stdout: r.stdout, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+export function addUser(s: ServerSetup, u: { name: string; password: string }): Promise<CliResult> {
+  return cli(s, ['users', 'add', u.name], `${u.password}\n`);
 }
 
 export interface RunningServer {
