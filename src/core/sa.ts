@@ -30,8 +30,10 @@ export interface ChildSaUp {
   id: string;
   /** Id of the IKE SA that negotiated it. */
   ikeSaId: string;
-  /** The peer's outer address and port as we see them (after NAT). */
+  /** The peer's outer address and port as we see them (after NAT): its identity. */
   peer: Endpoint;
+  /** Where to send when that is no longer `peer` (the peer's NAT mapping changed); default `peer`. */
+  remote?: Endpoint;
   /** Our address and port the peer talks to. */
   local: Endpoint;
   /** 'udp' = RFC 3948 UDP encapsulation on port 4500; 'none' = raw ESP. */

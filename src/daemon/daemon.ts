@@ -229,7 +229,8 @@ export class Daemon implements ControlTarget {
         id: s.key,
         user: s.user ?? null,
         address: s.address ?? null,
-        peer: peer ? `${peer.address}:${peer.port}` : null,
+        // where the client is now (its NAT mapping may have moved since it connected)
+        peer: peer ? endpointText((saId !== undefined ? this.esp.destinationOf(peer) : undefined) ?? peer) : null,
         natT: child ? child.natT : null,
         ike: ike?.algorithms ?? null,
         esp: child?.transform ?? null,
@@ -388,6 +389,11 @@ export class Daemon implements ControlTarget {
           this.log.info('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, peerId: o.peerId, algorithms: o.algorithms });
           this.emit('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, algorithms: o.algorithms });
           break;
+        case 'peer-moved':
+          // IKE followed the client's new NAT mapping: its ESP SAs send there too
+          this.esp.movePeer(o.peer, o.remote);
+          this.log.info('peer.moved', { peer: `${o.peer.address}:${o.peer.port}`, to: `${o.remote.address}:${o.remote.port}`, by: 'ike' });
+          break;
         case 'ike-sa-down':
           this.log.info('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
           this.emit('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
@@ -422,6 +428,13 @@ export class Daemon implements ControlTarget {
     for (const e of events) {
       if (e.type === 'log') this.log.event(e);
       else if (e.type === 'rekey-needed') this.log.warn('ipsec.sa.rekey-needed', { id: e.saId });
+      else if (e.type === 'peer-moved') {
+        // The client's NAT mapping changed (authenticated ESP from a new port): ESP already
+        // sends there; IKE's DPD and Deletes follow. Sessions keep their keys (the identity).
+        this.counters.inc('peer.moved');
+        this.log.info('peer.moved', { sa: e.saId, peer: `${e.peer.address}:${e.peer.port}`, to: `${e.observed.address}:${e.observed.port}`, by: 'esp' });
+        this.handleIke(this.ike.movePeer(e.peer, e.observed));
+      }
     }
   }
 
@@ -615,4 +628,8 @@ export class Daemon implements ControlTarget {
       }
     }
   }
+}
+
+function endpointText(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
 }

@@ -229,8 +229,9 @@ export class EspEngine {
         this.dropIn('bad-icv', pkt, sa, seq, now, events);
         continue; // pos not advanced: the next record overwrites this one
       }
+      const newest = seq > sa.replay.highest;
       sa.replay.update(seq);
-      this.noteSource(sa, pkt.from, events);
+      this.noteSource(sa, pkt.from, newest, events);
       recs.push(idx, ivStart, ctLen, seq);
       pos = ctEnd + icv;
     }
@@ -275,8 +276,9 @@ export class EspEngine {
         this.dropIn('bad-icv', pkt, sa, seq, now, events);
         continue;
       }
+      const newest = seq > sa.replay.highest;
       sa.replay.update(seq);
-      this.noteSource(sa, pkt.from, events);
+      this.noteSource(sa, pkt.from, newest, events);
       this.deliver(sa, pkt, pt, 0, pt.length, seq, now, delivered, events);
     }
   }
@@ -306,14 +308,41 @@ export class EspEngine {
     delivered.push({ saId: sa.id, peer: sa.peer, innerSrcPort: r.srcPort, payload: r.payload });
   }
 
-  /** Authenticated traffic from an endpoint other than the SA's peer: report once per new endpoint. */
-  private noteSource(sa: EspSa, from: Endpoint, events: EspEvent[]): void {
-    if (from.port === sa.peer.port && from.address === sa.peer.address) return;
-    const key = endpointKey(from);
+  /**
+   * Authenticated traffic from an endpoint other than where the SA sends: the peer's NAT
+   * mapping changed. Followed only for the newest packet (a delayed one from the old
+   * mapping must not pull the SA back), for every SA of that peer, and reported once.
+   */
+  private noteSource(sa: EspSa, from: Endpoint, newest: boolean, events: EspEvent[]): void {
+    if (from.port === sa.dest.port && from.address === sa.dest.address) return;
+    if (!newest) {
+      this.counters.inc('esp.in.peer-moved.stale');
+      return;
+    }
     this.counters.inc('esp.in.peer-moved');
-    if (key === sa.lastMoved) return;
-    sa.lastMoved = key;
+    const to = Object.freeze({ address: from.address, port: from.port });
+    for (const o of this.table.ofPeer(sa.peerKey)) o.dest = to;
     events.push({ type: 'peer-moved', saId: sa.id, peer: sa.peer, observed: { address: from.address, port: from.port } });
+  }
+
+  /**
+   * Send every SA of `peer` to `to` from now on (IKE saw the peer's NAT mapping change
+   * on an authenticated message). Returns how many SAs changed.
+   */
+  movePeer(peer: Endpoint, to: Endpoint): number {
+    const dest = Object.freeze({ address: to.address, port: to.port });
+    let n = 0;
+    for (const o of this.table.ofPeer(endpointKey(peer))) {
+      if (o.dest.address === dest.address && o.dest.port === dest.port) continue;
+      o.dest = dest;
+      n++;
+    }
+    return n;
+  }
+
+  /** Where the newest SA of `peer` sends (its current outer endpoint), if it has one. */
+  destinationOf(peer: Endpoint): Endpoint | undefined {
+    return this.table.forPeer(endpointKey(peer))?.dest;
   }
 
   private dropIn(reason: EspInDropReason, pkt: EspInbound, sa: EspSa | undefined, seq: number, now: number, events: EspEvent[]): void {
@@ -475,7 +504,7 @@ export class EspEngine {
     sa.batchBytesOut += data.length;
     this.counters.inc('esp.out.packets');
     this.counters.inc('esp.out.bytes', data.length);
-    sends.push({ to: sa.peer, data });
+    sends.push({ to: sa.dest, data });
   }
 
   private dropOut(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {

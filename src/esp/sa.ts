@@ -41,8 +41,12 @@ export class EspSa {
   batchBytesOut = 0;
   /** IKE said 'none' (raw ESP): we only speak ESP in UDP, so this SA is run UDP-encapsulated anyway. */
   readonly rawEspRequested: boolean;
-  /** The last observed endpoint that differed from peer (reported once). */
-  lastMoved = '';
+  /**
+   * Where this SA's packets go: the peer's endpoint at first, then wherever the peer's
+   * newest authenticated packet came from (a NAT rebinding, RFC 3948 §2.2 / RFC 3947 §4).
+   * `peer` stays the identity the daemon keys its state by.
+   */
+  dest: Endpoint;
   constructor(up: ChildSaUp, replayWindow: number) {
     this.spec = resolveTransform(up.transform);
     const s = this.spec;
@@ -59,6 +63,8 @@ export class EspSa {
     this.rawEspRequested = up.encapsulation !== 'udp';
     this.peer = Object.freeze({ address: up.peer.address, port: up.peer.port }); // shared by every delivered/sent packet
     this.peerKey = endpointKey(up.peer);
+    const d = up.remote ?? up.peer;
+    this.dest = Object.freeze({ address: d.address, port: d.port });
     this.inSpi = up.inbound.spi >>> 0;
     this.outSpi = up.outbound.spi >>> 0;
     this.inKey = Buffer.from(up.inbound.encKey.subarray(0, s.keyLen));
@@ -95,6 +101,11 @@ export class SaTable {
     const list = this.byPeer.get(sa.peerKey);
     if (list) list.push(sa);
     else this.byPeer.set(sa.peerKey, [sa]);
+  }
+
+  /** Every SA of a peer endpoint key, oldest first. */
+  ofPeer(peerKey: string): readonly EspSa[] {
+    return this.byPeer.get(peerKey) ?? [];
   }
 
   remove(id: string): EspSa | undefined {

@@ -31,7 +31,7 @@ export type EspEvent =
   | LogEvent
   | { type: 'rekey-needed'; saId: string }
   | { type: 'sa-traffic'; saId: string; bytesIn: number; bytesOut: number }
-  /** An authenticated packet of the SA came from another outer endpoint (NAT rebinding?); reported once per new endpoint. ESP keeps sending to the SA's peer. */
+  /** The newest authenticated packet of the SA came from another outer endpoint (the peer's NAT mapping changed): every SA of `peer` now sends to `observed`. */
   | { type: 'peer-moved'; saId: string; peer: Endpoint; observed: Endpoint };
 
 export interface EspSaStats {

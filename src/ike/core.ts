@@ -125,7 +125,7 @@ export class ResponderCore {
     const hashData = qmHash1(h, keys.skeyidA, mid, encodePayloadChain(payloads));
     const iv = phase2Iv(h, sa.iv, mid, sa.choice.cipher.blockSize);
     const sealed = seal(sa, ExchangeType.INFORMATIONAL, mid, iv, [{ type: PayloadType.HASH, body: encodeHash({ data: hashData }) }, ...payloads]);
-    this.send(sa.local, sa.peer, sealed.data);
+    this.send(sa.local, sa.remote, sealed.data);
   }
 
   sendNotify(sa: IkeSa, notifyType: number, protocolId: number = ProtocolId.ISAKMP, spi?: Buffer, data: Buffer = Buffer.alloc(0)): void {
@@ -213,8 +213,24 @@ export class ResponderCore {
     return best;
   }
 
-  /** Established SAs of the same peer endpoint and identity (Delete and INITIAL-CONTACT scope). */
+  /**
+   * Established SAs of the same peer endpoint (where it was, or where it moved to) and
+   * identity (Delete and INITIAL-CONTACT scope).
+   */
   related(sa: IkeSa): IkeSa[] {
-    return [...this.sas.values()].filter((o) => o.state === 'ESTABLISHED' && sameEndpoint(o.peer, sa.peer) && o.peerId === sa.peerId);
+    return [...this.sas.values()].filter((o) => o.state === 'ESTABLISHED' && (sameEndpoint(o.peer, sa.peer) || sameEndpoint(o.remote, sa.peer)) && o.peerId === sa.peerId);
+  }
+
+  /**
+   * An authenticated message of an established SA came from `from`: when that is not
+   * where we send, the peer's NAT mapping changed; follow it (RFC 3947 §4) and tell the
+   * daemon, so ESP follows too. `peer` stays the SA's identity.
+   */
+  followPeer(sa: IkeSa, from: Endpoint, to: Endpoint): void {
+    if (sameEndpoint(from, sa.remote)) return;
+    this.log('info', 'ike.peer.moved', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, from: `${sa.remote.address}:${sa.remote.port}`, to: `${from.address}:${from.port}` });
+    sa.remote = { address: from.address, port: from.port };
+    sa.local = { ...to };
+    this.out.push({ type: 'peer-moved', ikeSaId: sa.id, peer: { ...sa.peer }, remote: { ...sa.remote } });
   }
 }

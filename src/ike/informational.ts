@@ -41,7 +41,7 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
     return;
   }
   if (sa.state !== 'ESTABLISHED' || !sa.keys) return core.drop('informational-before-phase1', now, from, { id: sa.id });
-  if (from.address !== sa.peer.address) return core.drop('informational-wrong-peer', now, from);
+  if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('informational-wrong-peer', now, from);
   if (header.messageId === 0) return core.drop('informational-message-id-zero', now, from);
   const keys = sa.keys;
   const h = sa.choice.hash.name;
@@ -54,12 +54,7 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
   const got = p.hash.value.data;
   if (!(got.length === expected.length && timingSafeEqual(got, expected))) return core.drop('informational-hash-mismatch', now, from, { id: sa.id });
   sa.lastSeen = now;
-  if (!sameEndpoint(from, sa.peer)) {
-    // Authenticated packet from a new NAT mapping: follow it (RFC 3947 §4).
-    core.log('info', 'ike.peer.moved', { id: sa.id, from: ep(sa.peer), to: ep(from) });
-    sa.peer = { ...from };
-    sa.local = { ...to };
-  }
+  core.followPeer(sa, from, to);
   const spi16 = Buffer.concat([sa.ckyI, sa.ckyR]);
   for (const n of p.notifies) {
     switch (n.notifyType) {

@@ -73,6 +73,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
     ckyR,
     origin: { ...from },
     peer: { ...from },
+    remote: { ...from },
     local: { ...to },
     state: 'MM2_SENT',
     created: now,
@@ -225,6 +226,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   sa.iv = opened.nextIv;
   const floated = !sameEndpoint(from, sa.peer);
   sa.peer = { ...from };
+  sa.remote = { ...from };
   sa.local = { ...to };
   sa.peerIdPayload = id;
   sa.peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;

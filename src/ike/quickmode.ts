@@ -16,7 +16,7 @@ import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { keymat, phase2Iv, qmHash1, qmHash2, qmHash3 } from './crypto/keys.js';
 import { phase2ReplyTransform, selectPhase2 } from './policy.js';
 import { open, seal } from './seal.js';
-import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, MAX_USED_MESSAGE_IDS, type ResponderCore } from './core.js';
+import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, MAX_USED_MESSAGE_IDS, sameEndpoint, type ResponderCore } from './core.js';
 import type { ChildSa, IkeSa, QuickMode } from './state.js';
 
 /** Quick Mode responder (RFC 2409 §5.5): ESP, transport mode, L2TP (udp/1701). */
@@ -81,11 +81,7 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   if (!hashEqual(p.hash.value.data, qmHash1(h, keys.skeyidA, mid, p.afterFirst))) return core.drop('qm-hash-mismatch', now, from, { id: sa.id });
   // Authenticated from here on; follow a NAT rebinding of the peer (RFC 3947 §4).
   sa.lastSeen = now;
-  if (from.port !== sa.peer.port) {
-    core.log('info', 'ike.peer.moved', { id: sa.id, from: `${sa.peer.address}:${sa.peer.port}`, to: `${from.address}:${from.port}` });
-    sa.peer = { ...from };
-    sa.local = { ...to };
-  }
+  core.followPeer(sa, from, to);
   if (!p.sa || !p.nonce) return core.drop('qm-payloads', now, from, { id: sa.id });
   if (p.ids.length === 1) return core.drop('qm-payloads', now, from, { id: sa.id, why: 'one ID payload' });
   const reject = (notifyType: number, reason: string): void => {
@@ -200,6 +196,7 @@ function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Arra
     id: child.id,
     ikeSaId: sa.id,
     peer: { ...sa.peer },
+    ...(sameEndpoint(sa.remote, sa.peer) ? {} : { remote: { ...sa.remote } }),
     local: { ...sa.local },
     encapsulation,
     transform: { ...c.transformEsp },

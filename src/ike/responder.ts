@@ -3,7 +3,7 @@ import { DecodeError } from '../core/errors.js';
 import type { Endpoint } from '../core/sa.js';
 import { ExchangeType, NotifyType, ProtocolId, exchangeTypeNames, nameOf } from './wire/constants.js';
 import { decodeHeader } from './wire/header.js';
-import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore } from './core.js';
+import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
 import { handleMainMode, handleMm1 } from './mainmode.js';
 import { handleQuickMode } from './quickmode.js';
 import { handleInformational } from './informational.js';
@@ -63,7 +63,7 @@ export class IkeResponder {
     }
     const sa = core.sas.get(cookieKey(header.initiatorCookie, header.responderCookie));
     if (!sa) return core.drop('unknown-cookies', now, from);
-    if (from.address !== sa.peer.address) return core.drop('wrong-peer-address', now, from, { id: sa.id });
+    if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('wrong-peer-address', now, from, { id: sa.id });
     switch (header.exchangeType) {
       case ExchangeType.IDENTITY_PROTECTION:
         return handleMainMode(core, sa, msg, header, from, to, now);
@@ -206,6 +206,21 @@ export class IkeResponder {
       }
     } catch (e) {
       core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
+    }
+    return core.out;
+  }
+
+  /**
+   * The ESP layer saw the peer's NAT mapping change (an authenticated packet from `to`):
+   * IKE messages of the SAs of that peer (DPD, Delete) go there from now on.
+   */
+  movePeer(peer: Endpoint, to: Endpoint): IkeOutput[] {
+    const core = this.core;
+    core.out = [];
+    for (const sa of core.sas.values()) {
+      if (sa.state !== 'ESTABLISHED' || !sameEndpoint(sa.peer, peer) || sameEndpoint(sa.remote, to)) continue;
+      core.log('info', 'ike.peer.moved', { id: sa.id, peer: `${peer.address}:${peer.port}`, from: `${sa.remote.address}:${sa.remote.port}`, to: `${to.address}:${to.port}`, by: 'esp' });
+      sa.remote = { address: to.address, port: to.port };
     }
     return core.out;
   }

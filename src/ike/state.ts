@@ -47,7 +47,13 @@ export interface IkeSa {
   ckyR: Buffer;
   /** Where Main Mode message 1 came from (half-open accounting). */
   origin: Endpoint;
+  /** The peer's outer endpoint when Phase 1 completed: its identity for the SAs it negotiates. */
   peer: Endpoint;
+  /**
+   * Where we send: `peer` until an authenticated message (or the ESP layer) shows the peer's
+   * NAT mapping changed, then the new endpoint (RFC 3947 §4).
+   */
+  remote: Endpoint;
   local: Endpoint;
   state: IkeSaState;
   created: number;

@@ -55,4 +55,13 @@ export interface IkeSaDown {
   reason: string;
 }
 
-export type IkeOutput = SendOutput | ChildSaUp | ChildSaDown | IkeSaUp | IkeSaDown | LogEvent;
+/** An authenticated message of IKE SA `ikeSaId` came from a new outer endpoint: send to `remote` from now on. */
+export interface PeerMoved {
+  type: 'peer-moved';
+  ikeSaId: string;
+  /** The identity endpoint (what child SAs of this peer are keyed by). */
+  peer: Endpoint;
+  remote: Endpoint;
+}
+
+export type IkeOutput = SendOutput | ChildSaUp | ChildSaDown | IkeSaUp | IkeSaDown | PeerMoved | LogEvent;

@@ -14,7 +14,7 @@ import { cli, type ServerSetup } from './server.js';
 import { run, say, sleep } from './util.js';
 
 /** The fields of `status --json` this check reads (the CLI's JSON contract). */
-interface SessionJson {
+export interface SessionJson {
   id: string;
   user: string | null;
   address: string | null;
@@ -24,14 +24,14 @@ interface SessionJson {
   packetsIn: number;
   packetsOut: number;
 }
-interface StatusJson {
+export interface StatusJson {
   listen: string[];
   pskFingerprint: string;
   pool: { used: number; free: number };
   sessions: SessionJson[];
 }
 
-async function statusJson(ctx: Ctx, s: ServerSetup, dir: string, file: string): Promise<{ st: StatusJson | null; raw: string; why: string }> {
+export async function statusJson(ctx: Ctx, s: ServerSetup, dir: string, file: string): Promise<{ st: StatusJson | null; raw: string; why: string }> {
   const r = await cli(s, ['status', '--json']);
   writeFileSync(join(dir, file), r.out + '\n');
   note(ctx, `status --json (exit ${String(r.code)}): ${r.out}`);

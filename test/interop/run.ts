@@ -14,6 +14,7 @@ import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, 
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
 import { operate } from './operate.js';
+import { rebind } from './rebind.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Ctx, type Www } from './attempt.js';
@@ -164,7 +165,10 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
   say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
   const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
-  if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup, sc.pool, sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : undefined));
+  // vanish: DPD and HELLO at 10 s, so the server notices soon; rebind: DPD at 10 s, so a probe to a stale mapping would show
+  const timers = sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : sc.rebind ? { dpdIdle: 10, helloInterval: 60 } : undefined;
+  const ownConfig = sc.pool !== undefined || timers !== undefined;
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
@@ -189,6 +193,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       why.push(`reached ${high}, must not reach ${sc.mustNotReach}`);
     }
     const first = clients[0];
+    if (sc.rebind && first && ok) {
+      say(`${sc.name}: the home NAT forgets the client's mapping; its next packets leave from a new port`);
+      const fails = await rebind(ctx, first, dir);
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
+    }
     if (sc.operate && first && ok) {
       say(`${sc.name}: operating the server: status, metrics, disconnect, history, users del`);
       const fails = await operate(ctx, first, dir);
@@ -261,7 +273,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
   } finally {
     await stopServer(srv);
-    if (sc.pool !== undefined) writeFileSync(setup.config, serverConfigText(setup));
+    if (ownConfig) writeFileSync(setup.config, serverConfigText(setup));
     if (sc.operate) {
       // put back the users this scenario deleted, for the scenarios after it
       const have = (await cli(setup, ['users', 'list', '--json'])).stdout;

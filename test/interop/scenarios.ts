@@ -97,6 +97,13 @@ export interface Scenario {
    * The user is added back afterwards.
    */
   operate?: boolean;
+  /**
+   * NAT rebinding (test/interop/rebind.ts, `nat` topology): after the stages the home NAT
+   * forgets the client's UDP mapping and maps it anew to another port; the server must
+   * follow the client's authenticated packets there (ping, a fetch, DPD at 10 s keeps
+   * answering, status shows the new port).
+   */
+  rebind?: boolean;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -130,6 +137,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'server-restart', profile: 'seed', topology: 'nat', restartServer: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', ci: true },
   // status/sessions/metrics show the client and its traffic; disconnect ends it; a deleted user cannot log in
   { name: 'operate', profile: 'seed', topology: 'nat', expect: 'http', operate: true, thenProfile: 'seed', thenExpect: 'l2tp-tunnel', thenMustNotReach: 'ppp-auth', ci: true },
+  // the home NAT maps the client to a new port mid-session: the server follows it
+  { name: 'nat-rebind', profile: 'seed', topology: 'nat', expect: 'http', rebind: true, ci: true },
   { name: 'seed-nat', profile: 'seed', topology: 'nat', expect: 'http', ci: true },
   { name: 'windows-nat', profile: 'windows', topology: 'nat', expect: 'http', ci: true },
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },
