@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildSaUp, EspTransform } from '../src/core/sa.js';
 import { EspEngine, type EspInbound, type EspOutbound } from '../src/esp/engine.js';
 import { resolveTransform } from '../src/esp/transforms.js';
+import { classifyNatt } from '../src/esp/natt.js';
 import { UdpEndpoints } from '../src/io/udp.js';
 import { naiveDecrypt, naiveEncrypt, nobleDecrypt, nobleEncrypt, type BenchKeys } from './esp-naive.js';
 
@@ -290,7 +291,7 @@ async function benchE2e(size: number, name: string, nSenders: number): Promise<E
     for (let i = 0; i < 20 && !u; i++) {
       const base = await freePort();
       const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, recvBufferSize: 4 << 20 },
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, recvBufferSize: 4 << 20, classify: classifyNatt },
         {
           onIke: () => {},
           onEspBatch: (batch) => {

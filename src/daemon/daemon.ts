@@ -6,6 +6,8 @@ import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { IkeResponder, type IkeOutput } from '../ike/responder.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
+import { classifyNatt } from '../esp/natt.js';
+import { nftRules } from '../nat/rules.js';
 import { L2tpServer, type L2tpOutput } from '../l2tp/server.js';
 import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '../ppp/session.js';
 import { AddressPool } from '../ppp/pool.js';
@@ -119,7 +121,7 @@ export class Daemon implements ControlTarget {
       this.tun = TunDevice.open(cfg.tun.name, (packets) => this.onTunPackets(packets), {
         onError: (err) => this.log.error('tun.error', { error: err.message }),
       });
-      this.net = new NetConfig({ log: (e) => this.log.event(e) });
+      this.net = new NetConfig({ rules: nftRules(), log: (e) => this.log.event(e) });
       const net = this.net;
       process.once('exit', () => net.tearDownSync());
       const { outInterface } = await this.net.bringUp({
@@ -133,7 +135,7 @@ export class Daemon implements ControlTarget {
       this.log.info('nat.up', { tun: this.tun.name, outInterface, masquerade: cfg.nat.masquerade });
     }
     this.udp = await UdpEndpoints.open(
-      { address: cfg.server.listen, ikePort: cfg.server.ikePort, nattPort: cfg.server.nattPort, counters: this.counters },
+      { address: cfg.server.listen, ikePort: cfg.server.ikePort, nattPort: cfg.server.nattPort, counters: this.counters, classify: classifyNatt },
       {
         onIke: (msg, from, to) => this.onIke(msg, from, to),
         onEspBatch: (batch) => this.onEspBatch(batch),

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { formatIPv4, parseCidr } from '../core/ipv4.js';
+import { formatIPv4, parseCidr, type Cidr } from '../core/ipv4.js';
 import { type LogEvent, logEvent } from '../core/log.js';
-import { DEFAULT_TABLE, mssForMtu, natRemoval, natRuleset } from '../nat/rules.js';
 import { execRunner, type Runner } from './exec.js';
 
 /**
@@ -73,15 +72,28 @@ export function foreignForwardDropChains(json: string, ourTable: string): string
   return out;
 }
 
+/**
+ * The kernel rules, as text for `nft -f`. src/nat/rules.ts owns them (`nftRules()`);
+ * the daemon hands them in, so this I/O code depends on core only.
+ */
+export interface NatRules {
+  /** Our nftables table (family ip). */
+  readonly table: string;
+  /** The whole table for this plan, replacing any older copy (one transaction). */
+  ruleset(p: { tunName: string; pool: Cidr; outInterface?: string; masquerade: boolean; clientToClient: boolean; mtu: number; mss?: number | 'rt-mtu' }): string;
+  /** Deletes the table, whether or not it exists (one transaction). */
+  removal(): string;
+}
+
 export interface NetConfigOptions {
+  /** The nftables rules to apply and remove (src/nat/rules.ts nftRules()). */
+  rules: NatRules;
   /** How to run ip/nft (default: execFile; netnsRunner(ns) runs them in a namespace). */
   runner?: Runner;
   /** Log sink for setup/teardown events ("netcfg.*"). */
   log?: (e: LogEvent) => void;
   /** ip_forward sysctl file; always that of the calling process's network namespace. */
   ipForwardPath?: string;
-  /** nftables table name (default "l2tpsec"). */
-  table?: string;
 }
 
 export interface NetworkPlan {
@@ -104,15 +116,17 @@ export class NetConfig {
   private readonly log: (e: LogEvent) => void;
   private readonly ipForwardPath: string;
   readonly table: string;
+  private readonly rules: NatRules;
   /** ip_forward before we set it, when we changed it. */
   private savedForwarding: string | undefined;
   private rulesApplied = false;
 
-  constructor(options: NetConfigOptions = {}) {
+  constructor(options: NetConfigOptions) {
     this.run = options.runner ?? execRunner;
     this.log = options.log ?? (() => undefined);
     this.ipForwardPath = options.ipForwardPath ?? IP_FORWARD_PATH;
-    this.table = options.table ?? DEFAULT_TABLE;
+    this.rules = options.rules;
+    this.table = options.rules.table;
   }
 
   /**
@@ -173,7 +187,7 @@ export class NetConfig {
 
   /** Deletes our table (succeeds when it is already gone). */
   async removeRules(): Promise<void> {
-    await this.run('nft', ['-f', '-'], natRemoval(this.table));
+    await this.run('nft', ['-f', '-'], this.rules.removal());
     this.rulesApplied = false;
     this.log(logEvent('info', 'netcfg.nft.removed', { table: this.table }));
   }
@@ -223,14 +237,14 @@ export class NetConfig {
     await this.configureTun(plan.tunName, address, plan.mtu);
     if (plan.forwarding !== false) await this.enableForwarding();
     const outInterface = plan.masquerade ? await this.resolveOutInterface(plan.outInterface) : undefined;
-    const ruleset = natRuleset({
-      table: this.table,
+    const ruleset = this.rules.ruleset({
       tunName: plan.tunName,
       pool,
       ...(outInterface !== undefined ? { outInterface } : {}),
       masquerade: plan.masquerade,
       clientToClient: plan.clientToClient,
-      mss: plan.mss ?? mssForMtu(plan.mtu),
+      mtu: plan.mtu,
+      ...(plan.mss !== undefined ? { mss: plan.mss } : {}),
     });
     await this.applyRules(ruleset);
     const hostForwardDrop = await this.checkHostFirewall(plan.tunName);
@@ -261,7 +275,7 @@ export class NetConfig {
   tearDownSync(): void {
     if (this.rulesApplied) {
       try {
-        execFileSync('nft', ['-f', '-'], { input: natRemoval(this.table), stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
+        execFileSync('nft', ['-f', '-'], { input: this.rules.removal(), stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
         this.rulesApplied = false;
       } catch {
         /* best effort at exit */

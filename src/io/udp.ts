@@ -16,14 +16,24 @@
 import dgram from 'node:dgram';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
-import type { EspInbound } from '../esp/engine.js';
-import { classifyNatt } from '../esp/natt.js';
+
+/** One ESP-in-UDP datagram as received (no marker; first 4 bytes = SPI). */
+export interface EspDatagram {
+  data: Uint8Array;
+  from: Endpoint;
+}
+
+/**
+ * What a datagram on the NAT-T port is (RFC 3948 §2). The ESP layer owns that rule
+ * (src/esp/natt.ts `classifyNatt`); the daemon hands it in, so I/O depends on core only.
+ */
+export type NattKind = { kind: 'keepalive' } | { kind: 'ike'; message: Uint8Array } | { kind: 'esp' } | { kind: 'drop'; reason: string };
 
 export interface UdpHandlers {
   /** An IKE message (port 500, or port 4500 with the non-ESP marker stripped). `to` is our address and port. */
   onIke(msg: Uint8Array, from: Endpoint, to: Endpoint): void;
   /** All ESP-in-UDP datagrams received on port 4500 in one event-loop turn. */
-  onEspBatch(batch: EspInbound[]): void;
+  onEspBatch(batch: EspDatagram[]): void;
   /** A handler threw or a socket failed (counted too). */
   onError?(err: unknown): void;
 }
@@ -31,6 +41,8 @@ export interface UdpHandlers {
 export interface UdpEndpointsOptions {
   /** Address to bind both sockets to ('0.0.0.0' for all). */
   address: string;
+  /** Classifier of NAT-T port datagrams (src/esp/natt.ts classifyNatt). */
+  classify: (d: Uint8Array) => NattKind;
   ikePort?: number;
   nattPort?: number;
   counters?: Counters;
@@ -58,6 +70,7 @@ export class UdpEndpoints {
   readonly ikePort: number;
   readonly nattPort: number;
   private readonly address: string;
+  private readonly classify: (d: Uint8Array) => NattKind;
   private readonly counters: Counters;
   private readonly maxResolving: number;
   private readonly maxCache: number;
@@ -65,7 +78,7 @@ export class UdpEndpoints {
   private ike: dgram.Socket | null = null;
   private natt: dgram.Socket | null = null;
   private ikeQueue: PendingIke[] = [];
-  private espQueue: EspInbound[] = [];
+  private espQueue: EspDatagram[] = [];
   private scheduled: NodeJS.Immediate | null = null;
   private closed = false;
   private readonly localByPeer = new Map<string, string>();
@@ -80,6 +93,7 @@ export class UdpEndpoints {
     private readonly handlers: UdpHandlers,
   ) {
     this.address = opts.address;
+    this.classify = opts.classify;
     this.ikePort = opts.ikePort ?? 500;
     this.nattPort = opts.nattPort ?? 4500;
     this.counters = opts.counters ?? new Counters('udp');
@@ -148,7 +162,7 @@ export class UdpEndpoints {
       this.counters.inc('udp.drop.src-port-0');
       return;
     }
-    const c = classifyNatt(msg);
+    const c = this.classify(msg);
     switch (c.kind) {
       case 'esp':
         this.counters.inc('udp.rx.esp');

@@ -139,3 +139,17 @@ export function natRemoval(table: string = DEFAULT_TABLE): string {
   checkTable(table);
   return `table ip ${table}\ndelete table ip ${table}\n`;
 }
+
+/** What src/io's NetConfig applies: the rules of one table, the MSS defaulting to the tunnel MTU's. */
+export function nftRules(table: string = DEFAULT_TABLE): {
+  readonly table: string;
+  ruleset(p: Omit<NatRulesOptions, 'table' | 'mss'> & { mtu: number; mss?: number | 'rt-mtu' }): string;
+  removal(): string;
+} {
+  checkTable(table);
+  return {
+    table,
+    ruleset: ({ mtu, mss, ...rest }) => natRuleset({ ...rest, table, mss: mss ?? mssForMtu(mtu) }),
+    removal: () => natRemoval(table),
+  };
+}

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsRunner } from '../../src/io/exec.js';
 import { NetConfig } from '../../src/io/netcfg.js';
+import { nftRules } from '../../src/nat/rules.js';
 import { natRuleset } from '../../src/nat/rules.js';
 import { createNetns, netnsSkipReason } from './tun-netns.js';
 
@@ -22,7 +23,7 @@ describe.skipIf(skip !== undefined)(`nftables ruleset in a network namespace${sk
   const opts = { tunName: 'tun1', pool: '10.40.0.0/24', outInterface: 'eth0', masquerade: true, clientToClient: false, mss: 1360 } as const;
 
   it('apply twice = one copy; apply a changed ruleset replaces it; remove = gone; remove again is fine', async () => {
-    const nc = new NetConfig({ runner: netnsRunner(ns!.name) });
+    const nc = new NetConfig({ rules: nftRules(), runner: netnsRunner(ns!.name) });
     // Someone else's table must survive everything we do.
     nft('add', 'table', 'inet', 'hostfw');
 
@@ -49,7 +50,7 @@ describe.skipIf(skip !== undefined)(`nftables ruleset in a network namespace${sk
   });
 
   it('checkHostFirewall names a host forward chain with policy drop', async () => {
-    const nc = new NetConfig({ runner: netnsRunner(ns!.name) });
+    const nc = new NetConfig({ rules: nftRules(), runner: netnsRunner(ns!.name) });
     await nc.applyRules(natRuleset(opts));
     expect(await nc.checkHostFirewall('tun1')).toEqual([]);
     nft('add', 'table', 'inet', 'hostfw2');
@@ -60,7 +61,7 @@ describe.skipIf(skip !== undefined)(`nftables ruleset in a network namespace${sk
   });
 
   it('a rejected ruleset leaves the previous copy intact (one transaction)', async () => {
-    const nc = new NetConfig({ runner: netnsRunner(ns!.name) });
+    const nc = new NetConfig({ rules: nftRules(), runner: netnsRunner(ns!.name) });
     await nc.applyRules(natRuleset(opts));
     const broken = natRuleset(opts).replace('counter masquerade', 'counter masquerade-typo');
     await expect(nc.applyRules(broken)).rejects.toThrow(/nft -f - failed/);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../src/core/log.js';
 import type { Runner } from '../../src/io/exec.js';
 import { foreignForwardDropChains, NetConfig, parseDefaultRouteInterface } from '../../src/io/netcfg.js';
+import { nftRules } from '../../src/nat/rules.js';
 
 describe('parseDefaultRouteInterface', () => {
   it('picks the unicast default route with the lowest metric', () => {
@@ -68,7 +69,7 @@ describe('NetConfig with a recording runner', () => {
       return { stdout: '', stderr: '' };
     };
     const logs: LogEvent[] = [];
-    const nc = new NetConfig({ runner, ipForwardPath: ipf, log: (e) => logs.push(e) });
+    const nc = new NetConfig({ rules: nftRules(), runner, ipForwardPath: ipf, log: (e) => logs.push(e) });
     return { nc, calls, logs, ipf };
   }
 

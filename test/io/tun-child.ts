@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
 import { NetConfig } from '../../src/io/netcfg.js';
+import { nftRules } from '../../src/nat/rules.js';
 import { ADDON_RELATIVE_PATH, type NativeError, TunDevice } from '../../src/io/tun.js';
 import { icmpEcho, refOnesSum } from '../nat/packets.js';
 
@@ -111,7 +112,7 @@ async function ping(): Promise<unknown> {
   } catch (e) {
     ebusy = errInfo(e);
   }
-  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  await new NetConfig({ rules: nftRules() }).configureTun(NAME, '10.99.0.1/24', 1400);
 
   const single = dev.write([icmpEcho('10.99.0.2', '10.99.0.1', 0x4242, 1)]);
   const gotSingle = await until(() => replies.length >= 1);
@@ -148,7 +149,7 @@ async function full(): Promise<unknown> {
       if (r) replies.push(r);
     }
   });
-  const nc = new NetConfig();
+  const nc = new NetConfig({ rules: nftRules() });
   const forwardingBefore = nc.readForwarding();
   const up = await nc.bringUp({ tunName: NAME, pool: '10.99.0.0/24', mtu: 1400, masquerade: true, outInterface: 'auto', clientToClient: false });
   const forwardingUp = nc.readForwarding();
@@ -193,7 +194,7 @@ async function batch(): Promise<unknown> {
       seqs.add(r.seq);
     }
   });
-  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  await new NetConfig({ rules: nftRules() }).configureTun(NAME, '10.99.0.1/24', 1400);
   const packets = Array.from({ length: 300 }, (_, i) => {
     const p = icmpEcho('10.99.0.2', '10.99.0.1', 0x5151, i);
     if (i % 2 === 0) return p;
@@ -225,7 +226,7 @@ async function lifecycle(): Promise<unknown> {
     closedInCallback += packets.length;
     dev.close();
   });
-  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  await new NetConfig({ rules: nftRules() }).configureTun(NAME, '10.99.0.1/24', 1400);
   dev.write([1, 2, 3].map((s) => icmpEcho('10.99.0.2', '10.99.0.1', 7, s)));
   await until(() => dev.isClosed);
 
@@ -234,7 +235,7 @@ async function lifecycle(): Promise<unknown> {
   const dev2 = TunDevice.open(NAME, () => {
     throw new Error('boom from onPackets');
   });
-  await new NetConfig().configureTun(NAME, '10.99.0.1/24', 1400);
+  await new NetConfig({ rules: nftRules() }).configureTun(NAME, '10.99.0.1/24', 1400);
   dev2.write([icmpEcho('10.99.0.2', '10.99.0.1', 8, 1)]);
   await until(() => thrown.length > 0);
   dev2.close();

@@ -5,6 +5,7 @@ import type { Endpoint } from '../../src/core/sa.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
 import { saPair } from '../esp/helpers.js';
 import { UdpEndpoints } from '../../src/io/udp.js';
+import { classifyNatt } from '../../src/esp/natt.js';
 
 interface Seen {
   ike: { msg: Buffer; from: Endpoint; to: Endpoint }[];
@@ -24,7 +25,7 @@ async function openEndpoints(address: string, counters: Counters): Promise<{ u: 
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 20000);
     const u = new UdpEndpoints(
-      { address, ikePort: base, nattPort: base + 1, counters },
+      { address, ikePort: base, nattPort: base + 1, counters, classify: classifyNatt },
       {
         onIke: (msg, from, to) => seen.ike.push({ msg: Buffer.from(msg), from, to }),
         onEspBatch: (batch) => seen.esp.push(batch),
@@ -112,7 +113,7 @@ describe('UdpEndpoints over loopback', () => {
   it('bound to a specific address reports it as `to`; a second bind of the same ports fails; close() is clean', async () => {
     const counters = new Counters();
     const { u, seen } = await openEndpoints('127.0.0.1', counters);
-    const dup = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort }, { onIke: () => {}, onEspBatch: () => {} });
+    const dup = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt }, { onIke: () => {}, onEspBatch: () => {} });
     await expect(dup.start()).rejects.toThrow();
     const c = await client();
     c.s.send(ike28, u.ikePort, '127.0.0.1');
@@ -123,7 +124,7 @@ describe('UdpEndpoints over loopback', () => {
     u.sendEsp({ address: '127.0.0.1', port: c.port }, Buffer.alloc(8, 1));
     expect(counters.get('udp.send-not-open')).toBe(1);
     // the ports are free again
-    const again = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort }, { onIke: () => {}, onEspBatch: () => {} });
+    const again = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt }, { onIke: () => {}, onEspBatch: () => {} });
     await again.start();
     await again.close();
   });
@@ -136,7 +137,7 @@ describe('UdpEndpoints over loopback', () => {
     for (let attempt = 0; attempt < 20 && !u; attempt++) {
       const base = 20000 + Math.floor(Math.random() * 20000);
       const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters },
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt },
         {
           onIke: () => {
             throw new Error('boom');
@@ -190,7 +191,7 @@ describe('UdpEndpoints over loopback', () => {
     for (let attempt = 0; attempt < 20 && !u; attempt++) {
       const base = 20000 + Math.floor(Math.random() * 20000);
       const cand = new UdpEndpoints(
-        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, maxResolving: 0 },
+        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, maxResolving: 0 },
         { onIke: (_m, from) => seen.push(from), onEspBatch: () => {} },
       );
       try {
