@@ -59,6 +59,21 @@ export function note(ctx: Ctx, text: string): void {
   appendFileSync(ctx.log, text.endsWith('\n') ? text : text + '\n');
 }
 
+/**
+ * A list of checks beyond the stages (operate, rebind): each verdict is printed and
+ * noted; `fails` collects the failed ones as reasons for the scenario.
+ */
+export function checks(ctx: Ctx, topic: string): { fails: string[]; check: (ok: boolean, what: string, detail: string) => boolean } {
+  const fails: string[] = [];
+  const check = (ok: boolean, what: string, detail: string): boolean => {
+    say(`${ctx.scenario.name}: ${what} ${ok ? '✓' : '✗'} (${detail})`);
+    note(ctx, `${topic}: ${what} ${ok ? 'ok' : 'FAILED'}: ${detail}`);
+    if (!ok) fails.push(`${what}: ${detail}`);
+    return ok;
+  };
+  return { fails, check };
+}
+
 export function mark(ctx: Ctx, c: Client, label: string, multi: boolean, stage: Stage, ok: boolean, detail = ''): boolean {
   checkAborted();
   const who = multi ? `${label}/${c.vm.name}` : label;

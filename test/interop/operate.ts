@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { guestJob, note, readIf, SMALL, type Client, type Ctx } from './attempt.js';
+import { checks, guestJob, note, readIf, SMALL, type Client, type Ctx } from './attempt.js';
 import * as g from './guest.js';
 import { SERVER_ADDR } from './netns.js';
 import { cli, type ServerSetup } from './server.js';
@@ -56,13 +56,7 @@ export function metricValue(text: string, name: string, labels = ''): number | n
 export async function operate(ctx: Ctx, c: Client, dir: string): Promise<string[]> {
   const s = ctx.server;
   const user = c.user.name;
-  const fails: string[] = [];
-  const check = (ok: boolean, what: string, detail: string): boolean => {
-    say(`${ctx.scenario.name}: ${what} ${ok ? '✓' : '✗'} (${detail})`);
-    note(ctx, `operate: ${what} ${ok ? 'ok' : 'FAILED'}: ${detail}`);
-    if (!ok) fails.push(`${what}: ${detail}`);
-    return ok;
-  };
+  const { fails, check } = checks(ctx, 'operate');
 
   // 1. status --json names the client: user, its pool address, its outer address, counters.
   const ipup = (readIf(join(c.hdir, 'ipup.txt')).trim().split('\n').at(-1) ?? '').split(' ');

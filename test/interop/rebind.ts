@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { guestJob, note, readIf, SMALL, type Client, type Ctx } from './attempt.js';
+import { checks, guestJob, note, readIf, SMALL, type Client, type Ctx } from './attempt.js';
 import * as g from './guest.js';
 import { statusJson } from './operate.js';
 import { run, say, sleep } from './util.js';
@@ -28,13 +28,7 @@ async function nsSysctl(ns: string, name: string, value?: string): Promise<strin
 }
 
 export async function rebind(ctx: Ctx, c: Client, dir: string): Promise<string[]> {
-  const fails: string[] = [];
-  const check = (ok: boolean, what: string, detail: string): boolean => {
-    say(`${ctx.scenario.name}: ${what} ${ok ? '✓' : '✗'} (${detail})`);
-    note(ctx, `rebind: ${what} ${ok ? 'ok' : 'FAILED'}: ${detail}`);
-    if (!ok) fails.push(`${what}: ${detail}`);
-    return ok;
-  };
+  const { fails, check } = checks(ctx, 'rebind');
   const home = c.vm.home;
   const before = (await statusJson(ctx, ctx.server, dir, 'status-before.json')).st?.sessions.find((x) => x.user === c.user.name);
   note(ctx, `rebind: before, the server sees the client at ${String(before?.peer)}`);
