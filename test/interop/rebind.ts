@@ -33,8 +33,11 @@ export async function rebind(ctx: Ctx, c: Client, dir: string): Promise<string[]
   const before = (await statusJson(ctx, ctx.server, dir, 'status-before.json')).st?.sessions.find((x) => x.user === c.user.name);
   note(ctx, `rebind: before, the server sees the client at ${String(before?.peer)}`);
 
-  // New UDP mappings from the port range; then let the existing ones expire (1 s of
-  // silence with the UDP conntrack timeouts at 1 s), and put the timeouts back.
+  // New UDP mappings from the port range; then the existing one must expire. Lowering the
+  // UDP conntrack timeouts to 1 s does not shorten a timer already running (it was set by
+  // the last packet with the old value): one more packet through the old mapping re-arms
+  // it at 1 s, and then 1 s of silence ends it. The timeouts stay at 1 s until the new
+  // mapping exists (a packet in the meantime only re-arms at 1 s).
   await homeNft(
     home.ns,
     `flush chain ip l2shome post
@@ -46,7 +49,10 @@ add rule ip l2shome post oifname "wan" ip saddr 192.0.2.0/24 masquerade
   const saved = await Promise.all(names.map((n) => nsSysctl(home.ns, n)));
   try {
     for (const n of names) await nsSysctl(home.ns, n, '1');
-    await sleep(6000);
+    await guestJob(ctx, c, 'ping-rearm', g.pingJob(c.gdir, 'ping-rearm.txt'), 30);
+    await sleep(5000);
+    // The client speaks first (as after any NAT change): its ESP now leaves from a new port.
+    await guestJob(ctx, c, 'ping-rebind', g.pingJob(c.gdir, 'ping-after-rebind.txt'), 30);
   } finally {
     for (const [i, n] of names.entries()) await nsSysctl(home.ns, n, saved[i] ?? '30');
   }
@@ -65,8 +71,6 @@ add rule ip l2shome post oifname "wan" ip saddr 192.0.2.0/24 masquerade
     return port >= NEW_PORTS[0] && port <= NEW_PORTS[1];
   };
 
-  // The client speaks first (as after any NAT change): its ESP now comes from the new port.
-  await guestJob(ctx, c, 'ping-rebind', g.pingJob(c.gdir, 'ping-after-rebind.txt'), 30);
   check(g.pingOk(readIf(join(c.hdir, 'ping-after-rebind.txt'))), 'ping through the tunnel after the NAT remapped the client', readIf(join(c.hdir, 'ping-after-rebind.txt')).trim().split('\n').at(-1) ?? '');
   const moves = movedTo();
   check(moves.some(inRange), 'server followed the new mapping', moves.length > 0 ? `peer.moved to ${moves.join(', ')}` : 'no peer.moved in server.log');
