@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
-import type { Endpoint } from '../core/sa.js';
+import type { Endpoint, EspTransform } from '../core/sa.js';
 import { IkeResponder, type IkeOutput } from '../ike/responder.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
 import { classifyNatt } from '../esp/natt.js';
@@ -366,14 +366,14 @@ export class Daemon implements ControlTarget {
         case 'child-sa-up':
           this.esp.addSa(o);
           this.saPeers.set(o.id, o.peer);
-          this.childInfo.set(o.id, { peer: o.peer, natT: o.encapsulation === 'udp', transform: `${o.transform.cipher}${o.transform.keyBits}-${o.transform.integ}` });
+          this.childInfo.set(o.id, { peer: o.peer, natT: o.encapsulation === 'udp', transform: espLabel(o.transform) });
           this.emit('ipsec.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, natT: o.encapsulation === 'udp' });
           this.log.info('ipsec.sa.up', {
             id: o.id,
             peer: `${o.peer.address}:${o.peer.port}`,
             spiIn: o.inbound.spi.toString(16),
             spiOut: o.outbound.spi.toString(16),
-            transform: `${o.transform.cipher}${o.transform.keyBits}-${o.transform.integ}`,
+            transform: espLabel(o.transform),
             lifetime: o.lifetimeSeconds,
           });
           break;
@@ -634,4 +634,10 @@ export class Daemon implements ControlTarget {
 
 function endpointText(e: Endpoint): string {
   return `${e.address}:${e.port}`;
+}
+
+/** An ESP transform for logs and status: "aes-cbc256-hmac-sha1-96", "3des-cbc192-hmac-sha1-96", "aes-gcm128-icv16". */
+export function espLabel(t: EspTransform): string {
+  if (t.cipher === 'aes-gcm-16') return `aes-gcm${t.keyBits}-icv16`;
+  return `${t.cipher}${t.keyBits}-${t.integ}`;
 }

@@ -118,7 +118,10 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     c.spis = g.espSpis(xfrm);
     const udp = /TRANSPORT-in-UDP|encap type espinudp/.test(list + xfrm);
     const odd = udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT (the server\'s NAT-D asked for it)' : '';
-    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm), udp ? `ESP in UDP${odd}` : 'plain ESP');
+    // a GCM-only profile must really run AES-GCM in the client's kernel, not some fallback
+    const gcmOnly = profile.esp.split(',').every((p) => /gcm/.test(p));
+    const gcmOk = !gcmOnly || /rfc4106\(gcm\(aes\)\)/.test(xfrm);
+    mark(ctx, c, label, multi, 'ipsec-sa', g.ipsecSaUp(list, xfrm) && gcmOk, `${udp ? `ESP in UDP${odd}` : 'plain ESP'}${gcmOnly ? (gcmOk ? ', AES-GCM-16 (rfc4106)' : ', NOT AES-GCM') : ''}`);
   });
   await each(async (c) => {
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
