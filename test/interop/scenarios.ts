@@ -36,7 +36,8 @@ export const PROFILES = {
     esp: 'aes256-sha1,aes128-sha1,3des-sha1',
     pppAuth: 'mschapv2',
   },
-  windows: { ike: 'aes256-sha1-modp2048,aes256-sha1-modp1024', esp: 'aes256-sha1,aes128-sha1', pppAuth: 'mschapv2' },
+  // Windows 10/11 (../shared/CLIENTS.md): ECP384 and ECP256 first, then the MODP fallbacks
+  windows: { ike: 'aes256-sha1-ecp384,aes128-sha1-ecp256,aes256-sha1-modp2048,aes256-sha1-modp1024', esp: 'aes256-sha1,aes128-sha1', pppAuth: 'mschapv2' },
   ios: { ike: 'aes256-sha256-modp2048', esp: 'aes256-sha1', pppAuth: 'mschapv2' },
   android: { ike: 'aes128-sha1-modp1024,3des-sha1-modp1024', esp: 'aes128-sha1,3des-sha1', pppAuth: 'mschapv2' },
   // ChromeOS proposes AES-GCM-16 only for ESP (../shared/CLIENTS.md); its Phase 1 list is unconfirmed
