@@ -7,6 +7,11 @@ export interface Endpoint {
   port: number;
 }
 
+/** "address:port": for logs, status, and as a map key. */
+export function endpointText(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
 export type EspCipher = 'aes-cbc' | '3des-cbc' | 'aes-gcm-16';
 export type EspInteg = 'hmac-sha1-96' | 'hmac-sha256-128' | 'hmac-sha384-192' | 'hmac-sha512-256' | 'hmac-md5-96' | 'none';
 

@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
-import type { Endpoint, EspTransform } from '../core/sa.js';
+import { endpointText, type Endpoint, type EspTransform } from '../core/sa.js';
 import { IkeResponder, type IkeOutput } from '../ike/responder.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
 import { classifyNatt } from '../esp/natt.js';
@@ -81,7 +81,7 @@ export class Daemon implements ControlTarget {
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
   private readonly historyFile: HistoryFile | undefined;
   /** Child SA id → what status shows about it. */
-  private readonly childInfo = new Map<string, { peer: Endpoint; natT: boolean; transform: string }>();
+  private readonly childInfo = new Map<string, { natT: boolean; transform: string }>();
 
   constructor(
     readonly cfg: Config,
@@ -232,7 +232,7 @@ export class Daemon implements ControlTarget {
         user: s.user ?? null,
         address: s.address ?? null,
         // where the client is now (its NAT mapping may have moved since it connected)
-        peer: peer ? endpointText((saId !== undefined ? this.esp.destinationOf(peer) : undefined) ?? peer) : null,
+        peer: peer ? endpointText(this.esp.destinationOf(peer) ?? peer) : null,
         natT: child ? child.natT : null,
         ike: ike?.algorithms ?? null,
         esp: child?.transform ?? null,
@@ -309,7 +309,7 @@ export class Daemon implements ControlTarget {
       const { delivered, events } = this.esp.decryptBatch(batch, now);
       this.handleEspEvents(events);
       for (const d of delivered) {
-        const peerKey = `${d.peer.address}:${d.peer.port}/${d.innerSrcPort}`;
+        const peerKey = `${endpointText(d.peer)}/${d.innerSrcPort}`;
         if (!this.peers.has(peerKey)) this.peers.set(peerKey, { peer: d.peer, innerPort: d.innerSrcPort });
         this.handleL2tp(this.l2tp.receive(d.payload, peerKey, now));
       }
@@ -366,11 +366,11 @@ export class Daemon implements ControlTarget {
         case 'child-sa-up':
           this.esp.addSa(o);
           this.saPeers.set(o.id, o.peer);
-          this.childInfo.set(o.id, { peer: o.peer, natT: o.encapsulation === 'udp', transform: espLabel(o.transform) });
-          this.emit('ipsec.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, natT: o.encapsulation === 'udp' });
+          this.childInfo.set(o.id, { natT: o.encapsulation === 'udp', transform: espLabel(o.transform) });
+          this.emit('ipsec.sa.up', { id: o.id, peer: endpointText(o.peer), natT: o.encapsulation === 'udp' });
           this.log.info('ipsec.sa.up', {
             id: o.id,
-            peer: `${o.peer.address}:${o.peer.port}`,
+            peer: endpointText(o.peer),
             spiIn: o.inbound.spi.toString(16),
             spiOut: o.outbound.spi.toString(16),
             transform: espLabel(o.transform),
@@ -388,17 +388,17 @@ export class Daemon implements ControlTarget {
           break;
         }
         case 'ike-sa-up':
-          this.log.info('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, peerId: o.peerId, algorithms: o.algorithms });
-          this.emit('ike.sa.up', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, algorithms: o.algorithms });
+          this.log.info('ike.sa.up', { id: o.id, peer: endpointText(o.peer), peerId: o.peerId, algorithms: o.algorithms });
+          this.emit('ike.sa.up', { id: o.id, peer: endpointText(o.peer), algorithms: o.algorithms });
           break;
         case 'peer-moved':
           // IKE followed the client's new NAT mapping: its ESP SAs send there too
           this.esp.movePeer(o.peer, o.remote);
-          this.log.info('peer.moved', { peer: `${o.peer.address}:${o.peer.port}`, to: `${o.remote.address}:${o.remote.port}`, by: 'ike' });
+          this.log.info('peer.moved', { peer: endpointText(o.peer), to: endpointText(o.remote), by: 'ike' });
           break;
         case 'ike-sa-down':
-          this.log.info('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
-          this.emit('ike.sa.down', { id: o.id, peer: `${o.peer.address}:${o.peer.port}`, reason: o.reason });
+          this.log.info('ike.sa.down', { id: o.id, peer: endpointText(o.peer), reason: o.reason });
+          this.emit('ike.sa.down', { id: o.id, peer: endpointText(o.peer), reason: o.reason });
           break;
         case 'log':
           this.log.event(o);
@@ -417,7 +417,7 @@ export class Daemon implements ControlTarget {
 
   /** The sessions end with `reason` (history, session.stop): e.g. "ipsec sa dpd", "ipsec sa deleted by peer". */
   private closePeerTunnels(peer: Endpoint, reason: string): void {
-    const prefix = `${peer.address}:${peer.port}/`;
+    const prefix = `${endpointText(peer)}/`;
     const now = this.clock.now();
     for (const key of [...this.peers.keys()]) {
       if (!key.startsWith(prefix)) continue;
@@ -434,7 +434,7 @@ export class Daemon implements ControlTarget {
         // The client's NAT mapping changed (authenticated ESP from a new port): ESP already
         // sends there; IKE's DPD and Deletes follow. Sessions keep their keys (the identity).
         this.counters.inc('peer.moved');
-        this.log.info('peer.moved', { sa: e.saId, peer: `${e.peer.address}:${e.peer.port}`, to: `${e.observed.address}:${e.observed.port}`, by: 'esp' });
+        this.log.info('peer.moved', { sa: e.saId, peer: endpointText(e.peer), to: endpointText(e.observed), by: 'esp' });
         this.handleIke(this.ike.movePeer(e.peer, e.observed));
       }
     }
@@ -596,7 +596,7 @@ export class Daemon implements ControlTarget {
   private deletePeerSaIfUnused(s: SessionState): void {
     const peer = this.peers.get(s.peerKey)?.peer;
     if (!peer) return;
-    const prefix = `${peer.address}:${peer.port}/`;
+    const prefix = `${endpointText(peer)}/`;
     for (const o of this.sessions.values()) if (o.peerKey.startsWith(prefix)) return;
     const saId = this.esp.saForPeer(peer);
     if (!saId) return;
@@ -607,7 +607,7 @@ export class Daemon implements ControlTarget {
 
   private peerText(s: SessionState): string | undefined {
     const p = this.peers.get(s.peerKey)?.peer;
-    return p ? `${p.address}:${p.port}` : undefined;
+    return p ? endpointText(p) : undefined;
   }
 
   /** Send what the layers queued during this turn: one ESP batch, one TUN write. */
@@ -630,10 +630,6 @@ export class Daemon implements ControlTarget {
       }
     }
   }
-}
-
-function endpointText(e: Endpoint): string {
-  return `${e.address}:${e.port}`;
 }
 
 /** An ESP transform for logs and status: "aes-cbc256-hmac-sha1-96", "3des-cbc192-hmac-sha1-96", "aes-gcm128-icv16". */

@@ -320,8 +320,7 @@ export class EspEngine {
       return;
     }
     this.counters.inc('esp.in.peer-moved');
-    const to = Object.freeze({ address: from.address, port: from.port });
-    for (const o of this.table.ofPeer(sa.peerKey)) o.dest = to;
+    this.redirect(sa.peerKey, from);
     events.push({ type: 'peer-moved', saId: sa.id, peer: sa.peer, observed: { address: from.address, port: from.port } });
   }
 
@@ -330,9 +329,14 @@ export class EspEngine {
    * on an authenticated message). Returns how many SAs changed.
    */
   movePeer(peer: Endpoint, to: Endpoint): number {
+    return this.redirect(endpointKey(peer), to);
+  }
+
+  /** Every SA of a peer sends to `to`; returns how many changed. */
+  private redirect(peerKey: string, to: Endpoint): number {
     const dest = Object.freeze({ address: to.address, port: to.port });
     let n = 0;
-    for (const o of this.table.ofPeer(endpointKey(peer))) {
+    for (const o of this.table.ofPeer(peerKey)) {
       if (o.dest.address === dest.address && o.dest.port === dest.port) continue;
       o.dest = dest;
       n++;

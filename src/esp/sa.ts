@@ -4,14 +4,13 @@
  * SA id, and by peer endpoint for outbound (newest SA of a peer wins after a
  * rekey; the older one keeps receiving until it is removed).
  */
-import type { ChildSaUp, Endpoint } from '../core/sa.js';
+import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
 import { PreparedHmac } from './hmac.js';
 import { ReplayWindow } from './replay.js';
 import { resolveTransform, type TransformSpec } from './transforms.js';
 
-export function endpointKey(e: Endpoint): string {
-  return `${e.address}:${e.port}`;
-}
+/** SAs are indexed by their peer's "address:port". */
+export const endpointKey = endpointText;
 
 export class EspSa {
   readonly id: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Counters, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogLevel } from '../core/log.js';
-import type { Endpoint } from '../core/sa.js';
+import { endpointText, type Endpoint } from '../core/sa.js';
 import { DOI_IPSEC, ExchangeType, PayloadType, ProtocolId } from './wire/constants.js';
 import { encodeDelete } from './wire/delete.js';
 import { encodeHash } from './wire/hash.js';
@@ -82,14 +82,14 @@ export class ResponderCore {
     const key = `${event}|${reason}|${peer?.address ?? ''}`;
     const suppressed = this.limiter.allow(key, now);
     if (suppressed < 0) return;
-    this.log('warn', event, { reason, peer: peer ? `${peer.address}:${peer.port}` : undefined, ...fields, ...(suppressed ? { suppressed } : {}) });
+    this.log('warn', event, { reason, peer: peer ? endpointText(peer) : undefined, ...fields, ...(suppressed ? { suppressed } : {}) });
   }
 
   /** A log line about unauthenticated input, rate-limited per event and peer address. */
   logLimited(level: LogLevel, event: string, now: number, peer: Endpoint, fields?: Record<string, unknown>): void {
     const suppressed = this.limiter.allow(`${event}|${peer.address}`, now);
     if (suppressed < 0) return;
-    this.log(level, event, { peer: `${peer.address}:${peer.port}`, ...fields, ...(suppressed ? { suppressed } : {}) });
+    this.log(level, event, { peer: endpointText(peer), ...fields, ...(suppressed ? { suppressed } : {}) });
   }
 
   send(from: Endpoint, to: Endpoint, data: Buffer): void {
@@ -152,12 +152,12 @@ export class ResponderCore {
     sa.children.delete(child.id);
     this.ourSpis.delete(child.ourSpi);
     this.out.push({ type: 'child-sa-down', id: child.id, inboundSpi: child.ourSpi, reason });
-    this.log('info', 'ike.child.down', { id: child.id, ikeSa: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, inboundSpi: child.ourSpi, reason });
+    this.log('info', 'ike.child.down', { id: child.id, ikeSa: sa.id, peer: endpointText(sa.peer), inboundSpi: child.ourSpi, reason });
   }
 
   addSa(sa: IkeSa): void {
     this.sas.set(cookieKey(sa.ckyI, sa.ckyR), sa);
-    this.byInitiator.set(`${sa.peer.address}:${sa.peer.port}:${sa.ckyI.toString('hex')}`, sa);
+    this.byInitiator.set(`${endpointText(sa.peer)}:${sa.ckyI.toString('hex')}`, sa);
     this.byId.set(sa.id, sa);
     this.halfOpen += 1;
     this.halfOpenByAddress.set(sa.peer.address, (this.halfOpenByAddress.get(sa.peer.address) ?? 0) + 1);
@@ -186,7 +186,7 @@ export class ResponderCore {
     this.byId.delete(sa.id);
     if (sa.state !== 'ESTABLISHED') {
       this.leaveHalfOpen(sa);
-      this.log('info', 'ike.halfopen.removed', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, reason });
+      this.log('info', 'ike.halfopen.removed', { id: sa.id, peer: endpointText(sa.peer), reason });
       return;
     }
     const heir = keepChildren ? this.findHeir(sa) : undefined;
@@ -200,7 +200,7 @@ export class ResponderCore {
       }
     }
     this.out.push({ type: 'ike-sa-down', id: sa.id, peer: { ...sa.peer }, reason });
-    this.log('info', 'ike.phase1.down', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, peerId: sa.peerId, reason });
+    this.log('info', 'ike.phase1.down', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId, reason });
   }
 
   /** The newest other established SA with the same peer endpoint and identity. */
@@ -228,9 +228,14 @@ export class ResponderCore {
    */
   followPeer(sa: IkeSa, from: Endpoint, to: Endpoint): void {
     if (sameEndpoint(from, sa.remote)) return;
-    this.log('info', 'ike.peer.moved', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, from: `${sa.remote.address}:${sa.remote.port}`, to: `${from.address}:${from.port}` });
-    sa.remote = { address: from.address, port: from.port };
+    this.setRemote(sa, from, 'ike');
     sa.local = { ...to };
     this.out.push({ type: 'peer-moved', ikeSaId: sa.id, peer: { ...sa.peer }, remote: { ...sa.remote } });
+  }
+
+  /** From now on the SA's messages (DPD, Delete, notifies) go to `to`; `by` = who saw the move. */
+  setRemote(sa: IkeSa, to: Endpoint, by: 'ike' | 'esp'): void {
+    this.log('info', 'ike.peer.moved', { id: sa.id, peer: endpointText(sa.peer), from: endpointText(sa.remote), to: endpointText(to), by });
+    sa.remote = { address: to.address, port: to.port };
   }
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { DecodeError } from '../core/errors.js';
-import type { Endpoint } from '../core/sa.js';
+import { endpointText, type Endpoint } from '../core/sa.js';
 import { Flags, NotifyType, PayloadType, ProtocolId, nameOf, notifyTypeNames, protocolIdNames } from './wire/constants.js';
 import type { IsakmpHeader } from './wire/header.js';
 import { decodeMessage } from './wire/message.js';
@@ -10,8 +10,6 @@ import { cookieKey, sameEndpoint, type ResponderCore } from './core.js';
 import type { IkeSa } from './state.js';
 
 /** Informational exchange (RFC 2409 §5.7): notifications, Delete (RFC 2408 §3.15), DPD (RFC 3706). */
-
-const ep = (e: Endpoint): string => `${e.address}:${e.port}`;
 
 /**
  * INITIAL-CONTACT (RFC 2407 §4.6.3.3): removes the older SAs of the same identity
@@ -24,7 +22,7 @@ export function handleInitialContact(core: ResponderCore, sa: IkeSa, now: number
     core.removeSa(old, 'initial-contact', false);
     removed++;
   }
-  core.log('info', 'ike.initial-contact', { id: sa.id, peer: ep(sa.peer), peerId: sa.peerId, removed, at: now });
+  core.log('info', 'ike.initial-contact', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId, removed, at: now });
 }
 
 export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
@@ -91,7 +89,7 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
             }
           }
         }
-        core.log(n.notifyType < 16384 ? 'warn' : 'info', 'ike.notify.received', { id: sa.id, peer: ep(from), notify: nameOf(notifyTypeNames, n.notifyType), protocol: nameOf(protocolIdNames, n.protocolId) });
+        core.log(n.notifyType < 16384 ? 'warn' : 'info', 'ike.notify.received', { id: sa.id, peer: endpointText(from), notify: nameOf(notifyTypeNames, n.notifyType), protocol: nameOf(protocolIdNames, n.protocolId) });
     }
   }
   for (const d of p.deletes) {

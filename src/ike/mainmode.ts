@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { DecodeError } from '../core/errors.js';
-import type { Endpoint } from '../core/sa.js';
+import { endpointText, type Endpoint } from '../core/sa.js';
 import { ipv4ToBytes } from '../core/ipv4.js';
 import { DOI_IPSEC, ExchangeType, Flags, IdType, NotifyType, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
 import type { IsakmpHeader } from './wire/header.js';
@@ -28,13 +28,9 @@ import { handleInitialContact } from './informational.js';
 
 const NONCE_BYTES = 32;
 
-function ep(e: Endpoint): string {
-  return `${e.address}:${e.port}`;
-}
-
 /** MM1: HDR, SA [, VID...] → MM2: HDR, SA [, VID...]. */
 export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  const key = `${from.address}:${from.port}:${header.initiatorCookie.toString('hex')}`;
+  const key = `${endpointText(from)}:${header.initiatorCookie.toString('hex')}`;
   const existing = core.byInitiator.get(key);
   if (existing) {
     if (existing.cache && existing.cache.request.equals(msg)) {
@@ -105,7 +101,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   if (!natT && core.forceEncapsulation && to.port !== 4500) {
     core.logLimited('warn', 'ike.natt.unsupported', now, from, { id: sa.id, hint: 'peer offers no NAT-T vendor ID: ESP would arrive as raw IP protocol 50' });
   }
-  core.log('info', 'ike.mm.started', { id: sa.id, peer: ep(from), proposal: choice.label, natT: natT?.name ?? 'none' });
+  core.log('info', 'ike.mm.started', { id: sa.id, peer: endpointText(from), proposal: choice.label, natT: natT?.name ?? 'none' });
   core.send(to, from, reply);
 }
 
@@ -153,7 +149,7 @@ function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     const theirs = natDHash(h, sa.ckyI, sa.ckyR, from);
     const serverNat = !payloads.natD[0]!.equals(ours);
     const peerNat = !payloads.natD.slice(1).some((d) => d.equals(theirs));
-    core.log('info', 'ike.natt.detected', { id: sa.id, peer: ep(from), peerBehindNat: peerNat, serverBehindNat: serverNat, forced: core.forceEncapsulation });
+    core.log('info', 'ike.natt.detected', { id: sa.id, peer: endpointText(from), peerBehindNat: peerNat, serverBehindNat: serverNat, forced: core.forceEncapsulation });
     // With forceEncapsulation the hash for the peer's address deliberately mismatches, so the peer floats to 4500.
     const peerHash = core.forceEncapsulation ? hash(h, Buffer.from('l2tpsec-force-nat-t'), core.random(16)) : theirs;
     out.push({ type: sa.natT.natD, body: encodeNatD({ hash: peerHash }) });
@@ -249,7 +245,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   // Drop secrets no longer needed.
   sa.dh = undefined;
   core.send(to, from, sealed.data);
-  core.log('info', 'ike.phase1.established', { id: sa.id, peer: ep(sa.peer), peerId: sa.peerId, algorithms: sa.choice.label, floated, lifetime: life });
+  core.log('info', 'ike.phase1.established', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId, algorithms: sa.choice.label, floated, lifetime: life });
   core.out.push({ type: 'ike-sa-up', id: sa.id, peer: { ...sa.peer }, peerId: sa.peerId, algorithms: sa.choice.label });
   if (p.notifies.some((n) => n.notifyType === NotifyType.INITIAL_CONTACT)) {
     handleInitialContact(core, sa, now);

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Endpoint, EspKeys } from '../core/sa.js';
+import { endpointText, type Endpoint, type EspKeys } from '../core/sa.js';
 import { attr } from './wire/attributes.js';
 import { ExchangeType, Flags, IdType, LifeType, NotifyType, P2Attr, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
 import type { IsakmpHeader } from './wire/header.js';
@@ -86,7 +86,7 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   if (p.ids.length === 1) return core.drop('qm-payloads', now, from, { id: sa.id, why: 'one ID payload' });
   const reject = (notifyType: number, reason: string): void => {
     core.counters.inc('ike.qm.rejected');
-    core.log('warn', 'ike.qm.rejected', { id: sa.id, peer: `${from.address}:${from.port}`, reason });
+    core.log('warn', 'ike.qm.rejected', { id: sa.id, peer: endpointText(from), reason });
     sa.usedMessageIds.add(mid);
     core.sendNotify(sa, notifyType);
   };
@@ -189,7 +189,7 @@ function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Arra
   // A peer without NAT-T stays on 500 and sends raw ESP ('none'), which a userspace daemon cannot receive.
   const encapsulation = sa.local.port === 4500 ? 'udp' : 'none';
   core.log('info', 'ike.child.up', {
-    id: child.id, ikeSa: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, inboundSpi: inbound.spi.toString(16), outboundSpi: outbound.spi.toString(16), algorithms: c.label, lifetime: qm.lifetimeSeconds,
+    id: child.id, ikeSa: sa.id, peer: endpointText(sa.peer), inboundSpi: inbound.spi.toString(16), outboundSpi: outbound.spi.toString(16), algorithms: c.label, lifetime: qm.lifetimeSeconds,
   });
   core.out.push({
     type: 'child-sa-up',

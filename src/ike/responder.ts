@@ -1,6 +1,6 @@
 import type { Counters } from '../core/counters.js';
 import { DecodeError } from '../core/errors.js';
-import type { Endpoint } from '../core/sa.js';
+import { endpointText, type Endpoint } from '../core/sa.js';
 import { ExchangeType, NotifyType, ProtocolId, exchangeTypeNames, nameOf } from './wire/constants.js';
 import { decodeHeader } from './wire/header.js';
 import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
@@ -137,7 +137,7 @@ export class IkeResponder {
     }
     if (sa.dpd.tries >= DPD_TRIES) {
       core.counters.inc('ike.dpd.dead');
-      core.log('warn', 'ike.dpd.dead', { id: sa.id, peer: `${sa.peer.address}:${sa.peer.port}`, peerId: sa.peerId });
+      core.log('warn', 'ike.dpd.dead', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId });
       for (const o of core.related(sa)) if (o !== sa) core.removeSa(o, 'dpd', false);
       core.removeSa(sa, 'dpd', false);
       return;
@@ -219,8 +219,7 @@ export class IkeResponder {
     core.out = [];
     for (const sa of core.sas.values()) {
       if (sa.state !== 'ESTABLISHED' || !sameEndpoint(sa.peer, peer) || sameEndpoint(sa.remote, to)) continue;
-      core.log('info', 'ike.peer.moved', { id: sa.id, peer: `${peer.address}:${peer.port}`, from: `${sa.remote.address}:${sa.remote.port}`, to: `${to.address}:${to.port}`, by: 'esp' });
-      sa.remote = { address: to.address, port: to.port };
+      core.setRemote(sa, to, 'esp');
     }
     return core.out;
   }
