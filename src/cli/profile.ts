@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../daemon/config.js';
 import { loadUsers } from '../daemon/users.js';
@@ -42,6 +42,8 @@ export async function profileCommand(args: string[], configFile: (v: string | un
   });
   if (values.out) {
     writeFileSync(values.out, text, { mode: 0o600 });
+    // mode only applies to a new file: an existing one may be readable by others (the PSK is in it)
+    chmodSync(values.out, 0o600);
     process.stderr.write(`wrote ${values.out} (it contains the pre-shared key: send it privately)\n`);
   } else {
     process.stdout.write(text);

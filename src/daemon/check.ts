@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
 import { ConfigError, keyLines, parseConfig, type Config } from './config.js';
-import { parseUsers, type UserStore } from './users.js';
+import { parseUsers, userLines, type UserStore } from './users.js';
 
 /**
  * `l2tpsec check`: every problem of a config and its users file, each with file,
@@ -104,8 +104,23 @@ export function configProblems(text: string, file: string): { problems: Problem[
   return { problems, config: undefined };
 }
 
-/** Every problem of a users file, one [users.NAME] table at a time (line numbers kept). */
+/**
+ * Every problem of a users file. The whole file is parsed as the daemon parses it; only
+ * when that fails is it parsed one [users.NAME] table at a time (line numbers kept), so
+ * one bad table does not hide the problems of the others.
+ */
 export function usersProblems(text: string, file: string): { problems: Problem[]; store: UserStore[] } {
+  try {
+    return { problems: [], store: [parseUsers(text, file)] };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const piecewise = usersProblemsByTable(text, file);
+    // an error only the whole file shows (a table defined twice) is reported as such
+    return piecewise.problems.length > 0 ? piecewise : { problems: [fromError(e)], store: [] };
+  }
+}
+
+function usersProblemsByTable(text: string, file: string): { problems: Problem[]; store: UserStore[] } {
   const problems: Problem[] = [];
   const stores: UserStore[] = [];
   const lines = text.split('\n');
@@ -143,14 +158,13 @@ export function pskProblems(psk: string, file: string, line: number | undefined)
 export function staticAddressProblems(cfg: Config, stores: UserStore[], usersText: string): Problem[] {
   const out: Problem[] = [];
   const pool = parseCidr(cfg.ppp.pool);
-  const lines = usersText.split('\n');
+  const lines = userLines(usersText);
   const seen = new Map<string, string>();
   for (const store of stores) {
     for (const u of store.list()) {
       if (u.address === undefined) continue;
       const key = `users.${u.name}.address`;
-      const idx = lines.findIndex((l, i) => /^\s*address\s*=/.test(l) && l.includes(u.address!) && lines.slice(0, i).some((h) => h.includes(`[users.`) && h.includes(u.name)));
-      const line = idx >= 0 ? idx + 1 : undefined;
+      const line = lines.get(key);
       const p = (message: string): void => void out.push({ severity: 'error', file: cfg.ppp.usersFile, line, key, message });
       const a = parseIPv4(u.address);
       if (!cidrContains(pool, a)) p(`${u.address} is outside the pool ${cfg.ppp.pool}`);

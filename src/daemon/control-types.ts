@@ -69,5 +69,3 @@ export interface ControlTarget {
   subscribe(fn: (e: DaemonEvent) => void): () => void;
 }
 
-/** SHA-256 fingerprint of a PSK, first 16 hex digits. */
-export { pskFingerprint } from './control-util.js';

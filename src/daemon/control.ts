@@ -189,6 +189,8 @@ export class ControlServer {
       if (await socketAnswers(path)) throw new Error(`${path} is in use by another process`);
       unlinkSync(path);
     }
+    // the group is looked up before listening: an unknown group fails before any socket exists
+    const gid = group ? groupId(group) : undefined;
     const server = createServer(this.handle);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -199,19 +201,16 @@ export class ControlServer {
         resolveListen();
       });
     });
+    // 0660: the owner (root) and its group, or the configured group. (Until then the
+    // socket has the umask's mode, normally 0755: nobody else can connect to it.)
+    try {
+      if (gid !== undefined) chownSync(path, process.getuid?.() ?? 0, gid);
+      chmodSync(path, 0o660);
+    } catch (e) {
+      await new Promise<void>((r) => server.close(() => r()));
+      throw e;
+    }
     this.server = server;
-    // 0660: the owner (root) and its group, or the configured group
-    if (group) chownSync(path, process.getuid?.() ?? 0, groupId(group));
-    chmodSync(path, 0o660);
-  }
-
-  /** TCP listen (tests only): returns the port. */
-  async listenTcp(host: string): Promise<number> {
-    const server = createServer(this.handle);
-    await new Promise<void>((r) => server.listen(0, host, r));
-    this.server = server;
-    const a = server.address();
-    return typeof a === 'object' && a ? a.port : 0;
   }
 
   async close(): Promise<void> {
@@ -245,7 +244,7 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
-/** Numeric gid of a group name (getent; /etc/group when getent is missing). */
+/** Numeric gid of a group name or number (getent). */
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
   const line = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();

@@ -154,7 +154,15 @@ export class MetricsServer {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === '/metrics') {
-        const body = this.collector.text();
+        let body: string;
+        try {
+          body = this.collector.text();
+        } catch (e) {
+          // a scrape must never take the daemon down
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n');
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       } else {

@@ -132,7 +132,7 @@ export class UserStore {
 }
 
 /** Maps "users.<name>" and "users.<name>.<key>" to 1-based lines, for error messages. */
-function userLines(text: string): Map<string, number> {
+export function userLines(text: string): Map<string, number> {
   const lines = new Map<string, number>();
   let section = '';
   text.split(/\r?\n/).forEach((raw, i) => {

@@ -109,6 +109,17 @@ colour = "blue"
     expect(r.errors).toBe(5);
   });
 
+  it('users file: a table defined twice is an error (as the daemon sees it); static address lines are exact', () => {
+    const twice = `[users.alice]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\n\n[users.alice]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\n`;
+    const r = checkConfig(GOOD, FILE, env(twice));
+    expect(r.errors).toBe(1);
+    expect(r.problems[0]).toMatchObject({ file: USERS, severity: 'error' });
+    // bobby's address shares a prefix with bob's name and with alice's address: each gets its own line
+    const u = `[users.bobby]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\naddress = "10.40.0.25"\n\n[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\naddress = "10.40.0.1"\n`;
+    const r2 = checkConfig(GOOD, FILE, env(u));
+    expect(r2.problems).toEqual([expect.objectContaining({ key: 'users.bob.address', line: 7, message: expect.stringContaining('tunnel address') })]);
+  });
+
   it('a missing users file is a warning; no PSK is an error', () => {
     const r = checkConfig(GOOD, FILE, env(undefined));
     expect(r.problems).toMatchObject([{ severity: 'warning', file: USERS }]);

@@ -17,14 +17,6 @@ export interface ProfileInput {
 export type ProfileKind = 'apple' | 'windows' | 'linux' | 'android';
 export const PROFILE_KINDS: readonly ProfileKind[] = ['apple', 'windows', 'linux', 'android'];
 
-/** The default file name each profile is written to. */
-export const PROFILE_EXTENSION: Record<ProfileKind, string> = {
-  apple: '.mobileconfig',
-  windows: '.ps1',
-  linux: '.sh',
-  android: '.txt',
-};
-
 export function connectionName(p: ProfileInput): string {
   return p.name ?? `l2tpsec ${p.server}`;
 }
