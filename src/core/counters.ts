@@ -24,6 +24,38 @@ export class Counters {
   reset(): void {
     this.values.clear();
   }
+
+  /**
+   * A view that counts into this registry under `prefix` (e.g. "ppp."), so a
+   * core that names its counters "drop.<reason>" reaches the daemon's one
+   * registry, and /metrics, as "ppp.drop.<reason>".
+   */
+  view(prefix: string): Counters {
+    return new PrefixedCounters(this, prefix);
+  }
+}
+
+class PrefixedCounters extends Counters {
+  constructor(
+    private readonly parent: Counters,
+    private readonly prefix: string,
+  ) {
+    super(parent.scope);
+  }
+
+  override inc(name: string, by = 1): void {
+    this.parent.inc(this.prefix + name, by);
+  }
+
+  override get(name: string): number {
+    return this.parent.get(this.prefix + name);
+  }
+
+  override snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.parent.snapshot())) if (k.startsWith(this.prefix)) out[k.slice(this.prefix.length)] = v;
+    return out;
+  }
 }
 
 /**

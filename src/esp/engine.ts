@@ -20,7 +20,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
 import { Counters } from '../core/counters.js';
 import { logEvent } from '../core/log.js';
-import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
+import type { ChildSaUp, Endpoint } from '../core/sa.js';
 import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { parseTransportPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload } from './payload.js';
@@ -37,6 +37,10 @@ const ESP_HDR = 8;
 
 function u32(d: Uint8Array, o: number): number {
   return ((d[o]! << 24) >>> 0) + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
+}
+
+function innerLength(o: EspOutbound): number {
+  return (o.head ? o.head.length : 0) + o.payload.length;
 }
 
 function ensure(buf: Buffer, need: number): Buffer {
@@ -109,12 +113,6 @@ export class EspEngine {
     this.table.remove(id);
   }
 
-  /** Convenience: apply IKE's child-sa-up / child-sa-down. */
-  apply(ev: ChildSaUp | ChildSaDown): void {
-    if (ev.type === 'child-sa-up') this.addSa(ev);
-    else this.removeSa(ev.id);
-  }
-
   /** The current outbound SA id for a peer endpoint (newest), if any. */
   saForPeer(peer: Endpoint): string | undefined {
     return this.table.forPeer(endpointKey(peer))?.id;
@@ -182,10 +180,6 @@ export class EspEngine {
           // Not reachable by packet input; a defect must not kill the daemon.
           this.counters.inc('esp.in.internal-error');
           events.push(logEvent('error', 'esp.in.internal-error', { saId: sa.id, error: String(e) }));
-        }
-        if (sa.batchBytesIn > 0) {
-          events.push({ type: 'sa-traffic', saId: sa.id, bytesIn: sa.batchBytesIn, bytesOut: 0 });
-          sa.batchBytesIn = 0;
         }
       }
     } finally {
@@ -302,7 +296,6 @@ export class EspEngine {
     const n = pkt.data.length;
     sa.packetsIn++;
     sa.bytesIn += n;
-    sa.batchBytesIn += n;
     this.counters.inc('esp.in.packets');
     this.counters.inc('esp.in.bytes', n);
     delivered.push({ saId: sa.id, peer: sa.peer, innerSrcPort: r.srcPort, payload: r.payload });
@@ -376,7 +369,7 @@ export class EspEngine {
           this.dropOut('bad-port', o, now, events);
           continue;
         }
-        if (o.payload.length + UDP_HEADER_LEN > 0xffff) {
+        if (innerLength(o) + UDP_HEADER_LEN > 0xffff) {
           this.dropOut('too-big', o, now, events);
           continue;
         }
@@ -390,10 +383,6 @@ export class EspEngine {
         } catch (e) {
           this.counters.inc('esp.out.internal-error');
           events.push(logEvent('error', 'esp.out.internal-error', { saId: sa.id, error: String(e) }));
-        }
-        if (sa.batchBytesOut > 0) {
-          events.push({ type: 'sa-traffic', saId: sa.id, bytesIn: 0, bytesOut: sa.batchBytesOut });
-          sa.batchBytesOut = 0;
         }
       }
     } finally {
@@ -435,7 +424,7 @@ export class EspEngine {
       const o = batch[idx]!;
       const seq = this.nextSeq(sa, o, now, events);
       if (seq < 0) continue;
-      const padded = paddedLength(UDP_HEADER_LEN + o.payload.length, bs);
+      const padded = paddedLength(UDP_HEADER_LEN + innerLength(o), bs);
       recs.push(idx, seq, padded);
       streamLen += padded + bs;
       wireLen += hmac.headroom + ESP_HDR + s.ivLen + padded + icv;
@@ -449,7 +438,7 @@ export class EspEngine {
     let p = 0;
     for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
       const o = batch[recs[r]!]!;
-      p = writeTransportPayload(stream, p, o.innerDstPort, o.payload, recs[r + 2]!);
+      p = writeTransportPayload(stream, p, o.innerDstPort, o.payload, recs[r + 2]!, o.head);
       if (k < n - 1) {
         rnd.copy(stream, p, (k + 1) * bs, (k + 2) * bs);
         p += bs;
@@ -485,9 +474,9 @@ export class EspEngine {
       const o = batch[idx]!;
       const seq = this.nextSeq(sa, o, now, events);
       if (seq < 0) continue;
-      const padded = paddedLength(UDP_HEADER_LEN + o.payload.length, s.blockSize);
+      const padded = paddedLength(UDP_HEADER_LEN + innerLength(o), s.blockSize);
       const stream = (this.outStream = ensure(this.outStream, padded));
-      writeTransportPayload(stream, 0, o.innerDstPort, o.payload, padded);
+      writeTransportPayload(stream, 0, o.innerDstPort, o.payload, padded, o.head);
       const data = Buffer.alloc(ESP_HDR + s.ivLen + padded + s.icvLen);
       data.writeUInt32BE(sa.outSpi, 0);
       data.writeUInt32BE(seq, 4);
@@ -505,7 +494,6 @@ export class EspEngine {
   private sent(sa: EspSa, data: Buffer, sends: EspSend[]): void {
     sa.packetsOut++;
     sa.bytesOut += data.length;
-    sa.batchBytesOut += data.length;
     this.counters.inc('esp.out.packets');
     this.counters.inc('esp.out.bytes', data.length);
     sends.push({ to: sa.dest, data });

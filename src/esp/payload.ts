@@ -48,12 +48,13 @@ export function parseTransportPayload(pt: Uint8Array, start: number, end: number
 
 /**
  * Write the plaintext of one outbound packet at buf[off]: UDP header
- * (1701 → dstPort, checksum 0: legal for IPv4, RFC 768), the payload, the
+ * (1701 → dstPort, checksum 0: legal for IPv4, RFC 768), `head` then the payload, the
  * monotonic padding, Pad Length and Next Header 17. Returns the end offset.
  * `paddedLen` is the total plaintext length (a multiple of the block size).
  */
-export function writeTransportPayload(buf: Buffer, off: number, dstPort: number, payload: Uint8Array, paddedLen: number): number {
-  const udpLen = UDP_HEADER_LEN + payload.length;
+export function writeTransportPayload(buf: Buffer, off: number, dstPort: number, payload: Uint8Array, paddedLen: number, head?: Uint8Array): number {
+  const headLen = head ? head.length : 0;
+  const udpLen = UDP_HEADER_LEN + headLen + payload.length;
   buf[off] = L2TP_PORT >>> 8;
   buf[off + 1] = L2TP_PORT & 0xff;
   buf[off + 2] = dstPort >>> 8;
@@ -62,7 +63,8 @@ export function writeTransportPayload(buf: Buffer, off: number, dstPort: number,
   buf[off + 5] = udpLen & 0xff;
   buf[off + 6] = 0;
   buf[off + 7] = 0;
-  buf.set(payload, off + UDP_HEADER_LEN);
+  if (head) buf.set(head, off + UDP_HEADER_LEN);
+  buf.set(payload, off + UDP_HEADER_LEN + headLen);
   const padLen = paddedLen - udpLen - 2;
   let p = off + udpLen;
   for (let i = 1; i <= padLen; i++) buf[p++] = i;

@@ -36,8 +36,6 @@ export class EspSa {
   bytesOut = 0;
   /** Per-batch scratch: indices of this batch's packets, bytes this batch. */
   readonly pending: number[] = [];
-  batchBytesIn = 0;
-  batchBytesOut = 0;
   /** IKE said 'none' (raw ESP): we only speak ESP in UDP, so this SA is run UDP-encapsulated anyway. */
   readonly rawEspRequested: boolean;
   /**

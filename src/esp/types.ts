@@ -20,6 +20,8 @@ export interface EspDelivered {
 export interface EspOutbound {
   saId: string;
   innerDstPort: number;
+  /** Bytes that go in front of `payload` (e.g. the L2TP and PPP headers), so neither is copied to join them. */
+  head?: Uint8Array;
   payload: Uint8Array;
 }
 /** The UDP payload to send from our port 4500. */
@@ -30,7 +32,6 @@ export interface EspSend {
 export type EspEvent =
   | LogEvent
   | { type: 'rekey-needed'; saId: string }
-  | { type: 'sa-traffic'; saId: string; bytesIn: number; bytesOut: number }
   /** The newest authenticated packet of the SA came from another outer endpoint (the peer's NAT mapping changed): every SA of `peer` now sends to `observed`. */
   | { type: 'peer-moved'; saId: string; peer: Endpoint; observed: Endpoint };
 

@@ -63,7 +63,6 @@ interface PendingIke {
 }
 
 const NON_ESP_MARKER = Buffer.alloc(4);
-const KEEPALIVE = Buffer.from([0xff]);
 const ANY = '0.0.0.0';
 
 export class UdpEndpoints {
@@ -294,12 +293,6 @@ export class UdpEndpoints {
   sendEsp(to: Endpoint, data: Uint8Array): void {
     if (!this.natt) return this.notOpen();
     this.natt.send(data, to.port, to.address, this.sendDone);
-  }
-
-  /** RFC 3948 §2.3 NAT-keepalive (one 0xFF byte) from nattPort. */
-  sendKeepalive(to: Endpoint): void {
-    if (!this.natt) return this.notOpen();
-    this.natt.send(KEEPALIVE, to.port, to.address, this.sendDone);
   }
 
   private notOpen(): void {

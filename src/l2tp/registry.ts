@@ -24,6 +24,10 @@ export class Registry {
     return this.byPeerTid.get(`${peerKey}|${peerTid}`);
   }
 
+  peerCount(peerKey: string): number {
+    return this.byPeer.get(peerKey)?.size ?? 0;
+  }
+
   peerTunnels(peerKey: string): Tunnel[] {
     return [...(this.byPeer.get(peerKey) ?? [])];
   }

@@ -287,6 +287,28 @@ export class L2tpServer extends LnsCore {
     return [{ type: 'send', peerKey: s.tunnel.peerKey, data: buf.subarray(start - hl, end) }];
   }
 
+  /**
+   * The data header for a frame of `frameLength` bytes that the caller places
+   * right after it: written at buf[at...]; returns its length (8, or 12 with
+   * sequencing), or 0 when the session cannot send (counted).
+   */
+  writeDataHeaderFor(sessionKey: string, frameLength: number, buf: Buffer, at: number): number {
+    const s = this.dataSession(sessionKey, frameLength);
+    if (s === undefined) return 0;
+    const hl = s.sequencing ? 12 : 8;
+    if (at + hl > buf.length) {
+      this.counters.inc('l2tp.drop.send-no-headroom');
+      return 0;
+    }
+    this.writeDataHeader(s, buf, at, at + hl + frameLength);
+    return hl;
+  }
+
+  /** Tunnels (any state) the peer key has: 0 once the last one is freed. */
+  peerTunnelCount(peerKey: string): number {
+    return this.reg.peerCount(peerKey);
+  }
+
   private dataSession(sessionKey: string, frameLength: number): Session | undefined {
     const s = this.sessions.get(sessionKey);
     if (s === undefined || s.state !== 'established') {

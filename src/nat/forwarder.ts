@@ -36,8 +36,8 @@ export type DropReason = keyof typeof DROP_REASONS;
 
 export type FromClientResult = { ok: true; packet: Buffer } | { ok: false; reason: DropReason };
 
-export interface ToClientResult {
-  sessionKey: string;
+export interface ToClientResult<K = string> {
+  sessionKey: K;
   packet: Buffer;
 }
 
@@ -46,8 +46,10 @@ export interface ForwarderOptions {
   pool: string | Cidr;
   /** Tunnel MTU (config tun.mtu); the clamp is mtu - 40 unless `mss` is given. Default 1400. */
   mtu?: number;
-  /** TCP MSS ceiling for SYNs in both directions; 0 disables clamping. */
+  /** TCP MSS ceiling for SYNs in both directions; 0 disables clamping (the kernel rules clamp). */
   mss?: number;
+  /** Where drops and forwards are counted (default: a registry of its own). */
+  counters?: Counters;
 }
 
 const DROPS: { readonly [R in DropReason]: { readonly ok: false; readonly reason: R } } = Object.freeze(
@@ -96,16 +98,17 @@ function tcpFragmentOk(p: Buffer, hlen: number, total: number): boolean {
   return true;
 }
 
-export class Forwarder {
-  readonly counters = new Counters('nat');
-  private readonly byAddress = new Map<number, string>();
-  private readonly bySession = new Map<string, number>();
+export class Forwarder<K = string> {
+  readonly counters: Counters;
+  private readonly byAddress = new Map<number, K>();
+  private readonly bySession = new Map<K, number>();
   private readonly poolNetwork: number;
   private readonly poolBroadcast: number;
   readonly mss: number;
   private readonly logLimiter = new RateLimiter(5, 10_000);
 
   constructor(options: ForwarderOptions) {
+    this.counters = options.counters ?? new Counters('nat');
     const pool = typeof options.pool === 'string' ? parseCidr(options.pool) : options.pool;
     this.poolNetwork = pool.first;
     this.poolBroadcast = pool.last;
@@ -118,18 +121,18 @@ export class Forwarder {
    * Binds the session's IPCP address (dotted quad or uint32). Re-binding a
    * session replaces its old address. Throws if another session owns the address.
    */
-  addSession(sessionKey: string, address: string | number): void {
+  addSession(sessionKey: K, address: string | number): void {
     const addr = typeof address === 'string' ? parseIPv4(address) : address >>> 0;
     const owner = this.byAddress.get(addr);
     if (owner !== undefined && owner !== sessionKey) {
-      throw new RangeError(`address ${formatIPv4(addr)} already belongs to session ${owner}`);
+      throw new RangeError(`address ${formatIPv4(addr)} already belongs to session ${String(owner)}`);
     }
     this.removeSession(sessionKey);
     this.byAddress.set(addr, sessionKey);
     this.bySession.set(sessionKey, addr);
   }
 
-  removeSession(sessionKey: string): void {
+  removeSession(sessionKey: K): void {
     const addr = this.bySession.get(sessionKey);
     if (addr === undefined) return;
     this.bySession.delete(sessionKey);
@@ -141,12 +144,12 @@ export class Forwarder {
   }
 
   /** The address bound to a session, if any. */
-  addressOf(sessionKey: string): number | undefined {
+  addressOf(sessionKey: K): number | undefined {
     return this.bySession.get(sessionKey);
   }
 
   /** An IPv4 packet from a client's PPP session, on its way to the TUN. Never throws. */
-  fromClient(sessionKey: string, packet: Buffer): FromClientResult {
+  fromClient(sessionKey: K, packet: Buffer): FromClientResult {
     const total = checkHeader(packet);
     if (typeof total !== 'number') return this.drop(total);
     const addr = this.bySession.get(sessionKey);
@@ -171,7 +174,7 @@ export class Forwarder {
    * A packet read from the TUN: the session owning its destination, or
    * undefined (counted as a drop: malformed, or 'no-session'). Never throws.
    */
-  toClient(packet: Buffer): ToClientResult | undefined {
+  toClient(packet: Buffer): ToClientResult<K> | undefined {
     const total = checkHeader(packet);
     if (typeof total !== 'number') {
       this.counters.inc(DROP_KEYS[total]);

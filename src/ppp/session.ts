@@ -187,15 +187,17 @@ export class PppSession {
   }
 
   /**
-   * Zero-copy variant for a caller that leaves 4 bytes of headroom in front
-   * of the IPv4 packet: writes FF 03 00 21 at buf[offset..offset+4).
+   * Zero-copy variant for a caller that places the IPv4 packet right after
+   * buf[offset..offset+4): writes FF 03 00 21 there. With `now` the idle
+   * timer restarts at that time; without, at the next tick.
    */
-  writeIpv4Header(buf: Uint8Array, offset: number): void {
+  writeIpv4Header(buf: Uint8Array, offset: number, now?: number): void {
     buf[offset] = 0xff;
     buf[offset + 1] = 0x03;
     buf[offset + 2] = 0x00;
     buf[offset + 3] = 0x21;
-    this.sentSinceTick = true;
+    if (now === undefined) this.sentSinceTick = true;
+    else if (now > this.lastTraffic) this.lastTraffic = now;
   }
 
   /** Administrative close: LCP Terminate-Request, then 'closed' on Terminate-Ack or after Max-Terminate timeouts. */
