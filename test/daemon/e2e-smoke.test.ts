@@ -22,11 +22,11 @@ describe('daemon e2e (smoke)', () => {
     const d = new Daemon(cfg, users, logger, { noTun: true });
     await d.start();
     try {
-      const s = d.status();
+      const s = d.statusInfo();
       expect(s.sessions).toEqual([]);
-      expect(s.ikeSas).toEqual([]);
-      expect(s.poolSize).toBeGreaterThan(0);
-      expect(s.poolFree).toBe(s.poolSize);
+      expect(s.ikeSas).toBe(0);
+      expect(s.pool.size).toBeGreaterThan(0);
+      expect(s.pool.free).toBe(s.pool.size);
     } finally {
       await d.stop();
     }

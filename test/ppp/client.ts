@@ -73,6 +73,8 @@ export class TestClient {
   wantNbns = true;
   /** pppd asks for Van Jacobson compression unless novj. */
   wantVj = true;
+  /** Primary and secondary DNS (RFC 1877) until the server rejects them. */
+  wantDns = [true, true];
   terminated = false;
   terminateMessage = '';
   protocolRejects: number[] = [];
@@ -80,6 +82,7 @@ export class TestClient {
   serverIpcpAddress = '';
   mutualAuthOk = false;
   echoReplies = 0;
+  echoRequests = 0;
   private lcpId = 0;
   private ipcpId = 0;
   private magic = 0x11223344;
@@ -89,6 +92,7 @@ export class TestClient {
   private pending: { peerChal: Buffer; nt: Buffer; authChal: Buffer; password: string } | undefined;
   private passwords: string[];
   private ncpStarted = false;
+  private lastResponse: Buffer | undefined;
 
   constructor(private readonly o: ClientOptions) {
     this.kind = o.kind ?? 'pppd';
@@ -115,6 +119,16 @@ export class TestClient {
     return [this.lcpRequest()];
   }
 
+  /** What pppd's restart timer sends again while a Configure-Request is unanswered (RFC 1661 §4.6). */
+  retransmit(): Buffer[] {
+    if (this.terminated) return [];
+    if (!this.lcpAckRcvd) return [this.lcpRequest()];
+    // the Success was lost: the same Response again (the authenticator resends its answer, RFC 1994 §4.1)
+    if (!this.authOk && this.lastResponse) return [this.lastResponse];
+    if (this.authOk && !this.ipcpAckRcvd) return [this.ipcpRequest()];
+    return [];
+  }
+
   private lcpRequest(): Buffer {
     const d: number[] = [];
     if (this.lcpOpts.mru) d.push(...opt(1, u16(this.mru)));
@@ -129,9 +143,9 @@ export class TestClient {
     const d: number[] = [];
     if (this.kind === 'pppd' && this.wantVj) d.push(...opt(2, [0x00, 0x2d, 0x0f, 0x01]));
     if (this.ipcpAskedAddress) d.push(...opt(3, this.address.split('.').map(Number)));
-    d.push(...opt(129, this.dns[0]!.split('.').map(Number)));
+    if (this.wantDns[0]) d.push(...opt(129, this.dns[0]!.split('.').map(Number)));
     if (this.kind === 'windows' && this.wantNbns) d.push(...opt(130, [0, 0, 0, 0]));
-    d.push(...opt(131, this.dns[1]!.split('.').map(Number)));
+    if (this.wantDns[1]) d.push(...opt(131, this.dns[1]!.split('.').map(Number)));
     if (this.kind === 'windows' && this.wantNbns) d.push(...opt(132, [0, 0, 0, 0]));
     return frame(0x8021, 1, ++this.ipcpId, d);
   }
@@ -196,6 +210,7 @@ export class TestClient {
         this.protocolRejects.push(data.readUInt16BE(0));
         return;
       case 9: {
+        this.echoRequests++;
         const r = Buffer.from(data);
         r.writeUInt32BE(this.magic, 0);
         out.push(frame(0xc021, 10, id, r));
@@ -234,7 +249,8 @@ export class TestClient {
     const nt = generateNTResponse(authChal, peerChal, this.o.user, password);
     this.pending = { peerChal, nt, authChal: Buffer.from(authChal), password };
     const value = Buffer.concat([Buffer.from([49]), peerChal, Buffer.alloc(8), nt, Buffer.from([0]), Buffer.from(this.o.user)]);
-    out.push(frame(0xc223, 2, id, value));
+    this.lastResponse = frame(0xc223, 2, id, value);
+    out.push(this.lastResponse);
   }
 
   private startNcps(out: Buffer[]): void {
@@ -256,8 +272,14 @@ export class TestClient {
         }
         const a = parseOpts(data).find((o) => o.type === 3);
         if (a) this.serverIpcpAddress = [...a.data].join('.');
+        // RFC 1661 §4.1, RCR in Opened: this-layer-down, Configure-Request again, Configure-Ack
+        const renegotiate = this.ipcpOpened;
         out.push(frame(0x8021, 2, id, data));
         this.ipcpAckSent = true;
+        if (renegotiate) {
+          this.ipcpAckRcvd = false;
+          out.push(this.ipcpRequest());
+        }
         return;
       }
       case 2:
@@ -279,6 +301,8 @@ export class TestClient {
         for (const o of parseOpts(data)) {
           if (o.type === 130 || o.type === 132) this.wantNbns = false;
           if (o.type === 2) this.wantVj = false;
+          if (o.type === 129) this.wantDns[0] = false;
+          if (o.type === 131) this.wantDns[1] = false;
         }
         out.push(this.ipcpRequest());
         return;

@@ -1,0 +1,788 @@
+/**
+ * The sans-I/O pipeline: IKE, ESP, L2TP, PPP and the forwarder composed into
+ * one object that takes datagrams, TUN packets and `now`, and hands what to
+ * send to a UDP port, what to write to a TUN port, and what happened to a
+ * sink. It never reads a clock, sets a timer or opens a socket: the host arms
+ * one timer at nextDeadline() and calls tick().
+ *
+ * Identity is bound once and carried as handles:
+ *   IKE SA ─▶ lineage (an IPsec SA lineage: the client's child SAs and their
+ *   rekeys, under one IKE identity) ─▶ route (lineage + inner UDP port: the
+ *   L2TP peer) ─▶ L2TP tunnel/session ─▶ session handle ─▶ pool address.
+ * An ESP packet reaches L2TP under the route of the SA that decrypted it, and
+ * everything sent to a tunnel goes out on the newest SA of that tunnel's
+ * lineage: two clients that share an outer address and port never meet.
+ */
+import type { Counters } from '../core/counters.js';
+import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
+import { logEvent, type LogEvent } from '../core/log.js';
+import { endpointText, type ChildSaUp, type Endpoint, type EspTransform } from '../core/sa.js';
+import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
+import { IkeResponder, type IkeOutput, type IkeResponderConfig } from '../ike/responder.js';
+import { L2tpServer, type L2tpOutput, type L2tpServerConfig } from '../l2tp/server.js';
+import { Forwarder } from '../nat/forwarder.js';
+import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '../ppp/session.js';
+import { MinHeap } from './heap.js';
+import type { PipelineSink, TunPort, UdpPort } from './ports.js';
+import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
+
+/** What the pipeline needs of the user store (src/daemon's UserStore has this shape). */
+export interface UserDirectory {
+  lookup(name: string): PppUser | undefined;
+  get(name: string): { maxSessions?: number | undefined } | undefined;
+  staticAddresses(): Iterable<string>;
+}
+
+export interface PipelineOptions {
+  psk: Buffer;
+  cookieSecret: Buffer;
+  allowLegacy: boolean;
+  ikeLifetimeMax: number;
+  childLifetimeMax: number;
+  dpdIdle: number;
+  hostName: string;
+  l2tpSecret?: Buffer | undefined;
+  helloInterval: number;
+  pool: string;
+  /** The server's tunnel address (the pool's first usable address). */
+  serverAddress: string;
+  dns: string[];
+  mru: number;
+  auth: Array<'mschapv2' | 'pap'>;
+  idleTimeout: number;
+  /** Seconds between our LCP Echo-Requests; default 0 (off). */
+  lcpEchoInterval?: number;
+  maxSessionsPerUser: number;
+  /** Sessions in all, whatever their state; default 16384. */
+  maxSessions?: number;
+  /** Inner UDP ports (L2TP peers) one SA lineage may use; default 16. */
+  maxRoutesPerLineage?: number;
+  counters?: Counters;
+  random?: (n: number) => Buffer;
+  /** Tests: extra IKE responder settings (e.g. forceEncapsulation). */
+  ike?: Partial<IkeResponderConfig>;
+  /** Tests: extra L2TP server settings (e.g. channel timing). */
+  l2tp?: Partial<L2tpServerConfig>;
+}
+
+/** An IPsec SA lineage: one client's child SAs (and rekeys) under one IKE identity. */
+interface Lineage {
+  readonly id: number;
+  /** The identity endpoint (the outer address and port when it came up). */
+  readonly peer: Endpoint;
+  readonly peerId: string;
+  readonly ikeSas: Set<string>;
+  /** Child SA ids, oldest first: the last one carries what we send. */
+  readonly children: string[];
+  /** Inner UDP source port → route (the L2TP peer). */
+  readonly routes: Map<number, Route>;
+}
+
+/** An L2TP peer: a lineage and the client's inner UDP port. `key` is what the L2TP core calls the peer. */
+interface Route {
+  readonly lineage: Lineage;
+  readonly port: number;
+  readonly key: string;
+}
+
+interface LiveSession {
+  readonly rec: SessionRecord;
+  readonly ppp: PppSession;
+  readonly l2tpKey: string;
+  readonly route: Route;
+  /** The PPP deadline this session is queued under in the heap, if any. */
+  due: number | undefined;
+}
+
+interface ChildInfo {
+  lineage: Lineage;
+  natT: boolean;
+  transform: string;
+}
+
+/** Room for the L2TP data header (with Ns/Nr) and the PPP header in front of an IPv4 packet. */
+const HEAD_MAX = 16;
+
+export interface SessionView {
+  rec: SessionRecord;
+  /** Where the client is now (its NAT mapping may have moved). */
+  peer: string;
+  natT: boolean | null;
+  ike: string | null;
+  esp: string | null;
+  idle: number | null;
+  phase: string;
+}
+
+export class Pipeline {
+  readonly counters: Counters;
+  readonly table: SessionTable;
+  private readonly ike: IkeResponder;
+  private readonly esp: EspEngine;
+  private readonly l2tp: L2tpServer;
+  private readonly forwarder: Forwarder<SessionHandle>;
+  private users: UserDirectory;
+
+  private readonly lineages = new Map<number, Lineage>();
+  private readonly lineageOfIke = new Map<string, Lineage>();
+  private readonly ikeAlgorithms = new Map<string, string>();
+  private readonly children = new Map<string, ChildInfo>();
+  private readonly routes = new Map<string, Route>();
+  private nextLineage = 1;
+
+  private readonly live = new Map<SessionHandle, LiveSession>();
+  private readonly byL2tpKey = new Map<string, LiveSession>();
+
+  private ikeDue: number | undefined;
+  private l2tpDue: number | undefined;
+  private readonly pppDue = new MinHeap<SessionHandle>();
+  /** Routes whose tunnels went down: dropped at the next tick when no tunnel is left. */
+  private readonly routesToCheck = new Set<Route>();
+
+  private espOut: EspOutbound[] = [];
+  private tunOut: Buffer[] = [];
+  private head = Buffer.alloc(HEAD_MAX * 256);
+  private headPos = 0;
+  private readonly maxRoutes: number;
+  private readonly logLimiter = new RateLimiter(5, 10_000);
+
+  constructor(
+    private readonly opts: PipelineOptions,
+    users: UserDirectory,
+    private readonly udp: UdpPort,
+    private readonly tun: TunPort | undefined,
+    private readonly sink: PipelineSink,
+  ) {
+    this.counters = opts.counters ?? new CountersImpl('daemon');
+    this.users = users;
+    this.maxRoutes = opts.maxRoutesPerLineage ?? 16;
+    this.ike = new IkeResponder({
+      psk: opts.psk,
+      cookieSecret: opts.cookieSecret,
+      allowLegacy: opts.allowLegacy,
+      ikeLifetimeMax: opts.ikeLifetimeMax,
+      childLifetimeMax: opts.childLifetimeMax,
+      dpdIdle: opts.dpdIdle,
+      counters: this.counters,
+      ...(opts.random ? { random: opts.random } : {}),
+      ...opts.ike,
+    });
+    this.esp = new EspEngine({ counters: this.counters, ...(opts.random ? { random: opts.random } : {}) });
+    this.l2tp = new L2tpServer({
+      hostName: opts.hostName,
+      ...(opts.l2tpSecret ? { secret: opts.l2tpSecret } : {}),
+      helloInterval: opts.helloInterval,
+      counters: this.counters,
+      // tunnels per peer are counted per outer address, whatever the SA or inner port
+      peerGroup: (key) => this.routes.get(key)?.lineage.peer.address ?? key,
+      ...(opts.random ? { random: opts.random } : {}),
+      ...opts.l2tp,
+    });
+    this.table = new SessionTable(opts.pool, this.limits(users));
+    this.table.pool.setStatic(users.staticAddresses());
+    // The kernel clamps the TCP MSS (nftables, src/nat/rules.ts): no second clamp here.
+    this.forwarder = new Forwarder<SessionHandle>({ pool: opts.pool, mss: 0, counters: this.counters.view('nat.') });
+  }
+
+  private limits(users: UserDirectory): ConstructorParameters<typeof SessionTable>[1] {
+    return {
+      perUser: this.opts.maxSessionsPerUser,
+      userLimit: (u) => users.get(u)?.maxSessions,
+      total: this.opts.maxSessions ?? 16384,
+    };
+  }
+
+  /** A reloaded user store: static addresses and limits follow; sessions up stay up. */
+  setUsers(users: UserDirectory): void {
+    this.users = users;
+    this.table.setLimits(this.limits(users));
+    this.table.pool.setStatic(users.staticAddresses());
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One IKE message (UDP 500, or 4500 with the non-ESP marker removed). */
+  ikeMessage(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    this.guard('ike', now, () => {
+      this.onIke(this.ike.receive(msg, from, to, now), now);
+      this.ikeDue = this.ike.nextDeadline();
+    });
+    this.flush(now);
+  }
+
+  /** The ESP-in-UDP datagrams of one event-loop turn. */
+  espBatch(batch: EspInbound[], now: number): void {
+    this.guard('esp', now, () => {
+      const { delivered, events } = this.esp.decryptBatch(batch, now);
+      this.onEspEvents(events, now);
+      for (const d of delivered) {
+        const lineage = this.children.get(d.saId)?.lineage;
+        if (!lineage) {
+          this.counters.inc('session.drop.no-lineage');
+          continue;
+        }
+        let route = lineage.routes.get(d.innerSrcPort);
+        const fresh = route === undefined;
+        if (route === undefined) {
+          if (lineage.routes.size >= this.maxRoutes) {
+            this.counters.inc('session.drop.too-many-inner-ports');
+            continue;
+          }
+          route = this.addRoute(lineage, d.innerSrcPort);
+        }
+        const control = d.payload.length > 0 && (d.payload[0]! & 0x80) !== 0;
+        this.onL2tp(this.l2tp.receive(d.payload, route.key, now), now);
+        if (control) this.l2tpDue = this.l2tp.nextDeadline();
+        // an L2TP peer exists only once it has a tunnel (an SCCRQ that made one)
+        if (fresh && this.l2tp.peerTunnelCount(route.key) === 0) this.removeRoute(route);
+      }
+    });
+    this.flush(now);
+  }
+
+  /** IPv4 packets read from the TUN device. */
+  tunPackets(packets: readonly Buffer[], now: number): void {
+    this.guard('tun', now, () => {
+      for (const p of packets) {
+        const r = this.forwarder.toClient(p);
+        if (!r) continue;
+        const s = this.live.get(r.sessionKey);
+        if (!s) continue;
+        this.sendIpv4(s, r.packet, now);
+      }
+    });
+    this.flush(now);
+  }
+
+  /** Run whatever is due (the host's one timer fired). */
+  tick(now: number): void {
+    this.guard('tick', now, () => {
+      if (this.ikeDue !== undefined && now >= this.ikeDue) {
+        this.onIke(this.ike.tick(now), now);
+        this.ikeDue = this.ike.nextDeadline();
+      }
+      if (this.l2tpDue !== undefined && now >= this.l2tpDue) {
+        this.onL2tp(this.l2tp.tick(now), now);
+        this.l2tpDue = this.l2tp.nextDeadline();
+        for (const r of this.routesToCheck) if (this.l2tp.peerTunnelCount(r.key) === 0) this.removeRoute(r);
+        this.routesToCheck.clear();
+      }
+      for (;;) {
+        const top = this.pppDue.peek();
+        if (top === undefined || top.at > now) break;
+        this.pppDue.pop();
+        const s = this.live.get(top.value);
+        if (!s || s.due !== top.at) continue; // stale entry
+        s.due = undefined;
+        this.onPpp(s, s.ppp.tick(now), now);
+        this.schedulePpp(s);
+      }
+    });
+    this.flush(now);
+  }
+
+  /** The earliest time anything is due, or undefined when nothing is. */
+  nextDeadline(): number | undefined {
+    for (;;) {
+      const top = this.pppDue.peek();
+      if (top === undefined) break;
+      const s = this.live.get(top.value);
+      if (s && s.due === top.at) break;
+      this.pppDue.pop();
+    }
+    let d = this.ikeDue;
+    const consider = (v: number | undefined): void => {
+      if (v !== undefined && (d === undefined || v < d)) d = v;
+    };
+    consider(this.l2tpDue);
+    consider(this.pppDue.peek()?.at);
+    return d;
+  }
+
+  // ------------------------------------------------------------ operations
+
+  /**
+   * Administrative disconnect: PPP Terminate-Request now; when PPP is closed the
+   * L2TP session gets its CDN, and when no other session uses the SA lineage its
+   * child SAs are deleted (IKE Delete). Returns the ids being closed.
+   */
+  disconnect(target: { user?: string; session?: string }, reason: string, now: number): string[] {
+    const ids: string[] = [];
+    this.guard('disconnect', now, () => {
+      for (const rec of this.table.match(target)) {
+        const s = this.live.get(rec.handle);
+        if (!s) continue;
+        ids.push(rec.id);
+        rec.disconnectRequested = true;
+        this.sink.event({ type: 'session.disconnect', fields: { session: rec.id, user: rec.user ?? null, reason } });
+        this.onPpp(s, s.ppp.close(reason, now), now);
+        this.schedulePpp(s);
+      }
+    });
+    this.flush(now);
+    return ids;
+  }
+
+  /**
+   * First half of a graceful stop: tell every client (LCP Terminate, StopCCN,
+   * then IKE Deletes), innermost first, each while the SAs that carry it exist.
+   */
+  shutdown(reason: string, now: number): void {
+    this.guard('shutdown', now, () => {
+      for (const s of [...this.live.values()]) this.onPpp(s, s.ppp.close(reason, now), now);
+      this.onL2tp(this.l2tp.shutdown(now), now);
+      this.flushEsp(now);
+      this.onIke(this.ike.shutdown(now), now);
+    });
+    this.flush(now);
+    this.ikeDue = this.l2tpDue = undefined;
+  }
+
+  /** Second half: whatever is still up ends now (history records `reason`). */
+  finish(reason: string, now: number): void {
+    this.guard('finish', now, () => {
+      for (const s of [...this.live.values()]) this.onPpp(s, s.ppp.lowerDown(reason, now), now);
+    });
+    this.espOut = [];
+    this.tunOut = [];
+  }
+
+  // ---------------------------------------------------------------- status
+
+  get ikeSaCount(): number {
+    return this.ike.list().length;
+  }
+
+  /** Every session with what status shows about it. */
+  sessions(now: number): SessionView[] {
+    return this.table.list().map((rec) => {
+      const s = this.live.get(rec.handle);
+      const lineage = s?.route.lineage;
+      const newest = lineage ? lineage.children[lineage.children.length - 1] : undefined;
+      const child = newest ? this.children.get(newest) : undefined;
+      const ikeId = lineage ? [...lineage.ikeSas].pop() : undefined;
+      const st = s?.ppp.status(now);
+      const peer = lineage ? (this.esp.destinationOf(lineage.peer) ?? lineage.peer) : rec.peer;
+      return {
+        rec,
+        peer: endpointText(peer),
+        natT: child ? child.natT : null,
+        ike: ikeId ? (this.ikeAlgorithms.get(ikeId) ?? null) : null,
+        esp: child?.transform ?? null,
+        idle: st?.idleSeconds ?? null,
+        phase: st?.phase ?? 'dead',
+      };
+    });
+  }
+
+  /** Internal sizes, for tests and leak checks. */
+  sizes(): Record<string, number> {
+    return {
+      sessions: this.table.size,
+      live: this.live.size,
+      l2tpSessions: this.byL2tpKey.size,
+      lineages: this.lineages.size,
+      routes: this.routes.size,
+      children: this.children.size,
+      ikeSas: this.ike.list().length,
+      tunnels: this.l2tp.list().length,
+      forwarder: this.forwarder.sessionCount,
+      poolUsed: this.table.pool.size - this.table.pool.free,
+    };
+  }
+
+  // ------------------------------------------------------------- IKE side
+
+  private onIke(outs: IkeOutput[], now: number): void {
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send':
+          // what ESP queued before this message (a CDN before its Delete) leaves first
+          this.flushEsp(now);
+          this.udp.sendIke(o.from, o.to, o.data);
+          break;
+        case 'ike-sa-up': {
+          this.ikeAlgorithms.set(o.id, o.algorithms);
+          this.lineageOfIke.set(o.id, this.lineageFor(o.id, o.peer, o.peerId));
+          this.sink.log(logEvent('info', 'ike.sa.up', { id: o.id, peer: endpointText(o.peer), peerId: o.peerId, algorithms: o.algorithms }));
+          this.sink.event({ type: 'ike.sa.up', fields: { id: o.id, peer: endpointText(o.peer), algorithms: o.algorithms } });
+          break;
+        }
+        case 'ike-sa-down': {
+          this.ikeAlgorithms.delete(o.id);
+          const lineage = this.lineageOfIke.get(o.id);
+          this.lineageOfIke.delete(o.id);
+          if (lineage) {
+            lineage.ikeSas.delete(o.id);
+            this.maybeForget(lineage);
+          }
+          this.sink.log(logEvent('info', 'ike.sa.down', { id: o.id, peer: endpointText(o.peer), reason: o.reason }));
+          this.sink.event({ type: 'ike.sa.down', fields: { id: o.id, peer: endpointText(o.peer), reason: o.reason } });
+          break;
+        }
+        case 'child-sa-up':
+          this.childUp(o);
+          break;
+        case 'child-sa-down':
+          this.childDown(o.id, o.reason, now);
+          break;
+        case 'peer-moved':
+          // IKE followed the client's new NAT mapping: its ESP SAs send there too
+          this.esp.movePeer(o.peer, o.remote);
+          this.sink.log(logEvent('info', 'peer.moved', { peer: endpointText(o.peer), to: endpointText(o.remote), by: 'ike' }));
+          break;
+        case 'log':
+          this.sink.log(o);
+          break;
+      }
+    }
+  }
+
+  /**
+   * The lineage of a new IKE SA: a Phase 1 rekey (same identity endpoint and
+   * identity, the old IKE SA or its children still alive) continues the old
+   * lineage; anything else starts a new one.
+   */
+  private lineageFor(ikeSaId: string, peer: Endpoint, peerId: string): Lineage {
+    for (const l of this.lineages.values()) {
+      if (l.peer.address === peer.address && l.peer.port === peer.port && l.peerId === peerId && (l.ikeSas.size > 0 || l.children.length > 0)) {
+        l.ikeSas.add(ikeSaId);
+        return l;
+      }
+    }
+    const l: Lineage = { id: this.nextLineage++, peer: { ...peer }, peerId, ikeSas: new Set([ikeSaId]), children: [], routes: new Map() };
+    this.lineages.set(l.id, l);
+    return l;
+  }
+
+  private childUp(o: ChildSaUp): void {
+    let lineage = this.lineageOfIke.get(o.ikeSaId);
+    if (!lineage) {
+      lineage = this.lineageFor(o.ikeSaId, o.peer, o.peerId ?? '');
+      this.lineageOfIke.set(o.ikeSaId, lineage);
+    }
+    const refused = this.esp.tryAddSa(o);
+    this.onEspEvents(this.esp.takeEvents(), 0);
+    if (refused !== undefined) return;
+    lineage.children.push(o.id);
+    const info: ChildInfo = { lineage, natT: o.encapsulation === 'udp', transform: espLabel(o.transform) };
+    this.children.set(o.id, info);
+    this.sink.log(
+      logEvent('info', 'ipsec.sa.up', {
+        id: o.id,
+        peer: endpointText(o.peer),
+        spiIn: o.inbound.spi.toString(16),
+        spiOut: o.outbound.spi.toString(16),
+        transform: info.transform,
+        lifetime: o.lifetimeSeconds,
+      }),
+    );
+    this.sink.event({ type: 'ipsec.sa.up', fields: { id: o.id, peer: endpointText(o.peer), natT: info.natT } });
+  }
+
+  private childDown(id: string, reason: string, now: number): void {
+    this.esp.removeSa(id);
+    const info = this.children.get(id);
+    this.children.delete(id);
+    this.sink.log(logEvent('info', 'ipsec.sa.down', { id, reason }));
+    this.sink.event({ type: 'ipsec.sa.down', fields: { id, reason } });
+    if (!info) return;
+    const lineage = info.lineage;
+    const i = lineage.children.indexOf(id);
+    if (i >= 0) lineage.children.splice(i, 1);
+    if (lineage.children.length === 0) {
+      // Without an SA its L2TP tunnels cannot speak: free them ("ipsec sa dpd", "ipsec sa deleted by peer", ...).
+      for (const r of [...lineage.routes.values()]) {
+        this.onL2tp(this.l2tp.closePeer(r.key, now, false, `ipsec sa ${reason}`), now);
+        this.removeRoute(r);
+      }
+      this.l2tpDue = this.l2tp.nextDeadline();
+      this.maybeForget(lineage);
+    }
+  }
+
+  private maybeForget(l: Lineage): void {
+    if (l.ikeSas.size === 0 && l.children.length === 0 && l.routes.size === 0) this.lineages.delete(l.id);
+  }
+
+  private onEspEvents(events: EspEvent[], now: number): void {
+    for (const e of events) {
+      if (e.type === 'log') this.sink.log(e);
+      else if (e.type === 'rekey-needed') this.sink.log(logEvent('warn', 'ipsec.sa.rekey-needed', { id: e.saId }));
+      else if (e.type === 'peer-moved') {
+        // The client's NAT mapping changed (authenticated ESP from a new port): ESP already
+        // sends there; IKE's DPD and Deletes follow. Sessions keep their handles.
+        this.counters.inc('peer.moved');
+        this.sink.log(logEvent('info', 'peer.moved', { sa: e.saId, peer: endpointText(e.peer), to: endpointText(e.observed), by: 'esp' }));
+        this.onIke(this.ike.movePeer(e.peer, e.observed), now);
+        this.ikeDue = this.ike.nextDeadline();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ L2TP side
+
+  private addRoute(lineage: Lineage, port: number): Route {
+    const route: Route = { lineage, port, key: `${endpointText(lineage.peer)}/${port}#${lineage.id}` };
+    lineage.routes.set(port, route);
+    this.routes.set(route.key, route);
+    return route;
+  }
+
+  private removeRoute(r: Route): void {
+    if (r.lineage.routes.get(r.port) === r) r.lineage.routes.delete(r.port);
+    this.routes.delete(r.key);
+    this.maybeForget(r.lineage);
+  }
+
+  private onL2tp(outs: L2tpOutput[], now: number): void {
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send': {
+          const r = this.routes.get(o.peerKey);
+          const saId = r ? r.lineage.children[r.lineage.children.length - 1] : undefined;
+          if (!r || saId === undefined) {
+            this.counters.inc('l2tp.drop.no-sa');
+            break;
+          }
+          this.espOut.push({ saId, innerDstPort: r.port, payload: o.data });
+          break;
+        }
+        case 'session-up':
+          this.startSession(o.sessionKey, o.peerKey, o.tunnelId, o.sessionId, now);
+          break;
+        case 'ppp-frame': {
+          const s = this.byL2tpKey.get(o.sessionKey);
+          if (!s) break;
+          this.onPpp(s, s.ppp.receive(o.frame, now), now);
+          this.schedulePpp(s);
+          break;
+        }
+        case 'session-down': {
+          const s = this.byL2tpKey.get(o.sessionKey);
+          // The L2TP session is gone: PPP frees its lease and reports 'closed'.
+          if (s) this.onPpp(s, s.ppp.lowerDown(o.reason, now), now);
+          break;
+        }
+        case 'tunnel-down': {
+          const r = this.routes.get(o.peerKey);
+          if (r) this.routesToCheck.add(r);
+          break;
+        }
+        case 'log':
+          this.sink.log(o);
+          break;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- PPP side
+
+  private startSession(l2tpKey: string, peerKey: string, tunnelId: number, sessionId: number, now: number): void {
+    const route = this.routes.get(peerKey);
+    if (!route) {
+      this.counters.inc('session.drop.no-route');
+      this.onL2tp(this.l2tp.closeSession(l2tpKey, 2, now, 'no route'), now);
+      return;
+    }
+    if (!this.table.hasRoom()) {
+      this.counters.inc('session.refused.total');
+      this.onL2tp(this.l2tp.closeSession(l2tpKey, 4, now, 'too many sessions'), now);
+      return;
+    }
+    const id = `${endpointText(route.lineage.peer)}/${route.port}/${tunnelId}/${sessionId}`;
+    const rec = this.table.open('l2tp-ppp', id, route.lineage.id, route.lineage.peer, now);
+    const handle = rec.handle;
+    const backend: PppAuthBackend = {
+      lookup: (name) => this.users.lookup(name),
+      admit: (name) => this.table.admit(handle, name),
+    };
+    const o = this.opts;
+    const ppp = new PppSession(
+      {
+        serverAddress: o.serverAddress,
+        dns: o.dns,
+        mru: o.mru,
+        authProtocols: o.auth,
+        idleTimeout: o.idleTimeout,
+        ...(o.lcpEchoInterval ? { lcpEchoInterval: o.lcpEchoInterval } : {}),
+        serverName: o.hostName,
+        counters: this.counters.view('ppp.'),
+      },
+      backend,
+      this.table.pool,
+      now,
+    );
+    const s: LiveSession = { rec, ppp, l2tpKey, route, due: undefined };
+    this.live.set(handle, s);
+    this.byL2tpKey.set(l2tpKey, s);
+    this.onPpp(s, ppp.start(now), now);
+    this.schedulePpp(s);
+  }
+
+  private schedulePpp(s: LiveSession): void {
+    if (!this.live.has(s.rec.handle)) return;
+    const d = s.ppp.nextDeadline();
+    if (d === undefined || (s.due !== undefined && s.due <= d)) return;
+    s.due = d;
+    this.pppDue.push(d, s.rec.handle);
+  }
+
+  private onPpp(s: LiveSession, outs: PppOutput[], now: number): void {
+    const rec = s.rec;
+    for (const o of outs) {
+      switch (o.type) {
+        case 'send':
+          this.onL2tp(this.l2tp.sendPpp(s.l2tpKey, o.frame), now);
+          break;
+        case 'auth-success':
+          if (rec.user !== o.user) this.table.admit(rec.handle, o.user);
+          break;
+        case 'auth-failure':
+          this.counters.inc('ppp.auth.failure');
+          break;
+        case 'ip-up': {
+          // IPCP renegotiated to the same address: the session goes on
+          if (rec.address === o.address) break;
+          rec.address = o.address;
+          try {
+            this.forwarder.addSession(rec.handle, o.address);
+          } catch (e) {
+            // the pool never hands one address to two sessions; if it did, refuse the second
+            this.counters.inc('session.address-conflict');
+            this.sink.log(logEvent('error', 'session.address-conflict', { session: rec.id, address: o.address, error: (e as Error).message }));
+            this.onPpp(s, s.ppp.close('address conflict', now), now);
+            break;
+          }
+          const fields = { user: o.user, address: o.address, session: rec.id, peer: endpointText(rec.peer) };
+          this.sink.log(logEvent('info', 'session.start', fields));
+          this.sink.event({ type: 'session.start', fields });
+          break;
+        }
+        case 'ipv4': {
+          const packet = Buffer.isBuffer(o.packet) ? o.packet : Buffer.from(o.packet.buffer, o.packet.byteOffset, o.packet.byteLength);
+          const r = this.forwarder.fromClient(rec.handle, packet);
+          if (!r.ok) {
+            const ev = this.forwarder.dropEvent(r.reason, rec.id, now);
+            // a client sending from an address that is not its own is worth a warning
+            if (ev) this.sink.log(logEvent(r.reason === 'spoofed-source' ? 'warn' : ev.level, ev.event, { ...ev.fields, user: rec.user, peer: endpointText(rec.peer) }));
+            break;
+          }
+          rec.bytesIn += r.packet.length;
+          rec.packetsIn++;
+          this.tunOut.push(r.packet);
+          break;
+        }
+        case 'closed':
+          this.onL2tp(this.l2tp.closeSession(s.l2tpKey, 3, now, o.reason), now);
+          this.l2tpDue = this.l2tp.nextDeadline();
+          this.endSession(s, o.reason, now);
+          break;
+        case 'log':
+          // PPP does not know where the session comes from: add it (ppp.auth.failure names user and peer).
+          this.sink.log(logEvent(o.level, o.event, { ...o.fields, session: rec.id, peer: endpointText(rec.peer) }));
+          break;
+      }
+    }
+  }
+
+  private endSession(s: LiveSession, reason: string, now: number): void {
+    const rec = s.rec;
+    if (!this.live.delete(rec.handle)) return;
+    this.byL2tpKey.delete(s.l2tpKey);
+    this.forwarder.removeSession(rec.handle);
+    s.due = undefined;
+    const entry = this.table.close(rec.handle, reason, now);
+    if (entry) {
+      this.sink.log(
+        logEvent('info', 'session.stop', {
+          user: entry.user ?? undefined,
+          address: entry.address,
+          session: entry.session,
+          reason,
+          duration: entry.duration,
+          bytesIn: entry.bytesIn,
+          bytesOut: entry.bytesOut,
+        }),
+      );
+      this.sink.event({ type: 'session.stop', fields: { ...entry } });
+      this.sink.ended(entry);
+    }
+    if (rec.disconnectRequested) this.deleteLineageIfUnused(s.route.lineage, now);
+  }
+
+  /** After an admin disconnect: IKE Delete of the lineage's child SAs when no other session uses it. */
+  private deleteLineageIfUnused(l: Lineage, now: number): void {
+    for (const other of this.live.values()) if (other.route.lineage === l) return;
+    for (const saId of [...l.children]) this.onIke(this.ike.deleteChildSa(saId, now), now);
+    this.ikeDue = this.ike.nextDeadline();
+  }
+
+  /**
+   * One IPv4 packet to a client: PPP and L2TP headers are written into a
+   * shared head buffer and ESP copies head + packet once into its plaintext.
+   */
+  private sendIpv4(s: LiveSession, packet: Buffer, now: number): void {
+    const lineage = s.route.lineage;
+    const saId = lineage.children[lineage.children.length - 1];
+    if (saId === undefined) {
+      this.counters.inc('l2tp.drop.no-sa');
+      return;
+    }
+    if (this.headPos + HEAD_MAX > this.head.length) {
+      this.head = Buffer.alloc(this.head.length * 2);
+      this.headPos = 0;
+    }
+    const at = this.headPos;
+    const hl = this.l2tp.writeDataHeaderFor(s.l2tpKey, 4 + packet.length, this.head, at);
+    if (hl === 0) return;
+    s.ppp.writeIpv4Header(this.head, at + hl, now);
+    this.headPos = at + hl + 4;
+    s.rec.bytesOut += packet.length;
+    s.rec.packetsOut++;
+    this.espOut.push({ saId, innerDstPort: s.route.port, head: this.head.subarray(at, at + hl + 4), payload: packet });
+  }
+
+  // --------------------------------------------------------------- output
+
+  private flushEsp(now: number): void {
+    if (this.espOut.length === 0) return;
+    const batch = this.espOut;
+    this.espOut = [];
+    const { sends, events } = this.esp.encryptBatch(batch, now);
+    this.headPos = 0;
+    this.onEspEvents(events, now);
+    if (sends.length > 0) this.udp.sendEsp(sends);
+  }
+
+  /** Send what the layers queued during this turn: one ESP batch, one TUN write. */
+  private flush(now: number): void {
+    this.guard('esp-out', now, () => this.flushEsp(now));
+    if (this.tunOut.length > 0) {
+      const packets = this.tunOut;
+      this.tunOut = [];
+      if (this.tun) {
+        const n = this.tun.write(packets);
+        if (n < packets.length) this.counters.inc('tun.drop.write-full', packets.length - n);
+      }
+    }
+  }
+
+  /** The last line of defence: a bug in a core must not kill the daemon. */
+  private guard(where: string, now: number, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.counters.inc(`internal-error.${where}`);
+      if (this.logLimiter.allow(where, now) >= 0) this.sink.log(logEvent('error', 'internal.error', { where, error: (e as Error).stack ?? String(e) }));
+    }
+  }
+}
+
+/** An ESP transform for logs and status: "aes-cbc256-hmac-sha1-96", "3des-cbc192-hmac-sha1-96", "aes-gcm128-icv16". */
+export function espLabel(t: EspTransform): string {
+  if (t.cipher === 'aes-gcm-16') return `aes-gcm${t.keyBits}-icv16`;
+  return `${t.cipher}${t.keyBits}-${t.integ}`;
+}
+
+export type { LogEvent };
