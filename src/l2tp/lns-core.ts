@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Counters, RateLimiter, logEvent } from '../core/index.js';
+import { Counters, DropLimiter, logEvent } from '../core/index.js';
 import { CDN_RESULT_NAMES, CdnResult, ErrorCode, MessageType } from './constants.js';
 import type { ControlMessage } from './attributes.js';
 import { buildCdn, buildIcrp, buildStopCcn } from './messages.js';
@@ -24,7 +24,8 @@ export abstract class LnsCore {
   protected readonly channelCfg: ChannelConfig;
   protected readonly random: (n: number) => Buffer;
   readonly counters: Counters;
-  protected readonly limiter = new RateLimiter(5, 10_000);
+  /** Log lines about drops and refusals: 5 per reason per 10 s for all peers together. */
+  protected readonly limiter = new DropLimiter(5, 5, 10_000);
   protected readonly reg: Registry;
   protected readonly tunnels: Map<number, Tunnel>;
   protected readonly sessions: Map<string, Session>;
@@ -74,7 +75,7 @@ export abstract class LnsCore {
       const [result, error, reason] = refusal ?? [CdnResult.GeneralError, ErrorCode.NoError, 'refused'];
       this.counters.inc('l2tp.icrq.refused');
       // Refusals are logged at a limited rate: an ICRQ flood must not flood the log.
-      const loud = this.limiter.allow('icrq-refused', now) >= 0;
+      const loud = this.limiter.allow('icrq-refused', undefined, now) >= 0;
       if (loud) out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
       this.sendCdn(t, peerSid, 0, result, error, reason, now, out, loud);
       return;
@@ -193,7 +194,7 @@ export abstract class LnsCore {
 
   protected drop(reason: string, now: number, out: L2tpOutput[], fields?: Record<string, unknown>): void {
     this.counters.inc(`l2tp.drop.${reason}`);
-    const suppressed = this.limiter.allow(reason, now);
+    const suppressed = this.limiter.allow(reason, undefined, now);
     if (suppressed >= 0) out.push(logEvent('warn', 'l2tp.drop', { reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }));
   }
 }
