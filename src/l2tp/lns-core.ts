@@ -9,6 +9,20 @@ import type { Inbound, Session, Tunnel } from './tunnel.js';
 import type { L2tpOutput, L2tpServerConfig } from './types.js';
 
 /**
+ * Default limits. A client uses one tunnel with one session; a dead tunnel lingers 31 s
+ * after StopCCN (RFC 2661 §5.7) and still counts, so a client that reconnects a few times
+ * needs a few. Per peer group = per outer address in the daemon (a carrier NAT may put
+ * many clients behind one). One peer with the group PSK and no PPP login can hold at most
+ * maxTunnelsPerPeer × maxSessionsPerTunnel sessions, not all of maxSessions.
+ */
+export const L2TP_LIMIT_DEFAULTS = {
+  maxTunnels: 4096,
+  maxTunnelsPerPeer: 128,
+  maxSessionsPerTunnel: 8,
+  maxSessions: 16384,
+} as const;
+
+/**
  * State, helpers and incoming-call handling (RFC 2661 §7.4.2) shared by the
  * LNS; L2tpServer (server.ts) adds packet dispatch, the control connection
  * and the public API.
@@ -34,10 +48,10 @@ export abstract class LnsCore {
     this.secret = cfg.secret && cfg.secret.length > 0 ? cfg.secret : undefined;
     this.helloMs = (cfg.helloInterval ?? 60) * 1000;
     this.setupMs = (cfg.setupTimeout ?? 30) * 1000;
-    this.maxTunnels = cfg.maxTunnels ?? 4096;
-    this.maxPerPeer = cfg.maxTunnelsPerPeer ?? 1000;
-    this.maxSessions = cfg.maxSessionsPerTunnel ?? 1024;
-    this.maxSessionsTotal = cfg.maxSessions ?? 16384;
+    this.maxTunnels = cfg.maxTunnels ?? L2TP_LIMIT_DEFAULTS.maxTunnels;
+    this.maxPerPeer = cfg.maxTunnelsPerPeer ?? L2TP_LIMIT_DEFAULTS.maxTunnelsPerPeer;
+    this.maxSessions = cfg.maxSessionsPerTunnel ?? L2TP_LIMIT_DEFAULTS.maxSessionsPerTunnel;
+    this.maxSessionsTotal = cfg.maxSessions ?? L2TP_LIMIT_DEFAULTS.maxSessions;
     this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
     this.random = cfg.random ?? randomBytes;
     this.counters = cfg.counters ?? new Counters('l2tp');
