@@ -151,11 +151,12 @@ export class ResponderCore {
    * kept anyway): never zero, never a pair already in the table, so a replayed or
    * duplicated MM1 can never land on an existing SA.
    */
-  newResponderCookie(ckyI: Uint8Array): Buffer {
-    for (;;) {
+  newResponderCookie(ckyI: Uint8Array): Buffer | undefined {
+    for (let tries = 0; tries < 16; tries++) {
       const c = Buffer.from(this.random(8));
       if (c.length === 8 && !c.every((b) => b === 0) && !this.sas.has(cookieKey(ckyI, c))) return c;
     }
+    return undefined; // only a broken random source gets here
   }
 
   /** A fresh non-zero message ID unused on this SA. */

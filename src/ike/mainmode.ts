@@ -45,6 +45,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   const { payloads } = decodeMessage(msg);
   if (!payloads.sa || payloads.ke || payloads.nonce || payloads.ids.length || payloads.hash) return core.drop('mm1-payloads', now, from);
   const ckyR = core.newResponderCookie(header.initiatorCookie);
+  if (!ckyR) return core.drop('cookie-collision', now, from);
   const pick = selectPhase1(payloads.sa.value, core.policy, core.allowLegacy);
   if (!pick.ok) {
     core.counters.inc('ike.proposal.rejected');

@@ -135,6 +135,19 @@ describe('finding 4: a replayed or duplicated MM1 never replaces an established 
     expect(up.ikeSaId).toBe(r.list()[0]!.id);
   });
 
+  it('a cookie pair already in the table is never reused, even with a random source that repeats itself', () => {
+    const counters = new Counters();
+    const r = responder({ counters, random: (n) => Buffer.alloc(n, 0x42) });
+    const i = initiator();
+    const m1 = i.mm1();
+    const first = decodeHeader(only(r.receive(m1, { address: '203.0.113.7', port: 500 }, { address: '198.51.100.1', port: 500 }, 0)).data).responderCookie;
+    // the same initiator cookie from another endpoint would get the same responder cookie: refused, the first SA kept
+    noSend(r.receive(m1, { address: '203.0.113.8', port: 500 }, { address: '198.51.100.1', port: 500 }, 1));
+    expect(counters.get('ike.drop.cookie-collision')).toBe(1);
+    expect(first.equals(Buffer.alloc(8, 0x42))).toBe(true);
+    expect(only(r.receive(m1, { address: '203.0.113.7', port: 500 }, { address: '198.51.100.1', port: 500 }, 2)).data.subarray(8, 16).equals(first)).toBe(true);
+  });
+
   it('responder cookies are random, not a function of the endpoint and initiator cookie', () => {
     const r = responder();
     const i = initiator();
