@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, () => Promise<void>> = {
   esp: async () => (await import('./esp.js')).runEspBench(),
+  dh: async () => (await import('./dh.js')).runDhBench(),
 };
 
 async function main(): Promise<void> {

@@ -76,7 +76,8 @@ export class RateLimiter {
     let w = this.windows.get(key);
     if (!w || now - w.start >= this.intervalMs) {
       const suppressed = w?.suppressed ?? 0;
-      if (!w && this.windows.size >= this.maxKeys) this.windows.clear();
+      // Full: forget the oldest key (clearing all would let every key through again at once).
+      if (!w && this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value as string);
       this.windows.set(key, (w = { start: now, count: 1, suppressed: 0 }));
       return suppressed;
     }
@@ -88,5 +89,74 @@ export class RateLimiter {
     }
     w.suppressed++;
     return -1;
+  }
+}
+
+interface ReasonWindow {
+  start: number;
+  count: number;
+  suppressed: number;
+}
+
+/**
+ * Log limiter for drops of unauthenticated input (spoofable sources). A budget per
+ * reason for all sources together comes first, then a budget per (reason, source):
+ * packets from thousands of random source addresses write at most `perReason` lines
+ * per reason per interval, and one noisy source cannot use up a reason's budget
+ * alone. The per-source table is bounded (the oldest entry goes when full). The
+ * number suppressed is counted per reason and reported on its next line.
+ */
+export class DropLimiter {
+  private readonly reasons = new Map<string, ReasonWindow>();
+  private readonly sources = new Map<string, { start: number; count: number }>();
+
+  constructor(
+    private readonly perReason = 20,
+    private readonly perSource = 5,
+    private readonly intervalMs = 10_000,
+    private readonly maxSources = 4096,
+    private readonly maxReasons = 256,
+  ) {}
+
+  /** Returns -1 when the line must be suppressed, else the number of this reason's lines suppressed since the last one. */
+  allow(reason: string, source: string | undefined, now: number): number {
+    let r = this.reasons.get(reason);
+    if (r === undefined && this.reasons.size >= this.maxReasons) {
+      reason = '*';
+      r = this.reasons.get(reason);
+    }
+    if (r === undefined) {
+      r = { start: now, count: 0, suppressed: 0 };
+      this.reasons.set(reason, r);
+    } else if (now - r.start >= this.intervalMs) {
+      r.start = now;
+      r.count = 0;
+    }
+    if (r.count >= this.perReason) {
+      r.suppressed++;
+      return -1;
+    }
+    if (source !== undefined) {
+      const key = `${reason}|${source}`;
+      let s = this.sources.get(key);
+      if (s === undefined || now - s.start >= this.intervalMs) {
+        if (s === undefined && this.sources.size >= this.maxSources) this.sources.delete(this.sources.keys().next().value as string);
+        this.sources.set(key, (s = { start: now, count: 0 }));
+      }
+      if (s.count >= this.perSource) {
+        r.suppressed++;
+        return -1;
+      }
+      s.count++;
+    }
+    r.count++;
+    const suppressed = r.suppressed;
+    r.suppressed = 0;
+    return suppressed;
+  }
+
+  /** Entries held (for tests and metrics): bounded by maxSources and maxReasons. */
+  get size(): { reasons: number; sources: number } {
+    return { reasons: this.reasons.size, sources: this.sources.size };
   }
 }

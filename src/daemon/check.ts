@@ -179,6 +179,21 @@ export function staticAddressProblems(cfg: Config, stores: UserStore[], usersTex
   return out;
 }
 
+/** [limits] that contradict each other: the smaller one silently wins. */
+export function limitsProblems(cfg: Config, keyLine: (key: string) => number | undefined): Problem[] {
+  const l = cfg.limits;
+  const out: Problem[] = [];
+  const warn = (key: string, message: string): void => void out.push({ severity: 'warning', file: cfg.file, line: keyLine(key), key, message });
+  if (l.halfOpenPerAddress > l.halfOpenTotal) warn('limits.half_open_per_address', `larger than limits.half_open_total (${l.halfOpenTotal}): the total is what applies`);
+  if (l.ikeSasPerAddress > l.ikeSasTotal) warn('limits.ike_sas_per_address', `larger than limits.ike_sas_total (${l.ikeSasTotal}): the total is what applies`);
+  if (l.ikeSasPerIdentity > l.ikeSasTotal) warn('limits.ike_sas_per_identity', `larger than limits.ike_sas_total (${l.ikeSasTotal}): the total is what applies`);
+  if (l.childSasPerIkeSa < 2) warn('limits.child_sas_per_ike_sa', 'below 2: a client cannot rekey its IPsec SA before the old one expires');
+  if (l.ikeSasPerIdentity < 50) {
+    warn('limits.ike_sas_per_identity', 'many clients send the same identity (their private address, e.g. 192.168.1.2): a low limit refuses real clients');
+  }
+  return out;
+}
+
 /** Everything `l2tpsec check` reports for one config file's text. */
 export function checkConfig(text: string, file: string, env: CheckEnv): CheckResult {
   const { problems, config } = configProblems(text, file);
@@ -190,6 +205,7 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
     if (config.nat.outInterface !== 'auto' && env.interfaceExists(config.nat.outInterface) === false) {
       problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
     }
+    problems.push(...limitsProblems(config, keyLine));
     let usersText: string | undefined;
     try {
       usersText = env.readFile(config.ppp.usersFile);

@@ -62,6 +62,20 @@ export interface Config {
     /** "address:port" of the Prometheus endpoint; '' = off. */
     listen: string;
   };
+  /** What one address, identity or user may hold (README "Security"). */
+  limits: {
+    halfOpenPerAddress: number;
+    halfOpenTotal: number;
+    ikeSasPerAddress: number;
+    ikeSasPerIdentity: number;
+    ikeSasTotal: number;
+    childSasPerIkeSa: number;
+    tunnelsPerAddress: number;
+    sessionsPerTunnel: number;
+    authFailuresBeforeBackoff: number;
+    /** Seconds. */
+    authBackoffMax: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -109,6 +123,18 @@ const KNOWN: Record<string, readonly string[]> = {
   log: ['level', 'format'],
   control: ['socket', 'group', 'history_file'],
   metrics: ['listen'],
+  limits: [
+    'half_open_per_address',
+    'half_open_total',
+    'ike_sas_per_address',
+    'ike_sas_per_identity',
+    'ike_sas_total',
+    'child_sas_per_ike_sa',
+    'tunnels_per_address',
+    'sessions_per_tunnel',
+    'auth_failures_before_backoff',
+    'auth_backoff_max',
+  ],
 };
 
 export const DEFAULT_CONTROL_SOCKET = '/run/l2tpsec/control.sock';
@@ -133,6 +159,18 @@ export function defaultConfig(): Config {
     log: { level: 'info', format: 'json' },
     control: { socket: DEFAULT_CONTROL_SOCKET, group: '', historyFile: 'history.jsonl' },
     metrics: { listen: '' },
+    limits: {
+      halfOpenPerAddress: 10,
+      halfOpenTotal: 1000,
+      ikeSasPerAddress: 100,
+      ikeSasPerIdentity: 1000,
+      ikeSasTotal: 10000,
+      childSasPerIkeSa: 8,
+      tunnelsPerAddress: 128,
+      sessionsPerTunnel: 8,
+      authFailuresBeforeBackoff: 5,
+      authBackoffMax: 300,
+    },
   };
 }
 
@@ -333,6 +371,22 @@ export function parseConfig(text: string, file: string): Config {
     c.ipv4('metrics', 'listen', m?.[1] ?? '');
   }
   cfg.metrics = { listen: mlisten };
+
+  const limits = section(root, 'limits', c);
+  const lim = (k: string, def: number, min: number, max: number): number => c.int(limits, 'limits', k, def, min, max);
+  const dl = d.limits;
+  cfg.limits = {
+    halfOpenPerAddress: lim('half_open_per_address', dl.halfOpenPerAddress, 1, 100000),
+    halfOpenTotal: lim('half_open_total', dl.halfOpenTotal, 1, 1000000),
+    ikeSasPerAddress: lim('ike_sas_per_address', dl.ikeSasPerAddress, 1, 1000000),
+    ikeSasPerIdentity: lim('ike_sas_per_identity', dl.ikeSasPerIdentity, 1, 1000000),
+    ikeSasTotal: lim('ike_sas_total', dl.ikeSasTotal, 1, 1000000),
+    childSasPerIkeSa: lim('child_sas_per_ike_sa', dl.childSasPerIkeSa, 1, 1000),
+    tunnelsPerAddress: lim('tunnels_per_address', dl.tunnelsPerAddress, 1, 65535),
+    sessionsPerTunnel: lim('sessions_per_tunnel', dl.sessionsPerTunnel, 1, 65535),
+    authFailuresBeforeBackoff: lim('auth_failures_before_backoff', dl.authFailuresBeforeBackoff, 1, 1000),
+    authBackoffMax: lim('auth_backoff_max', dl.authBackoffMax, 1, 86400),
+  };
 
   // The server's tunnel address is the pool's first usable address; a DNS server
   // inside the pool must be that one (nothing else answers there).

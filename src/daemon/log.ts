@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import pino from 'pino';
 import type { LogEvent, LogLevel } from '../core/log.js';
 
@@ -13,7 +14,75 @@ export interface Logger {
   warn(event: string, fields?: Record<string, unknown>): void;
   error(event: string, fields?: Record<string, unknown>): void;
   debug(event: string, fields?: Record<string, unknown>): void;
+  /** Writes out what is buffered, synchronously (before exit). */
   flush(): void;
+  /** Lines dropped because the output could not keep up (see createLogger). */
+  dropped(): number;
+}
+
+/** Bytes of log lines that may wait for a slow output before new lines are dropped. */
+export const LOG_BUFFER_BYTES = 1 << 20;
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: 'json' | 'pretty';
+  /** Where lines go (tests); default: file descriptor `fd`, written asynchronously. */
+  stream?: NodeJS.WritableStream;
+  /** Default 1 (stdout). */
+  fd?: number;
+  /** Default LOG_BUFFER_BYTES. */
+  bufferBytes?: number;
+}
+
+/**
+ * Where formatted lines go. Writes never block the event loop: the default output is a
+ * SonicBoom on the file descriptor in asynchronous mode, and when the output (a slow
+ * journal, a full pipe) falls behind by more than `bufferBytes`, new lines are dropped
+ * and counted instead of queued without bound or written synchronously.
+ */
+interface Sink {
+  write(line: string): void;
+  flush(): void;
+  dropped(): number;
+}
+
+function createSink(opts: LoggerOptions): Sink {
+  const limit = Math.max(1024, opts.bufferBytes ?? LOG_BUFFER_BYTES);
+  let dropped = 0;
+  const stream = opts.stream;
+  if (stream) {
+    const pending = (): number => (stream as Partial<Writable>).writableLength ?? 0;
+    return {
+      write(line) {
+        if (pending() + line.length > limit) {
+          dropped++;
+          return;
+        }
+        stream.write(line);
+      },
+      flush: () => undefined,
+      dropped: () => dropped,
+    };
+  }
+  const dest = pino.destination({ dest: opts.fd ?? 1, sync: false, minLength: 0, maxLength: limit });
+  dest.on('drop', () => {
+    dropped++;
+  });
+  const flush = (): void => {
+    try {
+      dest.flushSync();
+    } catch {
+      // nothing buffered, or the output is gone: nothing more we can do at exit
+    }
+  };
+  process.once('exit', flush);
+  return {
+    write: (line) => {
+      dest.write(line);
+    },
+    flush,
+    dropped: () => dropped,
+  };
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
@@ -36,28 +105,25 @@ export function formatPretty(level: LogLevel, event: string, fields: Record<stri
   return `${t} ${level.toUpperCase().padEnd(5)} ${event}${kv ? ' ' + kv : ''}`;
 }
 
-export function createLogger(opts: { level: LogLevel; format: 'json' | 'pretty'; stream?: NodeJS.WritableStream }): Logger {
+export function createLogger(opts: LoggerOptions): Logger {
   const min = LEVELS[opts.level];
-  const out = opts.stream ?? process.stdout;
+  const sink = createSink(opts);
   if (opts.format === 'pretty') {
     const write = (level: LogLevel, event: string, fields?: Record<string, unknown>): void => {
       if (LEVELS[level] < min) return;
-      out.write(formatPretty(level, event, fields, new Date()) + '\n');
+      sink.write(formatPretty(level, event, fields, new Date()) + '\n');
     };
-    return wrap(write, () => undefined);
+    return wrap(write, sink);
   }
-  const p = pino(
-    { level: opts.level, base: null, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime },
-    opts.stream ?? pino.destination({ dest: 1, sync: true }),
-  );
+  const p = pino({ level: opts.level, base: null, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, { write: (line: string) => sink.write(line) });
   const write = (level: LogLevel, event: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[level] < min) return;
     p[level]({ event, ...fields });
   };
-  return wrap(write, () => p.flush());
+  return wrap(write, sink);
 }
 
-function wrap(write: (level: LogLevel, event: string, fields?: Record<string, unknown>) => void, flush: () => void): Logger {
+function wrap(write: (level: LogLevel, event: string, fields?: Record<string, unknown>) => void, sink: Sink): Logger {
   return {
     event: (ev) => write(ev.level, ev.event, ev.fields),
     log: write,
@@ -65,6 +131,7 @@ function wrap(write: (level: LogLevel, event: string, fields?: Record<string, un
     warn: (e, f) => write('warn', e, f),
     error: (e, f) => write('error', e, f),
     debug: (e, f) => write('debug', e, f),
-    flush,
+    flush: () => sink.flush(),
+    dropped: () => sink.dropped(),
   };
 }

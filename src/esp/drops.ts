@@ -2,10 +2,11 @@
  * Why an ESP packet was dropped: the counter key ("esp.in.drop.<reason>",
  * "esp.out.drop.<reason>"), a name table so the logs read well, and the
  * reporter that counts every drop and logs it rate-limited (at most 5 per
- * reason per 10 s, with the number suppressed) with SPI, peer and sequence number.
+ * reason per 10 s from all sources together, then at most 5 per reason and
+ * source address, with the number suppressed) with SPI, peer and sequence number.
  */
 import type { Counters } from '../core/counters.js';
-import { RateLimiter } from '../core/counters.js';
+import { DropLimiter } from '../core/counters.js';
 import { logEvent, type LogLevel } from '../core/log.js';
 import type { EspEvent, EspInbound, EspOutbound } from './types.js';
 
@@ -56,7 +57,7 @@ export const ESP_OUT_DROP_NAMES: Record<EspOutDropReason, string> = {
 const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);
 
 export class DropReporter {
-  private readonly limiter = new RateLimiter(5, 10_000);
+  private readonly limiter = new DropLimiter(5, 5, 10_000);
 
   constructor(private readonly counters: Counters) {}
 
@@ -70,7 +71,7 @@ export class DropReporter {
     events: EspEvent[],
   ): void {
     this.counters.inc(`esp.in.drop.${reason}`);
-    const suppressed = this.limiter.allow(`in.${reason}`, now);
+    const suppressed = this.limiter.allow(`in.${reason}`, pkt.from.address, now);
     if (suppressed < 0) return;
     const d = pkt.data;
     const level: LogLevel = QUIET_IN.has(reason) ? 'debug' : 'warn';
@@ -92,7 +93,7 @@ export class DropReporter {
 
   outbound(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {
     this.counters.inc(`esp.out.drop.${reason}`);
-    const suppressed = this.limiter.allow(`out.${reason}`, now);
+    const suppressed = this.limiter.allow(`out.${reason}`, undefined, now);
     if (suppressed < 0) return;
     events.push(
       logEvent(reason === 'seq-exhausted' ? 'error' : 'warn', 'esp.out.drop', {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { Counters, RateLimiter } from '../core/counters.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { Counters, DropLimiter } from '../core/counters.js';
 import { logEvent, type LogLevel } from '../core/log.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { DOI_IPSEC, ExchangeType, PayloadType, ProtocolId } from './wire/constants.js';
@@ -20,6 +20,21 @@ export const DPD_TRIES = 5;
 export const DEFAULT_CHILD_LIFETIME_S = 28_800; // RFC 2407 §4.5: default when no lifetime is proposed
 export const MAX_USED_MESSAGE_IDS = 4096;
 
+/** Defaults of the limits (IkeResponderConfig documents each). */
+export const IKE_LIMIT_DEFAULTS = {
+  maxMessageSize: 10_000,
+  halfOpenPerAddress: 10,
+  halfOpenTotal: 1000,
+  ikeSasPerAddress: 100,
+  ikeSasPerIdentity: 1000,
+  ikeSasTotal: 10_000,
+  childSasPerIkeSa: 8,
+  maxDeleteSpis: 64,
+} as const;
+
+/** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
+export const requestDigest = (msg: Uint8Array): Buffer => createHash('sha256').update(msg).digest().subarray(0, 16);
+
 export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => Buffer.from(ckyI).toString('hex') + Buffer.from(ckyR).toString('hex');
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.address === b.address && a.port === b.port;
 
@@ -35,21 +50,38 @@ export class ResponderCore {
   readonly childLifetimeMax: number;
   readonly dpdIdle: number;
   readonly counters: Counters;
+  readonly maxMessageSize: number;
   readonly halfOpenPerAddress: number;
   readonly halfOpenTotal: number;
+  readonly ikeSasPerAddress: number;
+  readonly ikeSasPerIdentity: number;
+  readonly ikeSasTotal: number;
+  readonly childSasPerIkeSa: number;
+  readonly maxDeleteSpis: number;
   readonly localId: string | undefined;
-  private readonly limiter = new RateLimiter(5, 10_000, 4096);
+  /** Lines about unauthenticated input: 20 per reason per 10 s in all, 5 per reason and address. */
+  private readonly limiter = new DropLimiter(20, 5, 10_000, 4096);
 
   /** IKE SAs by cookie pair. */
   readonly sas = new Map<string, IkeSa>();
   /** Half-open SAs by peer address:port and initiator cookie (MM1 retransmissions). */
   readonly byInitiator = new Map<string, IkeSa>();
   readonly byId = new Map<string, IkeSa>();
-  readonly halfOpenByAddress = new Map<string, number>();
-  halfOpen = 0;
+  /** Half-open SAs, oldest first: in all and per peer address (eviction order). */
+  readonly halfOpenSas = new Set<IkeSa>();
+  readonly halfOpenByAddress = new Map<string, Set<IkeSa>>();
+  /** Established SAs per peer address and per identity (limits). */
+  readonly establishedByAddress = new Map<string, number>();
+  readonly establishedByIdentity = new Map<string, number>();
+  established = 0;
   readonly ourSpis = new Set<number>();
+  /** Child SAs by our inbound SPI (unique) and by the peer's SPI (chosen by peers, may repeat across them). */
+  readonly childByOurSpi = new Map<number, ChildSa>();
+  readonly childrenByPeerSpi = new Map<number, Set<ChildSa>>();
   private seq = 0;
   out: IkeOutput[] = [];
+  /** The time of the call in progress (receive, tick, ...). */
+  now = 0;
 
   constructor(cfg: IkeResponderConfig) {
     this.psk = cfg.psk;
@@ -62,8 +94,15 @@ export class ResponderCore {
     this.childLifetimeMax = cfg.childLifetimeMax ?? DEFAULT_CHILD_LIFETIME_S;
     this.dpdIdle = cfg.dpdIdle ?? 30;
     this.counters = cfg.counters ?? new Counters('ike');
-    this.halfOpenPerAddress = cfg.halfOpenPerAddress ?? 5;
-    this.halfOpenTotal = cfg.halfOpenTotal ?? 1000;
+    const d = IKE_LIMIT_DEFAULTS;
+    this.maxMessageSize = cfg.maxMessageSize ?? d.maxMessageSize;
+    this.halfOpenPerAddress = Math.max(1, cfg.halfOpenPerAddress ?? d.halfOpenPerAddress);
+    this.halfOpenTotal = Math.max(1, cfg.halfOpenTotal ?? d.halfOpenTotal);
+    this.ikeSasPerAddress = Math.max(1, cfg.ikeSasPerAddress ?? d.ikeSasPerAddress);
+    this.ikeSasPerIdentity = Math.max(1, cfg.ikeSasPerIdentity ?? d.ikeSasPerIdentity);
+    this.ikeSasTotal = Math.max(1, cfg.ikeSasTotal ?? d.ikeSasTotal);
+    this.childSasPerIkeSa = Math.max(1, cfg.childSasPerIkeSa ?? d.childSasPerIkeSa);
+    this.maxDeleteSpis = Math.max(1, cfg.maxDeleteSpis ?? d.maxDeleteSpis);
     this.localId = cfg.localId;
   }
 
@@ -79,17 +118,16 @@ export class ResponderCore {
   /** Counts a drop by reason and emits a rate-limited log line naming the peer. */
   drop(reason: string, now: number, peer: Endpoint | undefined, fields?: Record<string, unknown>, event = 'ike.drop'): void {
     this.counters.inc(`ike.drop.${reason}`);
-    const key = `${event}|${reason}|${peer?.address ?? ''}`;
-    const suppressed = this.limiter.allow(key, now);
+    const suppressed = this.limiter.allow(`${event}|${reason}`, peer?.address, now);
     if (suppressed < 0) return;
     this.log('warn', event, { reason, peer: peer ? endpointText(peer) : undefined, ...fields, ...(suppressed ? { suppressed } : {}) });
   }
 
-  /** A log line about unauthenticated input, rate-limited per event and peer address. */
-  logLimited(level: LogLevel, event: string, now: number, peer: Endpoint, fields?: Record<string, unknown>): void {
-    const suppressed = this.limiter.allow(`${event}|${peer.address}`, now);
+  /** A log line about unauthenticated input, rate-limited per event (in all, then per peer address). */
+  logLimited(level: LogLevel, event: string, now: number, peer: Endpoint | undefined, fields?: Record<string, unknown>): void {
+    const suppressed = this.limiter.allow(event, peer?.address, now);
     if (suppressed < 0) return;
-    this.log(level, event, { peer: endpointText(peer), ...fields, ...(suppressed ? { suppressed } : {}) });
+    this.log(level, event, { ...(peer ? { peer: endpointText(peer) } : {}), ...fields, ...(suppressed ? { suppressed } : {}) });
   }
 
   send(from: Endpoint, to: Endpoint, data: Buffer): void {
@@ -108,11 +146,33 @@ export class ResponderCore {
     }
   }
 
+  /**
+   * A random responder cookie (RFC 2408 §2.5.3 allows any unique value; the SA's state is
+   * kept anyway): never zero, never a pair already in the table, so a replayed or
+   * duplicated MM1 can never land on an existing SA.
+   */
+  newResponderCookie(ckyI: Uint8Array): Buffer | undefined {
+    for (let tries = 0; tries < 16; tries++) {
+      const c = Buffer.from(this.random(8));
+      if (c.length === 8 && !c.every((b) => b === 0) && !this.sas.has(cookieKey(ckyI, c))) return c;
+    }
+    return undefined; // only a broken random source gets here
+  }
+
   /** A fresh non-zero message ID unused on this SA. */
   newMessageId(sa: IkeSa): number {
     for (;;) {
       const id = this.random(4).readUInt32BE(0);
       if (id !== 0 && !sa.usedMessageIds.has(id) && !sa.quickModes.has(id)) return id;
+    }
+  }
+
+  /** Records a message ID the peer used (Quick Mode, Informational): a message reusing it is a replay. */
+  useMessageId(sa: IkeSa, mid: number): void {
+    sa.usedMessageIds.add(mid);
+    if (sa.usedMessageIds.size > MAX_USED_MESSAGE_IDS) {
+      const first = sa.usedMessageIds.values().next().value;
+      if (first !== undefined) sa.usedMessageIds.delete(first);
     }
   }
 
@@ -148,33 +208,113 @@ export class ResponderCore {
     this.sendInformational(sa, [{ type: PayloadType.D, body: encodeDelete({ doi: DOI_IPSEC, protocolId: ProtocolId.ISAKMP, spiSize: 16, spis: [spi] }) }]);
   }
 
+  /** Adds a child SA to its IKE SA and the SPI indexes. */
+  addChild(sa: IkeSa, child: ChildSa): void {
+    sa.children.set(child.id, child);
+    this.childByOurSpi.set(child.ourSpi, child);
+    let set = this.childrenByPeerSpi.get(child.peerSpi);
+    if (!set) this.childrenByPeerSpi.set(child.peerSpi, (set = new Set()));
+    set.add(child);
+  }
+
   childDown(sa: IkeSa, child: ChildSa, reason: string): void {
     sa.children.delete(child.id);
     this.ourSpis.delete(child.ourSpi);
+    if (this.childByOurSpi.get(child.ourSpi) === child) this.childByOurSpi.delete(child.ourSpi);
+    const set = this.childrenByPeerSpi.get(child.peerSpi);
+    if (set) {
+      set.delete(child);
+      if (set.size === 0) this.childrenByPeerSpi.delete(child.peerSpi);
+    }
     this.out.push({ type: 'child-sa-down', id: child.id, inboundSpi: child.ourSpi, reason });
     this.log('info', 'ike.child.down', { id: child.id, ikeSa: sa.id, peer: endpointText(sa.peer), inboundSpi: child.ourSpi, reason });
   }
 
-  addSa(sa: IkeSa): void {
-    this.sas.set(cookieKey(sa.ckyI, sa.ckyR), sa);
-    this.byInitiator.set(`${endpointText(sa.peer)}:${sa.ckyI.toString('hex')}`, sa);
+  get halfOpen(): number {
+    return this.halfOpenSas.size;
+  }
+
+  /**
+   * Makes room for one more half-open SA from `address`: when its address or the whole
+   * table is at the limit, the oldest half-open SA goes (per address first, then in
+   * all), one that has not answered MM2 before one that has (MM3 proved its address).
+   * Spoofed MM1s then push out each other rather than lock real clients out.
+   */
+  makeHalfOpenRoom(address: string, now: number): void {
+    const mine = this.halfOpenByAddress.get(address);
+    if (mine && mine.size >= this.halfOpenPerAddress) this.evictHalfOpen(mine, 'per-address', now);
+    if (this.halfOpenSas.size >= this.halfOpenTotal) this.evictHalfOpen(this.halfOpenSas, 'total', now);
+  }
+
+  private evictHalfOpen(set: Set<IkeSa>, which: 'per-address' | 'total', now: number): void {
+    let victim: IkeSa | undefined;
+    for (const sa of set) {
+      victim ??= sa;
+      if (sa.state === 'MM2_SENT') {
+        victim = sa;
+        break;
+      }
+    }
+    if (!victim) return;
+    this.counters.inc(`ike.halfopen.evicted.${which}`);
+    this.logLimited('warn', `ike.halfopen.evicted`, now, victim.origin, { id: victim.id, limit: which });
+    this.removeSa(victim, `evicted (${which} half-open limit)`);
+  }
+
+  /** Adds a new half-open SA; false (nothing changed) when its cookie pair is taken. */
+  addSa(sa: IkeSa): boolean {
+    const key = cookieKey(sa.ckyI, sa.ckyR);
+    if (this.sas.has(key)) return false;
+    this.sas.set(key, sa);
+    this.byInitiator.set(`${endpointText(sa.origin)}:${sa.ckyI.toString('hex')}`, sa);
     this.byId.set(sa.id, sa);
-    this.halfOpen += 1;
-    this.halfOpenByAddress.set(sa.peer.address, (this.halfOpenByAddress.get(sa.peer.address) ?? 0) + 1);
+    this.halfOpenSas.add(sa);
+    let set = this.halfOpenByAddress.get(sa.origin.address);
+    if (!set) this.halfOpenByAddress.set(sa.origin.address, (set = new Set()));
+    set.add(sa);
+    return true;
   }
 
   private leaveHalfOpen(sa: IkeSa): void {
     const address = sa.origin.address;
-    this.halfOpen -= 1;
-    const n = (this.halfOpenByAddress.get(address) ?? 1) - 1;
-    if (n <= 0) this.halfOpenByAddress.delete(address);
-    else this.halfOpenByAddress.set(address, n);
-    this.byInitiator.delete(`${address}:${sa.origin.port}:${sa.ckyI.toString('hex')}`);
+    this.halfOpenSas.delete(sa);
+    const set = this.halfOpenByAddress.get(address);
+    if (set) {
+      set.delete(sa);
+      if (set.size === 0) this.halfOpenByAddress.delete(address);
+    }
+    const k = `${address}:${sa.origin.port}:${sa.ckyI.toString('hex')}`;
+    if (this.byInitiator.get(k) === sa) this.byInitiator.delete(k);
   }
 
-  /** Called when Main Mode completes: the SA no longer counts as half-open. */
+  /**
+   * Which limit on established SAs one more SA of this address and identity would pass,
+   * if any (ikeSasPerAddress, ikeSasPerIdentity, ikeSasTotal).
+   */
+  establishedLimit(address: string, identity: string): 'per-address' | 'per-identity' | 'total' | undefined {
+    if ((this.establishedByAddress.get(address) ?? 0) >= this.ikeSasPerAddress) return 'per-address';
+    if ((this.establishedByIdentity.get(identity) ?? 0) >= this.ikeSasPerIdentity) return 'per-identity';
+    if (this.established >= this.ikeSasTotal) return 'total';
+    return undefined;
+  }
+
+  /** Called when Main Mode completes: the SA no longer counts as half-open, it counts as established. */
   markEstablished(sa: IkeSa): void {
     this.leaveHalfOpen(sa);
+    this.established += 1;
+    this.establishedByAddress.set(sa.peer.address, (this.establishedByAddress.get(sa.peer.address) ?? 0) + 1);
+    this.establishedByIdentity.set(sa.peerId, (this.establishedByIdentity.get(sa.peerId) ?? 0) + 1);
+  }
+
+  private leaveEstablished(sa: IkeSa): void {
+    this.established -= 1;
+    const dec = (m: Map<string, number>, k: string): void => {
+      const n = (m.get(k) ?? 1) - 1;
+      if (n <= 0) m.delete(k);
+      else m.set(k, n);
+    };
+    dec(this.establishedByAddress, sa.peer.address);
+    dec(this.establishedByIdentity, sa.peerId);
   }
 
   /**
@@ -186,9 +326,11 @@ export class ResponderCore {
     this.byId.delete(sa.id);
     if (sa.state !== 'ESTABLISHED') {
       this.leaveHalfOpen(sa);
-      this.log('info', 'ike.halfopen.removed', { id: sa.id, peer: endpointText(sa.peer), reason });
+      // Anyone can create half-open SAs: their removal is logged at a limited rate.
+      this.logLimited('info', 'ike.halfopen.removed', this.now, undefined, { id: sa.id, peer: endpointText(sa.peer), reason });
       return;
     }
+    this.leaveEstablished(sa);
     const heir = keepChildren ? this.findHeir(sa) : undefined;
     for (const child of [...sa.children.values()]) {
       if (heir) {

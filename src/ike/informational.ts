@@ -7,7 +7,7 @@ import { decodeMessage } from './wire/message.js';
 import { phase2Iv, qmHash1 } from './crypto/keys.js';
 import { open } from './seal.js';
 import { cookieKey, sameEndpoint, type ResponderCore } from './core.js';
-import type { IkeSa } from './state.js';
+import type { ChildSa, IkeSa } from './state.js';
 
 /** Informational exchange (RFC 2409 §5.7): notifications, Delete (RFC 2408 §3.15), DPD (RFC 3706). */
 
@@ -41,6 +41,9 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
   if (sa.state !== 'ESTABLISHED' || !sa.keys) return core.drop('informational-before-phase1', now, from, { id: sa.id });
   if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('informational-wrong-peer', now, from);
   if (header.messageId === 0) return core.drop('informational-message-id-zero', now, from);
+  // A message ID is used once per SA (RFC 2408 §3.1): a replayed R-U-THERE or Delete is dropped
+  // before it is answered or can move the peer. (A Quick Mode's ID is taken as well.)
+  if (sa.usedMessageIds.has(header.messageId) || sa.quickModes.has(header.messageId)) return core.drop('informational-replay', now, from, { id: sa.id });
   const keys = sa.keys;
   const h = sa.choice.hash.name;
   // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
@@ -51,6 +54,8 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
   const expected = qmHash1(h, keys.skeyidA, header.messageId, p.afterFirst);
   const got = p.hash.value.data;
   if (!(got.length === expected.length && timingSafeEqual(got, expected))) return core.drop('informational-hash-mismatch', now, from, { id: sa.id });
+  // Authenticated and fresh: only now does it count as a sign of life and may move the peer.
+  core.useMessageId(sa, header.messageId);
   sa.lastSeen = now;
   core.followPeer(sa, from, to);
   const spi16 = Buffer.concat([sa.ckyI, sa.ckyR]);
@@ -94,10 +99,17 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
   }
   for (const d of p.deletes) {
     if (!core.sas.has(cookieKey(sa.ckyI, sa.ckyR))) break; // this SA was deleted by an earlier payload
+    if (d.spis.length > core.maxDeleteSpis) {
+      // RFC 2408 §3.15 allows many SPIs; nobody sends more than a few: the payload is ignored whole.
+      core.drop('delete-too-many-spis', now, from, { id: sa.id, spis: d.spis.length, max: core.maxDeleteSpis });
+      continue;
+    }
+    // The SAs this peer may delete: computed once per payload, not per SPI.
+    const mine = new Set(core.related(sa));
     if (d.protocolId === ProtocolId.ISAKMP && d.spiSize === 16) {
       for (const spi of d.spis) {
         const target = core.sas.get(cookieKey(spi.subarray(0, 8), spi.subarray(8, 16)));
-        if (!target || !core.related(sa).includes(target)) {
+        if (!target || !mine.has(target) || !core.sas.has(cookieKey(target.ckyI, target.ckyR))) {
           core.drop('delete-foreign-ike-sa', now, from, { id: sa.id });
           continue;
         }
@@ -107,18 +119,26 @@ export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Ar
     } else if ((d.protocolId === ProtocolId.IPSEC_ESP || d.protocolId === ProtocolId.IPSEC_AH) && d.spiSize === 4) {
       for (const spi of d.spis) {
         const v = spi.readUInt32BE(0);
-        let found = false;
-        for (const owner of core.related(sa)) {
-          // The sender names its inbound SPI (our outbound); accept ours too.
-          const child = [...owner.children.values()].find((c) => c.peerSpi === v) ?? [...owner.children.values()].find((c) => c.ourSpi === v);
-          if (child) {
-            core.log('info', 'ike.delete.received', { id: sa.id, deleted: child.id, protocol: 'ESP', spi: v.toString(16) });
-            core.childDown(owner, child, 'deleted by peer');
-            found = true;
+        // The sender names its inbound SPI (our outbound); accept ours too. Children are indexed by both.
+        let found: { owner: IkeSa; child: ChildSa } | undefined;
+        for (const c of core.childrenByPeerSpi.get(v) ?? []) {
+          const owner = core.byId.get(c.ikeSaId);
+          if (owner && mine.has(owner) && owner.children.get(c.id) === c) {
+            found = { owner, child: c };
             break;
           }
         }
-        if (!found) core.drop('delete-unknown-spi', now, from, { id: sa.id, spi: v.toString(16) });
+        if (!found) {
+          const c = core.childByOurSpi.get(v);
+          const owner = c ? core.byId.get(c.ikeSaId) : undefined;
+          if (c && owner && mine.has(owner) && owner.children.get(c.id) === c) found = { owner, child: c };
+        }
+        if (!found) {
+          core.drop('delete-unknown-spi', now, from, { id: sa.id, spi: v.toString(16) });
+          continue;
+        }
+        core.log('info', 'ike.delete.received', { id: sa.id, deleted: found.child.id, protocol: 'ESP', spi: v.toString(16) });
+        core.childDown(found.owner, found.child, 'deleted by peer');
       }
     } else {
       core.drop('delete-malformed', now, from, { id: sa.id, protocol: d.protocolId, spiSize: d.spiSize });

@@ -16,11 +16,10 @@ import { encodeNatD } from './wire/natd.js';
 import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { hash } from './crypto/prf.js';
 import { derivePhase1, hashI, hashR, phase1Iv } from './crypto/keys.js';
-import { responderCookie } from './cookie.js';
 import { chooseNatT, hasVid, natDHash, VID_DPD } from './natt.js';
 import { phase1Reply, selectPhase1 } from './policy.js';
 import { open, seal } from './seal.js';
-import { HALF_OPEN_TIMEOUT_MS, sameEndpoint, type ResponderCore } from './core.js';
+import { cookieKey, HALF_OPEN_TIMEOUT_MS, requestDigest, sameEndpoint, type ResponderCore } from './core.js';
 import type { IkeSa } from './state.js';
 import { handleInitialContact } from './informational.js';
 
@@ -33,7 +32,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   const key = `${endpointText(from)}:${header.initiatorCookie.toString('hex')}`;
   const existing = core.byInitiator.get(key);
   if (existing) {
-    if (existing.cache && existing.cache.request.equals(msg)) {
+    if (existing.cache && existing.state === 'MM2_SENT' && existing.cache.request.equals(requestDigest(msg))) {
       core.counters.inc('ike.retransmit.mm1');
       core.send(to, from, existing.cache.reply);
     } else {
@@ -43,11 +42,10 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   }
   if (header.flags & Flags.ENCRYPTION) return core.drop('mm1-encrypted', now, from);
   if (header.messageId !== 0) return core.drop('mm1-message-id', now, from);
-  if ((core.halfOpenByAddress.get(from.address) ?? 0) >= core.halfOpenPerAddress) return core.drop('half-open-per-address', now, from);
-  if (core.halfOpen >= core.halfOpenTotal) return core.drop('half-open-total', now, from);
   const { payloads } = decodeMessage(msg);
   if (!payloads.sa || payloads.ke || payloads.nonce || payloads.ids.length || payloads.hash) return core.drop('mm1-payloads', now, from);
-  const ckyR = responderCookie(core.cookieSecret, from, header.initiatorCookie, now, core.halfOpen);
+  const ckyR = core.newResponderCookie(header.initiatorCookie);
+  if (!ckyR) return core.drop('cookie-collision', now, from);
   const pick = selectPhase1(payloads.sa.value, core.policy, core.allowLegacy);
   if (!pick.ok) {
     core.counters.inc('ike.proposal.rejected');
@@ -76,7 +74,7 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
     lastSeen: now,
     established: 0,
     expiresAt: now + HALF_OPEN_TIMEOUT_MS,
-    saiB: payloads.sa.body,
+    saiB: Buffer.from(payloads.sa.body), // a copy: the SA keeps no view of the whole MM1
     choice,
     natT,
     peerDpd: hasVid(payloads.vendorIds, VID_DPD),
@@ -96,18 +94,21 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
     { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },
     PayloadType.SA, encodePayloadChain(out),
   );
-  sa.cache = { request: Buffer.from(msg), reply };
-  core.addSa(sa);
+  sa.cache = { request: requestDigest(msg), reply };
+  // Full: the oldest half-open SA of this address (or of all) goes, nobody is refused.
+  core.makeHalfOpenRoom(from.address, now);
+  if (!core.addSa(sa)) return core.drop('cookie-collision', now, from);
   if (!natT && core.forceEncapsulation && to.port !== 4500) {
     core.logLimited('warn', 'ike.natt.unsupported', now, from, { id: sa.id, hint: 'peer offers no NAT-T vendor ID: ESP would arrive as raw IP protocol 50' });
   }
-  core.log('info', 'ike.mm.started', { id: sa.id, peer: endpointText(from), proposal: choice.label, natT: natT?.name ?? 'none' });
+  // Anyone can send MM1 from any address: this line is rate-limited (ike.phase1.established is not).
+  core.logLimited('info', 'ike.mm.started', now, from, { id: sa.id, proposal: choice.label, natT: natT?.name ?? 'none' });
   core.send(to, from, reply);
 }
 
 /** Dispatches a Main Mode message for an SA that exists (MM3, MM5, or a retransmission). */
 export function handleMainMode(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (sa.cache && sa.cache.request.equals(msg)) {
+  if (sa.cache && sa.cache.request.equals(requestDigest(msg))) {
     if (from.address !== sa.peer.address) return core.drop('retransmit-wrong-peer', now, from);
     core.counters.inc(`ike.retransmit.${sa.state}`);
     core.send(to, from, sa.cache.reply);
@@ -162,7 +163,7 @@ function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     { initiatorCookie: sa.ckyI, responderCookie: sa.ckyR, exchangeType: ExchangeType.IDENTITY_PROTECTION, flags: 0, messageId: 0 },
     PayloadType.KE, encodePayloadChain(out),
   );
-  sa.cache = { request: Buffer.from(msg), reply };
+  sa.cache = { request: requestDigest(msg), reply };
   sa.state = 'MM4_SENT';
   sa.lastSeen = now;
   core.send(to, from, reply);
@@ -218,6 +219,24 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   if (!ok) return authFailed(core, sa, from, now, 'HASH_I mismatch');
   const id = idii.value;
   if (!ALLOWED_PEER_IDS.has(id.idType)) return core.drop('mm5-id-type', now, from, { idType: nameOf(idTypeNames, id.idType) });
+  const peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;
+  // Limits on established SAs (per address, per identity, in all). Over a limit, a peer that
+  // already has an SA under this endpoint and identity is rekeying: its oldest SA makes room.
+  // Anyone else is refused (no reply) and the half-open SA goes.
+  const limit = core.establishedLimit(from.address, peerId);
+  let replaced: IkeSa | undefined;
+  if (limit) {
+    for (const o of core.sas.values()) {
+      if (o.state !== 'ESTABLISHED' || !sameEndpoint(o.peer, from) || o.peerId !== peerId) continue;
+      if (!replaced || o.established < replaced.established) replaced = o;
+    }
+    if (!replaced) {
+      core.counters.inc(`ike.limit.${limit}`);
+      core.drop(`limit-ike-sas-${limit}`, now, from, { id: sa.id, peerId });
+      core.removeSa(sa, `IKE SA limit (${limit})`);
+      return;
+    }
+  }
   // Authenticated: the IV chain advances and the peer may have floated to 4500 (RFC 3947 §4).
   sa.iv = opened.nextIv;
   const floated = !sameEndpoint(from, sa.peer);
@@ -225,7 +244,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   sa.remote = { ...from };
   sa.local = { ...to };
   sa.peerIdPayload = id;
-  sa.peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;
+  sa.peerId = peerId;
   const idr = ourIdentity(core.localId, to, id);
   const idirB = encodeId(idr);
   const hr = hashR(h, keys.skeyid, sa.gxi, sa.gxr, sa.ckyI, sa.ckyR, sa.saiB, idirB);
@@ -234,7 +253,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     { type: PayloadType.HASH, body: encodeHash({ data: hr }) },
   ]);
   sa.iv = sealed.nextIv; // the last Phase 1 CBC block: seed of every Phase 2 IV (RFC 2409 App. B)
-  sa.cache = { request: Buffer.from(msg), reply: sealed.data };
+  sa.cache = { request: requestDigest(msg), reply: sealed.data };
   sa.state = 'ESTABLISHED';
   sa.established = now;
   sa.lastSeen = now;
@@ -259,5 +278,11 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
         sa.children.set(child.id, child);
       }
     }
+  }
+  if (replaced && core.sas.has(cookieKey(replaced.ckyI, replaced.ckyR))) {
+    core.counters.inc(`ike.limit.${limit}.replaced`);
+    core.log('warn', 'ike.limit.replaced', { id: sa.id, replaced: replaced.id, peer: endpointText(sa.peer), peerId, limit });
+    core.sendDeleteIke(replaced);
+    core.removeSa(replaced, `replaced (${limit} IKE SA limit)`);
   }
 }

@@ -16,7 +16,7 @@ import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { keymat, phase2Iv, qmHash1, qmHash2, qmHash3 } from './crypto/keys.js';
 import { phase2ReplyTransform, selectPhase2 } from './policy.js';
 import { open, seal } from './seal.js';
-import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, MAX_USED_MESSAGE_IDS, sameEndpoint, type ResponderCore } from './core.js';
+import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, requestDigest, sameEndpoint, type ResponderCore } from './core.js';
 import type { ChildSa, IkeSa, QuickMode } from './state.js';
 
 /** Quick Mode responder (RFC 2409 §5.5): ESP, transport mode, L2TP (udp/1701). */
@@ -52,7 +52,7 @@ export function handleQuickMode(core: ResponderCore, sa: IkeSa, msg: Uint8Array,
   if (header.messageId === 0) return core.drop('qm-message-id-zero', now, from);
   const qm = sa.quickModes.get(header.messageId);
   if (qm) {
-    if (qm.cache.request.equals(msg)) {
+    if (qm.cache.request.equals(requestDigest(msg))) {
       core.counters.inc('ike.retransmit.qm1');
       core.send(to, from, qm.cache.reply);
       return;
@@ -87,9 +87,16 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
   const reject = (notifyType: number, reason: string): void => {
     core.counters.inc('ike.qm.rejected');
     core.log('warn', 'ike.qm.rejected', { id: sa.id, peer: endpointText(from), reason });
-    sa.usedMessageIds.add(mid);
+    core.useMessageId(sa, mid);
     core.sendNotify(sa, notifyType);
   };
+  // Bounded per IKE SA: a client needs one child SA, two while it rekeys.
+  let active = sa.children.size;
+  for (const q of sa.quickModes.values()) if (!q.done && q.messageId !== mid) active++;
+  if (active >= core.childSasPerIkeSa) {
+    core.counters.inc('ike.limit.child-sas-per-ike-sa');
+    return reject(NotifyType.NO_PROPOSAL_CHOSEN, `child SA limit of ${core.childSasPerIkeSa} per IKE SA reached`);
+  }
   for (const id of p.ids) {
     if (!acceptableId(id.value)) return reject(NotifyType.INVALID_ID_INFORMATION, `client ID ${nameOf(idTypeNames, id.value.idType)} ${id.value.protocol}/${id.value.port} is not an IPv4 host for udp/1701`);
   }
@@ -139,15 +146,11 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     gqmxy,
     lifetimeSeconds: lifetime,
     peerOriginalAddress: p.natOa[0]?.address,
-    cache: { request: Buffer.from(msg), reply: sealed.data },
+    cache: { request: requestDigest(msg), reply: sealed.data },
     done: false,
   };
   sa.quickModes.set(mid, qm);
-  sa.usedMessageIds.add(mid);
-  if (sa.usedMessageIds.size > MAX_USED_MESSAGE_IDS) {
-    const first = sa.usedMessageIds.values().next().value;
-    if (first !== undefined) sa.usedMessageIds.delete(first);
-  }
+  core.useMessageId(sa, mid);
   const ids = p.ids.map((i) => idToString(i.value));
   core.log('info', 'ike.qm.started', { id: sa.id, messageId: mid, proposal: choice.label, ids, lifetime, lowered });
   core.send(to, from, sealed.data);
@@ -184,7 +187,7 @@ function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Arra
     established: now,
     expiresAt: now + qm.lifetimeSeconds * 1000,
   };
-  sa.children.set(child.id, child);
+  core.addChild(sa, child);
   // RFC 3948: UDP encapsulation iff the exchange runs on port 4500 (the peer floated, or started there).
   // A peer without NAT-T stays on 500 and sends raw ESP ('none'), which a userspace daemon cannot receive.
   const encapsulation = sa.local.port === 4500 ? 'udp' : 'none';

@@ -33,7 +33,13 @@ export class IkeResponder {
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): IkeOutput[] {
     const core = this.core;
     core.out = [];
+    core.now = now;
     core.counters.inc('ike.rx');
+    if (msg.length > core.maxMessageSize) {
+      // Nothing we accept is this large (PSK only, no certificates): drop before parsing or keeping anything.
+      core.drop('too-big', now, from, { length: msg.length, max: core.maxMessageSize });
+      return core.out;
+    }
     try {
       this.dispatch(msg, from, to, now);
     } catch (e) {
@@ -80,6 +86,7 @@ export class IkeResponder {
   tick(now: number): IkeOutput[] {
     const core = this.core;
     core.out = [];
+    core.now = now;
     try {
       for (const sa of [...core.sas.values()]) {
         if (sa.state !== 'ESTABLISHED') {
@@ -89,6 +96,7 @@ export class IkeResponder {
           }
           continue;
         }
+        if (!core.sas.has(cookieKey(sa.ckyI, sa.ckyR))) continue; // removed earlier in this tick (DPD of a related SA)
         for (const [mid, qm] of sa.quickModes) {
           if (!qm.done && now - qm.started >= HALF_OPEN_TIMEOUT_MS) {
             core.counters.inc('ike.qm.expired');
@@ -176,6 +184,7 @@ export class IkeResponder {
   deleteChildSa(id: string, now: number): IkeOutput[] {
     const core = this.core;
     core.out = [];
+    core.now = now;
     try {
       for (const sa of core.sas.values()) {
         const child = sa.children.get(id);
@@ -194,6 +203,7 @@ export class IkeResponder {
   shutdown(now: number): IkeOutput[] {
     const core = this.core;
     core.out = [];
+    core.now = now;
     try {
       for (const sa of [...core.sas.values()]) {
         if (sa.state === 'ESTABLISHED') {

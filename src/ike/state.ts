@@ -9,7 +9,7 @@ import type { IdPayload } from './wire/id.js';
 export type IkeSaState = 'MM2_SENT' | 'MM4_SENT' | 'ESTABLISHED';
 
 export interface CachedReply {
-  /** The request bytes that produced the reply. */
+  /** requestDigest() of the request that produced the reply (retransmissions are recognised by it). */
   request: Buffer;
   reply: Buffer;
 }

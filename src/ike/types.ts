@@ -5,7 +5,7 @@ import type { ProposalPolicy } from './policy.js';
 
 export interface IkeResponderConfig {
   psk: Buffer;
-  /** Random per daemon run. */
+  /** Unused since responder cookies are random (kept so existing callers compile). */
   cookieSecret: Buffer;
   /** Default crypto.randomBytes (tests inject). */
   random?: (n: number) => Buffer;
@@ -27,9 +27,27 @@ export interface IkeResponderConfig {
    * Default: ID_IPV4_ADDR of the local address the peer reached (set this when the server is behind NAT).
    */
   localId?: string;
-  /** Half-open Phase 1 SAs per peer address (default 5) and in total (default 1000). */
+  /**
+   * Half-open Phase 1 SAs per peer address (default 10) and in total (default 1000). When one is
+   * reached, a new MM1 evicts the oldest half-open SA (of that address, else of all) instead of
+   * being refused, so spoofed MM1s cannot lock real clients out.
+   */
   halfOpenPerAddress?: number;
   halfOpenTotal?: number;
+  /** Larger IKE messages are dropped unparsed (default 10000 bytes, as strongSwan's max_packet). */
+  maxMessageSize?: number;
+  /**
+   * Established IKE SAs per peer address (default 100), per Phase 1 identity (default 1000) and in
+   * total (default 10000). Over a limit, Main Mode fails at MM5 unless the peer already has an SA
+   * under the same address:port and identity (a Phase 1 rekey): then its oldest SA is replaced.
+   */
+  ikeSasPerAddress?: number;
+  ikeSasPerIdentity?: number;
+  ikeSasTotal?: number;
+  /** Child SAs (and Quick Modes in progress) per IKE SA, default 8; more are refused with NO-PROPOSAL-CHOSEN. */
+  childSasPerIkeSa?: number;
+  /** SPIs in one Delete payload, default 64; a payload with more is ignored. */
+  maxDeleteSpis?: number;
 }
 
 export interface SendOutput {

@@ -6,4 +6,5 @@ export * from './attributes.js';
 export * from './reliable.js';
 export * from './messages.js';
 export { DATA_HEADROOM, L2tpServer } from './server.js';
+export { L2TP_LIMIT_DEFAULTS } from './lns-core.js';
 export * from './types.js';

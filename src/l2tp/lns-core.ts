@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Counters, RateLimiter, logEvent } from '../core/index.js';
+import { Counters, DropLimiter, logEvent } from '../core/index.js';
 import { CDN_RESULT_NAMES, CdnResult, ErrorCode, MessageType } from './constants.js';
 import type { ControlMessage } from './attributes.js';
 import { buildCdn, buildIcrp, buildStopCcn } from './messages.js';
@@ -7,6 +7,20 @@ import { type ChannelConfig, DEFAULT_CHANNEL_CONFIG } from './reliable.js';
 import { Registry } from './registry.js';
 import type { Inbound, Session, Tunnel } from './tunnel.js';
 import type { L2tpOutput, L2tpServerConfig } from './types.js';
+
+/**
+ * Default limits. A client uses one tunnel with one session; a dead tunnel lingers 31 s
+ * after StopCCN (RFC 2661 §5.7) and still counts, so a client that reconnects a few times
+ * needs a few. Per peer group = per outer address in the daemon (a carrier NAT may put
+ * many clients behind one). One peer with the group PSK and no PPP login can hold at most
+ * maxTunnelsPerPeer × maxSessionsPerTunnel sessions, not all of maxSessions.
+ */
+export const L2TP_LIMIT_DEFAULTS = {
+  maxTunnels: 4096,
+  maxTunnelsPerPeer: 128,
+  maxSessionsPerTunnel: 8,
+  maxSessions: 16384,
+} as const;
 
 /**
  * State, helpers and incoming-call handling (RFC 2661 §7.4.2) shared by the
@@ -24,7 +38,8 @@ export abstract class LnsCore {
   protected readonly channelCfg: ChannelConfig;
   protected readonly random: (n: number) => Buffer;
   readonly counters: Counters;
-  protected readonly limiter = new RateLimiter(5, 10_000);
+  /** Log lines about drops and refusals: 5 per reason per 10 s for all peers together. */
+  protected readonly limiter = new DropLimiter(5, 5, 10_000);
   protected readonly reg: Registry;
   protected readonly tunnels: Map<number, Tunnel>;
   protected readonly sessions: Map<string, Session>;
@@ -33,10 +48,10 @@ export abstract class LnsCore {
     this.secret = cfg.secret && cfg.secret.length > 0 ? cfg.secret : undefined;
     this.helloMs = (cfg.helloInterval ?? 60) * 1000;
     this.setupMs = (cfg.setupTimeout ?? 30) * 1000;
-    this.maxTunnels = cfg.maxTunnels ?? 4096;
-    this.maxPerPeer = cfg.maxTunnelsPerPeer ?? 1000;
-    this.maxSessions = cfg.maxSessionsPerTunnel ?? 1024;
-    this.maxSessionsTotal = cfg.maxSessions ?? 16384;
+    this.maxTunnels = cfg.maxTunnels ?? L2TP_LIMIT_DEFAULTS.maxTunnels;
+    this.maxPerPeer = cfg.maxTunnelsPerPeer ?? L2TP_LIMIT_DEFAULTS.maxTunnelsPerPeer;
+    this.maxSessions = cfg.maxSessionsPerTunnel ?? L2TP_LIMIT_DEFAULTS.maxSessionsPerTunnel;
+    this.maxSessionsTotal = cfg.maxSessions ?? L2TP_LIMIT_DEFAULTS.maxSessions;
     this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
     this.random = cfg.random ?? randomBytes;
     this.counters = cfg.counters ?? new Counters('l2tp');
@@ -74,7 +89,7 @@ export abstract class LnsCore {
       const [result, error, reason] = refusal ?? [CdnResult.GeneralError, ErrorCode.NoError, 'refused'];
       this.counters.inc('l2tp.icrq.refused');
       // Refusals are logged at a limited rate: an ICRQ flood must not flood the log.
-      const loud = this.limiter.allow('icrq-refused', now) >= 0;
+      const loud = this.limiter.allow('icrq-refused', undefined, now) >= 0;
       if (loud) out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
       this.sendCdn(t, peerSid, 0, result, error, reason, now, out, loud);
       return;
@@ -193,7 +208,7 @@ export abstract class LnsCore {
 
   protected drop(reason: string, now: number, out: L2tpOutput[], fields?: Record<string, unknown>): void {
     this.counters.inc(`l2tp.drop.${reason}`);
-    const suppressed = this.limiter.allow(reason, now);
+    const suppressed = this.limiter.allow(reason, undefined, now);
     if (suppressed >= 0) out.push(logEvent('warn', 'l2tp.drop', { reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }));
   }
 }

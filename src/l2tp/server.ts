@@ -171,7 +171,7 @@ export class L2tpServer extends LnsCore {
     const refuse = (result: number, error: number | undefined, reason: string): void => {
       this.counters.inc('l2tp.sccrq.refused');
       // Refusals are logged at a limited rate: an SCCRQ flood must not flood the log.
-      if (this.limiter.allow('sccrq-refused', now) >= 0) {
+      if (this.limiter.allow('sccrq-refused', undefined, now) >= 0) {
         out.push(recvLog);
         out.push(logEvent('warn', 'l2tp.SendStopCCN', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, reason }));
       }

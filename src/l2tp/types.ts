@@ -10,9 +10,9 @@ export interface L2tpServerConfig {
   helloInterval?: number;
   /** Tunnels in all, default 4096. */
   maxTunnels?: number;
-  /** Tunnels per peer group (see peerGroup), default 1000 (SoftEther's per-IP limit). */
+  /** Tunnels per peer group (see peerGroup), default 128; tunnels lingering after StopCCN count. */
   maxTunnelsPerPeer?: number;
-  /** Sessions per tunnel, default 1024 (SoftEther). */
+  /** Sessions per tunnel, default 8 (a client makes one). */
   maxSessionsPerTunnel?: number;
   /** Sessions in all (bounds memory whatever the peers do), default 16384. */
   maxSessions?: number;

@@ -25,8 +25,13 @@ export interface AuthHooks {
   admit(name: string): { ok: true } | { ok: false; message: string };
   /** Password checked and admitted. */
   success(name: string): void;
-  /** A failed attempt; `final` = no more tries, the session must close. */
-  failure(name: string, reason: string, final: boolean): void;
+  /**
+   * A failed attempt; `final` = no more tries, the session must close. `checked` = a password
+   * was checked and was wrong (or the user is unknown): what failure tracking counts.
+   */
+  failure(name: string, reason: string, final: boolean, checked: boolean): void;
+  /** Milliseconds this user (from this peer) must wait before a password is checked again; 0 = now. */
+  blocked?(name: string): number;
 }
 
 export interface AuthOptions {
@@ -37,6 +42,8 @@ export interface AuthOptions {
   maxTransmits?: number;
   /** How long we wait for a retry after a Failure with R=1 (the user types a password). */
   retryWaitMs?: number;
+  /** Failures already counted in this session (an LCP renegotiation must not reset the count). */
+  triesUsed?: number;
 }
 
 export interface Authenticator {
@@ -82,6 +89,7 @@ export class MsChapV2Server implements Authenticator {
     this.restartMs = opts.restartMs ?? 3000;
     this.maxTransmits = opts.maxTransmits ?? 10;
     this.retryWaitMs = opts.retryWaitMs ?? 60_000;
+    this.tries = opts.triesUsed ?? 0;
   }
 
   get done(): boolean {
@@ -121,7 +129,7 @@ export class MsChapV2Server implements Authenticator {
     if (this.state === 'challenge-sent' && this.transmits < this.maxTransmits) return this.sendChallenge(now);
     if (this.state === 'challenge-sent' || this.state === 'retry-wait') {
       this.state = 'failed';
-      this.hooks.failure('', 'authentication timeout: no Response to our Challenge', true);
+      this.hooks.failure('', 'authentication timeout: no Response to our Challenge', true, false);
     }
   }
 
@@ -161,6 +169,16 @@ export class MsChapV2Server implements Authenticator {
     const hashName = slash >= 0 ? nameBytes.subarray(slash + 1) : nameBytes;
 
     this.answeredData = Buffer.from(data);
+    const wait = this.hooks.blocked?.(name) ?? 0;
+    if (wait > 0) {
+      // Too many recent failures for this user or address: Failure without checking the
+      // password (no oracle), the same bytes on the wire as a wrong password.
+      this.deadline = undefined;
+      this.tries++;
+      const final = this.tries >= this.opts.maxTries;
+      this.fail(id, name, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures`, final ? 'E=691 R=0' : 'E=691 R=1', final, now, false);
+      return;
+    }
     const user = lookupUser(this.hooks, name);
     const ok = verifyNTResponse(this.challenge, peerChallenge, hashName, user?.ntHash ?? DUMMY_HASH, ntResponse) && user !== undefined;
     this.deadline = undefined;
@@ -174,16 +192,16 @@ export class MsChapV2Server implements Authenticator {
         this.hooks.success(user.name);
         return;
       }
-      this.fail(id, name, admitted.message, 'E=649 R=0', true, now);
+      this.fail(id, name, admitted.message, 'E=649 R=0', true, now, false);
       return;
     }
     this.tries++;
     const final = this.tries >= this.opts.maxTries;
-    this.fail(id, name, user ? 'wrong password' : 'unknown user', final ? 'E=691 R=0' : 'E=691 R=1', final, now);
+    this.fail(id, name, user ? 'wrong password' : 'unknown user', final ? 'E=691 R=0' : 'E=691 R=1', final, now, true);
   }
 
   /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
-  private fail(id: number, name: string, reason: string, codes: string, final: boolean, now: number): void {
+  private fail(id: number, name: string, reason: string, codes: string, final: boolean, now: number, checked: boolean): void {
     this.challenge = this.hooks.random(16);
     // Wrong password and unknown user read the same on the wire (no user enumeration); only an
     // admission refusal, which follows a correct password, carries its reason.
@@ -195,7 +213,7 @@ export class MsChapV2Server implements Authenticator {
       this.state = 'retry-wait';
       this.deadline = now + this.retryWaitMs;
     }
-    this.hooks.failure(name, `${reason} (try ${this.tries}/${this.opts.maxTries})`, final);
+    this.hooks.failure(name, `${reason} (try ${this.tries}/${this.opts.maxTries})`, final, checked);
   }
 
   private reply(code: number, id: number, message: string): void {
@@ -218,7 +236,9 @@ export class PapServer implements Authenticator {
   constructor(
     private readonly hooks: AuthHooks,
     private readonly opts: AuthOptions,
-  ) {}
+  ) {
+    this.tries = opts.triesUsed ?? 0;
+  }
 
   get done(): boolean {
     return this.state !== 'waiting';
@@ -238,7 +258,7 @@ export class PapServer implements Authenticator {
     this.deadline = undefined;
     if (this.state === 'waiting') {
       this.state = 'failed';
-      this.hooks.failure('', 'authentication timeout: no PAP Authenticate-Request', true);
+      this.hooks.failure('', 'authentication timeout: no PAP Authenticate-Request', true, false);
     }
   }
 
@@ -258,6 +278,15 @@ export class PapServer implements Authenticator {
     const password = r.bytes(r.u8('Passwd-Length'), 'Password');
     for (const c of peerId) if (c < 0x20 || c === 0x7f) r.fail('control character in Peer-ID', 'bad-name', 1);
     const name = Buffer.from(peerId).toString('utf8');
+    const wait = this.hooks.blocked?.(name) ?? 0;
+    if (wait > 0) {
+      this.tries++;
+      const final = this.tries >= this.opts.maxTries;
+      this.reply(PAP_CODE.AuthenticateNak, id, 'Authentication failed');
+      if (final) this.state = 'failed';
+      this.hooks.failure(name, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures (try ${this.tries}/${this.opts.maxTries})`, final, false);
+      return;
+    }
     const user = lookupUser(this.hooks, name);
     const hash = ntPasswordHash(Buffer.from(password).toString('utf8'));
     const ok = timingSafeEqual(hash, user?.ntHash.length === 16 ? user.ntHash : DUMMY_HASH) && user !== undefined;
@@ -272,14 +301,14 @@ export class PapServer implements Authenticator {
       }
       this.reply(PAP_CODE.AuthenticateNak, id, admitted.message);
       this.state = 'failed';
-      this.hooks.failure(name, admitted.message, true);
+      this.hooks.failure(name, admitted.message, true, false);
       return;
     }
     this.tries++;
     const final = this.tries >= this.opts.maxTries;
     this.reply(PAP_CODE.AuthenticateNak, id, 'Authentication failed');
     if (final) this.state = 'failed';
-    this.hooks.failure(name, `${user ? 'wrong password' : 'unknown user'} (try ${this.tries}/${this.opts.maxTries})`, final);
+    this.hooks.failure(name, `${user ? 'wrong password' : 'unknown user'} (try ${this.tries}/${this.opts.maxTries})`, final, true);
   }
 
   private reply(code: number, id: number, message: string): void {

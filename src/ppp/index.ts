@@ -10,3 +10,4 @@ export { LcpKeepalive } from './keepalive.js';
 export { LcpHandler, authOptionData, authName, type AuthMethod } from './lcp.js';
 export { IpcpHandler } from './ipcp.js';
 export { MsChapV2Server, PapServer, type Authenticator, type AuthHooks, type AuthOptions, type AuthUser } from './auth.js';
+export * from './auth-failures.js';

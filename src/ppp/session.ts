@@ -40,6 +40,8 @@ export class PppSession {
   private closedV = false;
   private ipUpDone = false;
   private pendingClose: string | undefined;
+  /** Failed authentication attempts in this session, across LCP renegotiations. */
+  private authTries = 0;
   private now: number;
   private readonly random: (n: number) => Buffer;
   private readonly counters: Counters;
@@ -363,7 +365,16 @@ export class PppSession {
     this.log('info', 'ppp.lcp.up', { mru: this.lcpH.ourMru, peerMru: this.lcpH.peerMru, auth: this.lcpH.auth });
     this.phaseV = 'authenticate';
     this.keepalive.start(this.now);
-    const opts = { serverName: this.cfg.serverName ?? 'l2tpsec', maxTries: Math.max(1, this.cfg.maxAuthTries ?? 3) };
+    const maxTries = Math.max(1, this.cfg.maxAuthTries ?? 3);
+    if (this.userV === undefined && this.authTries >= maxTries) {
+      // The retry cap holds across LCP renegotiation: no fresh set of tries by renegotiating.
+      this.log('warn', 'ppp.auth.failure', { reason: `no more tries after ${this.authTries} failures`, final: true });
+      this.pendingClose ??= 'authentication failed';
+      return;
+    }
+    const opts = { serverName: this.cfg.serverName ?? 'l2tpsec', maxTries, triesUsed: this.authTries };
+    const tracker = this.backend.failures;
+    const peerAddress = this.cfg.peerAddress;
     const hooks = {
       random: this.random,
       send: (frame: Buffer) => this.out.push({ type: 'send' as const, frame }),
@@ -374,12 +385,21 @@ export class PppSession {
         if (this.userV !== undefined) return this.userV === name ? { ok: true } : { ok: false, message: 'user changed during the session' };
         return this.backend.admit(name);
       },
-      success: (name: string) => this.authSuccess(name),
-      failure: (name: string, reason: string, final: boolean) => {
+      success: (name: string) => {
+        tracker?.success(name);
+        this.authSuccess(name);
+      },
+      failure: (name: string, reason: string, final: boolean, checked: boolean) => {
+        if (name) this.authTries++;
         this.out.push({ type: 'auth-failure', user: name, reason });
-        this.log('warn', 'ppp.auth.failure', { user: name, reason, final });
+        this.log('warn', 'ppp.auth.failure', { user: name, reason, final, ...(peerAddress ? { peer: peerAddress } : {}) });
+        if (checked && tracker) {
+          const block = tracker.failure(name, peerAddress, this.now);
+          if (block > 0) this.log('warn', 'ppp.auth.backoff', { user: name, peer: peerAddress, retryAfter: Math.ceil(block / 1000) });
+        }
         if (final) this.pendingClose ??= name ? 'authentication failed' : reason;
       },
+      ...(tracker ? { blocked: (name: string) => tracker.blockedFor(name, peerAddress, this.now) } : {}),
     };
     // Authentication starts only now, after LCP is Opened (iOS needs that: SE #1102).
     this.auth = this.lcpH.auth === 'pap' ? new PapServer(hooks, opts) : new MsChapV2Server(hooks, opts);

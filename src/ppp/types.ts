@@ -1,4 +1,5 @@
 import type { Counters, RateLimiter } from '../core/counters.js';
+import type { AuthFailureTracker } from './auth-failures.js';
 import type { LogEvent } from '../core/log.js';
 
 /** The types of PppSession's API (re-exported by session.ts). */
@@ -14,6 +15,11 @@ export interface PppAuthBackend {
   lookup(name: string): PppUser | undefined;
   /** called after a successful password check; false = refuse (e.g. session limit reached) with a message */
   admit(name: string): { ok: true } | { ok: false; message: string };
+  /**
+   * Failed password checks per user and per peer address with backoff, shared by all sessions
+   * (the caller owns one). Without it only the per-session retry cap applies.
+   */
+  failures?: AuthFailureTracker;
 }
 
 export interface PppConfig {
@@ -21,7 +27,9 @@ export interface PppConfig {
   dns: string[]; // up to 2
   mru?: number; // default 1360
   authProtocols?: Array<'mschapv2' | 'pap'>; // default ['mschapv2']
-  maxAuthTries?: number; // default 3
+  maxAuthTries?: number; // default 3, per session (LCP renegotiation does not reset it)
+  /** The client's outer address (what PppAuthBackend.failures counts per address). */
+  peerAddress?: string;
   idleTimeout?: number; // s, default 0 = off
   serverName?: string; // name in the CHAP challenge, default 'l2tpsec'
   random?: (n: number) => Buffer;

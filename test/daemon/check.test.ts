@@ -34,6 +34,20 @@ out_interface = "eth0"
 
 const at = (ps: Problem[], key: string): Problem | undefined => ps.find((p) => p.key === key);
 
+describe('l2tpsec check: [limits]', () => {
+  it('defaults give no warning; contradicting or harmful limits are warned about with their line', () => {
+    expect(checkConfig(GOOD, FILE, env(users)).problems).toEqual([]);
+    const text = `${GOOD}[limits]\nhalf_open_per_address = 2000\nike_sas_per_identity = 5\nchild_sas_per_ike_sa = 1\n`;
+    const r = checkConfig(text, FILE, env(users));
+    expect(r.errors).toBe(0);
+    expect(at(r.problems, 'limits.half_open_per_address')).toMatchObject({ severity: 'warning', line: 11 });
+    expect(at(r.problems, 'limits.ike_sas_per_identity')?.message).toMatch(/same identity/);
+    expect(at(r.problems, 'limits.child_sas_per_ike_sa')?.message).toMatch(/rekey/);
+    const bad = checkConfig(`${GOOD}[limits]\nsessions_per_tunnel = 0\n`, FILE, env(users));
+    expect(at(bad.problems, 'limits.sessions_per_tunnel')).toMatchObject({ severity: 'error', message: 'must be between 1 and 65535, got 0' });
+  });
+});
+
 describe('l2tpsec check', () => {
   it('a good config and users file: no problems', () => {
     const r = checkConfig(GOOD, FILE, env(users));

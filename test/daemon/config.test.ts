@@ -48,6 +48,18 @@ describe('config', () => {
     expect(serverTunnelAddress(c)).toBe('10.40.0.1');
   });
 
+  it('[limits]: defaults, each key read, unknown keys refused', () => {
+    const d = parseConfig(MINIMAL, '/etc/l2tpsec/l2tpsec.toml').limits;
+    expect(d).toEqual({
+      halfOpenPerAddress: 10, halfOpenTotal: 1000, ikeSasPerAddress: 100, ikeSasPerIdentity: 1000, ikeSasTotal: 10000,
+      childSasPerIkeSa: 8, tunnelsPerAddress: 128, sessionsPerTunnel: 8, authFailuresBeforeBackoff: 5, authBackoffMax: 300,
+    });
+    const keys = ['half_open_per_address', 'half_open_total', 'ike_sas_per_address', 'ike_sas_per_identity', 'ike_sas_total', 'child_sas_per_ike_sa', 'tunnels_per_address', 'sessions_per_tunnel', 'auth_failures_before_backoff', 'auth_backoff_max'];
+    const c = parseConfig(`${MINIMAL}[limits]\n${keys.map((k, i) => `${k} = ${i + 2}`).join('\n')}\n`, '/etc/l2tpsec/l2tpsec.toml');
+    expect(Object.values(c.limits)).toEqual(keys.map((_, i) => i + 2));
+    expect(errorOf(`${MINIMAL}[limits]\nhalf_open = 3\n`).key).toBe('limits.half_open');
+  });
+
   it('reads the PSK from psk_file relative to the config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-cfg-'));
     writeFileSync(join(dir, 'psk.txt'), 'from-a-file\n');

@@ -83,6 +83,39 @@ describe('DH groups', () => {
     });
   }
 
+  /** g^x mod p by square-and-multiply on bigints: the reference the shared DH object must match. */
+  const modPow = (base: bigint, exp: bigint, mod: bigint): bigint => {
+    let r = 1n;
+    let b = base % mod;
+    for (let e = exp; e > 0n; e >>= 1n) {
+      if (e & 1n) r = (r * b) % mod;
+      b = (b * b) % mod;
+    }
+    return r;
+  };
+  const big = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString('hex')}`);
+  const fixed = (len: number, v: bigint): Buffer => Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex');
+
+  for (const [id, name] of [[2, 'modp2'], [5, 'modp5'], [14, 'modp14']] as const) {
+    it(`group ${id}: public values and shared secrets equal g^x mod p of the named prime, key pairs alive together do not mix`, () => {
+      const g = DH_GROUPS[id]!;
+      const p = big(getDiffieHellman(name).getPrime());
+      const xa = Buffer.alloc(32, 0x11);
+      const xb = Buffer.alloc(32, 0x22);
+      const a = generateKeyPair(g, () => Buffer.from(xa));
+      const b = generateKeyPair(g, () => Buffer.from(xb));
+      xa[0] = xa[0]! | 0x80;
+      xb[0] = xb[0]! | 0x80;
+      expect(a.publicValue.equals(fixed(g.keLength, modPow(2n, big(xa), p)))).toBe(true);
+      expect(b.publicValue.equals(fixed(g.keLength, modPow(2n, big(xb), p)))).toBe(true);
+      // a's secret computed after b was generated (and vice versa) is still a's
+      const expected = fixed(g.keLength, modPow(big(b.publicValue), big(xa), p));
+      expect(a.computeShared(b.publicValue)!.equals(expected)).toBe(true);
+      expect(b.computeShared(a.publicValue)!.equals(expected)).toBe(true);
+      expect(a.computeShared(b.publicValue)!.equals(expected)).toBe(true);
+    });
+  }
+
   it('rejects MODP KE values 0, 1, p-1, p and wrong lengths', () => {
     const g = DH_GROUPS[2]!;
     const p = getDiffieHellman('modp2').getPrime();

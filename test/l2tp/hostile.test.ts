@@ -253,6 +253,25 @@ describe('E. L2TP hostile inputs', () => {
     }
   });
 
+  it('default limits: one peer group gets 128 tunnels, one tunnel 8 sessions; other peers are not affected', () => {
+    const server = newServer({ peerGroup: (k) => k.split(':')[0]! });
+    let accepted = 0;
+    for (let tid = 1; tid <= 200; tid++) {
+      const m = decoded(server.receive(sccrq([], tid), `203.0.113.9:${4500 + tid}/1701`, 0))[0]?.msg?.messageType;
+      if (m === MessageType.SCCRP) accepted++;
+    }
+    expect(accepted).toBe(128);
+    expect(server.counters.get('l2tp.sccrq.refused')).toBe(72);
+    expect(decoded(server.receive(sccrq([], 1), '198.51.100.1:4500/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);
+
+    const p = new Pair();
+    p.establish();
+    for (let k = 0; k < 8; k++) p.call();
+    const o = p.pump(p.lac.call(p.now).out);
+    expect(decoded(o).find((x) => x.msg?.messageType === MessageType.CDN)?.msg?.attrs.resultCode).toMatchObject({ result: 4, error: 4 });
+    expect(p.server.list()[0]!.sessions).toHaveLength(8);
+  });
+
   it('peerGroup makes the per-peer limit count several peer keys (e.g. one outer address) together; maxTunnels caps all', () => {
     const server = newServer({ maxTunnelsPerPeer: 2, peerGroup: (k) => k.split(':')[0]!, maxTunnels: 3 });
     expect(decoded(server.receive(sccrq([], 1), '203.0.113.9:4500/1701', 0))[0]?.msg?.messageType).toBe(MessageType.SCCRP);

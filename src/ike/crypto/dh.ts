@@ -1,4 +1,4 @@
-import { createDiffieHellman, createECDH, getDiffieHellman } from 'node:crypto';
+import { createDiffieHellman, createECDH, getDiffieHellman, type DiffieHellman } from 'node:crypto';
 
 /**
  * Diffie-Hellman groups for IKEv1 (RFC 2409 §6.2, RFC 3526, RFC 5903).
@@ -21,14 +21,25 @@ export const DH_GROUPS: Record<number, DhGroupInfo> = {
   20: { id: 20, kind: 'ecp', keLength: 96, node: 'secp384r1' },
 };
 
-const primes = new Map<string, { prime: Buffer; generator: Buffer; p: bigint }>();
-function modp(name: string): { prime: Buffer; generator: Buffer; p: bigint } {
-  let v = primes.get(name);
+/**
+ * One DiffieHellman object per MODP group for the whole process. Creating one
+ * (createDiffieHellman(prime, g), and getDiffieHellman('modp2') alike) runs OpenSSL's
+ * parameter checks on the prime: about 30-50 ms for the 1024-bit group, most of a
+ * modp1024 handshake. The object is reused: each key pair sets its own private value
+ * before every use, synchronously, so pairs alive at the same time never mix.
+ */
+interface Modp {
+  p: bigint;
+  dh: DiffieHellman;
+}
+const modps = new Map<string, Modp>();
+function modp(name: string): Modp {
+  let v = modps.get(name);
   if (!v) {
     const g = getDiffieHellman(name);
     const prime = g.getPrime();
-    v = { prime, generator: g.getGenerator(), p: BigInt(`0x${prime.toString('hex')}`) };
-    primes.set(name, v);
+    v = { p: BigInt(`0x${prime.toString('hex')}`), dh: createDiffieHellman(prime, g.getGenerator()) };
+    modps.set(name, v);
   }
   return v;
 }
@@ -58,9 +69,8 @@ export function validKeValue(group: DhGroupInfo, ke: Uint8Array): boolean {
 /** A key pair with the private value taken from `random` (so tests are deterministic). */
 export function generateKeyPair(group: DhGroupInfo, random: (n: number) => Buffer): DhKeyPair {
   if (group.kind === 'modp') {
-    const { prime, generator } = modp(group.node);
-    const dh = createDiffieHellman(prime, generator);
-    const priv = random(32); // 256-bit exponent (RFC 3526 §8 strength estimates)
+    const { dh } = modp(group.node);
+    const priv = Buffer.from(random(32)); // 256-bit exponent (RFC 3526 §8 strength estimates)
     priv[0] = (priv[0] ?? 0) | 0x80;
     dh.setPrivateKey(priv);
     dh.generateKeys();
@@ -70,6 +80,7 @@ export function generateKeyPair(group: DhGroupInfo, random: (n: number) => Buffe
       computeShared(peer) {
         if (!validKeValue(group, peer)) return undefined;
         try {
+          dh.setPrivateKey(priv); // the shared object may hold another pair's key by now
           return leftPad(dh.computeSecret(peer), group.keLength);
         } catch {
           return undefined;
