@@ -105,6 +105,7 @@ export class Daemon implements ControlTarget {
         auth: cfg.ppp.auth,
         idleTimeout: cfg.ppp.idleTimeout,
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
+        limits: cfg.limits,
         counters: this.counters,
       },
       users,

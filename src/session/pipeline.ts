@@ -22,6 +22,7 @@ import { IkeResponder, type IkeOutput, type IkeResponderConfig } from '../ike/re
 import { L2tpServer, type L2tpOutput, type L2tpServerConfig } from '../l2tp/server.js';
 import { Forwarder } from '../nat/forwarder.js';
 import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '../ppp/session.js';
+import { AuthFailureTracker } from '../ppp/auth-failures.js';
 import { MinHeap } from './heap.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
@@ -57,12 +58,28 @@ export interface PipelineOptions {
   maxSessions?: number;
   /** Inner UDP ports (L2TP peers) one SA lineage may use; default 16. */
   maxRoutesPerLineage?: number;
+  /** What one address, identity or user may hold (config [limits]); the cores' defaults otherwise. */
+  limits?: Partial<PipelineLimits>;
   counters?: Counters;
   random?: (n: number) => Buffer;
   /** Tests: extra IKE responder settings (e.g. forceEncapsulation). */
   ike?: Partial<IkeResponderConfig>;
   /** Tests: extra L2TP server settings (e.g. channel timing). */
   l2tp?: Partial<L2tpServerConfig>;
+}
+
+export interface PipelineLimits {
+  halfOpenPerAddress: number;
+  halfOpenTotal: number;
+  ikeSasPerAddress: number;
+  ikeSasPerIdentity: number;
+  ikeSasTotal: number;
+  childSasPerIkeSa: number;
+  tunnelsPerAddress: number;
+  sessionsPerTunnel: number;
+  authFailuresBeforeBackoff: number;
+  /** Seconds. */
+  authBackoffMax: number;
 }
 
 /** An IPsec SA lineage: one client's child SAs (and rekeys) under one IKE identity. */
@@ -144,6 +161,8 @@ export class Pipeline {
   private head = Buffer.alloc(HEAD_MAX * 256);
   private headPos = 0;
   private readonly maxRoutes: number;
+  /** MS-CHAPv2/PAP failures per user and per client address, across sessions (backoff). */
+  private readonly authFailures: AuthFailureTracker;
   private readonly logLimiter = new RateLimiter(5, 10_000);
 
   constructor(
@@ -156,6 +175,11 @@ export class Pipeline {
     this.counters = opts.counters ?? new CountersImpl('daemon');
     this.users = users;
     this.maxRoutes = opts.maxRoutesPerLineage ?? 16;
+    const lim = opts.limits ?? {};
+    this.authFailures = new AuthFailureTracker({
+      ...(lim.authFailuresBeforeBackoff !== undefined ? { freeFailures: lim.authFailuresBeforeBackoff } : {}),
+      ...(lim.authBackoffMax !== undefined ? { maxDelayMs: lim.authBackoffMax * 1000 } : {}),
+    });
     this.ike = new IkeResponder({
       psk: opts.psk,
       cookieSecret: opts.cookieSecret,
@@ -164,6 +188,7 @@ export class Pipeline {
       childLifetimeMax: opts.childLifetimeMax,
       dpdIdle: opts.dpdIdle,
       counters: this.counters,
+      ...pick(lim, ['halfOpenPerAddress', 'halfOpenTotal', 'ikeSasPerAddress', 'ikeSasPerIdentity', 'ikeSasTotal', 'childSasPerIkeSa']),
       ...(opts.random ? { random: opts.random } : {}),
       ...opts.ike,
     });
@@ -173,6 +198,8 @@ export class Pipeline {
       ...(opts.l2tpSecret ? { secret: opts.l2tpSecret } : {}),
       helloInterval: opts.helloInterval,
       counters: this.counters,
+      ...(lim.tunnelsPerAddress !== undefined ? { maxTunnelsPerPeer: lim.tunnelsPerAddress } : {}),
+      ...(lim.sessionsPerTunnel !== undefined ? { maxSessionsPerTunnel: lim.sessionsPerTunnel } : {}),
       // tunnels per peer are counted per outer address, whatever the SA or inner port
       peerGroup: (key) => this.routes.get(key)?.lineage.peer.address ?? key,
       ...(opts.random ? { random: opts.random } : {}),
@@ -596,6 +623,7 @@ export class Pipeline {
     const backend: PppAuthBackend = {
       lookup: (name) => this.users.lookup(name),
       admit: (name) => this.table.admit(handle, name),
+      failures: this.authFailures,
     };
     const o = this.opts;
     const ppp = new PppSession(
@@ -607,6 +635,7 @@ export class Pipeline {
         idleTimeout: o.idleTimeout,
         ...(o.lcpEchoInterval ? { lcpEchoInterval: o.lcpEchoInterval } : {}),
         serverName: o.hostName,
+        peerAddress: route.lineage.peer.address,
         counters: this.counters.view('ppp.'),
       },
       backend,
@@ -777,6 +806,12 @@ export class Pipeline {
       if (this.logLimiter.allow(where, now) >= 0) this.sink.log(logEvent('error', 'internal.error', { where, error: (e as Error).stack ?? String(e) }));
     }
   }
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 /** An ESP transform for logs and status: "aes-cbc256-hmac-sha1-96", "3des-cbc192-hmac-sha1-96", "aes-gcm128-icv16". */
