@@ -18,6 +18,7 @@ import { EspEngine, type EspInbound, type EspOutbound } from '../src/esp/engine.
 import { resolveTransform } from '../src/esp/transforms.js';
 import { classifyNatt } from '../src/esp/natt.js';
 import { UdpEndpoints } from '../src/io/udp.js';
+import { benchPath, type PathRow } from './esp-path.js';
 import { naiveDecrypt, naiveEncrypt, nobleDecrypt, nobleEncrypt, type BenchKeys } from './esp-naive.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -364,6 +365,15 @@ export async function runEspBench(): Promise<void> {
       }
     }
   }
+  console.log('outbound full path (TUN packet → forwarder → PPP → L2TP → ESP datagram): pipeline vs the previous copy-per-layer path');
+  const path: PathRow[] = [];
+  for (const [name, t] of Object.entries(TRANSFORMS)) {
+    for (const size of [64, 1400]) {
+      const r = benchPath(name, t, size, BATCH, ROUNDS, SLICE_MS, timed);
+      path.push(r);
+      console.log(`${name.padEnd(15)} ${String(size).padStart(4)}  outbound ${String(r.pps).padStart(9)} ${r.gbps.toFixed(3).padStart(8)}  previous ${String(r.baseline_pps).padStart(9)}  ratio ${r.ratio.toFixed(2)}`);
+    }
+  }
   const e2e = await benchE2e(1400, 'aes128-sha1', E2E_SENDERS);
   console.log(
     `end-to-end ${e2e.transform} ${e2e.size} B over loopback, ${e2e.senders} sender process(es): count-only receiver ${e2e.count_only_pps} pps (sender ${e2e.count_only_sent_pps}), ` +
@@ -380,6 +390,7 @@ export async function runEspBench(): Promise<void> {
     batch: BATCH,
     note: `shared 2-core machine; pps per CPU-second of the process (wall_* = wall clock); interleaved best-of-${ROUNDS} slices of ${SLICE_MS} ms`,
     esp: rows,
+    path,
     e2e,
     elapsed_ms: Date.now() - started,
   };

@@ -24,6 +24,7 @@ import { Forwarder } from '../nat/forwarder.js';
 import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '../ppp/session.js';
 import { AuthFailureTracker } from '../ppp/auth-failures.js';
 import { MinHeap } from './heap.js';
+import { Lineages, type Lineage, type Route } from './lineage.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
 
@@ -82,26 +83,6 @@ export interface PipelineLimits {
   authBackoffMax: number;
 }
 
-/** An IPsec SA lineage: one client's child SAs (and rekeys) under one IKE identity. */
-interface Lineage {
-  readonly id: number;
-  /** The identity endpoint (the outer address and port when it came up). */
-  readonly peer: Endpoint;
-  readonly peerId: string;
-  readonly ikeSas: Set<string>;
-  /** Child SA ids, oldest first: the last one carries what we send. */
-  readonly children: string[];
-  /** Inner UDP source port → route (the L2TP peer). */
-  readonly routes: Map<number, Route>;
-}
-
-/** An L2TP peer: a lineage and the client's inner UDP port. `key` is what the L2TP core calls the peer. */
-interface Route {
-  readonly lineage: Lineage;
-  readonly port: number;
-  readonly key: string;
-}
-
 interface LiveSession {
   readonly rec: SessionRecord;
   readonly ppp: PppSession;
@@ -111,8 +92,8 @@ interface LiveSession {
   due: number | undefined;
 }
 
+/** What status shows about a child SA. */
 interface ChildInfo {
-  lineage: Lineage;
   natT: boolean;
   transform: string;
 }
@@ -140,12 +121,9 @@ export class Pipeline {
   private readonly forwarder: Forwarder<SessionHandle>;
   private users: UserDirectory;
 
-  private readonly lineages = new Map<number, Lineage>();
-  private readonly lineageOfIke = new Map<string, Lineage>();
+  private readonly lineages = new Lineages();
   private readonly ikeAlgorithms = new Map<string, string>();
   private readonly children = new Map<string, ChildInfo>();
-  private readonly routes = new Map<string, Route>();
-  private nextLineage = 1;
 
   private readonly live = new Map<SessionHandle, LiveSession>();
   private readonly byL2tpKey = new Map<string, LiveSession>();
@@ -201,7 +179,7 @@ export class Pipeline {
       ...(lim.tunnelsPerAddress !== undefined ? { maxTunnelsPerPeer: lim.tunnelsPerAddress } : {}),
       ...(lim.sessionsPerTunnel !== undefined ? { maxSessionsPerTunnel: lim.sessionsPerTunnel } : {}),
       // tunnels per peer are counted per outer address, whatever the SA or inner port
-      peerGroup: (key) => this.routes.get(key)?.lineage.peer.address ?? key,
+      peerGroup: (key) => this.lineages.route(key)?.lineage.peer.address ?? key,
       ...(opts.random ? { random: opts.random } : {}),
       ...opts.l2tp,
     });
@@ -243,7 +221,7 @@ export class Pipeline {
       const { delivered, events } = this.esp.decryptBatch(batch, now);
       this.onEspEvents(events, now);
       for (const d of delivered) {
-        const lineage = this.children.get(d.saId)?.lineage;
+        const lineage = this.lineages.ofChildSa(d.saId);
         if (!lineage) {
           this.counters.inc('session.drop.no-lineage');
           continue;
@@ -255,13 +233,13 @@ export class Pipeline {
             this.counters.inc('session.drop.too-many-inner-ports');
             continue;
           }
-          route = this.addRoute(lineage, d.innerSrcPort);
+          route = this.lineages.addRoute(lineage, d.innerSrcPort);
         }
         const control = d.payload.length > 0 && (d.payload[0]! & 0x80) !== 0;
         this.onL2tp(this.l2tp.receive(d.payload, route.key, now), now);
         if (control) this.l2tpDue = this.l2tp.nextDeadline();
         // an L2TP peer exists only once it has a tunnel (an SCCRQ that made one)
-        if (fresh && this.l2tp.peerTunnelCount(route.key) === 0) this.removeRoute(route);
+        if (fresh && this.l2tp.peerTunnelCount(route.key) === 0) this.lineages.removeRoute(route);
       }
     });
     this.flush(now);
@@ -291,7 +269,7 @@ export class Pipeline {
       if (this.l2tpDue !== undefined && now >= this.l2tpDue) {
         this.onL2tp(this.l2tp.tick(now), now);
         this.l2tpDue = this.l2tp.nextDeadline();
-        for (const r of this.routesToCheck) if (this.l2tp.peerTunnelCount(r.key) === 0) this.removeRoute(r);
+        for (const r of this.routesToCheck) if (this.l2tp.peerTunnelCount(r.key) === 0) this.lineages.removeRoute(r);
         this.routesToCheck.clear();
       }
       for (;;) {
@@ -385,7 +363,7 @@ export class Pipeline {
     return this.table.list().map((rec) => {
       const s = this.live.get(rec.handle);
       const lineage = s?.route.lineage;
-      const newest = lineage ? lineage.children[lineage.children.length - 1] : undefined;
+      const newest = lineage ? this.lineages.newest(lineage) : undefined;
       const child = newest ? this.children.get(newest) : undefined;
       const ikeId = lineage ? [...lineage.ikeSas].pop() : undefined;
       const st = s?.ppp.status(now);
@@ -409,7 +387,7 @@ export class Pipeline {
       live: this.live.size,
       l2tpSessions: this.byL2tpKey.size,
       lineages: this.lineages.size,
-      routes: this.routes.size,
+      routes: this.lineages.routeCount,
       children: this.children.size,
       ikeSas: this.ike.list().length,
       tunnels: this.l2tp.list().length,
@@ -430,19 +408,14 @@ export class Pipeline {
           break;
         case 'ike-sa-up': {
           this.ikeAlgorithms.set(o.id, o.algorithms);
-          this.lineageOfIke.set(o.id, this.lineageFor(o.id, o.peer, o.peerId));
+          this.lineages.ikeUp(o.id, o.peer, o.peerId);
           this.sink.log(logEvent('info', 'ike.sa.up', { id: o.id, peer: endpointText(o.peer), peerId: o.peerId, algorithms: o.algorithms }));
           this.sink.event({ type: 'ike.sa.up', fields: { id: o.id, peer: endpointText(o.peer), algorithms: o.algorithms } });
           break;
         }
         case 'ike-sa-down': {
           this.ikeAlgorithms.delete(o.id);
-          const lineage = this.lineageOfIke.get(o.id);
-          this.lineageOfIke.delete(o.id);
-          if (lineage) {
-            lineage.ikeSas.delete(o.id);
-            this.maybeForget(lineage);
-          }
+          this.lineages.ikeDown(o.id);
           this.sink.log(logEvent('info', 'ike.sa.down', { id: o.id, peer: endpointText(o.peer), reason: o.reason }));
           this.sink.event({ type: 'ike.sa.down', fields: { id: o.id, peer: endpointText(o.peer), reason: o.reason } });
           break;
@@ -465,34 +438,12 @@ export class Pipeline {
     }
   }
 
-  /**
-   * The lineage of a new IKE SA: a Phase 1 rekey (same identity endpoint and
-   * identity, the old IKE SA or its children still alive) continues the old
-   * lineage; anything else starts a new one.
-   */
-  private lineageFor(ikeSaId: string, peer: Endpoint, peerId: string): Lineage {
-    for (const l of this.lineages.values()) {
-      if (l.peer.address === peer.address && l.peer.port === peer.port && l.peerId === peerId && (l.ikeSas.size > 0 || l.children.length > 0)) {
-        l.ikeSas.add(ikeSaId);
-        return l;
-      }
-    }
-    const l: Lineage = { id: this.nextLineage++, peer: { ...peer }, peerId, ikeSas: new Set([ikeSaId]), children: [], routes: new Map() };
-    this.lineages.set(l.id, l);
-    return l;
-  }
-
   private childUp(o: ChildSaUp): void {
-    let lineage = this.lineageOfIke.get(o.ikeSaId);
-    if (!lineage) {
-      lineage = this.lineageFor(o.ikeSaId, o.peer, o.peerId ?? '');
-      this.lineageOfIke.set(o.ikeSaId, lineage);
-    }
     const refused = this.esp.tryAddSa(o);
     this.onEspEvents(this.esp.takeEvents(), 0);
     if (refused !== undefined) return;
-    lineage.children.push(o.id);
-    const info: ChildInfo = { lineage, natT: o.encapsulation === 'udp', transform: espLabel(o.transform) };
+    this.lineages.childUp(o.id, o.ikeSaId, o.peer, o.peerId ?? '');
+    const info: ChildInfo = { natT: o.encapsulation === 'udp', transform: espLabel(o.transform) };
     this.children.set(o.id, info);
     this.sink.log(
       logEvent('info', 'ipsec.sa.up', {
@@ -509,27 +460,18 @@ export class Pipeline {
 
   private childDown(id: string, reason: string, now: number): void {
     this.esp.removeSa(id);
-    const info = this.children.get(id);
     this.children.delete(id);
     this.sink.log(logEvent('info', 'ipsec.sa.down', { id, reason }));
     this.sink.event({ type: 'ipsec.sa.down', fields: { id, reason } });
-    if (!info) return;
-    const lineage = info.lineage;
-    const i = lineage.children.indexOf(id);
-    if (i >= 0) lineage.children.splice(i, 1);
-    if (lineage.children.length === 0) {
-      // Without an SA its L2TP tunnels cannot speak: free them ("ipsec sa dpd", "ipsec sa deleted by peer", ...).
-      for (const r of [...lineage.routes.values()]) {
-        this.onL2tp(this.l2tp.closePeer(r.key, now, false, `ipsec sa ${reason}`), now);
-        this.removeRoute(r);
-      }
-      this.l2tpDue = this.l2tp.nextDeadline();
-      this.maybeForget(lineage);
+    const down = this.lineages.childDown(id);
+    if (!down?.orphaned) return;
+    // Without an SA its L2TP tunnels cannot speak: free them ("ipsec sa dpd", "ipsec sa deleted by peer", ...).
+    for (const r of [...down.lineage.routes.values()]) {
+      this.onL2tp(this.l2tp.closePeer(r.key, now, false, `ipsec sa ${reason}`), now);
+      this.lineages.removeRoute(r);
     }
-  }
-
-  private maybeForget(l: Lineage): void {
-    if (l.ikeSas.size === 0 && l.children.length === 0 && l.routes.size === 0) this.lineages.delete(l.id);
+    this.l2tpDue = this.l2tp.nextDeadline();
+    this.lineages.forgetIfEmpty(down.lineage);
   }
 
   private onEspEvents(events: EspEvent[], now: number): void {
@@ -549,25 +491,12 @@ export class Pipeline {
 
   // ------------------------------------------------------------ L2TP side
 
-  private addRoute(lineage: Lineage, port: number): Route {
-    const route: Route = { lineage, port, key: `${endpointText(lineage.peer)}/${port}#${lineage.id}` };
-    lineage.routes.set(port, route);
-    this.routes.set(route.key, route);
-    return route;
-  }
-
-  private removeRoute(r: Route): void {
-    if (r.lineage.routes.get(r.port) === r) r.lineage.routes.delete(r.port);
-    this.routes.delete(r.key);
-    this.maybeForget(r.lineage);
-  }
-
   private onL2tp(outs: L2tpOutput[], now: number): void {
     for (const o of outs) {
       switch (o.type) {
         case 'send': {
-          const r = this.routes.get(o.peerKey);
-          const saId = r ? r.lineage.children[r.lineage.children.length - 1] : undefined;
+          const r = this.lineages.route(o.peerKey);
+          const saId = r ? this.lineages.newest(r.lineage) : undefined;
           if (!r || saId === undefined) {
             this.counters.inc('l2tp.drop.no-sa');
             break;
@@ -592,7 +521,7 @@ export class Pipeline {
           break;
         }
         case 'tunnel-down': {
-          const r = this.routes.get(o.peerKey);
+          const r = this.lineages.route(o.peerKey);
           if (r) this.routesToCheck.add(r);
           break;
         }
@@ -606,7 +535,7 @@ export class Pipeline {
   // ------------------------------------------------------------- PPP side
 
   private startSession(l2tpKey: string, peerKey: string, tunnelId: number, sessionId: number, now: number): void {
-    const route = this.routes.get(peerKey);
+    const route = this.lineages.route(peerKey);
     if (!route) {
       this.counters.inc('session.drop.no-route');
       this.onL2tp(this.l2tp.closeSession(l2tpKey, 2, now, 'no route'), now);
@@ -752,8 +681,7 @@ export class Pipeline {
    * shared head buffer and ESP copies head + packet once into its plaintext.
    */
   private sendIpv4(s: LiveSession, packet: Buffer, now: number): void {
-    const lineage = s.route.lineage;
-    const saId = lineage.children[lineage.children.length - 1];
+    const saId = this.lineages.newest(s.route.lineage);
     if (saId === undefined) {
       this.counters.inc('l2tp.drop.no-sa');
       return;

@@ -52,6 +52,9 @@ export class World {
   private toClients: Array<{ data: Buffer; to: Endpoint }> = [];
   private ikeToClients: Array<{ data: Buffer; to: Endpoint }> = [];
   faults: Faults | undefined;
+  /** Benchmarks: ESP datagrams from the server are counted and dropped, as a socket would take them. */
+  countOnly = false;
+  counted = 0;
   /** The times the pipeline had something due and was ticked (to prove timers fire on time, and only then). */
   readonly wakeups: number[] = [];
 
@@ -80,6 +83,10 @@ export class World {
       {
         sendIke: (_from, to, data) => this.ikeToClients.push({ data: Buffer.from(data), to }),
         sendEsp: (sends) => {
+          if (this.countOnly) {
+            this.counted += sends.length;
+            return;
+          }
           for (const s of sends) this.toClients.push({ data: Buffer.from(s.data), to: s.to });
         },
       },
