@@ -59,6 +59,8 @@ export interface PipelineOptions {
   maxSessions?: number;
   /** Inner UDP ports (L2TP peers) one SA lineage may use; default 16. */
   maxRoutesPerLineage?: number;
+  /** Sessions of one SA lineage that have not authenticated yet; default 4. */
+  maxUnauthenticatedPerLineage?: number;
   /** What one address, identity or user may hold (config [limits]); the cores' defaults otherwise. */
   limits?: Partial<PipelineLimits>;
   counters?: Counters;
@@ -139,6 +141,7 @@ export class Pipeline {
   private head = Buffer.alloc(HEAD_MAX * 256);
   private headPos = 0;
   private readonly maxRoutes: number;
+  private readonly maxUnauthenticated: number;
   /** MS-CHAPv2/PAP failures per user and per client address, across sessions (backoff). */
   private readonly authFailures: AuthFailureTracker;
   private readonly logLimiter = new RateLimiter(5, 10_000);
@@ -153,6 +156,7 @@ export class Pipeline {
     this.counters = opts.counters ?? new CountersImpl('daemon');
     this.users = users;
     this.maxRoutes = opts.maxRoutesPerLineage ?? 16;
+    this.maxUnauthenticated = opts.maxUnauthenticatedPerLineage ?? 4;
     const lim = opts.limits ?? {};
     this.authFailures = new AuthFailureTracker({
       ...(lim.authFailuresBeforeBackoff !== undefined ? { freeFailures: lim.authFailuresBeforeBackoff } : {}),
@@ -241,6 +245,7 @@ export class Pipeline {
         // an L2TP peer exists only once it has a tunnel (an SCCRQ that made one)
         if (fresh && this.l2tp.peerTunnelCount(route.key) === 0) this.lineages.removeRoute(route);
       }
+      this.dropIdleRoutes();
     });
     this.flush(now);
   }
@@ -269,9 +274,8 @@ export class Pipeline {
       if (this.l2tpDue !== undefined && now >= this.l2tpDue) {
         this.onL2tp(this.l2tp.tick(now), now);
         this.l2tpDue = this.l2tp.nextDeadline();
-        for (const r of this.routesToCheck) if (this.l2tp.peerTunnelCount(r.key) === 0) this.lineages.removeRoute(r);
-        this.routesToCheck.clear();
       }
+      this.dropIdleRoutes();
       for (;;) {
         const top = this.pppDue.peek();
         if (top === undefined || top.at > now) break;
@@ -284,6 +288,13 @@ export class Pipeline {
       }
     });
     this.flush(now);
+  }
+
+  /** Routes whose last tunnel is gone (a tunnel of theirs went down): forget them. */
+  private dropIdleRoutes(): void {
+    if (this.routesToCheck.size === 0) return;
+    for (const r of this.routesToCheck) if (this.l2tp.peerTunnelCount(r.key) === 0) this.lineages.removeRoute(r);
+    this.routesToCheck.clear();
   }
 
   /** The earliest time anything is due, or undefined when nothing is. */
@@ -544,6 +555,13 @@ export class Pipeline {
     if (!this.table.hasRoom()) {
       this.counters.inc('session.refused.total');
       this.onL2tp(this.l2tp.closeSession(l2tpKey, 4, now, 'too many sessions'), now);
+      return;
+    }
+    // one SA may hold only a few sessions that have not logged in yet: a PSK holder
+    // cannot fill the table with calls that never authenticate
+    if (this.table.unauthenticatedOf(route.lineage.id) >= this.maxUnauthenticated) {
+      this.counters.inc('session.refused.unauthenticated-per-sa');
+      this.onL2tp(this.l2tp.closeSession(l2tpKey, 4, now, 'too many sessions waiting for login'), now);
       return;
     }
     const id = `${endpointText(route.lineage.peer)}/${route.port}/${tunnelId}/${sessionId}`;

@@ -196,6 +196,13 @@ export class SessionTable {
     return out;
   }
 
+  /** Sessions of an SA lineage that have not passed authentication. */
+  unauthenticatedOf(lineage: number): number {
+    let n = 0;
+    for (const r of this.byHandle.values()) if (r.lineage === lineage && r.user === undefined) n++;
+    return n;
+  }
+
   /** Sessions carried by an SA lineage. */
   ofLineage(lineage: number): SessionRecord[] {
     const out: SessionRecord[] = [];

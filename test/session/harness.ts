@@ -12,6 +12,7 @@ import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { EspEngine } from '../../src/esp/engine.js';
 import { DOI_IPSEC, NotifyType, PayloadType, ProtocolId } from '../../src/ike/wire/constants.js';
 import { encodeNotify } from '../../src/ike/wire/notify.js';
+import { encodeDelete } from '../../src/ike/wire/delete.js';
 import type { IdPayload } from '../../src/ike/wire/id.js';
 import { internetChecksum, parseIPv4 } from '../../src/core/ipv4.js';
 import { Pipeline, type PipelineOptions } from '../../src/session/pipeline.js';
@@ -228,6 +229,8 @@ export class SimClient {
   lastEsp = 0;
   /** IPv4 packets that reached this client through the tunnel. */
   readonly received: Buffer[] = [];
+  /** More LACs on the same SA and inner port (more tunnels from one client). */
+  readonly extraLacs: TestLac[] = [];
   private nextRetransmit: number | undefined;
   private espSpec: P2Spec;
 
@@ -328,6 +331,21 @@ export class SimClient {
     return w.runUntil(bothUp, ms);
   }
 
+  /** Leave as a client does: LCP Terminate, CDN, StopCCN, then Deletes of the IPsec and the IKE SA. */
+  hangUpAll(): void {
+    const w = this.world;
+    this.sendPpp([Buffer.from([0xff, 0x03, 0xc0, 0x21, 0x05, 0x77, 0x00, 0x04])]);
+    this.sendL2tp(this.lac.hangUp(this.sessionId, w.now));
+    this.sendL2tp(this.lac.stop(w.now));
+    w.pump();
+    const spi = Buffer.alloc(4);
+    spi.writeUInt32BE(Number.parseInt(this.saId.slice('client-'.length), 16));
+    const delEsp = encodeDelete({ doi: 1, protocolId: 3, spiSize: 4, spis: [spi] });
+    const delIke = encodeDelete({ doi: 1, protocolId: 1, spiSize: 16, spis: [Buffer.concat([this.ikeInit.ckyI, this.ikeInit.ckyR])] });
+    w.ike(this, this.ikeInit.informational([{ type: PayloadType.D, body: delEsp }, { type: PayloadType.D, body: delIke }]));
+    this.alive = false;
+  }
+
   sendPpp(frames: Buffer[]): void {
     this.sendL2tp(frames.map((f) => this.lac.data(this.sessionId, f)));
   }
@@ -341,6 +359,7 @@ export class SimClient {
   fromServer(data: Buffer): void {
     const { delivered } = this.esp.decryptBatch([{ data, from: SERVER4500 }], this.world.now);
     for (const d of delivered) {
+      for (const l of this.extraLacs) this.sendL2tp(l.receive(d.payload, this.world.now));
       const before = this.lac.frames.length;
       this.sendL2tp(this.lac.receive(d.payload, this.world.now));
       for (const { frame } of this.lac.frames.slice(before)) {
@@ -370,7 +389,11 @@ export class SimClient {
 
   nextDeadline(): number | undefined {
     if (!this.alive) return undefined;
-    const l = this.lac.nextDeadline();
+    let l = this.lac.nextDeadline();
+    for (const x of this.extraLacs) {
+      const d = x.nextDeadline();
+      if (d !== undefined && (l === undefined || d < l)) l = d;
+    }
     const r = this.nextRetransmit;
     if (l === undefined) return r;
     return r === undefined ? l : Math.min(l, r);
@@ -379,8 +402,10 @@ export class SimClient {
   tick(): void {
     if (!this.alive) return;
     const now = this.world.now;
-    const r = this.lac.tick(now);
-    if (r !== 'failed') this.sendL2tp(r);
+    for (const l of [this.lac, ...this.extraLacs]) {
+      const r = l.tick(now);
+      if (r !== 'failed') this.sendL2tp(r);
+    }
     if (this.nextRetransmit !== undefined && now >= this.nextRetransmit) {
       const again = this.ppp.retransmit();
       this.sendPpp(again);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExchangeType, IdType, PayloadType } from '../../src/ike/wire/constants.js';
 import { encodeDelete } from '../../src/ike/wire/delete.js';
+import { TestLac } from '../l2tp/lac.js';
 import { INTERNET, World, dstOf, ipv4, srcOf, type SimClient } from './harness.js';
 
 const EMPTY = { sessions: 0, live: 0, l2tpSessions: 0, forwarder: 0, poolUsed: 0 };
@@ -234,6 +235,40 @@ describe('pipeline composition (IKE initiator + LAC + PPP client through fake po
     expect(second.connect(20_000)).toBe(false);
     expect(second.ppp.authFailures.join(' ')).toMatch(/E=649/);
     expect(w.pipeline.table.countUser('alice')).toBe(1);
+  });
+
+  it('one SA holds at most 4 sessions that have not logged in; the 5th call gets CDN result 4', () => {
+    const w = new World();
+    const c = w.client({ user: 'alice', password: 'alice password' });
+    c.ipsec();
+    c.sendL2tp(c.lac.start(w.now));
+    expect(w.runUntil(() => c.lac.state === 'established', 10_000)).toBe(true);
+    const calls: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const call = c.lac.call(w.now);
+      calls.push(call.sessionId);
+      c.sendL2tp(call.out);
+      w.pump();
+    }
+    w.runUntil(() => calls.every((id) => c.lac.sessions.get(id)!.state !== 'wait-reply'), 10_000);
+    const states = calls.map((id) => c.lac.sessions.get(id)!);
+    expect(states.filter((x) => x.state === 'established')).toHaveLength(4);
+    expect(states.filter((x) => x.state === 'closed').map((x) => x.closeReason)).toEqual(['CDN 4', 'CDN 4']);
+    expect(w.pipeline.counters.get('session.refused.unauthenticated-per-sa')).toBe(2);
+    expect(w.pipeline.table.list()).toHaveLength(4);
+  });
+
+  it("a second tunnel of the same client going down leaves the first one's route alone", () => {
+    const w = new World();
+    const c = connected(w);
+    const lac2 = new TestLac({ hostName: 'second', tunnelId: 0x2222 });
+    c.extraLacs.push(lac2);
+    c.sendL2tp(lac2.start(w.now));
+    expect(w.runUntil(() => lac2.state === 'established', 10_000)).toBe(true);
+    c.sendL2tp(lac2.stop(w.now));
+    w.advance(40_000);
+    expect(w.pipeline.sizes()).toMatchObject({ tunnels: 1, routes: 1 });
+    roundTrip(w, c, 'first tunnel still speaks');
   });
 
   it('survives loss, duplication and reordering of ESP both ways (property)', () => {
