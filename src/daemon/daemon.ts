@@ -253,6 +253,10 @@ export class Daemon implements ControlTarget {
 
   // ---- control API (src/daemon/control.ts) ------------------------------------
 
+  logDropped(): number {
+    return this.log.dropped();
+  }
+
   history(opts: { user?: string; limit?: number }): HistoryEntry[] {
     return this.historyFile?.read(opts) ?? [];
   }

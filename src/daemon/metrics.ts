@@ -44,7 +44,11 @@ export function formatExposition(families: MetricFamily[]): string {
   return out.join('\n') + '\n';
 }
 
-export type MetricsSource = Pick<ControlTarget, 'statusInfo' | 'subscribe'> & { counters: { snapshot(): Record<string, number> } };
+export type MetricsSource = Pick<ControlTarget, 'statusInfo' | 'subscribe'> & {
+  counters: { snapshot(): Record<string, number> };
+  /** Log lines dropped because the output could not keep up. */
+  logDropped?(): number;
+};
 
 /** IKE counters that mean a failed handshake, by outcome label. */
 const HANDSHAKE_FAILURES: Record<string, string> = {
@@ -122,6 +126,13 @@ export class MetricsCollector {
       { name: 'l2tpsec_drops_total', help: 'Dropped packets by reason (counter name)', type: 'counter', samples: drops },
       { name: 'l2tpsec_pool_free_addresses', help: 'Free addresses in the PPP pool', type: 'gauge', samples: [{ value: st.pool.free }] },
       { name: 'l2tpsec_event_loop_lag_seconds', help: 'Mean event loop delay since the last scrape', type: 'gauge', samples: [{ value: lagSeconds }] },
+      { name: 'l2tpsec_log_lines_dropped_total', help: 'Log lines dropped because the log output could not keep up', type: 'counter', samples: [{ value: this.src.logDropped?.() ?? 0 }] },
+      {
+        name: 'l2tpsec_counter_total',
+        help: 'Every internal counter of the daemon by name (drops, messages, refusals, ...)',
+        type: 'counter',
+        samples: Object.entries(c).map(([k, v]) => ({ labels: { name: k }, value: v })),
+      },
     ];
   }
 

@@ -66,12 +66,15 @@ describe('Prometheus exposition', () => {
     counters.inc('esp.in.drop.replay', 5);
     counters.inc('ike.auth.failed');
     counters.inc('ike.rx', 100);
+    // PPP and the forwarder count into the daemon's registry through prefixed views
+    counters.view('ppp.').inc('drop.lcp-not-opened', 3);
+    counters.view('nat.').inc('drop.spoofed-source');
     const listeners = new Set<(e: DaemonEvent) => void>();
     const status: StatusInfo = {
       listen: [], pskFingerprint: '', pool: { cidr: '10.40.0.0/29', size: 5, used: 1, free: 4 }, ikeSas: 1, users: 1, uptime: 1,
       sessions: [{ id: 's', user: 'a', address: '10.40.0.2', peer: null, natT: null, ike: null, esp: null, started: '', uptime: 1, bytesIn: 100, bytesOut: 200, packetsIn: 1, packetsOut: 2, idle: 0, phase: 'network' }],
     };
-    const src: MetricsSource = { counters, statusInfo: () => status, subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)) };
+    const src: MetricsSource = { counters, statusInfo: () => status, subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)), logDropped: () => 7 };
     const m = new MetricsServer(src);
     const port = await m.listen('127.0.0.1:0');
     try {
@@ -103,6 +106,10 @@ describe('Prometheus exposition', () => {
       expect(v('l2tpsec_packets_total', { direction: 'out' })).toBe(22);
       expect(v('l2tpsec_drops_total', { reason: 'esp.in.drop.replay' })).toBe(5);
       expect(p.samples.some((s) => s.name === 'l2tpsec_drops_total' && s.labels['reason'] === 'ike.rx')).toBe(false);
+      expect(v('l2tpsec_drops_total', { reason: 'ppp.drop.lcp-not-opened' })).toBe(3);
+      expect(v('l2tpsec_drops_total', { reason: 'nat.drop.spoofed-source' })).toBe(1);
+      expect(v('l2tpsec_counter_total', { name: 'ike.rx' })).toBe(100);
+      expect(v('l2tpsec_log_lines_dropped_total')).toBe(7);
       expect(v('l2tpsec_pool_free_addresses')).toBe(4);
       expect(v('l2tpsec_event_loop_lag_seconds')).toBeGreaterThanOrEqual(0);
       for (const n of ['l2tpsec_sessions', 'l2tpsec_bytes_total', 'l2tpsec_drops_total']) expect(p.help.has(n)).toBe(true);
