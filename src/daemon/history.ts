@@ -1,24 +1,13 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { EndedSession } from '../session/table.js';
 
-/** One ended session, as appended to the history file (one JSON line each). */
-export interface HistoryEntry {
-  user: string | null;
-  /** Outer address:port of the client. */
-  peer: string | null;
-  address: string | null;
-  session: string;
-  /** ISO 8601 start and end (wall clock). */
-  start: string;
-  end: string;
-  /** Whole seconds. */
-  duration: number;
-  bytesIn: number;
-  bytesOut: number;
-  packetsIn: number;
-  packetsOut: number;
-  reason: string;
-}
+/**
+ * One ended session, as appended to the history file (one JSON line each): what the
+ * session table records when a session ends (user, outer peer, address, id, ISO 8601
+ * start and end, whole seconds, counters, reason); older lines may lack the address.
+ */
+export type HistoryEntry = Omit<EndedSession, 'address'> & { address: string | null };
 
 export const HISTORY_MAX_LINES = 10_000;
 
