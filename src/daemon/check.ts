@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
 import { ConfigError, keyLines, parseConfig, type Config } from './config.js';
@@ -25,6 +26,8 @@ export interface CheckEnv {
   readFile: (path: string) => string;
   /** Whether a network interface exists (out_interface); undefined = cannot tell. */
   interfaceExists: (name: string) => boolean | undefined;
+  /** Whether a group exists (control.group); undefined = cannot tell. */
+  groupExists?: (name: string) => boolean | undefined;
 }
 
 export interface CheckResult {
@@ -154,10 +157,28 @@ export function pskProblems(psk: string, file: string, line: number | undefined)
   return out;
 }
 
+/**
+ * What is wrong with `address` as a user's static address in this config's pool
+ * (outside it, the network, the server's tunnel address or the broadcast); undefined when fine.
+ */
+export function staticAddressProblem(cfg: Config, address: string): string | undefined {
+  const pool = parseCidr(cfg.ppp.pool);
+  let a: number;
+  try {
+    a = parseIPv4(address);
+  } catch {
+    return `not an IPv4 address: ${JSON.stringify(address)}`;
+  }
+  if (!cidrContains(pool, a)) return `${address} is outside the pool ${cfg.ppp.pool}`;
+  if (a === pool.first) return `${address} is the pool's network address`;
+  if (a === pool.first + 1) return `${address} is the server's tunnel address`;
+  if (a === pool.last) return `${address} is the pool's broadcast address`;
+  return undefined;
+}
+
 /** Static user addresses: inside the pool, not the network, the server's tunnel address or the broadcast. */
 export function staticAddressProblems(cfg: Config, stores: UserStore[], usersText: string): Problem[] {
   const out: Problem[] = [];
-  const pool = parseCidr(cfg.ppp.pool);
   const lines = userLines(usersText);
   const seen = new Map<string, string>();
   for (const store of stores) {
@@ -166,14 +187,24 @@ export function staticAddressProblems(cfg: Config, stores: UserStore[], usersTex
       const key = `users.${u.name}.address`;
       const line = lines.get(key);
       const p = (message: string): void => void out.push({ severity: 'error', file: cfg.ppp.usersFile, line, key, message });
-      const a = parseIPv4(u.address);
-      if (!cidrContains(pool, a)) p(`${u.address} is outside the pool ${cfg.ppp.pool}`);
-      else if (a === pool.first) p(`${u.address} is the pool's network address`);
-      else if (a === pool.first + 1) p(`${u.address} is the server's tunnel address`);
-      else if (a === pool.last) p(`${u.address} is the pool's broadcast address`);
+      const bad = staticAddressProblem(cfg, u.address);
+      if (bad) p(bad);
       const other = seen.get(u.address);
       if (other !== undefined) p(`${u.address} is also the static address of ${JSON.stringify(other)}`);
       seen.set(u.address, u.name);
+    }
+  }
+  return out;
+}
+
+/** A DNS server inside the pool answers only if it is the server's tunnel address (and even then only with a resolver there). */
+export function dnsProblems(cfg: Config, line: number | undefined): Problem[] {
+  const pool = parseCidr(cfg.ppp.pool);
+  const out: Problem[] = [];
+  for (const s of cfg.ppp.dns) {
+    const a = parseIPv4(s);
+    if (cidrContains(pool, a) && a !== pool.first + 1) {
+      out.push({ severity: 'warning', file: cfg.file, line, key: 'ppp.dns', message: `${s} is inside the pool but is not the server's tunnel address: nothing answers there` });
     }
   }
   return out;
@@ -187,6 +218,10 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
   let users = 0;
   if (config) {
     if (!problems.some((p) => p.key?.startsWith('ipsec.psk'))) problems.push(...pskProblems(config.ipsec.psk, config.file, keyLine('ipsec.psk') ?? keyLine('ipsec.psk_file')));
+    problems.push(...dnsProblems(config, keyLine('ppp.dns')));
+    if (config.control.group && config.control.socket && env.groupExists?.(config.control.group) === false) {
+      problems.push({ severity: 'error', file: config.file, line: keyLine('control.group'), key: 'control.group', message: `no group ${JSON.stringify(config.control.group)} on this host (create it with groupadd, or leave control.group out)` });
+    }
     if (config.nat.outInterface !== 'auto' && env.interfaceExists(config.nat.outInterface) === false) {
       problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
     }
@@ -219,6 +254,16 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
 export const hostCheckEnv: CheckEnv = {
   readFile: (p) => readFileSync(p, 'utf8'),
   interfaceExists: (name) => (existsSync('/sys/class/net') ? existsSync(`/sys/class/net/${name}`) : undefined),
+  groupExists: (name) => {
+    if (/^\d+$/.test(name)) return true;
+    try {
+      execFileSync('getent', ['group', name], { stdio: 'ignore', timeout: 5000 });
+      return true;
+    } catch (e) {
+      // getent exits 2 for "not found"; anything else (no getent) cannot tell
+      return (e as { status?: number }).status === 2 ? false : undefined;
+    }
+  },
 };
 
 export function formatProblem(p: Problem): string {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { cidrContains, formatIPv4, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { formatIPv4, parseCidr, parseIPv4 } from '../core/ipv4.js';
 
 /**
  * The daemon's configuration, read from one TOML file. Every key has a default,
@@ -121,7 +121,8 @@ export function defaultConfig(): Config {
     l2tp: { secret: undefined, helloInterval: 60 },
     ppp: {
       pool: '10.40.0.0/24',
-      dns: ['10.40.0.1'],
+      // public resolvers, as the first run writes: nothing answers DNS on the tunnel address
+      dns: ['1.1.1.1', '9.9.9.9'],
       usersFile: 'users.toml',
       maxSessionsPerUser: 2,
       idleTimeout: 3600,
@@ -334,14 +335,6 @@ export function parseConfig(text: string, file: string): Config {
   }
   cfg.metrics = { listen: mlisten };
 
-  // The server's tunnel address is the pool's first usable address; a DNS server
-  // inside the pool must be that one (nothing else answers there).
-  const cidr = parseCidr(cfg.ppp.pool);
-  const serverAddr = cidr.first + 1;
-  for (const s of cfg.ppp.dns) {
-    const a = parseIPv4(s);
-    if (cidrContains(cidr, a) && a !== serverAddr) c.fail('ppp.dns', `${s} is inside the pool but is not the server's tunnel address`);
-  }
   return cfg;
 }
 

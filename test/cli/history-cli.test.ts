@@ -1,5 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../tmpdir.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { HistoryFile } from '../../src/daemon/history.js';
 
 describe('l2tpsec history without a running daemon', () => {
   it('reads the history file named by the config, newest first, filtered by --user; --json', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-hc-'));
+    const dir = tempDir('l2tpsec-hc-');
     const cfgFile = join(dir, 'l2tpsec.toml');
     writeFileSync(cfgFile, `[ipsec]\npsk = "x"\n[control]\nsocket = "${join(dir, 'none.sock')}"\n`);
     const h = new HistoryFile(join(dir, 'history.jsonl'));

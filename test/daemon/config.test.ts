@@ -1,8 +1,8 @@
+import { tempDir } from '../tmpdir.js';
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, keyLines, parseConfig, serverTunnelAddress } from '../../src/daemon/config.js';
+import { ConfigError, defaultConfig, keyLines, parseConfig, serverTunnelAddress } from '../../src/daemon/config.js';
 
 // The minimal form from the project's contract: it must work exactly as written.
 const MINIMAL = `[server]
@@ -49,7 +49,7 @@ describe('config', () => {
   });
 
   it('reads the PSK from psk_file relative to the config', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-cfg-'));
+    const dir = tempDir('l2tpsec-cfg-');
     writeFileSync(join(dir, 'psk.txt'), 'from-a-file\n');
     const c = parseConfig('[ipsec]\npsk_file = "psk.txt"\n', join(dir, 'c.toml'));
     expect(c.ipsec.psk).toBe('from-a-file');
@@ -81,7 +81,8 @@ describe('config', () => {
   it('validates addresses, pool, DNS and interface names', () => {
     expect(errorOf(MINIMAL.replace('listen = "0.0.0.0"', 'listen = "0.0.0.300"')).key).toBe('server.listen');
     expect(errorOf(MINIMAL.replace('pool = "10.40.0.0/24"', 'pool = "10.40.0.1/24"')).message).toMatch(/host bits/);
-    expect(errorOf(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["10.40.0.9"]')).key).toBe('ppp.dns');
+    // inside the pool but not the server's address: parsed (check warns about it)
+    expect(parseConfig(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["10.40.0.9"]'), '/etc/l2tpsec/l2tpsec.toml').ppp.dns).toEqual(['10.40.0.9']);
     expect(errorOf(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["1.1.1.1", "8.8.8.8", "9.9.9.9"]')).key).toBe('ppp.dns');
     expect(errorOf(MINIMAL.replace('name = "tun1"', 'name = "a very long interface name"')).key).toBe('tun.name');
     expect(errorOf(MINIMAL.replace('psk = "a long random secret"', '')).key).toBe('ipsec.psk');
@@ -92,5 +93,10 @@ describe('config', () => {
     expect(m.get('a')).toBe(1);
     expect(m.get('x.b')).toBe(3);
     expect(m.get('y.z.c')).toBe(5);
+  });
+
+  it('default DNS: the public resolvers the first run writes, not the tunnel address where nothing answers', () => {
+    expect(defaultConfig().ppp.dns).toEqual(['1.1.1.1', '9.9.9.9']);
+    expect(parseConfig('[ipsec]\npsk = "q8Vf3kT9zLm2Rw7xNc4P"\n', '/etc/l2tpsec/l2tpsec.toml').ppp.dns).toEqual(['1.1.1.1', '9.9.9.9']);
   });
 });

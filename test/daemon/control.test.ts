@@ -1,4 +1,5 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../tmpdir.js';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,7 @@ describe('control API over a Unix socket against a real Daemon (noTun)', () => {
   afterAll(async () => {
     await control.close();
     await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
   }, 20000);
 
   it('creates the socket with mode 0660', () => {
@@ -174,7 +176,7 @@ class FakeTarget implements ControlTarget {
 
 describe('control API with a fake daemon: disconnect and events', () => {
   it('POST /v1/disconnect by user and by session; GET /v1/events streams the events as SSE', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-ctl-'));
+    const dir = tempDir('l2tpsec-ctl-');
     const sock = join(dir, 'c.sock');
     const fake = new FakeTarget();
     const control = new ControlServer(fake);
@@ -214,7 +216,7 @@ describe('control API with a fake daemon: disconnect and events', () => {
 
 describe('control socket file', () => {
   it('replaces a stale socket but refuses one that a live server answers on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-ctl-'));
+    const dir = tempDir('l2tpsec-ctl-');
     const sock = join(dir, 'c.sock');
     const a = new ControlServer(new FakeTarget());
     await a.listen(sock);
