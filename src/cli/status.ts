@@ -6,7 +6,7 @@ export function formatStatus(s: StatusInfo): string {
   const lines: string[] = [];
   lines.push('server: l2tpsec');
   lines.push(`  listening: ${s.listen.join(', ')}`);
-  lines.push(`  psk fingerprint: ${s.pskFingerprint} (sha256)`);
+  lines.push(`  psk fingerprint: ${s.pskFingerprint} (salt:hmac-sha256)`);
   lines.push(`  pool: ${s.pool.cidr}, ${s.pool.used}/${s.pool.size} used`);
   lines.push(`  ike sas: ${s.ikeSas}, sessions: ${s.sessions.length}, users: ${s.users}`);
   lines.push(`  uptime: ${humanDuration(s.uptime)}`);

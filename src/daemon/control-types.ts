@@ -32,7 +32,7 @@ export interface SessionInfo {
 export interface StatusInfo {
   /** "address:port" UDP endpoints. */
   listen: string[];
-  /** First 16 hex digits of SHA-256 of the PSK; never the PSK. */
+  /** "SALT:DIGEST": a per-daemon random salt and HMAC-SHA256(salt, PSK) cut to 16 hex digits (control-util.ts); never the PSK. */
   pskFingerprint: string;
   pool: { cidr: string; size: number; used: number; free: number };
   ikeSas: number;

@@ -9,6 +9,12 @@ import type { Logger } from './log.js';
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY = 4096;
 
+/**
+ * Bytes of events queued for one /v1/events subscriber that does not read (beyond what
+ * the socket itself holds); past this the subscriber is dropped, not the daemon's memory.
+ */
+export const MAX_EVENT_BACKLOG = 256 * 1024;
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -79,6 +85,7 @@ function parseJsonObject(text: string): Record<string, unknown> {
  *   POST /v1/disconnect        {"user": U} | {"session": S}  → { disconnected: [ids] } (404 if none)
  *   GET  /v1/history?user=U&limit=N   { history: HistoryEntry[] }
  *   GET  /v1/events            text/event-stream: "event: TYPE\ndata: {json}\n\n" per DaemonEvent
+ *                              (a subscriber with over MAX_EVENT_BACKLOG bytes unread is dropped)
  *
  * Errors are {"error": "..."} with 400/404/405/413/500.
  */
@@ -89,6 +96,7 @@ export class ControlServer {
   constructor(
     private readonly target: ControlTarget,
     private readonly log?: Logger,
+    private readonly maxEventBacklog: number = MAX_EVENT_BACKLOG,
   ) {}
 
   /** The request handler (exported for tests that use a TCP server). */
@@ -162,7 +170,17 @@ export class ControlServer {
         want('GET');
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         res.write(': l2tpsec events\n\n');
+        let dropped = false;
         const unsubscribe = this.target.subscribe((e: DaemonEvent) => {
+          if (dropped) return;
+          if (res.writableLength > this.maxEventBacklog) {
+            // a slow reader: close its stream rather than queue without bound
+            dropped = true;
+            this.log?.warn('control.events.slow', { queued: res.writableLength, limit: this.maxEventBacklog });
+            done();
+            res.destroy();
+            return;
+          }
           res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
         });
         this.streams.add(res);

@@ -10,11 +10,11 @@ import { parseConfig } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/daemon/log.js';
 import { formatUsers, loadUsers, UserStore } from '../../src/daemon/users.js';
 import { ControlServer, MAX_BODY } from '../../src/daemon/control.js';
-import { pskFingerprint } from '../../src/daemon/control-util.js';
+import { matchesPskFingerprint, pskFingerprint } from '../../src/daemon/control-util.js';
 import type { ControlTarget, DaemonEvent, StatusInfo } from '../../src/daemon/control-types.js';
 import type { HistoryEntry } from '../../src/daemon/history.js';
 import { controlRequest, ControlClientError } from '../../src/cli/client.js';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 function raw(socketPath: string, method: string, path: string, body?: string | Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolveReq, reject) => {
@@ -67,8 +67,16 @@ describe('control API over a Unix socket against a real Daemon (noTun)', () => {
 
   it('GET /v1/status: listen addresses, PSK fingerprint (not the PSK), pool usage', async () => {
     const s = (await controlRequest(sock, 'GET', '/v1/status')) as StatusInfo;
-    expect(s.pskFingerprint).toBe(createHash('sha256').update('secret psk').digest('hex').slice(0, 16));
+    // salted: "SALT:DIGEST", DIGEST = HMAC-SHA256 keyed with the salt, not a bare SHA-256 prefix
+    const [salt, digest] = s.pskFingerprint.split(':');
+    expect(salt).toMatch(/^[0-9a-f]{16}$/);
+    expect(digest).toBe(createHmac('sha256', Buffer.from(salt!, 'hex')).update('secret psk').digest('hex').slice(0, 16));
+    expect(digest).not.toBe(createHash('sha256').update('secret psk').digest('hex').slice(0, 16));
     expect(s.pskFingerprint).toBe(pskFingerprint('secret psk'));
+    expect(matchesPskFingerprint(s.pskFingerprint, 'secret psk')).toBe(true);
+    expect(matchesPskFingerprint(s.pskFingerprint, 'secret psk!')).toBe(false);
+    // another salt (another daemon) gives another fingerprint for the same PSK
+    expect(pskFingerprint('secret psk', Buffer.alloc(8, 1))).not.toBe(s.pskFingerprint);
     expect(JSON.stringify(s)).not.toContain('secret psk');
     expect(s.listen).toHaveLength(2);
     expect(s.listen[0]).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -208,6 +216,47 @@ describe('control API with a fake daemon: disconnect and events', () => {
       expect(fake.disconnected).toEqual([{ user: 'alice' }, { session: 't1/s1' }]);
       // the stream's close unsubscribes
       while (fake.subscribers > 0) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await control.close();
+    }
+  }, 20000);
+});
+
+describe('control API: a slow /v1/events subscriber', () => {
+  it('that stops reading is dropped once its backlog passes the bound; a reading one keeps its stream', async () => {
+    const dir = tempDir('l2tpsec-ctl-');
+    const sock = join(dir, 'c.sock');
+    const fake = new FakeTarget();
+    const control = new ControlServer(fake, undefined, 64 * 1024);
+    await control.listen(sock);
+    try {
+      const open = (read: boolean): Promise<{ bytes: () => number }> =>
+        new Promise((resolveOpen, reject) => {
+          let bytes = 0;
+          const req = request({ socketPath: sock, method: 'GET', path: '/v1/events' }, (res) => {
+            if (read) res.on('data', (c: Buffer) => (bytes += c.length));
+            else res.pause();
+            res.on('error', () => undefined);
+            resolveOpen({ bytes: () => bytes });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      await open(false);
+      const reader = await open(true);
+      while (fake.subscribers < 2) await new Promise((r) => setTimeout(r, 10));
+      // 8 MiB of events in bounded bursts (the reader drains between them)
+      const big = 'x'.repeat(1024);
+      for (let burst = 0; burst < 256 && fake.subscribers === 2; burst++) {
+        for (let i = 0; i < 32; i++) fake.emit({ type: 'session.start', time: new Date(0).toISOString(), pad: big });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // the server dropped the paused client's subscription (it never reads its end)
+      expect(fake.subscribers).toBe(1);
+      // the reader still gets events
+      const before = reader.bytes();
+      fake.emit({ type: 'users.reload', time: new Date(0).toISOString(), users: 1 });
+      while (reader.bytes() === before) await new Promise((r) => setTimeout(r, 10));
     } finally {
       await control.close();
     }
