@@ -156,7 +156,7 @@ describe('entrypoints', () => {
       const r = spawnSync('sh', [join(ROOT, 'docker/entrypoint.sh'), 'echo', 'started'], {
         encoding: 'utf8',
         timeout: 60_000,
-        env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, L2TPSEC_CONFIG: cfg, L2TPSEC_PSK: psk, L2TPSEC_USER: 'demo', L2TPSEC_PASSWORD: 'pw' },
+        env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, L2TPSEC_CONFIG: cfg, L2TPSEC_PSK: psk, L2TPSEC_USER: 'demo', L2TPSEC_PASSWORD: 'a-long-enough-password' },
       });
       expect(r.stderr).toBe('');
       expect(r.stdout.trim().split('\n').at(-1)).toBe('started');

@@ -78,7 +78,7 @@ function parseJsonObject(text: string): Record<string, unknown> {
 /**
  * The local control API: HTTP/1.1 + JSON on a Unix socket (no framework).
  *
- *   GET  /v1/status            StatusInfo
+ *   GET  /v1/status            StatusInfo (with the daemon's counters)
  *   GET  /v1/sessions          { sessions: SessionInfo[] }
  *   GET  /v1/users             { users: [{ name, address, maxSessions }] }
  *   POST /v1/reload            { users: N }              (same as SIGHUP)
@@ -123,10 +123,12 @@ export class ControlServer {
       if (method !== m) throw new HttpError(405, `${url.pathname} takes ${m}`);
     };
     switch (url.pathname) {
-      case '/v1/status':
+      case '/v1/status': {
         want('GET');
-        send(res, 200, this.target.statusInfo());
+        const counters = this.target.counterSnapshot?.();
+        send(res, 200, counters ? { ...this.target.statusInfo(), counters } : this.target.statusInfo());
         return;
+      }
       case '/v1/sessions':
         want('GET');
         send(res, 200, { sessions: this.target.statusInfo().sessions });
@@ -265,8 +267,13 @@ function socketAnswers(path: string): Promise<boolean> {
 /** Numeric gid of a group name or number (getent). */
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
-  const line = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();
+  let line = '';
+  try {
+    line = execFileSync('getent', ['group', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // getent exits 2 for an unknown group
+  }
   const gid = Number(line.split(':')[2]);
-  if (!Number.isInteger(gid)) throw new Error(`no group ${JSON.stringify(name)}`);
+  if (!line || !Number.isInteger(gid)) throw new Error(`control.group: no group ${JSON.stringify(name)} on this host`);
   return gid;
 }

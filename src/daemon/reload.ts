@@ -37,9 +37,11 @@ export async function checkedReload(target: Pick<ControlTarget, 'reload'>, cfg: 
   return target.reload();
 }
 
-/** `target` with its reload checked first (what the control socket and SIGHUP use). */
-export function withCheckedReload(target: ControlTarget, cfg: Config): ControlTarget {
+/** `target` with its reload checked first (what the control socket and SIGHUP use), and its counters for status. */
+export function withCheckedReload(target: ControlTarget & { counters?: { snapshot(): Record<string, number> } }, cfg: Config): ControlTarget {
+  const c = target.counters;
   return {
+    ...(c !== undefined ? { counterSnapshot: () => c.snapshot() } : {}),
     statusInfo: () => target.statusInfo(),
     usersInfo: () => target.usersInfo(),
     disconnect: (t, reason) => target.disconnect(t, reason),

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { controlCommand } from '../../src/cli/control-commands.js';
+import { main } from '../../src/cli/main.js';
 import { HistoryFile } from '../../src/daemon/history.js';
 
 describe('l2tpsec history without a running daemon', () => {
@@ -20,7 +20,7 @@ describe('l2tpsec history without a running daemon', () => {
       const out = new PassThrough();
       let text = '';
       out.on('data', (d: Buffer) => (text += d.toString()));
-      expect(await controlCommand('history', args, () => cfgFile, out)).toBe(0);
+      expect(await main(['history', ...args, '--config', cfgFile], { out, err: out })).toBe(0);
       return text;
     };
     const lines = (await run(['--user', 'alice'])).trimEnd().split('\n');

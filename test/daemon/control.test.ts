@@ -1,5 +1,5 @@
 import { tempDir } from '../tmpdir.js';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,5 +281,12 @@ describe('control socket file', () => {
     await b.listen(sock);
     expect(await controlRequest(sock, 'GET', '/v1/users')).toHaveProperty('users');
     await b.close();
+  });
+
+  it('an unknown control.group fails before any socket exists, naming the key', async () => {
+    const dir = tempDir('l2tpsec-ctl-');
+    const sock = join(dir, 'c.sock');
+    await expect(new ControlServer(new FakeTarget()).listen(sock, 'no-such-group-l2tpsec')).rejects.toThrow('control.group: no group "no-such-group-l2tpsec" on this host');
+    expect(existsSync(sock)).toBe(false);
   });
 });
