@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
-import { ConfigError, keyLines, parseConfig, type Config } from './config.js';
+import { ConfigError, keyLines, validateConfig, type Config } from './config.js';
 import { parseUsers, userLines, type UserStore } from './users.js';
 
 /**
  * `l2tpsec check`: every problem of a config and its users file, each with file,
- * line and key (parseConfig/parseUsers stop at the first; here each offending line
- * is blanked and the parse repeated, so the next problem shows up), plus checks a
- * parse does not make: PSK strength, static addresses vs the pool, out_interface.
+ * line and key (the config schema reports them all; the users file is parsed table by
+ * table when it fails whole), plus checks a parse does not make: PSK strength, static
+ * addresses vs the pool, DNS inside the pool, out_interface, control.group.
  */
 
 export type Severity = 'error' | 'warning';
@@ -57,54 +57,14 @@ export const WEAK_PSKS: readonly string[] = [
   'presharedkey',
 ];
 
-const MAX_ROUNDS = 64;
-
 function fromError(e: ConfigError, severity: Severity = 'error'): Problem {
   return { severity, file: e.file, line: e.line, key: e.key, message: e.problem };
 }
 
-function blankLine(lines: string[], line: number): boolean {
-  const i = line - 1;
-  if (i < 0 || i >= lines.length || lines[i] === '') return false;
-  // keep a section header (its keys would land in the previous section)
-  if (/^\s*\[/.test(lines[i]!)) return false;
-  lines[i] = '';
-  return true;
-}
-
-/** Every parse error of a config text, and the config parsed without the offending lines. */
+/** Every problem of a config text (the schema reports them all), and the config parsed without the offending keys. */
 export function configProblems(text: string, file: string): { problems: Problem[]; config: Config | undefined } {
-  const lines = text.split('\n');
-  const problems: Problem[] = [];
-  // A missing PSK has no line of its own to blank: a placeholder line goes in so the rest is
-  // still checked; `inserted` (1-based) maps later line numbers back to the file's.
-  let inserted: number | undefined;
-  let placeholder = false;
-  const mapLine = (l: number | undefined): number | undefined => (l !== undefined && inserted !== undefined && l > inserted ? l - 1 : l);
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    try {
-      return { problems, config: parseConfig(lines.join('\n'), file) };
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      const p = fromError(e);
-      p.line = mapLine(p.line);
-      if (!problems.some((q) => q.key !== undefined && q.key === p.key)) problems.push(p);
-      if (e.key === 'ipsec.psk' && e.problem.startsWith('a pre-shared key is required') && !placeholder) {
-        placeholder = true;
-        if (e.line !== undefined) blankLine(lines, e.line); // psk = "" (a header line is kept)
-        const h = lines.findIndex((l) => /^\s*\[\s*ipsec\s*\]/.test(l));
-        if (h < 0) {
-          lines.push('[ipsec]', 'psk = "placeholder"');
-        } else {
-          lines.splice(h + 1, 0, 'psk = "placeholder"');
-          inserted = h + 2;
-        }
-        continue;
-      }
-      if (e.line === undefined || !blankLine(lines, e.line)) return { problems, config: undefined };
-    }
-  }
-  return { problems, config: undefined };
+  const { config, problems } = validateConfig(text, file);
+  return { problems: problems.map((e) => fromError(e)), config };
 }
 
 /**
