@@ -195,7 +195,10 @@ export async function serveCommand(o: ServeOptions): Promise<number> {
     await daemon.stop('start failed').catch(() => undefined);
     await lock.release();
     log.flush();
-    throw new CliError((e as Error).message, 'see: l2tpsec doctor');
+    const message = (e as Error).message;
+    // /proc/sys is read-only in a container: Docker sets forwarding (docker run --sysctl)
+    const hint = /EROFS.*ip_forward/.test(message) ? 'in a container, start it with --sysctl net.ipv4.ip_forward=1' : 'see: l2tpsec doctor';
+    throw new CliError(message, hint);
   }
   return await new Promise<number>(() => undefined); // runs until a signal
 }
