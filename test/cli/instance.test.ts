@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -129,5 +129,54 @@ describe.skipIf(skip !== undefined)(`a second daemon while one runs${skip ? ` (s
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
     }
+  }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)(`kill -9, then start and stop again${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let dir = '';
+  let ns: { name: string; delete(): void } | undefined;
+  afterEach(() => {
+    ns?.delete();
+    ns = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = '';
+  });
+
+  it('the restarted daemon comes up with one copy of its rules, and its clean stop puts forwarding back to what it was before the first start', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'l2tpsec-kill9-'));
+    const runDir = join(dir, 'run');
+    mkdirSync(runDir);
+    ns = createNetns('l2tpsec-kill9');
+    const n = ns.name;
+    addUplink(n, (a) => execFileSync(a[0]!, a.slice(1)));
+    execFileSync('ip', ['netns', 'exec', n, 'sh', '-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward']);
+    const forwarding = (): string => execFileSync('ip', ['netns', 'exec', n, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim();
+    const bin = makeBin(dir);
+    const cfg = join(dir, 'l2tpsec.toml');
+    writeFileSync(cfg, '[ipsec]\npsk = "q8Vf3kT9zLm2Rw7xNc4P"\n[tun]\nname = "l2k0"\n[control]\nsocket = ""\n');
+    const serve = (): ReturnType<typeof run> => run(inNetns(n, [join(bin, 'l2tpsec'), 'serve', '--config', cfg], runDir), { PATH: process.env['PATH'] });
+
+    const first = serve();
+    await first.waitFor(/"event":"daemon\.start"/);
+    expect(forwarding()).toBe('1');
+    // the daemon's node process (the wrapper execs into it): SIGKILL, no teardown
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(forwarding()).toBe('1');
+    const state = readdirSync(join(runDir, 'l2tpsec')).filter((f) => f.startsWith('ip_forward-'));
+    expect(state).toHaveLength(1);
+    expect(readFileSync(join(runDir, 'l2tpsec', state[0]!), 'utf8').trim()).toBe('0');
+
+    const second = serve();
+    await second.waitFor(/"event":"daemon\.start"/);
+    expect(second.out()).toMatch(/"event":"netcfg\.forwarding\.recovered","previous":"0"/);
+    const tables = execFileSync('ip', ['netns', 'exec', n, 'nft', 'list', 'tables'], { encoding: 'utf8' });
+    expect(tables.match(/^table ip l2tpsec$/gm)).toHaveLength(1);
+    const table = execFileSync('ip', ['netns', 'exec', n, 'nft', 'list', 'table', 'ip', 'l2tpsec'], { encoding: 'utf8' });
+    expect(table.match(/masquerade/g)).toHaveLength(1);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(forwarding()).toBe('0');
+    expect(readdirSync(join(runDir, 'l2tpsec')).filter((f) => f.startsWith('ip_forward-'))).toEqual([]);
   }, 60_000);
 });

@@ -16,11 +16,13 @@ export function makeBin(dir: string): string {
 }
 
 /**
- * argv that runs `cmd` inside network namespace `ns` with a private, empty /run
- * (the control socket and the forwarding state file stay out of the host's /run).
+ * argv that runs `cmd` inside network namespace `ns` with a private /run, empty or
+ * `runDir` (the control socket and the forwarding state file stay out of the host's /run).
  */
-export function inNetns(ns: string, cmd: string[]): string[] {
-  return ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /run && exec "$@"', 'sh', ...cmd];
+export function inNetns(ns: string, cmd: string[], runDir?: string): string[] {
+  // runDir: a directory bound on /run instead of an empty tmpfs (kept from one run to the next)
+  const mount = runDir ? `mount --bind '${runDir}' /run` : 'mount -t tmpfs tmpfs /run';
+  return ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${mount} && exec "$@"`, 'sh', ...cmd];
 }
 
 export interface Running {
