@@ -9,8 +9,6 @@ import { CliError } from './errors.js';
 import { configPath, DEFAULT_CONFIG, wholeNumber, type ControlOptions, type Io, type ProfileOptions, type UsersOptions } from './common.js';
 
 export { configPath, DEFAULT_CONFIG } from './common.js';
-
-
 export { initDefaultConfig, randomSecret } from './serve.js';
 
 function version(): string {
