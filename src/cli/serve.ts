@@ -5,7 +5,7 @@ import { checkConfig, formatProblem, hostCheckEnv } from '../daemon/check.js';
 import { ConfigError, loadConfig, type Config } from '../daemon/config.js';
 import { createLogger, type Logger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
-import { parseFirstRunEnv } from '../daemon/env.js';
+import { EnvError, parseFirstRunEnv } from '../daemon/env.js';
 import { acquireInstanceLock, checkPortsFree, type InstanceLock } from '../daemon/instance.js';
 import { checkedReload, withCheckedReload } from '../daemon/reload.js';
 import { CliError, UsageError } from './errors.js';
@@ -114,7 +114,14 @@ export async function prepareServe(o: ServeOptions): Promise<{ cfg: Config; log:
   const lock = await acquireInstanceLock({ config: file, tun: '' });
   try {
     let init: InitResult | undefined;
-    if (!existsSync(file)) init = await initDefaultConfig(file);
+    if (!existsSync(file)) {
+      try {
+        init = await initDefaultConfig(file);
+      } catch (e) {
+        if (e instanceof EnvError) throw new CliError(`first run: ${e.message}`, 'the VPN_* variables are read only on the first start; see "Coming from hwdsl2/setup-ipsec-vpn" in the README');
+        throw e;
+      }
+    }
     let text: string;
     try {
       text = readFileSync(file, 'utf8');

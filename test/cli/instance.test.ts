@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -81,6 +81,16 @@ describe('serve refuses a config that check rejects', () => {
     expect(err).toContain(`error: ${cfg}:6: control.group: no group "no-such-group-l2tpsec"`);
     expect(err).toContain('3 errors: not starting');
     expect(r.out()).not.toMatch(/daemon\.start/);
+  }, 30_000);
+
+  it('a bad VPN_* variable on the first start: one line naming it, exit 1, no config left half-written', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'l2tpsec-refuse-'));
+    const cfg = join(dir, 'etc', 'l2tpsec.toml');
+    const bin = makeBin(dir);
+    const r = run([join(bin, 'l2tpsec'), 'serve', '--config', cfg], { PATH: process.env['PATH'], VPN_USER: 'alice' });
+    expect(await r.exited).toBe(1);
+    expect(r.err()).toBe('l2tpsec: first run: VPN_USER is set but VPN_PASSWORD is not\nhint: the VPN_* variables are read only on the first start; see "Coming from hwdsl2/setup-ipsec-vpn" in the README\n');
+    expect(existsSync(cfg)).toBe(false);
   }, 30_000);
 });
 
