@@ -1,7 +1,8 @@
 #!/bin/sh
 # Server container entrypoint: with L2TPSEC_PSK set and no config yet, write one;
 # with L2TPSEC_USER/L2TPSEC_PASSWORD set, make sure that user exists. Then run CMD.
-# Without those variables, "l2tpsec serve" creates a config itself on the first start.
+# Without those variables, "l2tpsec serve --config FILE" creates FILE itself on the first
+# start (taking hwdsl2's VPN_* variables into account).
 set -eu
 CONFIG=${L2TPSEC_CONFIG:-/etc/l2tpsec/l2tpsec.toml}
 if [ ! -e "$CONFIG" ] && [ -n "${L2TPSEC_PSK:-}" ]; then

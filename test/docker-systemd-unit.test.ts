@@ -50,6 +50,11 @@ describe('packaging/l2tpsec.service', () => {
     expect(one('Restart')).toBe('on-failure');
   });
 
+  it('keeps /run/l2tpsec (the forwarding state file) across automatic restarts', () => {
+    expect(one('RuntimeDirectory')).toBe('l2tpsec');
+    expect(one('RuntimeDirectoryPreserve')).toBe('restart');
+  });
+
   it('grants exactly CAP_NET_ADMIN and CAP_NET_BIND_SERVICE', () => {
     expect(words('AmbientCapabilities')).toEqual(['CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE']);
     expect(words('CapabilityBoundingSet')).toEqual(['CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE']);

@@ -4,9 +4,20 @@ export class ControlClientError extends Error {
   constructor(
     readonly status: number | undefined,
     message: string,
+    readonly hint?: string,
   ) {
     super(message);
   }
+}
+
+function unreachable(socketPath: string, e: NodeJS.ErrnoException): ControlClientError {
+  const hint =
+    e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+      ? 'is "l2tpsec serve" running? (l2tpsec doctor; --socket or control.socket of --config name another socket)'
+      : e.code === 'EACCES'
+        ? 'run as root or as a member of control.group'
+        : undefined;
+  return new ControlClientError(undefined, `cannot reach the daemon at ${socketPath}: ${e.message}`, hint);
 }
 
 /** One request to the control API over its Unix socket; resolves with the parsed JSON body. */
@@ -44,10 +55,7 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
         });
       },
     );
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ' (is "l2tpsec serve" running?)' : e.code === 'EACCES' ? ' (run as root or as a member of [control] group)' : '';
-      reject(new ControlClientError(undefined, `cannot reach the daemon at ${socketPath}: ${e.message}${hint}`));
-    });
+    req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(socketPath, e)));
     if (payload !== undefined) req.write(payload);
     req.end();
   });
@@ -71,7 +79,7 @@ export function followEvents(socketPath: string, onEvent: (data: string) => void
       });
       res.on('end', () => resolveReq());
     });
-    req.on('error', (e) => reject(new ControlClientError(undefined, `cannot reach the daemon at ${socketPath}: ${e.message}`)));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(socketPath, e)));
     req.end();
   });
 }

@@ -1,41 +1,15 @@
 #!/usr/bin/env node
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../daemon/config.js';
-import { createLogger } from '../daemon/log.js';
-import { loadUsers, saveUsers } from '../daemon/users.js';
-import { parseFirstRunEnv } from '../daemon/env.js';
-import { readPassword } from './password.js';
-import { CONTROL_USAGE, controlCommand, reloadIfRunning } from './control-commands.js';
-import { PROFILE_USAGE, profileCommand } from './profile.js';
-import { checkCommand, doctorCommand } from './doctor.js';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../daemon/config.js';
+import { PROFILE_KINDS } from '../daemon/profiles/index.js';
+import { CliError } from './errors.js';
+import { configPath, DEFAULT_CONFIG, wholeNumber, type ControlOptions, type Io, type ProfileOptions, type UsersOptions } from './common.js';
 
-export const DEFAULT_CONFIG = '/etc/l2tpsec/l2tpsec.toml';
-
-const USAGE = `l2tpsec — L2TP/IPsec VPN server
-
-Usage:
-  l2tpsec serve [--config FILE] [--log-format json|pretty] [--log-level LEVEL]
-  l2tpsec users add NAME [--config FILE] [--address A.B.C.D] [--max-sessions N]
-  l2tpsec users passwd NAME [--config FILE]
-  l2tpsec users del NAME [--config FILE]
-  l2tpsec users list [--config FILE] [--json]
-  l2tpsec check [--config FILE] [--json]
-  l2tpsec doctor [--config FILE] [--json]
-  ${CONTROL_USAGE}
-  ${PROFILE_USAGE}
-  l2tpsec version
-
-The config file defaults to ${DEFAULT_CONFIG} (or $L2TPSEC_CONFIG).
-"serve" with no config file at all creates one with a random pre-shared key and a
-first user, and prints both once.
-Passwords are read from stdin when it is not a terminal, else asked for twice.
-`;
-
-class UsageError extends Error {}
+export { configPath, DEFAULT_CONFIG } from './common.js';
+export { initDefaultConfig, randomSecret } from './serve.js';
 
 function version(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -45,244 +19,196 @@ function version(): string {
   return 'unknown';
 }
 
-function configPath(v: string | undefined): string {
-  return resolve(v ?? process.env['L2TPSEC_CONFIG'] ?? DEFAULT_CONFIG);
-}
-
-/** A random secret of `n` bytes, written with letters and digits only (easy to type on a phone). */
-export function randomSecret(chars: number): string {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-  const out: string[] = [];
-  while (out.length < chars) {
-    for (const b of randomBytes(chars * 2)) {
-      // rejection sampling keeps the distribution uniform
-      if (b < 256 - (256 % alphabet.length) && out.length < chars) out.push(alphabet[b % alphabet.length]!);
-    }
-  }
-  return out.join('');
-}
+const CONFIG_HELP = `config file (default ${DEFAULT_CONFIG}, or $L2TPSEC_CONFIG)`;
+const configOption = (): Option => new Option('-c, --config <file>', CONFIG_HELP);
+const jsonOption = (): Option => new Option('--json', 'JSON on stdout (errors too: {"error": ...})');
+const socketOption = (): Option => new Option('--socket <path>', 'control socket (default: control.socket of the config, /run/l2tpsec/control.sock)');
 
 /**
- * First run: write a config with a random PSK and a first user; print them once.
- * hwdsl2/setup-ipsec-vpn's VPN_* variables, when set, replace the random values
- * (see src/daemon/env.ts); secrets that came from the environment are not printed.
+ * The whole command line, one declaration per command: usage, `--help` of every
+ * command and the parsing come from here (commander). Each action stores its exit code.
  */
-export async function initDefaultConfig(file: string, env: Record<string, string | undefined> = process.env, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const fromEnv = parseFirstRunEnv(env);
-  const psk = fromEnv.psk ?? randomSecret(24);
-  const users = fromEnv.users.length > 0 ? fromEnv.users : [{ name: 'vpnuser', password: randomSecret(16) }];
-  const dns = fromEnv.dns ?? ['1.1.1.1', '9.9.9.9'];
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const text = `# l2tpsec configuration (created by the first "l2tpsec serve")
-[server]
-listen = "0.0.0.0"            # UDP 500 and 4500
-hostname = "l2tpsec"          # L2TP host name
-[ipsec]
-psk = ${JSON.stringify(psk)}
-[ppp]
-pool = "10.40.0.0/24"         # first address is the server's tunnel address
-dns = [${dns.map((d) => JSON.stringify(d)).join(', ')}]
-users_file = "users.toml"     # relative to this file
-max_sessions_per_user = 2
-idle_timeout = 3600
-[tun]
-name = "tun1"
-[nat]
-masquerade = true
-out_interface = "auto"        # the interface of the default route
-`;
-  writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
-  const cfg = loadConfig(file);
-  const store = await loadUsers(cfg.ppp.usersFile);
-  for (const u of users) store.add(u.name, u.password, {});
-  await saveUsers(cfg.ppp.usersFile, store);
-  const first = users[0]!;
-  out.write(
-    `Created ${file} and ${cfg.ppp.usersFile}. Shown once, keep them:\n` +
-      `  IPsec pre-shared key: ${fromEnv.psk !== undefined ? '(from VPN_IPSEC_PSK)' : psk}\n` +
-      `  username:             ${first.name}${users.length > 1 ? ` (+${users.length - 1} from VPN_ADDL_USERS)` : ''}\n` +
-      `  password:             ${fromEnv.users.length > 0 ? '(from VPN_PASSWORD)' : first.password}\n` +
-      `Add users with: l2tpsec users add NAME --config ${file}\n\n`,
-  );
-}
+export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+  const program = new Command('l2tpsec');
+  program
+    .description('L2TP/IPsec VPN server')
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s), outputError: () => undefined })
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .helpCommand('help [command]', 'help for a command')
+    .addHelpText(
+      'after',
+      `
+"serve" with no config file creates one (random pre-shared key, first user); on a
+terminal it prints them once, otherwise it writes them to initial-credentials.txt
+(mode 0600) next to the config. Passwords are read from stdin when it is not a
+terminal, else asked for twice. Exit codes: 0 ok, 1 the operation failed, 2 bad usage.
+Every command answers --help.`,
+    );
+  const done = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then(setCode);
 
-async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'log-format': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
-  });
-  const file = configPath(values.config);
-  if (!existsSync(file)) {
-    if (values.config) throw new ConfigError(file, undefined, undefined, 'no such file');
-    await initDefaultConfig(file);
-  }
-  const cfg: Config = loadConfig(file);
-  const format = values['log-format'] ?? cfg.log.format;
-  if (format !== 'json' && format !== 'pretty') throw new UsageError('--log-format must be json or pretty');
-  const level = values['log-level'] ?? cfg.log.level;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level must be debug, info, warn or error');
-  const log = createLogger({ level: level as Config['log']['level'], format });
-  const users = await loadUsers(cfg.ppp.usersFile);
-  const { Daemon } = await import('../daemon/daemon.js');
-  const daemon = new Daemon(cfg, users, log);
-  let stopping = false;
-  let control: { close(): Promise<void> } | undefined;
-  let metrics: { close(): Promise<void> } | undefined;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    Promise.all([control?.close(), metrics?.close()])
-      .catch(() => undefined)
-      .then(() => daemon.stop(signal))
-      .catch((e: unknown) => log.error('daemon.stop.error', { error: (e as Error).message }))
-      .finally(() => {
-        log.flush();
-        process.exit(0);
-      });
+  program
+    .command('serve')
+    .description('run the VPN server (creates the config on the first start)')
+    .addOption(configOption())
+    .addOption(new Option('--log-format <format>', 'log format (default: log.format of the config)').choices(['json', 'pretty']))
+    .addOption(new Option('--log-level <level>', 'least level logged (default: log.level of the config)').choices(['debug', 'info', 'warn', 'error']))
+    .action(async (o: { config?: string; logFormat?: string; logLevel?: string }) => {
+      const { serveCommand } = await import('./serve.js');
+      await done(serveCommand({ config: configPath(o.config), logFormat: o.logFormat, logLevel: o.logLevel }));
+    });
+
+  const users = program.command('users').description('manage the users file (NT hashes only)');
+  users
+    .command('add')
+    .description('add a user; the password is read from stdin or asked for twice')
+    .argument('<name>', 'user name: letters, digits and . _ @ + - (at most 64)')
+    .addOption(configOption())
+    .option('--address <a.b.c.d>', 'static address from the pool')
+    .option('--max-sessions <n>', 'concurrent sessions (overrides ppp.max_sessions_per_user; 0 = unlimited)', wholeNumber('--max-sessions', 0))
+    .addOption(jsonOption())
+    .action(async (name: string, o: UsersOptions) => done((await import('./users.js')).usersAdd(name, o, io)));
+  users
+    .command('passwd')
+    .description("change a user's password")
+    .argument('<name>', 'user name')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(async (name: string, o: UsersOptions) => done((await import('./users.js')).usersPasswd(name, o, io)));
+  users
+    .command('del')
+    .description('delete a user (its sessions run on until "l2tpsec disconnect USER")')
+    .argument('<name>', 'user name')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(async (name: string, o: UsersOptions) => done((await import('./users.js')).usersDel(name, o, io)));
+  users
+    .command('list')
+    .description('list the users')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(async (o: UsersOptions) => done((await import('./users.js')).usersList(o, io)));
+
+  program
+    .command('check')
+    .description('validate the config and users file without starting; every problem with file, line and key')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(async (o: { config?: string; json?: boolean }) => done((await import('./doctor.js')).checkCommand(configPath(o.config), o.json === true, io)));
+
+  program
+    .command('doctor')
+    .description('look at the host: ports, forwarding, nftables, TUN, routes, firewall, xfrm')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(async (o: { config?: string; json?: boolean }) => done((await import('./doctor.js')).doctorCommand(configPath(o.config), o.json === true, io)));
+
+  const control = (name: string, description: string, extra?: (c: Command) => Command, args = ''): void => {
+    let c = program.command(name).description(description);
+    if (args) c = c.argument(args, args === '<target>' ? 'a user name or a session id (as "l2tpsec sessions" lists them)' : '');
+    c.addOption(configOption()).addOption(socketOption());
+    if (name !== 'events') c.addOption(jsonOption());
+    if (extra) c = extra(c);
+    c.action(async (...a: unknown[]) => {
+      const positional = args ? (a[0] as string) : undefined;
+      const o = a[args ? 1 : 0] as ControlOptions;
+      const { controlCommand } = await import('./control-commands.js');
+      await done(controlCommand(name, { ...o, target: positional }, configPath, io.out));
+    });
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => {
-    daemon.reload().catch((e: unknown) => log.error('users.reload.error', { error: (e as Error).message }));
-  });
-  try {
-    await daemon.start();
-    if (cfg.control.socket) {
-      const { ControlServer } = await import('../daemon/control.js');
-      const server = new ControlServer(daemon, log);
-      control = server;
-      // the VPN works without it: a socket that cannot be created is only a warning
-      server.listen(cfg.control.socket, cfg.control.group).then(
-        () => log.info('control.listen', { socket: cfg.control.socket }),
-        (e: unknown) => log.warn('control.listen.error', { socket: cfg.control.socket, error: (e as Error).message }),
-      );
-    }
-    if (cfg.metrics.listen) {
-      const { MetricsServer } = await import('../daemon/metrics.js');
-      const server = new MetricsServer(daemon);
-      metrics = server;
-      server.listen(cfg.metrics.listen).then(
-        () => log.info('metrics.listen', { listen: cfg.metrics.listen }),
-        (e: unknown) => log.warn('metrics.listen.error', { listen: cfg.metrics.listen, error: (e as Error).message }),
-      );
-    }
-  } catch (e) {
-    log.error('daemon.start.error', { error: (e as Error).message });
-    await daemon.stop('start failed').catch(() => undefined);
-    log.flush();
-    process.stderr.write(`l2tpsec: ${(e as Error).message}\n`);
-    return 1;
-  }
-  return await new Promise<number>(() => undefined); // runs until a signal
+  control('status', 'the server: listen addresses, PSK fingerprint, pool use, counters, every session');
+  control('sessions', 'one line per session');
+  control('disconnect', 'end the sessions of a user, or one session (PPP Terminate, CDN, IKE Delete)', undefined, '<target>');
+  control('history', 'ended sessions, newest first (reads the history file when the daemon is not running)', (c) =>
+    c.option('--user <name>', 'only this user').option('--limit <n>', 'at most n entries', wholeNumber('--limit', 1)),
+  );
+  control('reload', 're-read the users file (same as SIGHUP); the rest of the config needs a restart');
+  control('events', 'follow session and SA events, one JSON object per line');
+
+  program
+    .command('profile')
+    .description("write what a client device needs (the PSK is in it; the user's password is not)")
+    .addArgument(new Argument('<kind>', 'client kind').choices([...PROFILE_KINDS]))
+    .argument('<user>', 'user name (must exist)')
+    .addOption(configOption())
+    .option('--server <host>', 'address or name clients dial (default: server.listen unless 0.0.0.0)')
+    .option('--name <name>', 'connection name on the device')
+    .option('-o, --out <file>', 'write to FILE (mode 0600) instead of stdout')
+    .action(async (kind: string, user: string, o: ProfileOptions) => done((await import('./profile.js')).profileCommand(kind, user, { ...o, configFile: configPath(o.config) }, io)));
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => {
+      io.out.write(`l2tpsec ${version()}\n`);
+      setCode(0);
+    });
+  program.version(`l2tpsec ${version()}`, '-V, --version', 'print the version');
+  return program;
 }
 
-async function users(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      address: { type: 'string' },
-      'max-sessions': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const cfg = loadConfig(configPath(values.config));
-  const store = await loadUsers(cfg.ppp.usersFile);
-  const name = positionals[0];
-  switch (sub) {
-    case 'add':
-    case 'passwd': {
-      if (!name) throw new UsageError(`users ${sub} needs a NAME`);
-      if (sub === 'add' && store.get(name)) throw new UsageError(`user ${JSON.stringify(name)} exists (use "users passwd")`);
-      if (sub === 'passwd' && !store.get(name)) throw new UsageError(`no user ${JSON.stringify(name)}`);
-      const password = await readPassword(`Password for ${name}: `);
-      if (sub === 'add') {
-        const maxSessions = values['max-sessions'] !== undefined ? Number(values['max-sessions']) : undefined;
-        if (maxSessions !== undefined && (!Number.isInteger(maxSessions) || maxSessions < 0)) throw new UsageError('--max-sessions must be a whole number');
-        store.add(name, password, { address: values.address, maxSessions });
-      } else {
-        store.passwd(name, password);
-      }
-      await saveUsers(cfg.ppp.usersFile, store);
-      process.stdout.write(`${sub === 'add' ? 'added' : 'changed password of'} ${name} in ${cfg.ppp.usersFile}\n`);
-      if (cfg.control.socket) process.stdout.write(`${await reloadIfRunning(cfg.control.socket)}\n`);
-      return 0;
-    }
-    case 'del': {
-      if (!name) throw new UsageError('users del needs a NAME');
-      if (!store.del(name)) throw new UsageError(`no user ${JSON.stringify(name)}`);
-      await saveUsers(cfg.ppp.usersFile, store);
-      process.stdout.write(`deleted ${name} from ${cfg.ppp.usersFile}\n`);
-      if (cfg.control.socket) process.stdout.write(`${await reloadIfRunning(cfg.control.socket)}\n`);
-      return 0;
-    }
-    case 'list': {
-      const list = store.list();
-      if (values.json) {
-        process.stdout.write(JSON.stringify(list.map((u) => ({ name: u.name, address: u.address ?? null, max_sessions: u.maxSessions ?? null }))) + '\n');
-      } else {
-        for (const u of list) {
-          process.stdout.write(`${u.name}${u.address ? `\taddress=${u.address}` : ''}${u.maxSessions !== undefined ? `\tmax_sessions=${u.maxSessions}` : ''}\n`);
-        }
-      }
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown users command ${JSON.stringify(sub ?? '')}: add, passwd, del or list`);
+/** The command words of argv ("users add"), for "see: l2tpsec users add --help". */
+function commandPath(program: Command, argv: string[]): string {
+  const words: string[] = [];
+  let cmd: Command | undefined = program;
+  for (const a of argv) {
+    const sub: Command | undefined = cmd?.commands.find((c) => c.name() === a);
+    if (!sub) break;
+    words.push(a);
+    cmd = sub;
   }
+  return ['l2tpsec', ...words].join(' ');
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+interface Failure {
+  message: string;
+  hint: string | undefined;
+  code: number;
+}
+
+/** One line and a hint for whatever went wrong, and its exit code. */
+export function describeFailure(e: unknown, where: string): Failure {
+  if (e instanceof CommanderError) {
+    return { message: e.message.replace(/^error: /, ''), hint: `see: ${where} --help`, code: 2 };
+  }
+  if (e instanceof CliError) return { message: e.message, hint: e.hint ?? (e.exitCode === 2 ? `see: ${where} --help` : undefined), code: e.exitCode };
+  const errno = (e as NodeJS.ErrnoException).code;
+  const message = e instanceof Error ? e.message : String(e);
+  const hintOf = (text: string, code: string | undefined): string | undefined => {
+    if (code === 'EACCES' || code === 'EPERM' || /\bEACCES\b|\bEPERM\b/.test(text)) return 'run as root or as a member of control.group';
+    if (code === 'EADDRINUSE' || /\bEADDRINUSE\b/.test(text)) return 'another process holds the port: see l2tpsec doctor';
+    return undefined;
+  };
+  if (e instanceof ConfigError) {
+    const missing = /\bENOENT\b/.test(e.problem);
+    return {
+      message: `config error: ${e.message}`,
+      hint: hintOf(e.problem, undefined) ?? (missing ? `give the config with --config FILE, or create it with: l2tpsec serve --config ${e.file}` : `l2tpsec check --config ${e.file} lists every problem`),
+      code: 1,
+    };
+  }
+  const hint = (e as { hint?: unknown }).hint;
+  return { message, hint: typeof hint === 'string' ? hint : hintOf(message, errno), code: 1 };
+}
+
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  const json = argv.includes('--json');
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
-    switch (cmd) {
-      case 'serve':
-        return await serve(rest);
-      case 'users':
-        return await users(rest);
-      case 'check':
-        return checkCommand(rest, configPath);
-      case 'doctor':
-        return await doctorCommand(rest, configPath);
-      case 'status':
-      case 'sessions':
-      case 'disconnect':
-      case 'history':
-      case 'reload':
-      case 'events':
-        return await controlCommand(cmd, rest, configPath);
-      case 'profile':
-        return await profileCommand(rest, configPath);
-      case 'version':
-      case '--version':
-        process.stdout.write(`l2tpsec ${version()}\n`);
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
-    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`l2tpsec: config error: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`l2tpsec: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`l2tpsec: ${(e as Error).message}\n`);
-    return 1;
+    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) return 0;
+    if (e instanceof CommanderError && e.code === 'commander.help') return 2;
+    const f = describeFailure(e, commandPath(program, argv));
+    if (json) io.out.write(JSON.stringify({ error: f.message, ...(f.hint ? { hint: f.hint } : {}) }) + '\n');
+    else io.err.write(`l2tpsec: ${f.message}\n${f.hint ? `hint: ${f.hint}\n` : ''}`);
+    return f.code;
   }
 }
 

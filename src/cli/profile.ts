@@ -1,52 +1,36 @@
 import { chmodSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../daemon/config.js';
 import { loadUsers } from '../daemon/users.js';
-import { PROFILE_KINDS, ProfileError, renderProfile, resolveServer, serverBehindNat, type ProfileKind } from '../daemon/profiles/index.js';
-
-export const PROFILE_USAGE = 'l2tpsec profile apple|windows|linux|android USER [--config FILE] [--server HOST] [--name NAME] [--out FILE]';
+import { PROFILE_KINDS, renderProfile, resolveServer, serverBehindNat, type ProfileKind } from '../daemon/profiles/index.js';
+import type { Io, ProfileOptions } from './common.js';
+import { CliError, UsageError } from './errors.js';
 
 /**
  * `l2tpsec profile KIND USER`: writes what the client needs (to stdout, or to
  * --out FILE with mode 0600 since it holds the PSK). Returns the exit code.
  */
-export async function profileCommand(args: string[], configFile: (v: string | undefined) => string): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      server: { type: 'string' },
-      name: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-    },
-  });
-  const [kind, user, ...extra] = positionals;
-  if (!kind || !(PROFILE_KINDS as readonly string[]).includes(kind)) {
-    throw new ProfileError(`profile needs a client kind: ${PROFILE_KINDS.join(', ')}\n  ${PROFILE_USAGE}`);
-  }
-  if (!user) throw new ProfileError(`profile ${kind} needs a USER\n  ${PROFILE_USAGE}`);
-  if (extra.length > 0) throw new ProfileError(`unexpected argument ${JSON.stringify(extra[0])}\n  ${PROFILE_USAGE}`);
-  const cfg = loadConfig(configFile(values.config));
+export async function profileCommand(kind: string, user: string, o: ProfileOptions & { configFile: string }, io: Io): Promise<number> {
+  if (!(PROFILE_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown client kind ${JSON.stringify(kind)}: ${PROFILE_KINDS.join(', ')}`);
+  const cfg = loadConfig(o.configFile);
   const store = await loadUsers(cfg.ppp.usersFile);
   if (!store.has(user)) {
-    throw new ProfileError(`no user ${JSON.stringify(user)} in ${cfg.ppp.usersFile} (add it with: l2tpsec users add ${user} --config ${cfg.file})`);
+    throw new CliError(`no user ${JSON.stringify(user)} in ${cfg.ppp.usersFile}`, `add it with: l2tpsec users add ${user} --config ${cfg.file}`);
   }
-  const server = resolveServer(values.server, cfg.server.listen);
+  const server = resolveServer(o.server, cfg.server.listen);
   const text = renderProfile(kind as ProfileKind, {
     server,
     psk: cfg.ipsec.psk,
     user,
-    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(o.name !== undefined ? { name: o.name } : {}),
     serverBehindNat: serverBehindNat(server, cfg.server.listen),
   });
-  if (values.out) {
-    writeFileSync(values.out, text, { mode: 0o600 });
+  if (o.out) {
+    writeFileSync(o.out, text, { mode: 0o600 });
     // mode only applies to a new file: an existing one may be readable by others (the PSK is in it)
-    chmodSync(values.out, 0o600);
-    process.stderr.write(`wrote ${values.out} (it contains the pre-shared key: send it privately)\n`);
+    chmodSync(o.out, 0o600);
+    io.err.write(`wrote ${o.out} (it contains the pre-shared key: send it privately)\n`);
   } else {
-    process.stdout.write(text);
+    io.out.write(text);
   }
   return 0;
 }

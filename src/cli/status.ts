@@ -6,10 +6,11 @@ export function formatStatus(s: StatusInfo): string {
   const lines: string[] = [];
   lines.push('server: l2tpsec');
   lines.push(`  listening: ${s.listen.join(', ')}`);
-  lines.push(`  psk fingerprint: ${s.pskFingerprint} (sha256)`);
+  lines.push(`  psk fingerprint: ${s.pskFingerprint} (salt:hmac-sha256)`);
   lines.push(`  pool: ${s.pool.cidr}, ${s.pool.used}/${s.pool.size} used`);
   lines.push(`  ike sas: ${s.ikeSas}, sessions: ${s.sessions.length}, users: ${s.users}`);
   lines.push(`  uptime: ${humanDuration(s.uptime)}`);
+  if (s.counters) lines.push(...counterLines(s.counters));
   for (const x of s.sessions) {
     lines.push('');
     lines.push(`session: ${x.id}`);
@@ -23,6 +24,20 @@ export function formatStatus(s: StatusInfo): string {
     lines.push(`  last activity: ${x.idle === null ? '-' : `${humanDuration(x.idle)} ago`}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The counters worth a glance, as the metrics name them; every counter is in `status --json`. */
+export function counterLines(c: Record<string, number>): string[] {
+  const sum = (f: (k: string) => boolean): number => Object.entries(c).reduce((n, [k, v]) => (f(k) ? n + v : n), 0);
+  const failed = ['ike.auth.failed', 'ike.proposal.rejected', 'ike.halfopen.expired', 'ike.qm.rejected'].map((k) => c[k] ?? 0);
+  const drops = Object.entries(c)
+    .filter(([k, v]) => k.includes('.drop.') && v > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return [
+    `  handshakes failed: ${failed.reduce((a, b) => a + b, 0)} (auth ${failed[0]}, no proposal ${failed[1]}, timeout ${failed[2]}, quick mode ${failed[3]})`,
+    `  ppp auth failures: ${c['ppp.auth.failure'] ?? 0}`,
+    `  drops: ${sum((k) => k.includes('.drop.'))}${drops.length > 0 ? ` (${drops.slice(0, 3).map(([k, v]) => `${k} ${v}`).join(', ')}${drops.length > 3 ? ', ...' : ''})` : ''}`,
+  ];
 }
 
 const SESSION_COLUMNS = ['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT'] as const;

@@ -1,13 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
-import { ConfigError, keyLines, parseConfig, type Config } from './config.js';
+import { ConfigError, keyLines, validateConfig, type Config } from './config.js';
 import { parseUsers, userLines, type UserStore } from './users.js';
 
 /**
  * `l2tpsec check`: every problem of a config and its users file, each with file,
- * line and key (parseConfig/parseUsers stop at the first; here each offending line
- * is blanked and the parse repeated, so the next problem shows up), plus checks a
- * parse does not make: PSK strength, static addresses vs the pool, out_interface.
+ * line and key (the config schema reports them all; the users file is parsed table by
+ * table when it fails whole), plus checks a parse does not make: PSK strength, static
+ * addresses vs the pool, DNS inside the pool, out_interface, control.group.
  */
 
 export type Severity = 'error' | 'warning';
@@ -25,6 +26,8 @@ export interface CheckEnv {
   readFile: (path: string) => string;
   /** Whether a network interface exists (out_interface); undefined = cannot tell. */
   interfaceExists: (name: string) => boolean | undefined;
+  /** Whether a group exists (control.group); undefined = cannot tell. */
+  groupExists?: (name: string) => boolean | undefined;
 }
 
 export interface CheckResult {
@@ -54,54 +57,14 @@ export const WEAK_PSKS: readonly string[] = [
   'presharedkey',
 ];
 
-const MAX_ROUNDS = 64;
-
 function fromError(e: ConfigError, severity: Severity = 'error'): Problem {
   return { severity, file: e.file, line: e.line, key: e.key, message: e.problem };
 }
 
-function blankLine(lines: string[], line: number): boolean {
-  const i = line - 1;
-  if (i < 0 || i >= lines.length || lines[i] === '') return false;
-  // keep a section header (its keys would land in the previous section)
-  if (/^\s*\[/.test(lines[i]!)) return false;
-  lines[i] = '';
-  return true;
-}
-
-/** Every parse error of a config text, and the config parsed without the offending lines. */
+/** Every problem of a config text (the schema reports them all), and the config parsed without the offending keys. */
 export function configProblems(text: string, file: string): { problems: Problem[]; config: Config | undefined } {
-  const lines = text.split('\n');
-  const problems: Problem[] = [];
-  // A missing PSK has no line of its own to blank: a placeholder line goes in so the rest is
-  // still checked; `inserted` (1-based) maps later line numbers back to the file's.
-  let inserted: number | undefined;
-  let placeholder = false;
-  const mapLine = (l: number | undefined): number | undefined => (l !== undefined && inserted !== undefined && l > inserted ? l - 1 : l);
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    try {
-      return { problems, config: parseConfig(lines.join('\n'), file) };
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      const p = fromError(e);
-      p.line = mapLine(p.line);
-      if (!problems.some((q) => q.key !== undefined && q.key === p.key)) problems.push(p);
-      if (e.key === 'ipsec.psk' && e.problem.startsWith('a pre-shared key is required') && !placeholder) {
-        placeholder = true;
-        if (e.line !== undefined) blankLine(lines, e.line); // psk = "" (a header line is kept)
-        const h = lines.findIndex((l) => /^\s*\[\s*ipsec\s*\]/.test(l));
-        if (h < 0) {
-          lines.push('[ipsec]', 'psk = "placeholder"');
-        } else {
-          lines.splice(h + 1, 0, 'psk = "placeholder"');
-          inserted = h + 2;
-        }
-        continue;
-      }
-      if (e.line === undefined || !blankLine(lines, e.line)) return { problems, config: undefined };
-    }
-  }
-  return { problems, config: undefined };
+  const { config, problems } = validateConfig(text, file);
+  return { problems: problems.map((e) => fromError(e)), config };
 }
 
 /**
@@ -154,10 +117,28 @@ export function pskProblems(psk: string, file: string, line: number | undefined)
   return out;
 }
 
+/**
+ * What is wrong with `address` as a user's static address in this config's pool
+ * (outside it, the network, the server's tunnel address or the broadcast); undefined when fine.
+ */
+export function staticAddressProblem(cfg: Config, address: string): string | undefined {
+  const pool = parseCidr(cfg.ppp.pool);
+  let a: number;
+  try {
+    a = parseIPv4(address);
+  } catch {
+    return `not an IPv4 address: ${JSON.stringify(address)}`;
+  }
+  if (!cidrContains(pool, a)) return `${address} is outside the pool ${cfg.ppp.pool}`;
+  if (a === pool.first) return `${address} is the pool's network address`;
+  if (a === pool.first + 1) return `${address} is the server's tunnel address`;
+  if (a === pool.last) return `${address} is the pool's broadcast address`;
+  return undefined;
+}
+
 /** Static user addresses: inside the pool, not the network, the server's tunnel address or the broadcast. */
 export function staticAddressProblems(cfg: Config, stores: UserStore[], usersText: string): Problem[] {
   const out: Problem[] = [];
-  const pool = parseCidr(cfg.ppp.pool);
   const lines = userLines(usersText);
   const seen = new Map<string, string>();
   for (const store of stores) {
@@ -166,11 +147,8 @@ export function staticAddressProblems(cfg: Config, stores: UserStore[], usersTex
       const key = `users.${u.name}.address`;
       const line = lines.get(key);
       const p = (message: string): void => void out.push({ severity: 'error', file: cfg.ppp.usersFile, line, key, message });
-      const a = parseIPv4(u.address);
-      if (!cidrContains(pool, a)) p(`${u.address} is outside the pool ${cfg.ppp.pool}`);
-      else if (a === pool.first) p(`${u.address} is the pool's network address`);
-      else if (a === pool.first + 1) p(`${u.address} is the server's tunnel address`);
-      else if (a === pool.last) p(`${u.address} is the pool's broadcast address`);
+      const bad = staticAddressProblem(cfg, u.address);
+      if (bad) p(bad);
       const other = seen.get(u.address);
       if (other !== undefined) p(`${u.address} is also the static address of ${JSON.stringify(other)}`);
       seen.set(u.address, u.name);
@@ -194,6 +172,19 @@ export function limitsProblems(cfg: Config, keyLine: (key: string) => number | u
   return out;
 }
 
+/** A DNS server inside the pool answers only if it is the server's tunnel address (and even then only with a resolver there). */
+export function dnsProblems(cfg: Config, line: number | undefined): Problem[] {
+  const pool = parseCidr(cfg.ppp.pool);
+  const out: Problem[] = [];
+  for (const s of cfg.ppp.dns) {
+    const a = parseIPv4(s);
+    if (cidrContains(pool, a) && a !== pool.first + 1) {
+      out.push({ severity: 'warning', file: cfg.file, line, key: 'ppp.dns', message: `${s} is inside the pool but is not the server's tunnel address: nothing answers there` });
+    }
+  }
+  return out;
+}
+
 /** Everything `l2tpsec check` reports for one config file's text. */
 export function checkConfig(text: string, file: string, env: CheckEnv): CheckResult {
   const { problems, config } = configProblems(text, file);
@@ -202,6 +193,10 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
   let users = 0;
   if (config) {
     if (!problems.some((p) => p.key?.startsWith('ipsec.psk'))) problems.push(...pskProblems(config.ipsec.psk, config.file, keyLine('ipsec.psk') ?? keyLine('ipsec.psk_file')));
+    problems.push(...dnsProblems(config, keyLine('ppp.dns')));
+    if (config.control.group && config.control.socket && env.groupExists?.(config.control.group) === false) {
+      problems.push({ severity: 'error', file: config.file, line: keyLine('control.group'), key: 'control.group', message: `no group ${JSON.stringify(config.control.group)} on this host (create it with groupadd, or leave control.group out)` });
+    }
     if (config.nat.outInterface !== 'auto' && env.interfaceExists(config.nat.outInterface) === false) {
       problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
     }
@@ -235,6 +230,16 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
 export const hostCheckEnv: CheckEnv = {
   readFile: (p) => readFileSync(p, 'utf8'),
   interfaceExists: (name) => (existsSync('/sys/class/net') ? existsSync(`/sys/class/net/${name}`) : undefined),
+  groupExists: (name) => {
+    if (/^\d+$/.test(name)) return true;
+    try {
+      execFileSync('getent', ['group', name], { stdio: 'ignore', timeout: 5000 });
+      return true;
+    } catch (e) {
+      // getent exits 2 for "not found"; anything else (no getent) cannot tell
+      return (e as { status?: number }).status === 2 ? false : undefined;
+    }
+  },
 };
 
 export function formatProblem(p: Problem): string {

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { cidrContains, formatIPv4, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { z } from 'zod';
+import { formatIPv4, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import type { PipelineLimits } from '../session/pipeline.js';
 
 /**
  * The daemon's configuration, read from one TOML file. Every key has a default,
- * so `l2tpsec serve` works with a minimal file. Errors name the file, the line
- * and the key.
+ * so `l2tpsec serve` works with a minimal file. One zod schema (rawSchema) declares
+ * each key with its type, default and checks; every problem is reported at once,
+ * each naming the file, the line and the key.
  */
 export interface Config {
   /** Absolute path of the file it was read from ('' for defaults). */
@@ -63,19 +66,7 @@ export interface Config {
     listen: string;
   };
   /** What one address, identity or user may hold (README "Security"). */
-  limits: {
-    halfOpenPerAddress: number;
-    halfOpenTotal: number;
-    ikeSasPerAddress: number;
-    ikeSasPerIdentity: number;
-    ikeSasTotal: number;
-    childSasPerIkeSa: number;
-    tunnelsPerAddress: number;
-    sessionsPerTunnel: number;
-    authFailuresBeforeBackoff: number;
-    /** Seconds. */
-    authBackoffMax: number;
-  };
+  limits: PipelineLimits;
 }
 
 export class ConfigError extends Error {
@@ -89,8 +80,6 @@ export class ConfigError extends Error {
     super(`${file}${line !== undefined ? `:${line}` : ''}: ${key ? `${key}: ` : ''}${problem}`);
   }
 }
-
-type Table = Record<string, unknown>;
 
 /** Maps "section.key" to the 1-based line where it is set, for error messages. */
 export function keyLines(text: string): Map<string, number> {
@@ -113,115 +102,7 @@ export function keyLines(text: string): Map<string, number> {
   return lines;
 }
 
-const KNOWN: Record<string, readonly string[]> = {
-  server: ['listen', 'hostname', 'ike_port', 'natt_port'],
-  ipsec: ['psk', 'psk_file', 'ike_lifetime_max', 'child_lifetime_max', 'dpd_idle', 'allow_legacy'],
-  l2tp: ['secret', 'hello_interval'],
-  ppp: ['pool', 'dns', 'users_file', 'max_sessions_per_user', 'idle_timeout', 'mru', 'auth'],
-  tun: ['name', 'mtu'],
-  nat: ['masquerade', 'out_interface', 'client_to_client'],
-  log: ['level', 'format'],
-  control: ['socket', 'group', 'history_file'],
-  metrics: ['listen'],
-  limits: [
-    'half_open_per_address',
-    'half_open_total',
-    'ike_sas_per_address',
-    'ike_sas_per_identity',
-    'ike_sas_total',
-    'child_sas_per_ike_sa',
-    'tunnels_per_address',
-    'sessions_per_tunnel',
-    'auth_failures_before_backoff',
-    'auth_backoff_max',
-  ],
-};
-
 export const DEFAULT_CONTROL_SOCKET = '/run/l2tpsec/control.sock';
-
-export function defaultConfig(): Config {
-  return {
-    file: '',
-    server: { listen: '0.0.0.0', hostname: 'l2tpsec', ikePort: 500, nattPort: 4500 },
-    ipsec: { psk: '', ikeLifetimeMax: 86400, childLifetimeMax: 28800, dpdIdle: 30, allowLegacy: false },
-    l2tp: { secret: undefined, helloInterval: 60 },
-    ppp: {
-      pool: '10.40.0.0/24',
-      dns: ['10.40.0.1'],
-      usersFile: 'users.toml',
-      maxSessionsPerUser: 2,
-      idleTimeout: 3600,
-      mru: 1360,
-      auth: ['mschapv2'],
-    },
-    tun: { name: 'tun1', mtu: 1400 },
-    nat: { masquerade: true, outInterface: 'auto', clientToClient: false },
-    log: { level: 'info', format: 'json' },
-    control: { socket: DEFAULT_CONTROL_SOCKET, group: '', historyFile: 'history.jsonl' },
-    metrics: { listen: '' },
-    limits: {
-      halfOpenPerAddress: 10,
-      halfOpenTotal: 1000,
-      ikeSasPerAddress: 100,
-      ikeSasPerIdentity: 1000,
-      ikeSasTotal: 10000,
-      childSasPerIkeSa: 8,
-      tunnelsPerAddress: 128,
-      sessionsPerTunnel: 8,
-      authFailuresBeforeBackoff: 5,
-      authBackoffMax: 300,
-    },
-  };
-}
-
-class Checker {
-  constructor(
-    readonly file: string,
-    readonly lines: Map<string, number>,
-  ) {}
-
-  fail(key: string, problem: string): never {
-    const line = this.lines.get(key) ?? this.lines.get(key.split('.')[0]!);
-    throw new ConfigError(this.file, line, key, problem);
-  }
-
-  str(t: Table, sec: string, k: string, def: string): string {
-    const v = t[k];
-    if (v === undefined) return def;
-    if (typeof v !== 'string') this.fail(`${sec}.${k}`, `must be a string, got ${describe(v)}`);
-    return v;
-  }
-
-  int(t: Table, sec: string, k: string, def: number, min: number, max: number): number {
-    const v = t[k];
-    if (v === undefined) return def;
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`${sec}.${k}`, `must be an integer, got ${describe(v)}`);
-    if (v < min || v > max) this.fail(`${sec}.${k}`, `must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-
-  bool(t: Table, sec: string, k: string, def: boolean): boolean {
-    const v = t[k];
-    if (v === undefined) return def;
-    if (typeof v !== 'boolean') this.fail(`${sec}.${k}`, `must be true or false, got ${describe(v)}`);
-    return v;
-  }
-
-  strList(t: Table, sec: string, k: string, def: string[]): string[] {
-    const v = t[k];
-    if (v === undefined) return def;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.fail(`${sec}.${k}`, `must be a list of strings, got ${describe(v)}`);
-    return v as string[];
-  }
-
-  ipv4(sec: string, k: string, v: string): void {
-    try {
-      parseIPv4(v);
-    } catch {
-      this.fail(`${sec}.${k}`, `not an IPv4 address: ${JSON.stringify(v)}`);
-    }
-  }
-}
 
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
@@ -229,174 +110,299 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function section(root: Table, name: string, c: Checker): Table {
-  const v = root[name];
-  if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) c.fail(name, 'must be a table ([' + name + '])');
-  const t = v as Table;
-  for (const k of Object.keys(t)) {
-    if (!KNOWN[name]!.includes(k)) c.fail(`${name}.${k}`, `unknown key (known: ${KNOWN[name]!.join(', ')})`);
+function isIPv4(v: string): boolean {
+  try {
+    parseIPv4(v);
+    return true;
+  } catch {
+    return false;
   }
-  return t;
 }
 
-/** Parse and validate config text. `file` is used for messages and to resolve relative paths. */
-export function parseConfig(text: string, file: string): Config {
+// ---- the schema: every key once, with its type, default and checks ------------------
+
+const str = (def: string): z.ZodDefault<z.ZodString> => z.string({ error: (i) => `must be a string, got ${describe(i.input)}` }).default(def);
+const bool = (def: boolean): z.ZodDefault<z.ZodBoolean> => z.boolean({ error: (i) => `must be true or false, got ${describe(i.input)}` }).default(def);
+const int = (def: number, min: number, max: number): z.ZodDefault<z.ZodNumber> =>
+  z
+    .number({ error: (i) => `must be an integer, got ${describe(i.input)}` })
+    .int({ error: (i) => `must be an integer, got ${describe(i.input)}` })
+    .min(min, { error: (i) => `must be between ${min} and ${max}, got ${String(i.input)}` })
+    .max(max, { error: (i) => `must be between ${min} and ${max}, got ${String(i.input)}` })
+    .default(def);
+const strList = (def: string[]): z.ZodDefault<z.ZodArray<z.ZodString>> =>
+  z.array(z.string(), { error: (i) => `must be a list of strings, got ${describe(i.input)}` }).default(def);
+const ipv4 = (def: string): z.ZodDefault<z.ZodString> =>
+  z
+    .string({ error: (i) => `must be a string, got ${describe(i.input)}` })
+    .refine(isIPv4, { error: (i) => `not an IPv4 address: ${JSON.stringify(i.input)}` })
+    .default(def);
+const strType = (): z.ZodString => z.string({ error: (i) => `must be a string, got ${describe(i.input)}` });
+const section = <S extends z.ZodRawShape>(name: string, shape: S) =>
+  z.strictObject(shape, { error: (i) => (i.code === 'invalid_type' ? `must be a table ([${name}])` : undefined) }).prefault({} as never);
+
+const rawSchema = z.strictObject({
+  server: section('server', {
+    listen: ipv4('0.0.0.0'),
+    hostname: str('l2tpsec').refine((h) => h.length >= 1 && h.length <= 255, { error: 'must be 1 to 255 characters' }),
+    ike_port: int(500, 1, 65535),
+    natt_port: int(4500, 1, 65535),
+  }).superRefine((s, ctx) => {
+    // leaving out both (defaults 500 and 4500) lets the rest be checked
+    if (s.ike_port === s.natt_port) ctx.addIssue({ code: 'custom', path: ['natt_port'], message: 'must differ from server.ike_port', params: { leaveOut: ['ike_port', 'natt_port'] } });
+  }),
+  ipsec: section('ipsec', {
+    psk: str(''),
+    psk_file: str(''),
+    ike_lifetime_max: int(86400, 60, 7 * 86400),
+    child_lifetime_max: int(28800, 60, 7 * 86400),
+    dpd_idle: int(30, 0, 3600),
+    allow_legacy: bool(false),
+  }),
+  l2tp: section('l2tp', {
+    secret: str(''),
+    hello_interval: int(60, 0, 3600),
+  }),
+  ppp: section('ppp', {
+    pool: str('10.40.0.0/24').superRefine((pool, ctx) => {
+      try {
+        if (parseCidr(pool).prefix > 30) ctx.addIssue({ code: 'custom', message: 'the pool needs at least a /30' });
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+    // public resolvers, as the first run writes: nothing answers DNS on the tunnel address
+    dns: strList(['1.1.1.1', '9.9.9.9'])
+      .refine((l) => l.length <= 2, { error: 'at most two DNS servers (IPCP options 129 and 131)' })
+      .superRefine((l, ctx) => {
+        for (const s of l) if (!isIPv4(s)) ctx.addIssue({ code: 'custom', message: `not an IPv4 address: ${JSON.stringify(s)}` });
+      }),
+    users_file: str('users.toml'),
+    max_sessions_per_user: int(2, 0, 10000),
+    idle_timeout: int(3600, 0, 30 * 86400),
+    mru: int(1360, 576, 1500),
+    auth: z
+      .array(z.enum(['mschapv2', 'pap'], { error: (i) => `unknown method ${JSON.stringify(i.input)} (known: mschapv2, pap)` }), {
+        error: (i) => `must be a list of strings, got ${describe(i.input)}`,
+      })
+      .min(1, { error: 'at least one method' })
+      .default(['mschapv2']),
+  }),
+  tun: section('tun', {
+    name: strType().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'an interface name: 1 to 15 letters, digits, "_", "." or "-"' }).default('tun1'),
+    mtu: int(1400, 576, 1500),
+  }),
+  nat: section('nat', {
+    masquerade: bool(true),
+    out_interface: str('auto').refine((v) => v === 'auto' || /^[A-Za-z0-9_.@-]{1,15}$/.test(v), { error: '"auto" or an interface name' }),
+    client_to_client: bool(false),
+  }),
+  log: section('log', {
+    level: z.enum(['debug', 'info', 'warn', 'error'], { error: (i) => `one of debug, info, warn, error, got ${describe(i.input)}` }).default('info'),
+    format: z.enum(['json', 'pretty'], { error: (i) => `json or pretty, got ${describe(i.input)}` }).default('json'),
+  }),
+  control: section('control', {
+    socket: str(DEFAULT_CONTROL_SOCKET),
+    group: str('').refine((g) => g === '' || /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(g), { error: 'a group name' }),
+    history_file: str(''),
+  }),
+  metrics: section('metrics', {
+    listen: str('').superRefine((v, ctx) => {
+      if (!v) return;
+      const m = /^(.+):(\d{1,5})$/.exec(v);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) ctx.addIssue({ code: 'custom', message: `"address:port", got ${JSON.stringify(v)}` });
+      else if (!isIPv4(m[1]!)) ctx.addIssue({ code: 'custom', message: `not an IPv4 address: ${JSON.stringify(m[1])}` });
+    }),
+  }),
+  limits: section('limits', {
+    half_open_per_address: int(10, 1, 100000),
+    half_open_total: int(1000, 1, 1000000),
+    ike_sas_per_address: int(100, 1, 1000000),
+    ike_sas_per_identity: int(1000, 1, 1000000),
+    ike_sas_total: int(10000, 1, 1000000),
+    child_sas_per_ike_sa: int(8, 1, 1000),
+    tunnels_per_address: int(128, 1, 65535),
+    sessions_per_tunnel: int(8, 1, 65535),
+    auth_failures_before_backoff: int(5, 1, 1000),
+    auth_backoff_max: int(300, 1, 86400),
+  }),
+});
+
+type Raw = z.output<typeof rawSchema>;
+
+/** The Config for validated raw values; relative paths resolved against `dir` (kept relative without one). */
+function toConfig(r: Raw, file: string, dir: string | undefined): Config {
+  const at = (p: string): string => (dir === undefined || isAbsolute(p) ? p : resolve(dir, p));
+  const usersFile = at(r.ppp.users_file);
+  return {
+    file,
+    server: { listen: r.server.listen, hostname: r.server.hostname, ikePort: r.server.ike_port, nattPort: r.server.natt_port },
+    ipsec: { psk: r.ipsec.psk, ikeLifetimeMax: r.ipsec.ike_lifetime_max, childLifetimeMax: r.ipsec.child_lifetime_max, dpdIdle: r.ipsec.dpd_idle, allowLegacy: r.ipsec.allow_legacy },
+    l2tp: { secret: r.l2tp.secret || undefined, helloInterval: r.l2tp.hello_interval },
+    ppp: {
+      pool: r.ppp.pool,
+      dns: r.ppp.dns,
+      usersFile,
+      maxSessionsPerUser: r.ppp.max_sessions_per_user,
+      idleTimeout: r.ppp.idle_timeout,
+      mru: r.ppp.mru,
+      auth: r.ppp.auth,
+    },
+    tun: { name: r.tun.name, mtu: r.tun.mtu },
+    nat: { masquerade: r.nat.masquerade, outInterface: r.nat.out_interface, clientToClient: r.nat.client_to_client },
+    log: { level: r.log.level, format: r.log.format },
+    control: {
+      socket: r.control.socket ? at(r.control.socket) : '',
+      group: r.control.group,
+      // the history file lives next to the users file unless set
+      historyFile: r.control.history_file ? at(r.control.history_file) : dir === undefined ? 'history.jsonl' : resolve(dirname(usersFile), 'history.jsonl'),
+    },
+    metrics: { listen: r.metrics.listen },
+    limits: {
+      halfOpenPerAddress: r.limits.half_open_per_address,
+      halfOpenTotal: r.limits.half_open_total,
+      ikeSasPerAddress: r.limits.ike_sas_per_address,
+      ikeSasPerIdentity: r.limits.ike_sas_per_identity,
+      ikeSasTotal: r.limits.ike_sas_total,
+      childSasPerIkeSa: r.limits.child_sas_per_ike_sa,
+      tunnelsPerAddress: r.limits.tunnels_per_address,
+      sessionsPerTunnel: r.limits.sessions_per_tunnel,
+      authFailuresBeforeBackoff: r.limits.auth_failures_before_backoff,
+      authBackoffMax: r.limits.auth_backoff_max,
+    },
+  };
+}
+
+/** Every config key, "section.key", in schema order. */
+export function configKeys(): string[] {
+  return Object.keys(rawSchema.shape).flatMap((sec) => KNOWN_KEYS([sec]).map((k) => `${sec}.${k}`));
+}
+
+/** Every key at its default (no PSK; relative paths unresolved). */
+export function defaultConfig(): Config {
+  return toConfig(rawSchema.parse({}), '', undefined);
+}
+
+const KNOWN_KEYS = (path: PropertyKey[]): string[] => {
+  let s: z.ZodType = rawSchema;
+  for (const p of path) {
+    const shape = (s as unknown as { shape?: Record<string, z.ZodType> }).shape ?? (s as unknown as { def?: { innerType?: { shape?: Record<string, z.ZodType> } } }).def?.innerType?.shape;
+    if (!shape || typeof p !== 'string' || !(p in shape)) return [];
+    s = shape[p]!;
+  }
+  const shape = (s as unknown as { shape?: Record<string, z.ZodType> }).shape ?? (s as unknown as { def?: { innerType?: { shape?: Record<string, z.ZodType> } } }).def?.innerType?.shape ?? {};
+  return Object.keys(shape);
+};
+
+/** A validation issue as file:line:key. Keys are "section.key" (list items report their list). */
+function issueErrors(iss: z.core.$ZodIssue, file: string, lines: Map<string, number>): Array<{ error: ConfigError; path: string[] }> {
+  const path = iss.path.filter((p): p is string => typeof p === 'string').slice(0, 2);
+  const lineOf = (key: string): number | undefined => lines.get(key) ?? lines.get(key.split('.')[0]!);
+  if (iss.code === 'unrecognized_keys') {
+    const known = KNOWN_KEYS(path);
+    return iss.keys.map((k) => {
+      const key = [...path, k].join('.');
+      const problem = path.length === 0 ? `unknown section or key (known sections: ${known.join(', ')})` : `unknown key (known: ${known.join(', ')})`;
+      return { error: new ConfigError(file, lineOf(key), key, problem), path: [...path, k] };
+    });
+  }
+  const key = path.join('.');
+  const error = new ConfigError(file, lineOf(key), key || undefined, iss.message);
+  const leaveOut = iss.code === 'custom' ? (iss.params as { leaveOut?: string[] } | undefined)?.leaveOut : undefined;
+  if (leaveOut) return leaveOut.map((k) => ({ error, path: [...path.slice(0, -1), k] }));
+  return [{ error, path }];
+}
+
+/**
+ * Parse and validate config text: the config, or every problem (file, line, key). When
+ * there are problems, `config` is what remains with the offending keys left out (their
+ * defaults in place), for the checks that look further (`l2tpsec check`).
+ */
+export function validateConfig(text: string, file: string): { config: Config | undefined; problems: ConfigError[] } {
   const absFile = resolve(file);
   const dir = dirname(absFile);
-  let root: Table;
+  let root: Record<string, unknown>;
   try {
-    root = parseToml(text) as Table;
+    root = parseToml(text) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof TomlError) {
       const first = e.message.split('\n')[0] ?? e.message;
-      throw new ConfigError(absFile, e.line, undefined, first.replace(/^Invalid TOML document: /, 'invalid TOML: '));
+      return { config: undefined, problems: [new ConfigError(absFile, e.line, undefined, first.replace(/^Invalid TOML document: /, 'invalid TOML: '))] };
     }
     throw e;
   }
-  const c = new Checker(absFile, keyLines(text));
-  for (const k of Object.keys(root)) {
-    if (!(k in KNOWN)) c.fail(k, `unknown section or key (known sections: ${Object.keys(KNOWN).join(', ')})`);
-  }
-  const d = defaultConfig();
-  const cfg: Config = { ...d, file: absFile };
-
-  const server = section(root, 'server', c);
-  cfg.server = {
-    listen: c.str(server, 'server', 'listen', d.server.listen),
-    hostname: c.str(server, 'server', 'hostname', d.server.hostname),
-    ikePort: c.int(server, 'server', 'ike_port', d.server.ikePort, 1, 65535),
-    nattPort: c.int(server, 'server', 'natt_port', d.server.nattPort, 1, 65535),
+  const lines = keyLines(text);
+  const problems: ConfigError[] = [];
+  const seen = new Set<string>();
+  const add = (e: ConfigError): void => {
+    const id = `${e.key ?? ''}\n${e.problem}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    problems.push(e);
   };
-  c.ipv4('server', 'listen', cfg.server.listen);
-  if (cfg.server.hostname.length === 0 || cfg.server.hostname.length > 255) c.fail('server.hostname', 'must be 1 to 255 characters');
-  if (cfg.server.ikePort === cfg.server.nattPort) c.fail('server.natt_port', 'must differ from server.ike_port');
-
-  const ipsec = section(root, 'ipsec', c);
-  let psk = c.str(ipsec, 'ipsec', 'psk', '');
-  const pskFile = c.str(ipsec, 'ipsec', 'psk_file', '');
-  if (psk && pskFile) c.fail('ipsec.psk_file', 'set either psk or psk_file, not both');
-  if (pskFile) {
-    const p = isAbsolute(pskFile) ? pskFile : resolve(dir, pskFile);
-    try {
-      psk = readFileSync(p, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      c.fail('ipsec.psk_file', `cannot read ${p}: ${(e as Error).message}`);
+  // each round leaves out what the previous one refused, so checks behind it still run
+  for (let round = 0; round < 16; round++) {
+    const r = rawSchema.safeParse(root);
+    if (!r.success) {
+      for (const iss of r.error.issues) {
+        for (const { error, path } of issueErrors(iss, absFile, lines)) {
+          add(error);
+          root = without(root, path);
+        }
+      }
+      continue;
     }
+    // the PSK: inline or from a file, one of them
+    const ipsec = r.data.ipsec;
+    const fail = (key: string, problem: string): void => add(new ConfigError(absFile, lines.get(key) ?? lines.get(key.split('.')[0]!), key, problem));
+    let psk = ipsec.psk;
+    if (ipsec.psk && ipsec.psk_file) fail('ipsec.psk_file', 'set either psk or psk_file, not both');
+    else if (ipsec.psk_file) {
+      const p = isAbsolute(ipsec.psk_file) ? ipsec.psk_file : resolve(dir, ipsec.psk_file);
+      try {
+        psk = readFileSync(p, 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        fail('ipsec.psk_file', `cannot read ${p}: ${(e as Error).message}`);
+      }
+    }
+    if (!psk && !problems.some((p) => p.key === 'ipsec.psk_file')) fail('ipsec.psk', 'a pre-shared key is required (psk = "..." or psk_file = "path")');
+    const config = toConfig(r.data, absFile, dir);
+    config.ipsec.psk = psk;
+    return { config, problems: inSchemaOrder(problems) };
   }
-  if (!psk) c.fail('ipsec.psk', 'a pre-shared key is required (psk = "..." or psk_file = "path")');
-  cfg.ipsec = {
-    psk,
-    ikeLifetimeMax: c.int(ipsec, 'ipsec', 'ike_lifetime_max', d.ipsec.ikeLifetimeMax, 60, 7 * 86400),
-    childLifetimeMax: c.int(ipsec, 'ipsec', 'child_lifetime_max', d.ipsec.childLifetimeMax, 60, 7 * 86400),
-    dpdIdle: c.int(ipsec, 'ipsec', 'dpd_idle', d.ipsec.dpdIdle, 0, 3600),
-    allowLegacy: c.bool(ipsec, 'ipsec', 'allow_legacy', d.ipsec.allowLegacy),
-  };
+  return { config: undefined, problems: inSchemaOrder(problems) };
+}
 
-  const l2tp = section(root, 'l2tp', c);
-  const secret = c.str(l2tp, 'l2tp', 'secret', '');
-  cfg.l2tp = {
-    secret: secret || undefined,
-    helloInterval: c.int(l2tp, 'l2tp', 'hello_interval', d.l2tp.helloInterval, 0, 3600),
+/** Problems in the order of the sections in the schema (a stable sort: keys keep their order). */
+function inSchemaOrder(problems: ConfigError[]): ConfigError[] {
+  const sections = Object.keys(rawSchema.shape);
+  const rank = (e: ConfigError): number => {
+    const i = sections.indexOf((e.key ?? '').split('.')[0]!);
+    return i < 0 ? sections.length : i;
   };
+  return [...problems].sort((a, b) => rank(a) - rank(b));
+}
 
-  const ppp = section(root, 'ppp', c);
-  const pool = c.str(ppp, 'ppp', 'pool', d.ppp.pool);
-  try {
-    const cidr = parseCidr(pool);
-    if (cidr.prefix > 30) c.fail('ppp.pool', 'the pool needs at least a /30');
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    c.fail('ppp.pool', (e as Error).message);
+/** `root` without the value at `path` (a copy; the tables on the way are copied too). */
+function without(root: Record<string, unknown>, path: string[]): Record<string, unknown> {
+  if (path.length === 0) return root;
+  const [head, ...rest] = path;
+  const copy = { ...root };
+  if (rest.length === 0) delete copy[head!];
+  else {
+    const inner = copy[head!];
+    if (inner !== null && typeof inner === 'object' && !Array.isArray(inner)) copy[head!] = without(inner as Record<string, unknown>, rest);
+    else delete copy[head!];
   }
-  const dns = c.strList(ppp, 'ppp', 'dns', d.ppp.dns);
-  if (dns.length > 2) c.fail('ppp.dns', 'at most two DNS servers (IPCP options 129 and 131)');
-  for (const s of dns) c.ipv4('ppp', 'dns', s);
-  const usersFile = c.str(ppp, 'ppp', 'users_file', d.ppp.usersFile);
-  const auth = c.strList(ppp, 'ppp', 'auth', d.ppp.auth);
-  for (const a of auth) if (a !== 'mschapv2' && a !== 'pap') c.fail('ppp.auth', `unknown method ${JSON.stringify(a)} (known: mschapv2, pap)`);
-  if (auth.length === 0) c.fail('ppp.auth', 'at least one method');
-  cfg.ppp = {
-    pool,
-    dns,
-    usersFile: isAbsolute(usersFile) ? usersFile : resolve(dir, usersFile),
-    maxSessionsPerUser: c.int(ppp, 'ppp', 'max_sessions_per_user', d.ppp.maxSessionsPerUser, 0, 10000),
-    idleTimeout: c.int(ppp, 'ppp', 'idle_timeout', d.ppp.idleTimeout, 0, 30 * 86400),
-    mru: c.int(ppp, 'ppp', 'mru', d.ppp.mru, 576, 1500),
-    auth: auth as Array<'mschapv2' | 'pap'>,
-  };
+  return copy;
+}
 
-  const tun = section(root, 'tun', c);
-  cfg.tun = {
-    name: c.str(tun, 'tun', 'name', d.tun.name),
-    mtu: c.int(tun, 'tun', 'mtu', d.tun.mtu, 576, 1500),
-  };
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.tun.name)) c.fail('tun.name', 'an interface name: 1 to 15 letters, digits, "_", "." or "-"');
-
-  const nat = section(root, 'nat', c);
-  cfg.nat = {
-    masquerade: c.bool(nat, 'nat', 'masquerade', d.nat.masquerade),
-    outInterface: c.str(nat, 'nat', 'out_interface', d.nat.outInterface),
-    clientToClient: c.bool(nat, 'nat', 'client_to_client', d.nat.clientToClient),
-  };
-  if (cfg.nat.outInterface !== 'auto' && !/^[A-Za-z0-9_.@-]{1,15}$/.test(cfg.nat.outInterface)) {
-    c.fail('nat.out_interface', '"auto" or an interface name');
-  }
-
-  const log = section(root, 'log', c);
-  const level = c.str(log, 'log', 'level', d.log.level);
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) c.fail('log.level', 'one of debug, info, warn, error');
-  const format = c.str(log, 'log', 'format', d.log.format);
-  if (format !== 'json' && format !== 'pretty') c.fail('log.format', 'json or pretty');
-  cfg.log = { level: level as Config['log']['level'], format: format as Config['log']['format'] };
-
-  const control = section(root, 'control', c);
-  const socket = c.str(control, 'control', 'socket', d.control.socket);
-  const group = c.str(control, 'control', 'group', d.control.group);
-  if (group && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(group)) c.fail('control.group', 'a group name');
-  // the history file lives next to the users file unless set
-  const historyFile = c.str(control, 'control', 'history_file', '');
-  cfg.control = {
-    socket: socket && !isAbsolute(socket) ? resolve(dir, socket) : socket,
-    group,
-    historyFile: historyFile ? (isAbsolute(historyFile) ? historyFile : resolve(dir, historyFile)) : resolve(dirname(cfg.ppp.usersFile), d.control.historyFile),
-  };
-
-  const metrics = section(root, 'metrics', c);
-  const mlisten = c.str(metrics, 'metrics', 'listen', d.metrics.listen);
-  if (mlisten) {
-    const m = /^(.+):(\d{1,5})$/.exec(mlisten);
-    const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) c.fail('metrics.listen', `"address:port", got ${JSON.stringify(mlisten)}`);
-    c.ipv4('metrics', 'listen', m?.[1] ?? '');
-  }
-  cfg.metrics = { listen: mlisten };
-
-  const limits = section(root, 'limits', c);
-  const lim = (k: string, def: number, min: number, max: number): number => c.int(limits, 'limits', k, def, min, max);
-  const dl = d.limits;
-  cfg.limits = {
-    halfOpenPerAddress: lim('half_open_per_address', dl.halfOpenPerAddress, 1, 100000),
-    halfOpenTotal: lim('half_open_total', dl.halfOpenTotal, 1, 1000000),
-    ikeSasPerAddress: lim('ike_sas_per_address', dl.ikeSasPerAddress, 1, 1000000),
-    ikeSasPerIdentity: lim('ike_sas_per_identity', dl.ikeSasPerIdentity, 1, 1000000),
-    ikeSasTotal: lim('ike_sas_total', dl.ikeSasTotal, 1, 1000000),
-    childSasPerIkeSa: lim('child_sas_per_ike_sa', dl.childSasPerIkeSa, 1, 1000),
-    tunnelsPerAddress: lim('tunnels_per_address', dl.tunnelsPerAddress, 1, 65535),
-    sessionsPerTunnel: lim('sessions_per_tunnel', dl.sessionsPerTunnel, 1, 65535),
-    authFailuresBeforeBackoff: lim('auth_failures_before_backoff', dl.authFailuresBeforeBackoff, 1, 1000),
-    authBackoffMax: lim('auth_backoff_max', dl.authBackoffMax, 1, 86400),
-  };
-
-  // The server's tunnel address is the pool's first usable address; a DNS server
-  // inside the pool must be that one (nothing else answers there).
-  const cidr = parseCidr(cfg.ppp.pool);
-  const serverAddr = cidr.first + 1;
-  for (const s of cfg.ppp.dns) {
-    const a = parseIPv4(s);
-    if (cidrContains(cidr, a) && a !== serverAddr) c.fail('ppp.dns', `${s} is inside the pool but is not the server's tunnel address`);
-  }
-  return cfg;
+/** Parse and validate config text; throws the first problem as a ConfigError. `file` is used for messages and to resolve relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  const { config, problems } = validateConfig(text, file);
+  if (problems.length > 0 || !config) throw problems[0] ?? new ConfigError(resolve(file), undefined, undefined, 'invalid config');
+  return config;
 }
 
 export function loadConfig(file: string): Config {

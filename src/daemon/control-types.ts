@@ -32,7 +32,7 @@ export interface SessionInfo {
 export interface StatusInfo {
   /** "address:port" UDP endpoints. */
   listen: string[];
-  /** First 16 hex digits of SHA-256 of the PSK; never the PSK. */
+  /** "SALT:DIGEST": a per-daemon random salt and HMAC-SHA256(salt, PSK) cut to 16 hex digits (control-util.ts); never the PSK. */
   pskFingerprint: string;
   pool: { cidr: string; size: number; used: number; free: number };
   ikeSas: number;
@@ -40,6 +40,8 @@ export interface StatusInfo {
   /** Seconds since the daemon started. */
   uptime: number;
   sessions: SessionInfo[];
+  /** The daemon's counters by name (handshake failures, auth failures, drops by reason, ...), when it has them. */
+  counters?: Record<string, number>;
 }
 
 /** Something that happened, as streamed by GET /v1/events (one JSON object per event). */
@@ -67,5 +69,7 @@ export interface ControlTarget {
   history(opts: { user?: string; limit?: number }): HistoryEntry[];
   /** Returns the unsubscribe function. */
   subscribe(fn: (e: DaemonEvent) => void): () => void;
+  /** The daemon's counters (added to GET /v1/status when present). */
+  counterSnapshot?(): Record<string, number>;
 }
 

@@ -9,6 +9,12 @@ import type { Logger } from './log.js';
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY = 4096;
 
+/**
+ * Bytes of events queued for one /v1/events subscriber that does not read (beyond what
+ * the socket itself holds); past this the subscriber is dropped, not the daemon's memory.
+ */
+export const MAX_EVENT_BACKLOG = 256 * 1024;
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -72,13 +78,14 @@ function parseJsonObject(text: string): Record<string, unknown> {
 /**
  * The local control API: HTTP/1.1 + JSON on a Unix socket (no framework).
  *
- *   GET  /v1/status            StatusInfo
+ *   GET  /v1/status            StatusInfo (with the daemon's counters)
  *   GET  /v1/sessions          { sessions: SessionInfo[] }
  *   GET  /v1/users             { users: [{ name, address, maxSessions }] }
  *   POST /v1/reload            { users: N }              (same as SIGHUP)
  *   POST /v1/disconnect        {"user": U} | {"session": S}  → { disconnected: [ids] } (404 if none)
  *   GET  /v1/history?user=U&limit=N   { history: HistoryEntry[] }
  *   GET  /v1/events            text/event-stream: "event: TYPE\ndata: {json}\n\n" per DaemonEvent
+ *                              (a subscriber with over MAX_EVENT_BACKLOG bytes unread is dropped)
  *
  * Errors are {"error": "..."} with 400/404/405/413/500.
  */
@@ -89,6 +96,7 @@ export class ControlServer {
   constructor(
     private readonly target: ControlTarget,
     private readonly log?: Logger,
+    private readonly maxEventBacklog: number = MAX_EVENT_BACKLOG,
   ) {}
 
   /** The request handler (exported for tests that use a TCP server). */
@@ -115,10 +123,12 @@ export class ControlServer {
       if (method !== m) throw new HttpError(405, `${url.pathname} takes ${m}`);
     };
     switch (url.pathname) {
-      case '/v1/status':
+      case '/v1/status': {
         want('GET');
-        send(res, 200, this.target.statusInfo());
+        const counters = this.target.counterSnapshot?.();
+        send(res, 200, counters ? { ...this.target.statusInfo(), counters } : this.target.statusInfo());
         return;
+      }
       case '/v1/sessions':
         want('GET');
         send(res, 200, { sessions: this.target.statusInfo().sessions });
@@ -162,7 +172,17 @@ export class ControlServer {
         want('GET');
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         res.write(': l2tpsec events\n\n');
+        let dropped = false;
         const unsubscribe = this.target.subscribe((e: DaemonEvent) => {
+          if (dropped) return;
+          if (res.writableLength > this.maxEventBacklog) {
+            // a slow reader: close its stream rather than queue without bound
+            dropped = true;
+            this.log?.warn('control.events.slow', { queued: res.writableLength, limit: this.maxEventBacklog });
+            done();
+            res.destroy();
+            return;
+          }
           res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
         });
         this.streams.add(res);
@@ -247,8 +267,13 @@ function socketAnswers(path: string): Promise<boolean> {
 /** Numeric gid of a group name or number (getent). */
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
-  const line = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();
+  let line = '';
+  try {
+    line = execFileSync('getent', ['group', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // getent exits 2 for an unknown group
+  }
   const gid = Number(line.split(':')[2]);
-  if (!Number.isInteger(gid)) throw new Error(`no group ${JSON.stringify(name)}`);
+  if (!line || !Number.isInteger(gid)) throw new Error(`control.group: no group ${JSON.stringify(name)} on this host`);
   return gid;
 }

@@ -47,6 +47,21 @@ export function checkUserName(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A name for a new user (`users add`): what every client can type and send (iOS, Android,
+ * Windows and NetworkManager keyboards; L2TP/PPP and MS-CHAPv2 carry it as bytes, some
+ * clients mangle spaces, backslashes and non-ASCII): letters, digits and . _ @ + -,
+ * starting with a letter or digit, at most 64. Files may hold any name checkUserName allows.
+ */
+export function checkNewUserName(name: string): string | undefined {
+  if (name.length === 0) return 'empty';
+  if (name.length > 64) return 'longer than 64 characters';
+  if (!/^[A-Za-z0-9]/.test(name)) return 'must start with a letter or a digit';
+  const bad = [...name].find((c) => !/[A-Za-z0-9._@+-]/.test(c));
+  if (bad !== undefined) return `${JSON.stringify(bad)} is not allowed: use letters, digits and . _ @ + -`;
+  return undefined;
+}
+
 function checkAddress(a: string): string | undefined {
   try {
     parseIPv4(a);

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { formatIPv4, parseCidr, type Cidr } from '../core/ipv4.js';
 import { type LogEvent, logEvent } from '../core/log.js';
 import { execRunner, type Runner } from './exec.js';
@@ -13,6 +14,21 @@ import { execRunner, type Runner } from './exec.js';
  */
 
 export const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward';
+
+/**
+ * Where the value of ip_forward from before our change is kept, written BEFORE the
+ * change: after a kill -9 the next start finds it (forwarding is 1 by then) and the
+ * next clean stop restores the original value. One file per network namespace
+ * (forwarding is per namespace; the inode of /proc/self/ns/net names it).
+ */
+export function defaultForwardingStateFile(): string | undefined {
+  try {
+    const m = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'));
+    return `/run/l2tpsec/ip_forward-${m?.[1] ?? 'default'}`;
+  } catch {
+    return undefined;
+  }
+}
 
 interface RouteJson {
   dst?: unknown;
@@ -94,6 +110,11 @@ export interface NetConfigOptions {
   log?: (e: LogEvent) => void;
   /** ip_forward sysctl file; always that of the calling process's network namespace. */
   ipForwardPath?: string;
+  /**
+   * File keeping ip_forward's value from before our change (see defaultForwardingStateFile,
+   * the default when ipForwardPath is the real sysctl); null = none.
+   */
+  forwardingStateFile?: string | null;
 }
 
 export interface NetworkPlan {
@@ -115,6 +136,7 @@ export class NetConfig {
   private readonly run: Runner;
   private readonly log: (e: LogEvent) => void;
   private readonly ipForwardPath: string;
+  readonly forwardingStateFile: string | undefined;
   readonly table: string;
   private readonly rules: NatRules;
   /** ip_forward before we set it, when we changed it. */
@@ -125,6 +147,8 @@ export class NetConfig {
     this.run = options.runner ?? execRunner;
     this.log = options.log ?? (() => undefined);
     this.ipForwardPath = options.ipForwardPath ?? IP_FORWARD_PATH;
+    this.forwardingStateFile =
+      options.forwardingStateFile === null ? undefined : (options.forwardingStateFile ?? (this.ipForwardPath === IP_FORWARD_PATH ? defaultForwardingStateFile() : undefined));
     this.rules = options.rules;
     this.table = options.rules.table;
   }
@@ -160,10 +184,43 @@ export class NetConfig {
     return outInterface === 'auto' ? this.defaultRouteInterface() : outInterface;
   }
 
-  /** Sets net.ipv4.ip_forward = 1, remembering the old value if it was different. */
+  /** The value a previous run saved before it changed ip_forward (it did not restore it: kill -9). */
+  private async readForwardingState(): Promise<string | undefined> {
+    if (!this.forwardingStateFile) return undefined;
+    try {
+      const v = (await readFile(this.forwardingStateFile, 'utf8')).trim();
+      return v === '0' || v === '1' ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async removeForwardingState(): Promise<void> {
+    if (this.forwardingStateFile) await unlink(this.forwardingStateFile).catch(() => undefined);
+  }
+
+  /**
+   * Sets net.ipv4.ip_forward = 1, remembering the old value if it was different: in
+   * memory and in the state file, written before the change. Forwarding already on with
+   * a state file left by a run that did not stop cleanly: that file's value is the one
+   * to restore.
+   */
   async enableForwarding(): Promise<void> {
     const old = (await readFile(this.ipForwardPath, 'utf8')).trim();
-    if (old === '1') return;
+    if (old === '1') {
+      const saved = this.savedForwarding === undefined ? await this.readForwardingState() : undefined;
+      if (saved === '0') {
+        this.savedForwarding = saved;
+        this.log(logEvent('info', 'netcfg.forwarding.recovered', { previous: saved, stateFile: this.forwardingStateFile }));
+      } else if (saved !== undefined) {
+        await this.removeForwardingState();
+      }
+      return;
+    }
+    if (this.forwardingStateFile) {
+      await mkdir(dirname(this.forwardingStateFile), { recursive: true, mode: 0o750 });
+      await writeFile(this.forwardingStateFile, `${old}\n`, { mode: 0o644 });
+    }
     await writeFile(this.ipForwardPath, '1\n');
     if (this.savedForwarding === undefined) this.savedForwarding = old;
     this.log(logEvent('info', 'netcfg.forwarding.enabled', { previous: old }));
@@ -175,6 +232,7 @@ export class NetConfig {
     if (old === undefined) return;
     await writeFile(this.ipForwardPath, `${old}\n`);
     this.savedForwarding = undefined;
+    await this.removeForwardingState();
     this.log(logEvent('info', 'netcfg.forwarding.restored', { value: old }));
   }
 
@@ -285,6 +343,7 @@ export class NetConfig {
       try {
         writeFileSync(this.ipForwardPath, `${this.savedForwarding}\n`);
         this.savedForwarding = undefined;
+        if (this.forwardingStateFile) unlinkSync(this.forwardingStateFile);
       } catch {
         /* best effort at exit */
       }

@@ -1,14 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../tmpdir.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { controlCommand } from '../../src/cli/control-commands.js';
+import { main } from '../../src/cli/main.js';
 import { HistoryFile } from '../../src/daemon/history.js';
 
 describe('l2tpsec history without a running daemon', () => {
   it('reads the history file named by the config, newest first, filtered by --user; --json', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-hc-'));
+    const dir = tempDir('l2tpsec-hc-');
     const cfgFile = join(dir, 'l2tpsec.toml');
     writeFileSync(cfgFile, `[ipsec]\npsk = "x"\n[control]\nsocket = "${join(dir, 'none.sock')}"\n`);
     const h = new HistoryFile(join(dir, 'history.jsonl'));
@@ -20,7 +20,7 @@ describe('l2tpsec history without a running daemon', () => {
       const out = new PassThrough();
       let text = '';
       out.on('data', (d: Buffer) => (text += d.toString()));
-      expect(await controlCommand('history', args, () => cfgFile, out)).toBe(0);
+      expect(await main(['history', ...args, '--config', cfgFile], { out, err: out })).toBe(0);
       return text;
     };
     const lines = (await run(['--user', 'alice'])).trimEnd().split('\n');

@@ -4,7 +4,7 @@ import type { StatusInfo } from '../../src/daemon/control-types.js';
 
 const status: StatusInfo = {
   listen: ['0.0.0.0:500', '0.0.0.0:4500'],
-  pskFingerprint: '0123456789abcdef',
+  pskFingerprint: '0011223344556677:0123456789abcdef',
   pool: { cidr: '10.40.0.0/24', size: 253, used: 2, free: 251 },
   ikeSas: 2,
   users: 3,
@@ -19,7 +19,7 @@ describe('status screen', () => {
   it('shows server lines and one block per session', () => {
     const text = formatStatus(status);
     expect(text).toContain('  listening: 0.0.0.0:500, 0.0.0.0:4500\n');
-    expect(text).toContain('  psk fingerprint: 0123456789abcdef (sha256)\n');
+    expect(text).toContain('  psk fingerprint: 0011223344556677:0123456789abcdef (salt:hmac-sha256)\n');
     expect(text).toContain('  pool: 10.40.0.0/24, 2/253 used\n');
     expect(text).toContain('  uptime: 1h 02m\n');
     expect(text).toContain('session: 3/7\n  user: alice\n  address: 10.40.0.2\n  endpoint: 198.51.100.7:4500 (NAT-T, UDP 4500)\n  ike: aes256-sha256-modp2048\n  esp: aes-cbc256-hmac-sha256\n  uptime: 2m 05s\n  transfer: 2.00 KiB received (10 packets), 1.00 MiB sent (700 packets)\n  last activity: 3s ago\n');

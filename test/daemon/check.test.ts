@@ -78,9 +78,19 @@ out_interface = "eth9"
     expect(r.warnings).toBe(1);
   });
 
-  it('DNS inside the pool other than the server address is an error', () => {
-    const r = configProblems(GOOD.replace('dns = ["1.1.1.1"]', 'dns = ["10.40.0.7"]'), FILE);
-    expect(r.problems.map((p) => [p.key, p.line])).toEqual([['ppp.dns', 7]]);
+  it('DNS inside the pool other than the server address is a warning (nothing answers there)', () => {
+    expect(configProblems(GOOD.replace('dns = ["1.1.1.1"]', 'dns = ["10.40.0.7"]'), FILE).problems).toEqual([]);
+    const r = checkConfig(GOOD.replace('dns = ["1.1.1.1"]', 'dns = ["10.40.0.7", "10.40.0.1"]'), FILE, env(users));
+    expect(r.problems.map((p) => [p.severity, p.key, p.line, p.message])).toEqual([['warning', 'ppp.dns', 7, expect.stringContaining('10.40.0.7 is inside the pool')]]);
+    expect(r.errors).toBe(0);
+  });
+
+  it('an unknown control.group is an error naming the key', () => {
+    const text = GOOD + '[control]\ngroup = "vpnadmins"\n';
+    const e = { ...env(users), groupExists: (g: string) => g !== 'vpnadmins' };
+    const r = checkConfig(text, FILE, e);
+    expect(r.problems).toMatchObject([{ severity: 'error', key: 'control.group', line: text.split('\n').indexOf('group = "vpnadmins"') + 1, message: expect.stringContaining('no group "vpnadmins"') }]);
+    expect(checkConfig(text, FILE, { ...e, groupExists: () => true }).errors).toBe(0);
   });
 
   it('PSK: a known default is an error, short or repetitive a warning', () => {

@@ -1,8 +1,10 @@
+import { tempDir } from '../tmpdir.js';
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, keyLines, parseConfig, serverTunnelAddress } from '../../src/daemon/config.js';
+import { configKeys, ConfigError, defaultConfig, keyLines, parseConfig, serverTunnelAddress, validateConfig } from '../../src/daemon/config.js';
+import { stringify as stringifyToml } from 'smol-toml';
+import fc from 'fast-check';
 
 // The minimal form from the project's contract: it must work exactly as written.
 const MINIMAL = `[server]
@@ -61,7 +63,7 @@ describe('config', () => {
   });
 
   it('reads the PSK from psk_file relative to the config', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-cfg-'));
+    const dir = tempDir('l2tpsec-cfg-');
     writeFileSync(join(dir, 'psk.txt'), 'from-a-file\n');
     const c = parseConfig('[ipsec]\npsk_file = "psk.txt"\n', join(dir, 'c.toml'));
     expect(c.ipsec.psk).toBe('from-a-file');
@@ -93,7 +95,8 @@ describe('config', () => {
   it('validates addresses, pool, DNS and interface names', () => {
     expect(errorOf(MINIMAL.replace('listen = "0.0.0.0"', 'listen = "0.0.0.300"')).key).toBe('server.listen');
     expect(errorOf(MINIMAL.replace('pool = "10.40.0.0/24"', 'pool = "10.40.0.1/24"')).message).toMatch(/host bits/);
-    expect(errorOf(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["10.40.0.9"]')).key).toBe('ppp.dns');
+    // inside the pool but not the server's address: parsed (check warns about it)
+    expect(parseConfig(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["10.40.0.9"]'), '/etc/l2tpsec/l2tpsec.toml').ppp.dns).toEqual(['10.40.0.9']);
     expect(errorOf(MINIMAL.replace('dns = ["10.40.0.1"]', 'dns = ["1.1.1.1", "8.8.8.8", "9.9.9.9"]')).key).toBe('ppp.dns');
     expect(errorOf(MINIMAL.replace('name = "tun1"', 'name = "a very long interface name"')).key).toBe('tun.name');
     expect(errorOf(MINIMAL.replace('psk = "a long random secret"', '')).key).toBe('ipsec.psk');
@@ -104,5 +107,84 @@ describe('config', () => {
     expect(m.get('a')).toBe(1);
     expect(m.get('x.b')).toBe(3);
     expect(m.get('y.z.c')).toBe(5);
+  });
+
+  it('default DNS: the public resolvers the first run writes, not the tunnel address where nothing answers', () => {
+    expect(defaultConfig().ppp.dns).toEqual(['1.1.1.1', '9.9.9.9']);
+    expect(parseConfig('[ipsec]\npsk = "q8Vf3kT9zLm2Rw7xNc4P"\n', '/etc/l2tpsec/l2tpsec.toml').ppp.dns).toEqual(['1.1.1.1', '9.9.9.9']);
+  });
+});
+
+describe('config schema', () => {
+  it('reports every problem at once, each with file, line and key', () => {
+    const text = `[server]
+ike_port = 4500
+listen = "10.0.0.300"
+[ipsec]
+psk = "q8Vf3kT9zLm2Rw7xNc4P"
+dpd_idle = "often"
+[ppp]
+dns = ["1.1.1.1", "8.8.8.8", "9.9.9.9"]
+colour = "blue"
+[tun]
+mtu = 9000
+[log]
+level = "loud"
+[extra]
+x = 1
+`;
+    const { problems, config } = validateConfig(text, '/etc/l2tpsec/l2tpsec.toml');
+    expect(config).toBeDefined();
+    expect(problems.map((p) => [p.key, p.line, p.problem])).toEqual([
+      ['server.listen', 3, 'not an IPv4 address: "10.0.0.300"'],
+      // only seen once the listen problem is out of the way: the same call reports it
+      ['server.natt_port', 1, 'must differ from server.ike_port'],
+      ['ipsec.dpd_idle', 6, 'must be an integer, got string "often"'],
+      ['ppp.dns', 8, 'at most two DNS servers (IPCP options 129 and 131)'],
+      ['ppp.colour', 9, expect.stringMatching(/^unknown key \(known: pool, dns, users_file, /)],
+      ['tun.mtu', 11, 'must be between 576 and 1500, got 9000'],
+      ['log.level', 13, 'one of debug, info, warn, error, got string "loud"'],
+      ['extra', 14, expect.stringMatching(/^unknown section or key \(known sections: server, ipsec, /)],
+    ]);
+    // what could be read is there, with defaults for what was left out
+    expect(config!.ipsec.psk).toBe('q8Vf3kT9zLm2Rw7xNc4P');
+    expect([config!.server.ikePort, config!.server.nattPort]).toEqual([500, 4500]);
+    expect(config!.tun.mtu).toBe(1400);
+    expect(() => parseConfig(text, '/etc/l2tpsec/l2tpsec.toml')).toThrow(ConfigError);
+  });
+
+  it('a section that is not a table, and a psk with a psk_file', () => {
+    const { problems } = validateConfig('tun = 3\n[ipsec]\npsk = "a"\npsk_file = "b"\n', '/etc/l2tpsec/l2tpsec.toml');
+    expect(problems.map((p) => [p.key, p.line, p.problem])).toEqual([
+      ['ipsec.psk_file', 4, 'set either psk or psk_file, not both'],
+      ['tun', 1, 'must be a table ([tun])'],
+    ]);
+  });
+
+  it('the README key table lists exactly the schema keys', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    const table = readme.split('\n').filter((l) => /^\| `[a-z0-9_]+\.[a-z0-9_]+`/.test(l));
+    const listed = table.flatMap((l) => [...l.split('|')[1]!.matchAll(/`([a-z0-9_]+\.[a-z0-9_]+)`/g)].map((m) => m[1]!));
+    expect([...listed].sort()).toEqual(configKeys().sort());
+  });
+
+  it('property: any TOML document is either a config or a list of problems with keys and lines; never a throw', () => {
+    const sections = ['server', 'ipsec', 'ppp', 'tun', 'nat', 'log', 'control', 'metrics', 'l2tp', 'zzz'];
+    const keys = ['listen', 'psk', 'pool', 'dns', 'name', 'mtu', 'level', 'socket', 'group', 'ike_port', 'natt_port', 'auth', 'masquerade', 'qq'];
+    const value = fc.oneof(fc.string({ maxLength: 12 }), fc.integer({ min: -5, max: 70000 }), fc.boolean(), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), fc.constantFrom('10.40.0.0/24', '1.1.1.1', 'auto', 'json'));
+    const doc = fc.dictionary(fc.constantFrom(...sections), fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 5 }), { maxKeys: 6 });
+    fc.assert(
+      fc.property(doc, (d) => {
+        const text = stringifyToml(d);
+        const { config, problems } = validateConfig(text, '/etc/l2tpsec/l2tpsec.toml');
+        if (problems.length === 0) expect(config).toBeDefined();
+        const lines = keyLines(text);
+        for (const p of problems) {
+          expect(p.file).toBe('/etc/l2tpsec/l2tpsec.toml');
+          if (p.key && lines.has(p.key)) expect(p.line).toBe(lines.get(p.key));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

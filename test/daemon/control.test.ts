@@ -1,4 +1,5 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../tmpdir.js';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +10,11 @@ import { parseConfig } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/daemon/log.js';
 import { formatUsers, loadUsers, UserStore } from '../../src/daemon/users.js';
 import { ControlServer, MAX_BODY } from '../../src/daemon/control.js';
-import { pskFingerprint } from '../../src/daemon/control-util.js';
+import { matchesPskFingerprint, pskFingerprint } from '../../src/daemon/control-util.js';
 import type { ControlTarget, DaemonEvent, StatusInfo } from '../../src/daemon/control-types.js';
 import type { HistoryEntry } from '../../src/daemon/history.js';
 import { controlRequest, ControlClientError } from '../../src/cli/client.js';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 function raw(socketPath: string, method: string, path: string, body?: string | Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolveReq, reject) => {
@@ -55,6 +56,7 @@ describe('control API over a Unix socket against a real Daemon (noTun)', () => {
   afterAll(async () => {
     await control.close();
     await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
   }, 20000);
 
   it('creates the socket with mode 0660', () => {
@@ -65,8 +67,16 @@ describe('control API over a Unix socket against a real Daemon (noTun)', () => {
 
   it('GET /v1/status: listen addresses, PSK fingerprint (not the PSK), pool usage', async () => {
     const s = (await controlRequest(sock, 'GET', '/v1/status')) as StatusInfo;
-    expect(s.pskFingerprint).toBe(createHash('sha256').update('secret psk').digest('hex').slice(0, 16));
+    // salted: "SALT:DIGEST", DIGEST = HMAC-SHA256 keyed with the salt, not a bare SHA-256 prefix
+    const [salt, digest] = s.pskFingerprint.split(':');
+    expect(salt).toMatch(/^[0-9a-f]{16}$/);
+    expect(digest).toBe(createHmac('sha256', Buffer.from(salt!, 'hex')).update('secret psk').digest('hex').slice(0, 16));
+    expect(digest).not.toBe(createHash('sha256').update('secret psk').digest('hex').slice(0, 16));
     expect(s.pskFingerprint).toBe(pskFingerprint('secret psk'));
+    expect(matchesPskFingerprint(s.pskFingerprint, 'secret psk')).toBe(true);
+    expect(matchesPskFingerprint(s.pskFingerprint, 'secret psk!')).toBe(false);
+    // another salt (another daemon) gives another fingerprint for the same PSK
+    expect(pskFingerprint('secret psk', Buffer.alloc(8, 1))).not.toBe(s.pskFingerprint);
     expect(JSON.stringify(s)).not.toContain('secret psk');
     expect(s.listen).toHaveLength(2);
     expect(s.listen[0]).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -174,7 +184,7 @@ class FakeTarget implements ControlTarget {
 
 describe('control API with a fake daemon: disconnect and events', () => {
   it('POST /v1/disconnect by user and by session; GET /v1/events streams the events as SSE', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-ctl-'));
+    const dir = tempDir('l2tpsec-ctl-');
     const sock = join(dir, 'c.sock');
     const fake = new FakeTarget();
     const control = new ControlServer(fake);
@@ -212,9 +222,50 @@ describe('control API with a fake daemon: disconnect and events', () => {
   }, 20000);
 });
 
+describe('control API: a slow /v1/events subscriber', () => {
+  it('that stops reading is dropped once its backlog passes the bound; a reading one keeps its stream', async () => {
+    const dir = tempDir('l2tpsec-ctl-');
+    const sock = join(dir, 'c.sock');
+    const fake = new FakeTarget();
+    const control = new ControlServer(fake, undefined, 64 * 1024);
+    await control.listen(sock);
+    try {
+      const open = (read: boolean): Promise<{ bytes: () => number }> =>
+        new Promise((resolveOpen, reject) => {
+          let bytes = 0;
+          const req = request({ socketPath: sock, method: 'GET', path: '/v1/events' }, (res) => {
+            if (read) res.on('data', (c: Buffer) => (bytes += c.length));
+            else res.pause();
+            res.on('error', () => undefined);
+            resolveOpen({ bytes: () => bytes });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      await open(false);
+      const reader = await open(true);
+      while (fake.subscribers < 2) await new Promise((r) => setTimeout(r, 10));
+      // 8 MiB of events in bounded bursts (the reader drains between them)
+      const big = 'x'.repeat(1024);
+      for (let burst = 0; burst < 256 && fake.subscribers === 2; burst++) {
+        for (let i = 0; i < 32; i++) fake.emit({ type: 'session.start', time: new Date(0).toISOString(), pad: big });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // the server dropped the paused client's subscription (it never reads its end)
+      expect(fake.subscribers).toBe(1);
+      // the reader still gets events
+      const before = reader.bytes();
+      fake.emit({ type: 'users.reload', time: new Date(0).toISOString(), users: 1 });
+      while (reader.bytes() === before) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await control.close();
+    }
+  }, 20000);
+});
+
 describe('control socket file', () => {
   it('replaces a stale socket but refuses one that a live server answers on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-ctl-'));
+    const dir = tempDir('l2tpsec-ctl-');
     const sock = join(dir, 'c.sock');
     const a = new ControlServer(new FakeTarget());
     await a.listen(sock);
@@ -230,5 +281,12 @@ describe('control socket file', () => {
     await b.listen(sock);
     expect(await controlRequest(sock, 'GET', '/v1/users')).toHaveProperty('users');
     await b.close();
+  });
+
+  it('an unknown control.group fails before any socket exists, naming the key', async () => {
+    const dir = tempDir('l2tpsec-ctl-');
+    const sock = join(dir, 'c.sock');
+    await expect(new ControlServer(new FakeTarget()).listen(sock, 'no-such-group-l2tpsec')).rejects.toThrow('control.group: no group "no-such-group-l2tpsec" on this host');
+    expect(existsSync(sock)).toBe(false);
   });
 });

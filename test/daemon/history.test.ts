@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../tmpdir.js';
+import { readFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HistoryFile, parseHistory, type HistoryEntry } from '../../src/daemon/history.js';
@@ -24,7 +24,7 @@ function entry(i: number, user = 'alice'): HistoryEntry {
 
 describe('HistoryFile', () => {
   it('appends one JSON line per entry and reads them back, filtered by user', () => {
-    const f = new HistoryFile(join(mkdtempSync(join(tmpdir(), 'l2tpsec-h-')), 'sub', 'history.jsonl'));
+    const f = new HistoryFile(join(tempDir('l2tpsec-h-'), 'sub', 'history.jsonl'));
     f.append(entry(1));
     f.append(entry(2, 'bob'));
     f.append(entry(3));
@@ -35,7 +35,7 @@ describe('HistoryFile', () => {
     expect(f.read({ limit: 1 }).map((e) => e.session)).toEqual(['s3']);
   });
   it('trims to the newest maxLines lines once past 1.25 × maxLines', () => {
-    const f = new HistoryFile(join(mkdtempSync(join(tmpdir(), 'l2tpsec-h-')), 'history.jsonl'), 8);
+    const f = new HistoryFile(join(tempDir('l2tpsec-h-'), 'history.jsonl'), 8);
     for (let i = 1; i <= 11; i++) f.append(entry(i));
     // 10 = 1.25 × 8 is allowed; the 11th append trims to 8
     const all = f.read();
@@ -44,7 +44,7 @@ describe('HistoryFile', () => {
     expect(all[7]!.session).toBe('s11');
   });
   it('skips torn or foreign lines', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2tpsec-h-'));
+    const dir = tempDir('l2tpsec-h-');
     const p = join(dir, 'history.jsonl');
     appendFileSync(p, JSON.stringify(entry(1)) + '\n{"user": tor\n[1,2]\n' + JSON.stringify(entry(2)) + '\n');
     expect(parseHistory(readFileSync(p, 'utf8')).map((e) => e.session)).toEqual(['s1', 's2']);

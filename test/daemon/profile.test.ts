@@ -280,6 +280,7 @@ describe('l2tpsec profile (CLI)', () => {
     const cfg = join(dir, 'l2tpsec.toml');
     expect(await main(['profile', 'linux', 'mallory', '--config', cfg, '--server', 'h', '--out', join(dir, 'x')])).toBe(1);
     expect(await main(['profile', 'linux', 'alice', '--config', cfg, '--out', join(dir, 'y')])).toBe(1);
-    expect(await main(['profile', 'beos', 'alice', '--config', cfg, '--server', 'h', '--out', join(dir, 'z')])).toBe(1);
+    // an unknown client kind is bad usage
+    expect(await main(['profile', 'beos', 'alice', '--config', cfg, '--server', 'h', '--out', join(dir, 'z')])).toBe(2);
   });
 });

@@ -4,7 +4,7 @@
  * the metrics endpoint, an administrative `disconnect` seen by the client's pppd, and
  * the `history` entry it leaves. Each check that fails is returned as a reason.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { checks, guestJob, note, readIf, SMALL, type Client, type Ctx } from './attempt.js';
@@ -64,8 +64,10 @@ export async function operate(ctx: Ctx, c: Client, dir: string): Promise<string[
   const first = await statusJson(ctx, s, dir, 'status-1.json');
   if (!check(first.st !== null, 'status --json', first.why || 'parsed')) return fails;
   const st1 = first.st as StatusJson;
-  const fp = createHash('sha256').update(s.psk).digest('hex').slice(0, 16);
-  check(st1.pskFingerprint === fp && !first.raw.includes(s.psk), 'status: PSK fingerprint, never the PSK', `fingerprint ${st1.pskFingerprint}, expected ${fp}; PSK in output: ${first.raw.includes(s.psk) ? 'YES' : 'no'}`);
+  // "SALT:DIGEST": DIGEST = first 16 hex digits of HMAC-SHA256 keyed with the salt's bytes over the PSK
+  const salt = /^([0-9a-f]{16}):/.exec(st1.pskFingerprint)?.[1] ?? '';
+  const fp = `${salt}:${createHmac('sha256', Buffer.from(salt, 'hex')).update(s.psk).digest('hex').slice(0, 16)}`;
+  check(salt !== '' && st1.pskFingerprint === fp && !first.raw.includes(s.psk), 'status: PSK fingerprint, never the PSK', `fingerprint ${st1.pskFingerprint}, expected ${fp}; PSK in output: ${first.raw.includes(s.psk) ? 'YES' : 'no'}`);
   check(st1.listen.some((l) => l.startsWith(`${SERVER_ADDR}:`)), 'status: listening addresses', st1.listen.join(' '));
   const mine1 = st1.sessions.filter((x) => x.user === user);
   const a = mine1[0];

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../src/core/log.js';
 import type { Runner } from '../../src/io/exec.js';
-import { foreignForwardDropChains, NetConfig, parseDefaultRouteInterface } from '../../src/io/netcfg.js';
+import { defaultForwardingStateFile, foreignForwardDropChains, NetConfig, parseDefaultRouteInterface } from '../../src/io/netcfg.js';
 import { nftRules } from '../../src/nat/rules.js';
 
 describe('parseDefaultRouteInterface', () => {
@@ -122,5 +122,45 @@ describe('NetConfig with a recording runner', () => {
     await expect(b.nc.bringUp({ tunName: 't0', pool: '10.9.0.0/24', mtu: 1300, masquerade: true, outInterface: 'auto', clientToClient: false })).rejects.toThrow(
       /no default route.*nat\.out_interface/,
     );
+  });
+
+  it('after a kill -9 the next run restores what forwarding was before the first (state file written before the change)', async () => {
+    const { ipf } = setup('0');
+    const state = join(dir, 'run', 'ip_forward-1');
+    const first = new NetConfig({ rules: nftRules(), runner: async () => ({ stdout: '', stderr: '' }), ipForwardPath: ipf, forwardingStateFile: state });
+    await first.enableForwarding();
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('1');
+    expect(readFileSync(state, 'utf8').trim()).toBe('0');
+    // first is killed: no restore. The next run finds forwarding on and the state file.
+    const logs: LogEvent[] = [];
+    const second = new NetConfig({ rules: nftRules(), runner: async () => ({ stdout: '', stderr: '' }), ipForwardPath: ipf, forwardingStateFile: state, log: (e) => logs.push(e) });
+    await second.enableForwarding();
+    expect(logs.map((l) => l.event)).toEqual(['netcfg.forwarding.recovered']);
+    await second.restoreForwarding();
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('0');
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('without a state file, forwarding that was on stays on; a clean stop removes the file; tearDownSync too', async () => {
+    const { ipf } = setup('1');
+    const state = join(dir, 'ip_forward-2');
+    const a = new NetConfig({ rules: nftRules(), runner: async () => ({ stdout: '', stderr: '' }), ipForwardPath: ipf, forwardingStateFile: state });
+    await a.enableForwarding();
+    expect(existsSync(state)).toBe(false);
+    await a.restoreForwarding();
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('1');
+    writeFileSync(ipf, '0\n');
+    const b = new NetConfig({ rules: nftRules(), runner: async () => ({ stdout: '', stderr: '' }), ipForwardPath: ipf, forwardingStateFile: state });
+    await b.enableForwarding();
+    expect(readFileSync(state, 'utf8').trim()).toBe('0');
+    b.tearDownSync();
+    expect(readFileSync(ipf, 'utf8').trim()).toBe('0');
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('the default state file is per network namespace under /run/l2tpsec; none for a test sysctl path', () => {
+    expect(defaultForwardingStateFile()).toMatch(/^\/run\/l2tpsec\/ip_forward-\d+$/);
+    const { nc } = setup('0');
+    expect(nc.forwardingStateFile).toBeUndefined();
   });
 });

@@ -15,12 +15,12 @@
  *   nodev  the same after hiding /dev/net/tun (run under `unshare -m`).
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
-import { NetConfig } from '../../src/io/netcfg.js';
+import { IP_FORWARD_PATH, NetConfig } from '../../src/io/netcfg.js';
 import { nftRules } from '../../src/nat/rules.js';
 import { ADDON_RELATIVE_PATH, type NativeError, TunDevice } from '../../src/io/tun.js';
 import { icmpEcho, refOnesSum } from '../nat/packets.js';
@@ -150,6 +150,9 @@ async function full(): Promise<unknown> {
     }
   });
   const nc = new NetConfig({ rules: nftRules() });
+  // A new namespace copies ip_forward from the host on some kernels (a router or a Docker
+  // host has it on): start from "off", which is what the restore is checked against.
+  writeFileSync(IP_FORWARD_PATH, '0\n');
   const forwardingBefore = nc.readForwarding();
   const up = await nc.bringUp({ tunName: NAME, pool: '10.99.0.0/24', mtu: 1400, masquerade: true, outInterface: 'auto', clientToClient: false });
   const forwardingUp = nc.readForwarding();
