@@ -7,7 +7,6 @@ import { createLogger, type Logger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
 import { EnvError, parseFirstRunEnv } from '../daemon/env.js';
 import { acquireInstanceLock, checkPortsFree, type InstanceLock } from '../daemon/instance.js';
-import { checkedReload, withCheckedReload } from '../daemon/reload.js';
 import { CliError, UsageError } from './errors.js';
 
 /** A random secret of `chars` characters, letters and digits only (easy to type on a phone). */
@@ -154,7 +153,6 @@ export async function serveCommand(o: ServeOptions): Promise<number> {
   const users = await loadUsers(cfg.ppp.usersFile);
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = new Daemon(cfg, users, log);
-  const target = withCheckedReload(daemon, cfg);
   let stopping = false;
   let control: { close(): Promise<void> } | undefined;
   let metrics: { close(): Promise<void> } | undefined;
@@ -174,13 +172,13 @@ export async function serveCommand(o: ServeOptions): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => {
-    checkedReload(daemon, cfg).catch((e: unknown) => log.error('users.reload.error', { error: (e as Error).message }));
+    daemon.reload().catch((e: unknown) => log.error('users.reload.error', { error: (e as Error).message }));
   });
   try {
     await daemon.start();
     if (cfg.control.socket) {
       const { ControlServer } = await import('../daemon/control.js');
-      const server = new ControlServer(target, log);
+      const server = new ControlServer(daemon, log);
       control = server;
       // the VPN works without it: a socket that cannot be created is only a warning
       server.listen(cfg.control.socket, cfg.control.group).then(

@@ -13,6 +13,7 @@ import { serverTunnelAddress } from './config.js';
 import type { Logger } from './log.js';
 import type { UserStore } from './users.js';
 import { loadUsers } from './users.js';
+import { ReloadRefused, usersFileErrors } from './reload.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import type { ControlTarget, DaemonEvent, DisconnectTarget, SessionInfo, StatusInfo } from './control-types.js';
 import { pskFingerprint } from './control-util.js';
@@ -213,8 +214,13 @@ export class Daemon implements ControlTarget {
     this.emit('users.reload', { users: users.list().length });
   }
 
-  /** Reload the users file (SIGHUP and POST /v1/reload). */
+  /**
+   * Reload the users file (SIGHUP and POST /v1/reload), only when `check` would accept
+   * it: otherwise ReloadRefused names every problem and the users stay as they were.
+   */
   async reload(): Promise<{ users: number }> {
+    const errors = await usersFileErrors(this.cfg);
+    if (errors.length > 0) throw new ReloadRefused(errors);
     const u = await loadUsers(this.cfg.ppp.usersFile);
     this.setUsers(u);
     return { users: u.list().length };
@@ -255,6 +261,11 @@ export class Daemon implements ControlTarget {
 
   logDropped(): number {
     return this.log.dropped();
+  }
+
+  /** The counters `status` shows (failed handshakes, auth failures, drops). */
+  counterSnapshot(): Record<string, number> {
+    return this.counters.snapshot();
   }
 
   history(opts: { user?: string; limit?: number }): HistoryEntry[] {

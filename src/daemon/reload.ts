@@ -36,17 +36,3 @@ export async function checkedReload(target: Pick<ControlTarget, 'reload'>, cfg: 
   if (errors.length > 0) throw new ReloadRefused(errors);
   return target.reload();
 }
-
-/** `target` with its reload checked first (what the control socket and SIGHUP use), and its counters for status. */
-export function withCheckedReload(target: ControlTarget & { counters?: { snapshot(): Record<string, number> } }, cfg: Config): ControlTarget {
-  const c = target.counters;
-  return {
-    ...(c !== undefined ? { counterSnapshot: () => c.snapshot() } : {}),
-    statusInfo: () => target.statusInfo(),
-    usersInfo: () => target.usersInfo(),
-    disconnect: (t, reason) => target.disconnect(t, reason),
-    reload: () => checkedReload(target, cfg),
-    history: (opts) => target.history(opts),
-    subscribe: (fn) => target.subscribe(fn),
-  };
-}

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/daemon/config.js';
-import { checkedReload, ReloadRefused, withCheckedReload } from '../../src/daemon/reload.js';
+import { checkedReload, ReloadRefused } from '../../src/daemon/reload.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/daemon/log.js';
+import { loadUsers } from '../../src/daemon/users.js';
+import { PassThrough } from 'node:stream';
 import { ControlServer } from '../../src/daemon/control.js';
 import { controlRequest } from '../../src/cli/client.js';
 import type { ControlTarget } from '../../src/daemon/control-types.js';
@@ -63,14 +67,16 @@ describe('reload checks the users file first', () => {
     const { cfg, target } = setup(`[users.a]\nnt_hash = "${HASH}"\naddress = "10.40.0.9"\n`);
     expect(await checkedReload(target, cfg)).toEqual({ users: 1 });
     expect(target.reloads).toBe(1);
+    // the daemon itself checks before it reloads, whoever asks (control socket, SIGHUP)
+    const daemon = new Daemon(cfg, await loadUsers(cfg.ppp.usersFile), createLogger({ level: 'error', format: 'json', stream: new PassThrough() }), { noTun: true });
     const sock = join(dir, 'c.sock');
-    const control = new ControlServer(withCheckedReload(target, cfg));
+    const control = new ControlServer(daemon);
     await control.listen(sock);
     try {
       expect(await controlRequest(sock, 'POST', '/v1/reload')).toEqual({ users: 1 });
       writeFileSync(cfg.ppp.usersFile, `[users.a]\nnt_hash = "${HASH}"\naddress = "10.40.0.1"\n`);
       await expect(controlRequest(sock, 'POST', '/v1/reload')).rejects.toThrow(/users\.a\.address: 10\.40\.0\.1 is the server's tunnel address/);
-      expect(target.reloads).toBe(2);
+      expect(daemon.usersInfo().map((u) => [u.name, u.address])).toEqual([['a', '10.40.0.9']]);
     } finally {
       await control.close();
     }
