@@ -39,7 +39,7 @@ export function informationalState(c: StepContext): StepState | undefined {
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }
-    c.core.counters.inc('ike.drop.informational-before-phase1');
+    c.core.drops.count('informational-before-phase1');
     return undefined;
   }
   if (sa.state !== 'ESTABLISHED' || !sa.keys) return void c.drop('informational-before-phase1', { id: sa.id });
