@@ -1,13 +1,13 @@
 /**
  * Why an ESP packet was dropped: the counter key ("esp.in.drop.<reason>",
  * "esp.out.drop.<reason>"), a name table so the logs read well, and the
- * reporter that counts every drop and logs it rate-limited (at most 5 per
+ * reporter (the core drop facility, src/core/drops.ts) that counts every drop and logs it rate-limited (at most 5 per
  * reason per 10 s from all sources together, then at most 5 per reason and
  * source address, with the number suppressed) with SPI, peer and sequence number.
  */
 import type { Counters } from '../core/counters.js';
 import { DropLimiter } from '../core/counters.js';
-import { logEvent, type LogLevel } from '../core/log.js';
+import { Drops } from '../core/drops.js';
 import type { EspEvent, EspInbound, EspOutbound } from './types.js';
 
 export type EspInDropReason =
@@ -56,10 +56,34 @@ export const ESP_OUT_DROP_NAMES: Record<EspOutDropReason, string> = {
 
 const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);
 
+/** ESP's use of the core drop facility (src/core/drops.ts): one limiter for both directions. */
 export class DropReporter {
-  private readonly limiter = new DropLimiter(5, 5, 10_000);
+  private readonly in: Drops<EspInDropReason>;
+  private readonly out: Drops<EspOutDropReason>;
 
-  constructor(private readonly counters: Counters) {}
+  constructor(counters: Counters) {
+    const limiter = new DropLimiter(5, 5, 10_000);
+    this.in = new Drops({
+      counters,
+      counterPrefix: 'esp.in.drop.',
+      event: 'esp.in.drop',
+      reasons: ESP_IN_DROP_NAMES,
+      level: (r) => (QUIET_IN.has(r) ? 'debug' : 'warn'),
+      limiter,
+      limitKey: 'in.',
+      alwaysSuppressed: true,
+    });
+    this.out = new Drops({
+      counters,
+      counterPrefix: 'esp.out.drop.',
+      event: 'esp.out.drop',
+      reasons: ESP_OUT_DROP_NAMES,
+      level: (r) => (r === 'seq-exhausted' ? 'error' : 'warn'),
+      limiter,
+      limitKey: 'out.',
+      alwaysSuppressed: true,
+    });
+  }
 
   inbound(
     reason: EspInDropReason,
@@ -70,39 +94,27 @@ export class DropReporter {
     now: number,
     events: EspEvent[],
   ): void {
-    this.counters.inc(`esp.in.drop.${reason}`);
-    const suppressed = this.limiter.allow(`in.${reason}`, pkt.from.address, now);
-    if (suppressed < 0) return;
-    const d = pkt.data;
-    const level: LogLevel = QUIET_IN.has(reason) ? 'debug' : 'warn';
-    const spi = d.length >= 4 ? ((d[0]! << 24) >>> 0) + ((d[1]! << 16) | (d[2]! << 8) | d[3]!) : -1;
-    events.push(
-      logEvent(level, 'esp.in.drop', {
-        reason,
-        detail: ESP_IN_DROP_NAMES[reason],
-        spi: spi >= 0 ? `0x${spi.toString(16).padStart(8, '0')}` : undefined,
-        seq: seq >= 0 ? seq : undefined,
-        from: `${pkt.from.address}:${pkt.from.port}`,
-        saId,
-        peer: peerKey,
-        length: d.length,
-        suppressed,
-      }),
-    );
+    // The fields are built only for a line the limiter lets through.
+    const ev = this.in.drop(reason, now, {
+      source: pkt.from.address,
+      fields: () => {
+        const d = pkt.data;
+        const spi = d.length >= 4 ? ((d[0]! << 24) >>> 0) + ((d[1]! << 16) | (d[2]! << 8) | d[3]!) : -1;
+        return {
+          spi: spi >= 0 ? `0x${spi.toString(16).padStart(8, '0')}` : undefined,
+          seq: seq >= 0 ? seq : undefined,
+          from: `${pkt.from.address}:${pkt.from.port}`,
+          saId,
+          peer: peerKey,
+          length: d.length,
+        };
+      },
+    });
+    if (ev) events.push(ev);
   }
 
   outbound(reason: EspOutDropReason, o: EspOutbound, now: number, events: EspEvent[]): void {
-    this.counters.inc(`esp.out.drop.${reason}`);
-    const suppressed = this.limiter.allow(`out.${reason}`, undefined, now);
-    if (suppressed < 0) return;
-    events.push(
-      logEvent(reason === 'seq-exhausted' ? 'error' : 'warn', 'esp.out.drop', {
-        reason,
-        detail: ESP_OUT_DROP_NAMES[reason],
-        saId: o.saId,
-        innerDstPort: o.innerDstPort,
-        suppressed,
-      }),
-    );
+    const ev = this.out.drop(reason, now, { fields: { saId: o.saId, innerDstPort: o.innerDstPort } });
+    if (ev) events.push(ev);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Counters, DropLimiter } from '../core/counters.js';
+import { Drops } from '../core/drops.js';
 import { logEvent, type LogLevel } from '../core/log.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { DOI_IPSEC, ExchangeType, PayloadType, ProtocolId } from './wire/constants.js';
@@ -59,8 +60,11 @@ export class ResponderCore {
   readonly childSasPerIkeSa: number;
   readonly maxDeleteSpis: number;
   readonly localId: string | undefined;
-  /** Lines about unauthenticated input: 20 per reason per 10 s in all, 5 per reason and address. */
-  private readonly limiter = new DropLimiter(20, 5, 10_000, 4096);
+  /**
+   * Drops (core drop facility): counted as ike.drop.<reason>, lines about unauthenticated
+   * input limited to 20 per reason per 10 s in all, 5 per reason and address.
+   */
+  readonly drops: Drops;
 
   /** IKE SAs by cookie pair. */
   readonly sas = new Map<string, IkeSa>();
@@ -94,6 +98,7 @@ export class ResponderCore {
     this.childLifetimeMax = cfg.childLifetimeMax ?? DEFAULT_CHILD_LIFETIME_S;
     this.dpdIdle = cfg.dpdIdle ?? 30;
     this.counters = cfg.counters ?? new Counters('ike');
+    this.drops = new Drops({ counters: this.counters, counterPrefix: 'ike.drop.', event: 'ike.drop', limiter: new DropLimiter(20, 5, 10_000, 4096) });
     const d = IKE_LIMIT_DEFAULTS;
     this.maxMessageSize = cfg.maxMessageSize ?? d.maxMessageSize;
     this.halfOpenPerAddress = Math.max(1, cfg.halfOpenPerAddress ?? d.halfOpenPerAddress);
@@ -116,16 +121,14 @@ export class ResponderCore {
   }
 
   /** Counts a drop by reason and emits a rate-limited log line naming the peer. */
-  drop(reason: string, now: number, peer: Endpoint | undefined, fields?: Record<string, unknown>, event = 'ike.drop'): void {
-    this.counters.inc(`ike.drop.${reason}`);
-    const suppressed = this.limiter.allow(`${event}|${reason}`, peer?.address, now);
-    if (suppressed < 0) return;
-    this.log('warn', event, { reason, peer: peer ? endpointText(peer) : undefined, ...fields, ...(suppressed ? { suppressed } : {}) });
+  drop(reason: string, now: number, peer: Endpoint | undefined, fields?: Record<string, unknown>, event?: string): void {
+    const ev = this.drops.drop(reason, now, { source: peer?.address, event, fields: () => ({ peer: peer ? endpointText(peer) : undefined, ...fields }) });
+    if (ev) this.out.push(ev);
   }
 
   /** A log line about unauthenticated input, rate-limited per event (in all, then per peer address). */
   logLimited(level: LogLevel, event: string, now: number, peer: Endpoint | undefined, fields?: Record<string, unknown>): void {
-    const suppressed = this.limiter.allow(event, peer?.address, now);
+    const suppressed = this.drops.limiter.allow(event, peer?.address, now);
     if (suppressed < 0) return;
     this.log(level, event, { ...(peer ? { peer: endpointText(peer) } : {}), ...fields, ...(suppressed ? { suppressed } : {}) });
   }

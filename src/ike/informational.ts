@@ -1,12 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { DecodeError } from '../core/errors.js';
-import { endpointText, type Endpoint } from '../core/sa.js';
-import { Flags, NotifyType, PayloadType, ProtocolId, nameOf, notifyTypeNames, protocolIdNames } from './wire/constants.js';
-import type { IsakmpHeader } from './wire/header.js';
+import { endpointText } from '../core/sa.js';
+import { Flags, NotifyType, ProtocolId, nameOf, notifyTypeNames, protocolIdNames } from './wire/constants.js';
 import { decodeMessage } from './wire/message.js';
 import { phase2Iv, qmHash1 } from './crypto/keys.js';
-import { open } from './seal.js';
-import { cookieKey, sameEndpoint, type ResponderCore } from './core.js';
+import { cookieKey, type ResponderCore } from './core.js';
+import { readPhase2, type StepContext, type StepFns, type StepRead, type StepState } from './exchange.js';
 import type { ChildSa, IkeSa } from './state.js';
 
 /** Informational exchange (RFC 2409 §5.7): notifications, Delete (RFC 2408 §3.15), DPD (RFC 3706). */
@@ -25,35 +23,54 @@ export function handleInitialContact(core: ResponderCore, sa: IkeSa, now: number
   core.log('info', 'ike.initial-contact', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId, removed, at: now });
 }
 
-export function handleInformational(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (!(header.flags & Flags.ENCRYPTION)) {
-    if (sa.state === 'ESTABLISHED') return core.drop('informational-unencrypted', now, from, { id: sa.id });
-    // A peer's error notify during Main Mode: log it, change nothing (it is unauthenticated).
+/**
+ * Which Informational step a message is: 'ESTABLISHED' for an encrypted one
+ * of an established SA; undefined when dropped. A peer's plaintext error
+ * notify during Main Mode is logged (rate-limited) and counted, nothing else:
+ * it is unauthenticated.
+ */
+export function informationalState(c: StepContext): StepState | undefined {
+  const sa = c.ike;
+  if (!(c.header.flags & Flags.ENCRYPTION)) {
+    if (sa.state === 'ESTABLISHED') return void c.drop('informational-unencrypted', { id: sa.id });
     try {
-      const { payloads } = decodeMessage(msg);
-      for (const n of payloads.notifies) core.logLimited('warn', 'ike.notify.unauthenticated', now, from, { id: sa.id, notify: nameOf(notifyTypeNames, n.notifyType) });
+      const { payloads } = decodeMessage(c.msg);
+      for (const n of payloads.notifies) c.core.logLimited('warn', 'ike.notify.unauthenticated', c.now, c.from, { id: sa.id, notify: nameOf(notifyTypeNames, n.notifyType) });
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }
-    core.counters.inc('ike.drop.informational-before-phase1');
-    return;
+    c.core.drops.count('informational-before-phase1');
+    return undefined;
   }
-  if (sa.state !== 'ESTABLISHED' || !sa.keys) return core.drop('informational-before-phase1', now, from, { id: sa.id });
-  if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('informational-wrong-peer', now, from);
-  if (header.messageId === 0) return core.drop('informational-message-id-zero', now, from);
-  // A message ID is used once per SA (RFC 2408 §3.1): a replayed R-U-THERE or Delete is dropped
-  // before it is answered or can move the peer. (A Quick Mode's ID is taken as well.)
-  if (sa.usedMessageIds.has(header.messageId) || sa.quickModes.has(header.messageId)) return core.drop('informational-replay', now, from, { id: sa.id });
-  const keys = sa.keys;
-  const h = sa.choice.hash.name;
-  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
-  const opened = open(sa, msg, phase2Iv(h, sa.iv, header.messageId, sa.choice.cipher.blockSize));
-  if (!opened) return core.drop('informational-decrypt', now, from, { id: sa.id });
-  const p = opened.payloads;
-  if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('informational-no-hash', now, from, { id: sa.id });
-  const expected = qmHash1(h, keys.skeyidA, header.messageId, p.afterFirst);
-  const got = p.hash.value.data;
-  if (!(got.length === expected.length && timingSafeEqual(got, expected))) return core.drop('informational-hash-mismatch', now, from, { id: sa.id });
+  if (sa.state !== 'ESTABLISHED' || !sa.keys) return void c.drop('informational-before-phase1', { id: sa.id });
+  return 'ESTABLISHED';
+}
+
+/** Informational of an established SA: HDR*, HASH(1), N/D... (RFC 2409 §5.7). */
+export const informational: StepFns = {
+  guard(c) {
+    const sa = c.ike;
+    const mid = c.header.messageId;
+    if (c.from.address !== sa.peer.address && c.from.address !== sa.remote.address) return c.drop('informational-wrong-peer');
+    if (mid === 0) return c.drop('informational-message-id-zero');
+    // A message ID is used once per SA (RFC 2408 §3.1): a replayed R-U-THERE or Delete is dropped
+    // before it is answered or can move the peer. (A Quick Mode's ID is taken as well.)
+    if (sa.usedMessageIds.has(mid) || sa.quickModes.has(mid)) return c.drop('informational-replay', { id: sa.id });
+    return false;
+  },
+  read(c) {
+    const sa = c.ike;
+    const h = sa.choice.hash.name;
+    const mid = c.header.messageId;
+    return readPhase2(c, 'informational', phase2Iv(h, sa.iv, mid, sa.choice.cipher.blockSize), (p) => qmHash1(h, sa.keys!.skeyidA, mid, p.afterFirst));
+  },
+  handler: handleInformational,
+};
+
+function handleInformational(c: StepContext, read: StepRead): void {
+  const { core, header, from, to, now } = c;
+  const sa = c.ike;
+  const p = read.payloads;
   // Authenticated and fresh: only now does it count as a sign of life and may move the peer.
   core.useMessageId(sa, header.messageId);
   sa.lastSeen = now;

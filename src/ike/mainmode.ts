@@ -3,8 +3,7 @@ import { DecodeError } from '../core/errors.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { ipv4ToBytes } from '../core/ipv4.js';
 import { DOI_IPSEC, ExchangeType, Flags, IdType, NotifyType, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
-import type { IsakmpHeader } from './wire/header.js';
-import { decodeMessage, encodeMessage, encodePayloadChain, type OutPayload } from './wire/message.js';
+import { encodeMessage, encodePayloadChain, type OutPayload } from './wire/message.js';
 import { encodeSa } from './wire/sa.js';
 import { encodeKe } from './wire/ke.js';
 import { encodeNonce } from './wire/nonce.js';
@@ -20,6 +19,7 @@ import { chooseNatT, hasVid, natDHash, VID_DPD } from './natt.js';
 import { phase1Reply, selectPhase1 } from './policy.js';
 import { open, seal } from './seal.js';
 import { cookieKey, HALF_OPEN_TIMEOUT_MS, requestDigest, sameEndpoint, type ResponderCore } from './core.js';
+import { readPlain, type StepContext, type StepFns, type StepRead } from './exchange.js';
 import type { IkeSa } from './state.js';
 import { handleInitialContact } from './informational.js';
 
@@ -27,23 +27,27 @@ import { handleInitialContact } from './informational.js';
 
 const NONCE_BYTES = 32;
 
-/** MM1: HDR, SA [, VID...] → MM2: HDR, SA [, VID...]. */
-export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  const key = `${endpointText(from)}:${header.initiatorCookie.toString('hex')}`;
-  const existing = core.byInitiator.get(key);
-  if (existing) {
-    if (existing.cache && existing.state === 'MM2_SENT' && existing.cache.request.equals(requestDigest(msg))) {
-      core.counters.inc('ike.retransmit.mm1');
-      core.send(to, from, existing.cache.reply);
-    } else {
-      core.drop('mm1-cookie-reused', now, from);
-    }
-    return;
-  }
-  if (header.flags & Flags.ENCRYPTION) return core.drop('mm1-encrypted', now, from);
-  if (header.messageId !== 0) return core.drop('mm1-message-id', now, from);
-  const { payloads } = decodeMessage(msg);
-  if (!payloads.sa || payloads.ke || payloads.nonce || payloads.ids.length || payloads.hash) return core.drop('mm1-payloads', now, from);
+/**
+ * MM1: HDR, SA [, VID...] → MM2: HDR, SA [, VID...]. The SA does not exist
+ * yet; a retransmitted MM1 got its cached MM2 in the dispatcher.
+ */
+export const mm1: StepFns = {
+  guard(c) {
+    // Another MM1 under cookies a half-open SA of this source already has.
+    if (c.halfOpen) return c.drop('mm1-cookie-reused');
+    if (c.header.flags & Flags.ENCRYPTION) return c.drop('mm1-encrypted');
+    if (c.header.messageId !== 0) return c.drop('mm1-message-id');
+    return false;
+  },
+  read: readPlain,
+  badPayloads: (c) => c.drop('mm1-payloads'),
+  handler: handleMm1,
+};
+
+function handleMm1(c: StepContext, read: StepRead): void {
+  const { core, msg, header, from, to, now } = c;
+  const payloads = read.payloads;
+  if (!payloads.sa) throw new Error('MM1 step without SA'); // the table requires it
   const ckyR = core.newResponderCookie(header.initiatorCookie);
   if (!ckyR) return core.drop('cookie-collision', now, from);
   const pick = selectPhase1(payloads.sa.value, core.policy, core.allowLegacy);
@@ -106,26 +110,23 @@ export function handleMm1(core: ResponderCore, msg: Uint8Array, header: IsakmpHe
   core.send(to, from, reply);
 }
 
-/** Dispatches a Main Mode message for an SA that exists (MM3, MM5, or a retransmission). */
-export function handleMainMode(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (sa.cache && sa.cache.request.equals(requestDigest(msg))) {
-    if (from.address !== sa.peer.address) return core.drop('retransmit-wrong-peer', now, from);
-    core.counters.inc(`ike.retransmit.${sa.state}`);
-    core.send(to, from, sa.cache.reply);
-    return;
-  }
-  if (header.messageId !== 0) return core.drop('mm-message-id', now, from);
-  if (sa.state === 'MM2_SENT') return handleMm3(core, sa, msg, header, from, to, now);
-  if (sa.state === 'MM4_SENT') return handleMm5(core, sa, msg, header, from, to, now);
-  return core.drop('mm-after-established', now, from, { id: sa.id });
-}
-
 /** MM3: HDR, KE, Ni [, NAT-D, NAT-D] → MM4: HDR, KE, Nr [, NAT-D, NAT-D] (RFC 2409 §5.4, RFC 3947 §3.2). */
-function handleMm3(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (!sameEndpoint(from, sa.peer)) return core.drop('mm3-wrong-peer', now, from);
-  if (header.flags & Flags.ENCRYPTION) return core.drop('mm3-encrypted', now, from);
-  const { payloads } = decodeMessage(msg);
-  if (!payloads.ke || !payloads.nonce || payloads.sa || payloads.hash || payloads.ids.length) return core.drop('mm3-payloads', now, from);
+export const mm3: StepFns = {
+  guard(c) {
+    if (!sameEndpoint(c.from, c.ike.peer)) return c.drop('mm3-wrong-peer');
+    if (c.header.flags & Flags.ENCRYPTION) return c.drop('mm3-encrypted');
+    return false;
+  },
+  read: readPlain,
+  badPayloads: (c) => c.drop('mm3-payloads'),
+  handler: handleMm3,
+};
+
+function handleMm3(c: StepContext, read: StepRead): void {
+  const { core, msg, from, to, now } = c;
+  const sa = c.ike;
+  const payloads = read.payloads;
+  if (!payloads.ke || !payloads.nonce) throw new Error('MM3 step without KE and Nonce'); // the table requires them
   const group = sa.choice.group;
   const gxi = payloads.ke.value.data;
   if (!validKeValue(group, gxi)) return core.drop('bad-ke', now, from, { length: gxi.length, group: group.id });
@@ -188,35 +189,55 @@ function ourIdentity(localId: string | undefined, to: Endpoint, peer: IdPayload)
 
 const ALLOWED_PEER_IDS = new Set<number>([IdType.IPV4_ADDR, IdType.FQDN, IdType.USER_FQDN, IdType.KEY_ID]);
 
-function authFailed(core: ResponderCore, sa: IkeSa, from: Endpoint, now: number, why: string): void {
+function authFailed(core: ResponderCore, sa: IkeSa, from: Endpoint, now: number, why: string): true {
   core.counters.inc('ike.auth.failed');
   core.drop('auth-failed', now, from, { id: sa.id, why, hint: 'wrong pre-shared key?' }, 'ike.auth.failed');
+  return true;
 }
 
+const MM5_PAYLOADS = 'MM5 without exactly one ID and a HASH';
+
 /** MM5: HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)] → MM6: HDR*, IDir, HASH_R. */
-function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (from.address !== sa.peer.address) return core.drop('mm5-wrong-peer', now, from);
-  if (from.port !== sa.peer.port && to.port !== 4500) return core.drop('mm5-wrong-port', now, from);
-  if (!(header.flags & Flags.ENCRYPTION)) return core.drop('mm5-unencrypted', now, from);
-  const keys = sa.keys;
-  if (!keys || !sa.gxi || !sa.gxr) return core.drop('mm5-no-keys', now, from);
-  let opened;
-  try {
-    opened = open(sa, msg, sa.iv);
-  } catch (e) {
-    if (e instanceof DecodeError) return authFailed(core, sa, from, now, `decrypted message does not parse: ${e.reason}`);
-    throw e;
-  }
-  if (!opened) return authFailed(core, sa, from, now, 'ciphertext not a block multiple');
-  const p = opened.payloads;
+export const mm5: StepFns = {
+  guard(c) {
+    const sa = c.ike;
+    if (c.from.address !== sa.peer.address) return c.drop('mm5-wrong-peer');
+    if (c.from.port !== sa.peer.port && c.to.port !== 4500) return c.drop('mm5-wrong-port');
+    if (!(c.header.flags & Flags.ENCRYPTION)) return c.drop('mm5-unencrypted');
+    if (!sa.keys || !sa.gxi || !sa.gxr) return c.drop('mm5-no-keys');
+    return false;
+  },
+  read(c) {
+    const sa = c.ike;
+    let opened;
+    try {
+      opened = open(sa, c.msg, sa.iv);
+    } catch (e) {
+      if (e instanceof DecodeError) return void authFailed(c.core, sa, c.from, c.now, `decrypted message does not parse: ${e.reason}`);
+      throw e;
+    }
+    if (!opened) return void authFailed(c.core, sa, c.from, c.now, 'ciphertext not a block multiple');
+    return opened;
+  },
+  // A wrong key decrypts to garbage that may still parse: a bad payload set counts as a failed authentication.
+  badPayloads: (c) => authFailed(c.core, c.ike, c.from, c.now, MM5_PAYLOADS),
+  handler: handleMm5,
+};
+
+function handleMm5(c: StepContext, read: StepRead): void {
+  const { core, msg, from, to, now } = c;
+  const sa = c.ike;
+  const keys = sa.keys!;
+  const p = read.payloads;
   const idii = p.ids[0];
-  if (!p.hash || !idii || p.ids.length !== 1 || p.sa || p.ke || p.nonce) return authFailed(core, sa, from, now, 'MM5 without exactly one ID and a HASH');
+  if (!p.hash || !idii || p.ids.length !== 1) return void authFailed(core, sa, from, now, MM5_PAYLOADS);
+  if (!sa.gxi || !sa.gxr) throw new Error('MM5 step without the DH values of MM3'); // the guard checked
   const h = sa.choice.hash.name;
   const expected = hashI(h, keys.skeyid, sa.gxi, sa.gxr, sa.ckyI, sa.ckyR, sa.saiB, idii.body);
   const got = p.hash.value.data;
   // Constant-time comparison after the length check (timingSafeEqual throws on unequal lengths).
   const ok = got.length === expected.length && timingSafeEqual(got, expected);
-  if (!ok) return authFailed(core, sa, from, now, 'HASH_I mismatch');
+  if (!ok) return void authFailed(core, sa, from, now, 'HASH_I mismatch');
   const id = idii.value;
   if (!ALLOWED_PEER_IDS.has(id.idType)) return core.drop('mm5-id-type', now, from, { idType: nameOf(idTypeNames, id.idType) });
   const peerId = `${nameOf(idTypeNames, id.idType)} ${idToString(id)}`;
@@ -238,7 +259,7 @@ function handleMm5(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     }
   }
   // Authenticated: the IV chain advances and the peer may have floated to 4500 (RFC 3947 §4).
-  sa.iv = opened.nextIv;
+  sa.iv = read.nextIv!;
   const floated = !sameEndpoint(from, sa.peer);
   sa.peer = { ...from };
   sa.remote = { ...from };

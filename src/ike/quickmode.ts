@@ -1,8 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
-import { endpointText, type Endpoint, type EspKeys } from '../core/sa.js';
+import { endpointText, type EspKeys } from '../core/sa.js';
 import { attr } from './wire/attributes.js';
 import { ExchangeType, Flags, IdType, LifeType, NotifyType, P2Attr, PayloadType, ProtocolId, idTypeNames, nameOf } from './wire/constants.js';
-import type { IsakmpHeader } from './wire/header.js';
 import { encodePayloadChain, type OutPayload } from './wire/message.js';
 import { encodeSa } from './wire/sa.js';
 import { encodeKe } from './wire/ke.js';
@@ -15,19 +13,16 @@ import { Writer } from '../core/bytes.js';
 import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { keymat, phase2Iv, qmHash1, qmHash2, qmHash3 } from './crypto/keys.js';
 import { phase2ReplyTransform, selectPhase2 } from './policy.js';
-import { open, seal } from './seal.js';
-import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, requestDigest, sameEndpoint, type ResponderCore } from './core.js';
-import type { ChildSa, IkeSa, QuickMode } from './state.js';
+import { seal } from './seal.js';
+import { DEFAULT_CHILD_LIFETIME_S, MAX_QUICK_MODES, requestDigest, sameEndpoint } from './core.js';
+import { readPhase2, type StepContext, type StepFns, type StepRead, type StepState } from './exchange.js';
+import type { ChildSa, QuickMode } from './state.js';
 
 /** Quick Mode responder (RFC 2409 §5.5): ESP, transport mode, L2TP (udp/1701). */
 
 const NONCE_BYTES = 32;
 const L2TP_PORT = 1701;
 const UDP = 17;
-
-function hashEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** IDci/IDcr acceptable for L2TP: one IPv4 host, protocol any or UDP, port any or 1701 (RFC 2407 §4.6.2). */
 function acceptableId(id: IdPayload): boolean {
@@ -46,43 +41,55 @@ function u32(v: number): Buffer {
   return b;
 }
 
-export function handleQuickMode(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
-  if (sa.state !== 'ESTABLISHED' || !sa.keys) return core.drop('qm-before-phase1', now, from, { id: sa.id });
-  if (!(header.flags & Flags.ENCRYPTION)) return core.drop('qm-unencrypted', now, from);
-  if (header.messageId === 0) return core.drop('qm-message-id-zero', now, from);
-  const qm = sa.quickModes.get(header.messageId);
+/**
+ * Which Quick Mode step a message is (the dispatcher answered a retransmitted
+ * QM1 from the cache already): 'QM_NEW' for a QM1, 'QM2_SENT' for the QM3 of
+ * an exchange in progress (then c.qm is set); undefined when dropped.
+ */
+export function quickModeState(c: StepContext): StepState | undefined {
+  const sa = c.ike;
+  if (sa.state !== 'ESTABLISHED' || !sa.keys) return void c.drop('qm-before-phase1', { id: sa.id });
+  if (!(c.header.flags & Flags.ENCRYPTION)) return void c.drop('qm-unencrypted');
+  if (c.header.messageId === 0) return void c.drop('qm-message-id-zero');
+  const qm = sa.quickModes.get(c.header.messageId);
   if (qm) {
-    if (qm.cache.request.equals(requestDigest(msg))) {
-      core.counters.inc('ike.retransmit.qm1');
-      core.send(to, from, qm.cache.reply);
-      return;
-    }
-    if (qm.done) return core.drop('qm-message-id-reused', now, from);
-    return handleQm3(core, sa, qm, msg, from, now);
+    if (qm.done) return void c.drop('qm-message-id-reused');
+    c.qm = qm;
+    return 'QM2_SENT';
   }
-  if (sa.usedMessageIds.has(header.messageId)) return core.drop('qm-message-id-reused', now, from);
+  if (sa.usedMessageIds.has(c.header.messageId)) return void c.drop('qm-message-id-reused');
   let active = 0;
   for (const q of sa.quickModes.values()) if (!q.done) active++;
-  if (active >= MAX_QUICK_MODES) return core.drop('too-many-quick-modes', now, from, { id: sa.id });
-  handleQm1(core, sa, msg, header, from, to, now);
+  if (active >= MAX_QUICK_MODES) return void c.drop('too-many-quick-modes', { id: sa.id });
+  return 'QM_NEW';
 }
 
 /** QM1: HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr] [, NAT-OA...] → QM2: HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr]. */
-function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: IsakmpHeader, from: Endpoint, to: Endpoint, now: number): void {
+export const qm1: StepFns = {
+  read(c) {
+    const sa = c.ike;
+    const keys = sa.keys!;
+    const h = sa.choice.hash.name;
+    const mid = c.header.messageId;
+    const read = readPhase2(c, 'qm', phase2Iv(h, sa.iv, mid, sa.choice.cipher.blockSize), (p) => qmHash1(h, keys.skeyidA, mid, p.afterFirst));
+    if (!read) return undefined;
+    // Authenticated from here on; follow a NAT rebinding of the peer (RFC 3947 §4).
+    sa.lastSeen = c.now;
+    c.core.followPeer(sa, c.from, c.to);
+    return read;
+  },
+  badPayloads: (c) => c.drop('qm-payloads', { id: c.ike.id }),
+  handler: handleQm1,
+};
+
+function handleQm1(c: StepContext, read: StepRead): void {
+  const { core, msg, header, from, to, now } = c;
+  const sa = c.ike;
   const keys = sa.keys!;
   const h = sa.choice.hash.name;
   const mid = header.messageId;
-  const iv = phase2Iv(h, sa.iv, mid, sa.choice.cipher.blockSize);
-  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
-  const opened = open(sa, msg, iv);
-  if (!opened) return core.drop('qm-decrypt', now, from, { id: sa.id });
-  const p = opened.payloads;
-  if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('qm-no-hash', now, from, { id: sa.id });
-  if (!hashEqual(p.hash.value.data, qmHash1(h, keys.skeyidA, mid, p.afterFirst))) return core.drop('qm-hash-mismatch', now, from, { id: sa.id });
-  // Authenticated from here on; follow a NAT rebinding of the peer (RFC 3947 §4).
-  sa.lastSeen = now;
-  core.followPeer(sa, from, to);
-  if (!p.sa || !p.nonce) return core.drop('qm-payloads', now, from, { id: sa.id });
+  const p = read.payloads;
+  if (!p.sa || !p.nonce) throw new Error('QM1 step without SA and Nonce'); // the table requires them
   if (p.ids.length === 1) return core.drop('qm-payloads', now, from, { id: sa.id, why: 'one ID payload' });
   const reject = (notifyType: number, reason: string): void => {
     core.counters.inc('ike.qm.rejected');
@@ -133,7 +140,7 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
     rest.push({ type: PayloadType.N, body: encodeNotify({ doi: p.sa.value.doi, protocolId: ProtocolId.IPSEC_ESP, spi: ourSpi, notifyType: NotifyType.RESPONDER_LIFETIME, data: w.finish() }) });
   }
   const h2 = qmHash2(h, keys.skeyidA, mid, p.nonce.value.data, encodePayloadChain(rest));
-  const sealed = seal(sa, ExchangeType.QUICK_MODE, mid, opened.nextIv, [{ type: PayloadType.HASH, body: encodeHash({ data: h2 }) }, ...rest]);
+  const sealed = seal(sa, ExchangeType.QUICK_MODE, mid, read.nextIv!, [{ type: PayloadType.HASH, body: encodeHash({ data: h2 }) }, ...rest]);
   const qm: QuickMode = {
     messageId: mid,
     started: now,
@@ -157,15 +164,21 @@ function handleQm1(core: ResponderCore, sa: IkeSa, msg: Uint8Array, header: Isak
 }
 
 /** QM3: HDR*, HASH(3) → the child SA is installed. */
-function handleQm3(core: ResponderCore, sa: IkeSa, qm: QuickMode, msg: Uint8Array, from: Endpoint, now: number): void {
+export const qm3: StepFns = {
+  read(c) {
+    const sa = c.ike;
+    const qm = c.qm!;
+    return readPhase2(c, 'qm3', qm.iv, () => qmHash3(sa.choice.hash.name, sa.keys!.skeyidA, qm.messageId, qm.niB, qm.nrB));
+  },
+  handler: handleQm3,
+};
+
+function handleQm3(ctx: StepContext): void {
+  const { core, now } = ctx;
+  const sa = ctx.ike;
+  const qm = ctx.qm!;
   const keys = sa.keys!;
   const h = sa.choice.hash.name;
-  // A DecodeError of the decrypted chain propagates to receive(): counted as decode.<reason>.
-  const opened = open(sa, msg, qm.iv);
-  if (!opened) return core.drop('qm3-decrypt', now, from, { id: sa.id });
-  const p = opened.payloads;
-  if (p.order[0] !== PayloadType.HASH || !p.hash) return core.drop('qm3-no-hash', now, from, { id: sa.id });
-  if (!hashEqual(p.hash.value.data, qmHash3(h, keys.skeyidA, qm.messageId, qm.niB, qm.nrB))) return core.drop('qm3-hash-mismatch', now, from, { id: sa.id });
   sa.lastSeen = now;
   qm.done = true;
   qm.started = now;

@@ -1,19 +1,15 @@
 import type { Counters } from '../core/counters.js';
 import { DecodeError } from '../core/errors.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
-import { ExchangeType, NotifyType, ProtocolId, exchangeTypeNames, nameOf } from './wire/constants.js';
-import { decodeHeader } from './wire/header.js';
+import { NotifyType, ProtocolId } from './wire/constants.js';
 import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
-import { handleMainMode, handleMm1 } from './mainmode.js';
-import { handleQuickMode } from './quickmode.js';
-import { handleInformational } from './informational.js';
+import { dispatch } from './steps.js';
 import type { IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
 
 export type { IkeOutput, IkeResponderConfig, IkeSaDown, IkeSaUp, SendOutput } from './types.js';
 export { DEFAULT_POLICY, type ProposalPolicy } from './policy.js';
 
-const ZERO_COOKIE = Buffer.alloc(8);
 /** Finished Quick Modes are kept this long to answer retransmitted QM1s. */
 const QM_DONE_KEEP_MS = 60_000;
 
@@ -41,7 +37,7 @@ export class IkeResponder {
       return core.out;
     }
     try {
-      this.dispatch(msg, from, to, now);
+      dispatch(core, msg, from, to, now);
     } catch (e) {
       if (e instanceof DecodeError) {
         core.drop(`decode.${e.reason}`, now, from, { error: e.message }, 'ike.parse.dropped');
@@ -50,36 +46,6 @@ export class IkeResponder {
       }
     }
     return core.out;
-  }
-
-  private dispatch(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
-    const core = this.core;
-    if (from.port === 0) return core.drop('source-port-zero', now, from);
-    const header = decodeHeader(msg);
-    if (header.exchangeType === ExchangeType.AGGRESSIVE) {
-      // Aggressive Mode with PSK exposes the key to offline cracking: refused, no reply.
-      core.counters.inc('ike.aggressive.refused');
-      core.drop('aggressive-mode', now, from, {}, 'ike.aggressive.refused');
-      return;
-    }
-    if (header.responderCookie.equals(ZERO_COOKIE)) {
-      if (header.exchangeType !== ExchangeType.IDENTITY_PROTECTION) return core.drop('no-responder-cookie', now, from, { exchange: nameOf(exchangeTypeNames, header.exchangeType) });
-      if (header.initiatorCookie.equals(ZERO_COOKIE)) return core.drop('zero-initiator-cookie', now, from);
-      return handleMm1(core, msg, header, from, to, now);
-    }
-    const sa = core.sas.get(cookieKey(header.initiatorCookie, header.responderCookie));
-    if (!sa) return core.drop('unknown-cookies', now, from);
-    if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('wrong-peer-address', now, from, { id: sa.id });
-    switch (header.exchangeType) {
-      case ExchangeType.IDENTITY_PROTECTION:
-        return handleMainMode(core, sa, msg, header, from, to, now);
-      case ExchangeType.QUICK_MODE:
-        return handleQuickMode(core, sa, msg, header, from, to, now);
-      case ExchangeType.INFORMATIONAL:
-        return handleInformational(core, sa, msg, header, from, to, now);
-      default:
-        return core.drop('unsupported-exchange', now, from, { exchange: nameOf(exchangeTypeNames, header.exchangeType) });
-    }
   }
 
   /** Expiry of half-open SAs and Quick Modes, child and IKE SA lifetimes, DPD. Never throws. */

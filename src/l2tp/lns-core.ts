@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Counters, DropLimiter, logEvent } from '../core/index.js';
+import { Counters, logEvent } from '../core/index.js';
+import { Drops } from '../core/drops.js';
 import { CDN_RESULT_NAMES, CdnResult, ErrorCode, MessageType } from './constants.js';
 import type { ControlMessage } from './attributes.js';
 import { buildCdn, buildIcrp, buildStopCcn } from './messages.js';
@@ -38,8 +39,11 @@ export abstract class LnsCore {
   protected readonly channelCfg: ChannelConfig;
   protected readonly random: (n: number) => Buffer;
   readonly counters: Counters;
-  /** Log lines about drops and refusals: 5 per reason per 10 s for all peers together. */
-  protected readonly limiter = new DropLimiter(5, 5, 10_000);
+  /**
+   * Drops (core drop facility): counted as l2tp.drop.<reason>; their lines, and those about
+   * refusals, 5 per reason per 10 s for all peers together.
+   */
+  protected readonly drops: Drops;
   protected readonly reg: Registry;
   protected readonly tunnels: Map<number, Tunnel>;
   protected readonly sessions: Map<string, Session>;
@@ -55,6 +59,7 @@ export abstract class LnsCore {
     this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
     this.random = cfg.random ?? randomBytes;
     this.counters = cfg.counters ?? new Counters('l2tp');
+    this.drops = new Drops({ counters: this.counters, counterPrefix: 'l2tp.drop.', event: 'l2tp.drop', limitKey: '' });
     this.reg = new Registry(this.random);
     this.tunnels = this.reg.tunnels;
     this.sessions = this.reg.sessions;
@@ -89,7 +94,7 @@ export abstract class LnsCore {
       const [result, error, reason] = refusal ?? [CdnResult.GeneralError, ErrorCode.NoError, 'refused'];
       this.counters.inc('l2tp.icrq.refused');
       // Refusals are logged at a limited rate: an ICRQ flood must not flood the log.
-      const loud = this.limiter.allow('icrq-refused', undefined, now) >= 0;
+      const loud = this.drops.limiter.allow('icrq-refused', undefined, now) >= 0;
       if (loud) out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
       this.sendCdn(t, peerSid, 0, result, error, reason, now, out, loud);
       return;
@@ -207,8 +212,7 @@ export abstract class LnsCore {
   }
 
   protected drop(reason: string, now: number, out: L2tpOutput[], fields?: Record<string, unknown>): void {
-    this.counters.inc(`l2tp.drop.${reason}`);
-    const suppressed = this.limiter.allow(reason, undefined, now);
-    if (suppressed >= 0) out.push(logEvent('warn', 'l2tp.drop', { reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }));
+    const ev = this.drops.drop(reason, now, { fields });
+    if (ev) out.push(ev);
   }
 }

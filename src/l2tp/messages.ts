@@ -1,17 +1,13 @@
 import { encodeAvps } from './avp.js';
-import {
-  avpBytes,
-  avpMessageType,
-  avpProtocolVersion,
-  avpResultCode,
-  avpString,
-  avpU16,
-  avpU32,
-} from './attributes.js';
-import { AvpType, FRAMING_ASYNC, FRAMING_SYNC, MessageType } from './constants.js';
+import { avp, avpMessageType, avpResultCode } from './attributes.js';
+import { FRAMING_ASYNC, FRAMING_SYNC, MessageType } from './constants.js';
 import { encodeHeader } from './header.js';
 
-/** Builders for the AVP payloads the LNS sends (RFC 2661 §6). */
+/**
+ * Builders for the AVP payloads the LNS sends (RFC 2661 §6). Each AVP is
+ * named by its ControlAttributes field; its type, layout and M bit come
+ * from AVP_TABLE (constants.ts).
+ */
 
 export const VENDOR_NAME = 'l2tpsec';
 /** Firmware Revision we announce (RFC 2661 §4.4.3): 0.1 → 0x0001. */
@@ -31,18 +27,18 @@ export interface SccrpParams {
 export function buildSccrp(p: SccrpParams): Buffer {
   const avps = [
     avpMessageType(MessageType.SCCRP),
-    avpProtocolVersion(1, 0),
-    avpU32(AvpType.FramingCapabilities, FRAMING_SYNC | FRAMING_ASYNC),
+    avp('protocolVersion', { version: 1, revision: 0 }),
+    avp('framingCapabilities', FRAMING_SYNC | FRAMING_ASYNC),
     // An LNS places no outgoing calls: no bearer capabilities.
-    avpU32(AvpType.BearerCapabilities, 0),
-    avpU16(AvpType.FirmwareRevision, FIRMWARE_REVISION, false),
-    avpString(AvpType.HostName, p.hostName),
-    avpString(AvpType.VendorName, VENDOR_NAME, false),
-    avpU16(AvpType.AssignedTunnelId, p.assignedTunnelId),
-    avpU16(AvpType.ReceiveWindowSize, p.receiveWindowSize),
+    avp('bearerCapabilities', 0),
+    avp('firmwareRevision', FIRMWARE_REVISION),
+    avp('hostName', p.hostName),
+    avp('vendorName', VENDOR_NAME),
+    avp('assignedTunnelId', p.assignedTunnelId),
+    avp('receiveWindowSize', p.receiveWindowSize),
   ];
-  if (p.challengeResponse) avps.push(avpBytes(AvpType.ChallengeResponse, p.challengeResponse));
-  if (p.challenge) avps.push(avpBytes(AvpType.Challenge, p.challenge));
+  if (p.challengeResponse) avps.push(avp('challengeResponse', p.challengeResponse));
+  if (p.challenge) avps.push(avp('challenge', p.challenge));
   return encodeAvps(avps);
 }
 
@@ -50,7 +46,7 @@ export function buildSccrp(p: SccrpParams): Buffer {
 export function buildStopCcn(assignedTunnelId: number, result: number, error?: number, message?: string): Buffer {
   return encodeAvps([
     avpMessageType(MessageType.StopCCN),
-    avpU16(AvpType.AssignedTunnelId, assignedTunnelId),
+    avp('assignedTunnelId', assignedTunnelId),
     avpResultCode(result, error, message),
   ]);
 }
@@ -62,7 +58,7 @@ export function buildHello(): Buffer {
 
 /** ICRP, RFC 2661 §6.11. */
 export function buildIcrp(assignedSessionId: number): Buffer {
-  return encodeAvps([avpMessageType(MessageType.ICRP), avpU16(AvpType.AssignedSessionId, assignedSessionId)]);
+  return encodeAvps([avpMessageType(MessageType.ICRP), avp('assignedSessionId', assignedSessionId)]);
 }
 
 /** CDN, RFC 2661 §6.13. */
@@ -70,7 +66,7 @@ export function buildCdn(assignedSessionId: number, result: number, error?: numb
   return encodeAvps([
     avpMessageType(MessageType.CDN),
     avpResultCode(result, error, message),
-    avpU16(AvpType.AssignedSessionId, assignedSessionId),
+    avp('assignedSessionId', assignedSessionId),
   ]);
 }
 

@@ -171,7 +171,7 @@ export class L2tpServer extends LnsCore {
     const refuse = (result: number, error: number | undefined, reason: string): void => {
       this.counters.inc('l2tp.sccrq.refused');
       // Refusals are logged at a limited rate: an SCCRQ flood must not flood the log.
-      if (this.limiter.allow('sccrq-refused', undefined, now) >= 0) {
+      if (this.drops.limiter.allow('sccrq-refused', undefined, now) >= 0) {
         out.push(recvLog);
         out.push(logEvent('warn', 'l2tp.SendStopCCN', { peer: peerKey, peerTunnelId: peerTid, hostname: hostName, reason }));
       }
@@ -280,7 +280,7 @@ export class L2tpServer extends LnsCore {
     if (s === undefined) return [];
     const hl = s.sequencing ? 12 : 8;
     if (start < hl || end > buf.length || end < start) {
-      this.counters.inc('l2tp.drop.send-no-headroom');
+      this.drops.count('send-no-headroom');
       return [];
     }
     this.writeDataHeader(s, buf, start - hl, end);
@@ -297,7 +297,7 @@ export class L2tpServer extends LnsCore {
     if (s === undefined) return 0;
     const hl = s.sequencing ? 12 : 8;
     if (at + hl > buf.length) {
-      this.counters.inc('l2tp.drop.send-no-headroom');
+      this.drops.count('send-no-headroom');
       return 0;
     }
     this.writeDataHeader(s, buf, at, at + hl + frameLength);
@@ -312,11 +312,11 @@ export class L2tpServer extends LnsCore {
   private dataSession(sessionKey: string, frameLength: number): Session | undefined {
     const s = this.sessions.get(sessionKey);
     if (s === undefined || s.state !== 'established') {
-      this.counters.inc('l2tp.drop.send-unknown-session');
+      this.drops.count('send-unknown-session');
       return undefined;
     }
     if (frameLength + 12 > 0xffff) {
-      this.counters.inc('l2tp.drop.send-too-long');
+      this.drops.count('send-too-long');
       return undefined;
     }
     return s;

@@ -1,6 +1,7 @@
 import { Counters, RateLimiter } from '../core/counters.js';
+import { Drops, perKey } from '../core/drops.js';
 import { type Cidr, formatIPv4, internetChecksum, parseCidr, parseIPv4 } from '../core/ipv4.js';
-import { type LogEvent, logEvent } from '../core/log.js';
+import type { LogEvent } from '../core/log.js';
 import { clampTcpMss } from './mss.js';
 
 /**
@@ -15,7 +16,8 @@ import { clampTcpMss } from './mss.js';
  * trimmed to the IPv4 Total Length (a view, not a copy).
  *
  * Drops return a shared constant result (no allocation) with a reason from
- * DROP_REASONS, and are counted in `counters` as "drop.<reason>".
+ * DROP_REASONS, and are counted in `counters` as "drop.<reason>" (the core
+ * drop facility, src/core/drops.ts; the caller asks for the log line, dropEvent).
  */
 
 /** Every reason a packet can be dropped for, with what it means (for logs and docs). */
@@ -57,9 +59,6 @@ const DROPS: { readonly [R in DropReason]: { readonly ok: false; readonly reason
     [R in DropReason]: { ok: false; reason: R };
   },
 );
-
-/** Counter names, built once so the hot path does not build strings. */
-const DROP_KEYS = Object.fromEntries(Object.keys(DROP_REASONS).map((r) => [r, `drop.${r}`])) as { readonly [R in DropReason]: string };
 
 const IPPROTO_TCP = 6;
 const MF = 0x2000;
@@ -105,10 +104,20 @@ export class Forwarder<K = string> {
   private readonly poolNetwork: number;
   private readonly poolBroadcast: number;
   readonly mss: number;
-  private readonly logLimiter = new RateLimiter(5, 10_000);
+  /** Counter names built once (the hot path does not build strings); lines 5 per reason per 10 s. */
+  private readonly dropped: Drops<DropReason>;
 
   constructor(options: ForwarderOptions) {
     this.counters = options.counters ?? new Counters('nat');
+    this.dropped = new Drops({
+      counters: this.counters,
+      counterPrefix: 'drop.',
+      event: 'nat.drop',
+      reasons: DROP_REASONS,
+      level: 'debug',
+      limiter: perKey(new RateLimiter(5, 10_000)),
+      limitKey: '',
+    });
     const pool = typeof options.pool === 'string' ? parseCidr(options.pool) : options.pool;
     this.poolNetwork = pool.first;
     this.poolBroadcast = pool.last;
@@ -177,20 +186,20 @@ export class Forwarder<K = string> {
   toClient(packet: Buffer): ToClientResult<K> | undefined {
     const total = checkHeader(packet);
     if (typeof total !== 'number') {
-      this.counters.inc(DROP_KEYS[total]);
+      this.dropped.count(total);
       return undefined;
     }
     const dst = ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0;
     const sessionKey = this.byAddress.get(dst);
     if (sessionKey === undefined) {
-      this.counters.inc(DROP_KEYS['no-session']);
+      this.dropped.count('no-session');
       return undefined;
     }
     const p = total === packet.length ? packet : packet.subarray(0, total);
     if (p[9] === IPPROTO_TCP) {
       const hlen = (p[0]! & 0x0f) << 2;
       if (!tcpFragmentOk(p, hlen, total)) {
-        this.counters.inc(DROP_KEYS['tiny-fragment']);
+        this.dropped.count('tiny-fragment');
         return undefined;
       }
       if (this.mss > 0 && clampTcpMss(p, hlen, total, this.mss)) this.counters.inc('mss.clamped');
@@ -201,7 +210,7 @@ export class Forwarder<K = string> {
 
   /** Number of packets dropped for a reason. */
   drops(reason: DropReason): number {
-    return this.counters.get(DROP_KEYS[reason]);
+    return this.dropped.get(reason);
   }
 
   /**
@@ -209,18 +218,11 @@ export class Forwarder<K = string> {
    * suppressed; `suppressed` tells how many were held back before it.
    */
   dropEvent(reason: DropReason, sessionKey: string | undefined, now: number): LogEvent | undefined {
-    const s = this.logLimiter.allow(reason, now);
-    if (s < 0) return undefined;
-    return logEvent('debug', 'nat.drop', {
-      reason,
-      detail: DROP_REASONS[reason],
-      ...(sessionKey !== undefined ? { session: sessionKey } : {}),
-      ...(s > 0 ? { suppressed: s } : {}),
-    });
+    return this.dropped.line(reason, now, sessionKey !== undefined ? { fields: { session: sessionKey } } : {});
   }
 
   private drop(reason: DropReason): { ok: false; reason: DropReason } {
-    this.counters.inc(DROP_KEYS[reason]);
+    this.dropped.count(reason);
     return DROPS[reason];
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Counters, RateLimiter } from '../core/counters.js';
+import { Drops, perKey } from '../core/drops.js';
 import { isDecodeError } from '../core/errors.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { type Authenticator, MsChapV2Server, PapServer } from './auth.js';
@@ -46,6 +47,8 @@ export class PppSession {
   private readonly random: (n: number) => Buffer;
   private readonly counters: Counters;
   private readonly limiter: RateLimiter;
+  /** Drops (core drop facility): counted as drop.<reason>, lines rate-limited with the other peer-triggered lines. */
+  private readonly drops: Drops;
   /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
   private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
   private readonly debugLimiter = new RateLimiter(50, 10_000, 64);
@@ -66,6 +69,7 @@ export class PppSession {
     this.random = cfg.random ?? ((n: number) => randomBytes(n));
     this.counters = cfg.counters ?? new Counters('ppp');
     this.limiter = cfg.rateLimiter ?? new RateLimiter(5, 10_000, 64);
+    this.drops = new Drops({ counters: this.counters, counterPrefix: 'drop.', event: 'ppp.drop', limiter: perKey(this.limiter), limitKey: 'ppp.drop.' });
     this.idleMs = Math.max(0, cfg.idleTimeout ?? 0) * 1000;
     this.keepalive = new LcpKeepalive(Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000, Math.max(1, cfg.lcpEchoFailure ?? 5));
     this.sink = {
@@ -279,13 +283,11 @@ export class PppSession {
 
   private dropped(e: unknown): void {
     const reason = isDecodeError(e) ? e.reason : 'internal-error';
-    this.counters.inc(`drop.${reason}`);
-    const suppressed = this.limiter.allow(`ppp.drop.${reason}`, this.now);
-    if (suppressed >= 0) {
-      const fields: Record<string, unknown> = { reason, message: e instanceof Error ? e.message : String(e) };
-      if (suppressed > 0) fields.suppressed = suppressed;
-      this.out.push(logEvent(isDecodeError(e) ? 'debug' : 'error', 'ppp.drop', fields));
-    }
+    const ev = this.drops.drop(reason, this.now, {
+      level: isDecodeError(e) ? 'debug' : 'error',
+      fields: () => ({ message: e instanceof Error ? e.message : String(e) }),
+    });
+    if (ev) this.out.push(ev);
   }
 
   /** Decode a control packet and log it (debug). */
@@ -305,13 +307,13 @@ export class PppSession {
     }
     // RFC 1661 §3.4: before LCP reaches Opened, non-LCP packets are silently discarded.
     if (this.lcp.state !== STATE.Opened) {
-      this.counters.inc('drop.lcp-not-opened');
+      this.drops.count('lcp-not-opened');
       return;
     }
     switch (protocol) {
       case PROTO.IPv4:
         if (this.ipcp.state !== STATE.Opened) {
-          this.counters.inc('drop.ipcp-not-opened');
+          this.drops.count('ipcp-not-opened');
           return;
         }
         this.lastTraffic = now;
@@ -322,7 +324,7 @@ export class PppSession {
         const p = this.control(protocol, info);
         const wanted = this.lcpH.auth === 'pap' ? PROTO.PAP : PROTO.CHAP;
         if (protocol !== wanted || this.auth === undefined) {
-          this.counters.inc('drop.auth-protocol-not-negotiated');
+          this.drops.count('auth-protocol-not-negotiated');
           return;
         }
         this.auth.receive(p.code, p.id, p.data, now);
@@ -331,7 +333,7 @@ export class PppSession {
       case PROTO.IPCP: {
         // RFC 1661 §3.5: NCP packets before the Network phase are discarded.
         if (this.phaseV !== 'network') {
-          this.counters.inc('drop.ncp-before-network');
+          this.drops.count('ncp-before-network');
           return;
         }
         const p = this.control(protocol, info);
@@ -346,7 +348,7 @@ export class PppSession {
   /** RFC 1661 §5.7 Protocol-Reject: Rejected-Protocol + Rejected-Information, truncated to the peer's MRU. */
   private protocolReject(protocol: number, info: Uint8Array): void {
     if (this.sendLimiter.allow('protocol-reject', this.now) < 0) {
-      this.counters.inc('drop.protocol-reject-rate');
+      this.drops.count('protocol-reject-rate');
       return;
     }
     const room = Math.max(0, this.lcpH.peerMru - 4 - 2);
