@@ -80,12 +80,19 @@ function evaluate(p: Proposal, policy: Ikev2Policy, keGroup: number | undefined)
   // (or with NONE, RFC 5282 §8); CBC needs one. So an INTEG in the proposal decides which.
   const integs = ts.filter((t) => t.type === TransformType.INTEG);
   const wantsAead = !integs.some((t) => t.id !== Integ.NONE);
-  const encr = pick(ts, TransformType.ENCR, policy.encr.map((e) => e.id), (t) => {
-    const kl = keyLength(t);
-    const allowed = policy.encr.find((e) => e.id === t.id)?.keyBits ?? [];
-    const alg = kl !== undefined && allowed.includes(kl) ? encrAlg(t.id, kl) : undefined;
-    return alg && alg.aead === wantsAead ? alg : undefined;
-  });
+  // our order of algorithms and, within one, of key lengths
+  let encr: { t: Transform; v: EncrAlg } | undefined;
+  for (const want of policy.encr) {
+    for (const bits of want.keyBits) {
+      const t = ts.find((x) => x.type === TransformType.ENCR && x.id === want.id && keyLength(x) === bits);
+      const alg = t ? encrAlg(t.id, bits) : undefined;
+      if (t && alg && alg.aead === wantsAead) {
+        encr = { t, v: alg };
+        break;
+      }
+    }
+    if (encr) break;
+  }
   if (!encr) return undefined;
   const prf = pick(ts, TransformType.PRF, policy.prf, (t) => PRF_ALGS[t.id]);
   if (!prf) return undefined;

@@ -103,6 +103,12 @@ describe('IKE_SA_INIT with the built-in clients\' proposals', () => {
     expect(r.sa(i.spiR)!.keys).toEqual(i.keys);
   });
 
+  it('within a proposal our order decides: AES-256 over AES-128 whatever order the client lists them', () => {
+    const r = responder();
+    const i = initiator([{ ...APPLE[0]!, encr: [[Encr.AES_CBC, 128], [Encr.AES_CBC, 256]] }], DhGroup.ECP256);
+    expect(run(r, i)).toEqual(['done']);
+    expect(r.sa(i.spiR)!.suite.encr.keyBytes).toBe(32);
+  });
   it('a later proposal that fits the KE group is taken over an earlier one that does not', () => {
     const r = responder();
     const i = initiator([{ ...APPLE[0]!, dh: [DhGroup.ECP384] }, { ...APPLE[0]!, dh: [DhGroup.ECP256] }], DhGroup.ECP256);
