@@ -5,16 +5,20 @@ import { logEvent, type LogLevel } from '../core/log.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { ikeKeys } from './crypto/keys.js';
 import { generateKeyPair, validKeValue } from './crypto/dh.js';
+import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys } from './crypto/sk.js';
+import { FragmentReassembler } from './fragments.js';
+import { authFirst, authNext, type AuthStep } from './ike-auth.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { detectNat, natDetectionHash } from './natd.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
 import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
-import { allPayloads, decodeMessage, encodeMessage, findPayload, type Payload } from './wire/message.js';
+import { allPayloads, decodeMessage, decodePayloadChain, encodeMessage, findPayload, type HeaderFields, type Payload, type PayloadChain } from './wire/message.js';
 import { notify } from './wire/notify.js';
 import type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa } from './types.js';
 
-export type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, IkeSaInitDone, SendOutput } from './types.js';
+export type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, IkeSaInitDone, IkeSaUp, SendOutput } from './types.js';
+export type { Ikev2AuthConfig } from './ike-auth.js';
 
 export const HALF_OPEN_TIMEOUT_MS = 30_000;
 const ZERO_SPI = Buffer.alloc(8);
@@ -47,6 +51,9 @@ export class Ikev2Responder {
   private readonly fragmentation: boolean;
   private readonly signatureHashes: number[];
   private readonly limiter = new RateLimiter(5, 10_000, 4096);
+  private readonly authCfg: Ikev2ResponderConfig['auth'];
+  private readonly fragmentSize: number;
+  private readonly ourSpis = new Set<number>();
 
   /** IKE SAs by our SPI (hex). */
   private readonly sas = new Map<string, Ikev2Sa>();
@@ -68,6 +75,8 @@ export class Ikev2Responder {
     this.halfOpenTotal = cfg.halfOpenTotal ?? 1000;
     this.fragmentation = cfg.fragmentation ?? true;
     this.signatureHashes = cfg.signatureHashes ?? [HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512];
+    this.authCfg = cfg.auth;
+    this.fragmentSize = cfg.fragmentSize ?? 1280;
   }
 
   /** Number of half-open IKE SAs (status, tests). */
@@ -97,7 +106,7 @@ export class Ikev2Responder {
   tick(now: number): Ikev2Output[] {
     this.out = [];
     for (const sa of [...this.sas.values()]) {
-      if (sa.state === 'INIT_DONE' && now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
+      if (sa.state !== 'ESTABLISHED' && now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
         this.counters.inc('ikev2.halfopen.expired');
         this.removeSa(sa, 'half-open timeout');
       }
@@ -108,7 +117,7 @@ export class Ikev2Responder {
   /** When tick must run next (undefined: nothing pending). */
   nextDeadline(): number | undefined {
     let d: number | undefined;
-    for (const sa of this.sas.values()) if (sa.state === 'INIT_DONE') d = Math.min(d ?? Infinity, sa.created + HALF_OPEN_TIMEOUT_MS);
+    for (const sa of this.sas.values()) if (sa.state !== 'ESTABLISHED') d = Math.min(d ?? Infinity, sa.created + HALF_OPEN_TIMEOUT_MS);
     return d;
   }
 
@@ -137,8 +146,118 @@ export class Ikev2Responder {
     if (h.exchangeType === ExchangeType.IKE_SA_INIT) return this.ikeSaInit(msg, h, from, to, now);
     const sa = this.sas.get(h.spiR.toString('hex'));
     if (!sa || !sa.spiI.equals(h.spiI)) return this.drop('unknown-spi', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
-    // IKE_AUTH, CREATE_CHILD_SA and INFORMATIONAL come with the next part of the responder.
-    return this.drop('exchange-not-handled', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType) });
+    return this.encrypted(sa, msg, h, from, to, now);
+  }
+
+  /**
+   * A request of an existing IKE SA (§2.1-2.2): a retransmission of the last one gets
+   * the cached response; otherwise only the next Message ID is taken, its SK (or its
+   * SKF fragments, RFC 7383) must pass the integrity check, and only then does the
+   * peer's address count (§2.23: follow an authenticated move, e.g. to port 4500).
+   */
+  private encrypted(sa: Ikev2Sa, msg: Uint8Array, h: IkeHeader, from: Endpoint, to: Endpoint, now: number): void {
+    const last = sa.lastResponse;
+    if (last && h.messageId === last.messageId && last.request.equals(msg)) {
+      this.counters.inc('ikev2.retransmit');
+      for (const d of last.datagrams) this.send(sa.local, sa.peer, d);
+      return;
+    }
+    if (h.messageId !== sa.nextRequestId) return this.drop('message-id', now, from, { id: sa.id, messageId: h.messageId, expected: sa.nextRequestId });
+    const { chain } = decodeMessage(msg);
+    let plain: Buffer;
+    let firstInner: number;
+    let request: Buffer = Buffer.from(msg);
+    if (chain.sk) {
+      const p = openSk(sa.sk, sa.skIn, msg, chain.sk);
+      if (!p) return this.drop('integrity', now, from, { id: sa.id });
+      plain = p;
+      firstInner = chain.sk.firstInner;
+    } else if (chain.skf) {
+      if (!sa.fragmentation) return this.drop('fragment-not-negotiated', now, from, { id: sa.id });
+      const skf = chain.skf;
+      const p = openEncrypted(sa.sk, sa.skIn, msg.subarray(0, skf.ivOffset), skf.data);
+      if (!p) return this.drop('integrity', now, from, { id: sa.id });
+      if (skf.fragmentNumber === 1) sa.firstFragment = Buffer.from(msg);
+      const res = sa.reassembler.add(h.messageId, skf.fragmentNumber, skf.totalFragments, skf.firstInner, p, now);
+      if (res.kind === 'dropped') return this.drop(`fragment.${res.reason}`, now, from, { id: sa.id });
+      if (res.kind === 'pending') return;
+      plain = res.plain;
+      firstInner = res.firstInner;
+      request = sa.firstFragment ?? request;
+    } else {
+      return this.drop('not-encrypted', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType) });
+    }
+    if (from.address !== sa.peer.address || from.port !== sa.peer.port || to.port !== sa.local.port || to.address !== sa.local.address) {
+      this.log('info', 'ikev2.peer.moved', { id: sa.id, from: endpointText(sa.peer), to: endpointText(from), local: endpointText(to) });
+      sa.peer = { ...from };
+      sa.local = { ...to };
+    }
+    let inner: PayloadChain;
+    try {
+      inner = decodePayloadChain(firstInner, plain, 0, plain.length, false);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      this.counters.inc('ikev2.drop.inner-malformed');
+      return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.INVALID_SYNTAX) }], fail: `malformed inner payloads: ${e.message}` });
+    }
+    if (inner.unsupportedCritical !== undefined) {
+      return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(inner.unsupportedCritical)) }] });
+    }
+    if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
+    // CREATE_CHILD_SA and INFORMATIONAL come with the next part of the responder.
+    return this.drop('exchange-not-handled', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType), state: sa.state });
+  }
+
+  private ikeAuth(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain, now: number): void {
+    const cfg = this.authCfg;
+    if (!cfg) return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], fail: 'IKE_AUTH is not configured' });
+    let step: AuthStep;
+    if (!sa.auth) {
+      const first = authFirst(cfg, sa, inner, this.random);
+      step = first.step;
+      if (first.state) {
+        sa.auth = first.state;
+        sa.state = 'AUTH';
+      }
+    } else {
+      step = authNext(cfg, sa, sa.auth, inner, () => this.newSpi());
+    }
+    this.answer(sa, h, request, step);
+    const up = step.established;
+    if (up && !step.fail) {
+      this.leaveHalfOpen(sa);
+      sa.state = 'ESTABLISHED';
+      this.counters.inc('ikev2.established');
+      this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms });
+      this.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });
+      if (up.child) this.out.push(up.child);
+    }
+  }
+
+  /** Encrypts and sends the response to request `h` (in SKF fragments when negotiated and large), caches it, then applies a failure. */
+  private answer(sa: Ikev2Sa, h: IkeHeader, request: Buffer, step: AuthStep): void {
+    const hdr: HeaderFields = { spiI: sa.spiI, spiR: sa.spiR, exchangeType: h.exchangeType, flags: HeaderFlag.RESPONSE, messageId: h.messageId };
+    let datagrams = [encodeEncryptedMessage(hdr, step.payloads, sa.sk, sa.skOut, this.random)];
+    if (sa.fragmentation && datagrams[0]!.length > this.fragmentSize) datagrams = encodeFragments(hdr, step.payloads, sa.sk, sa.skOut, this.fragmentSize, this.random);
+    sa.lastResponse = { messageId: h.messageId, request, datagrams };
+    sa.nextRequestId = (h.messageId + 1) >>> 0;
+    for (const d of datagrams) this.send(sa.local, sa.peer, d);
+    if (step.fail) {
+      this.counters.inc('ikev2.auth.failed');
+      this.log('warn', 'ikev2.auth.failed', { id: sa.id, peer: endpointText(sa.peer), reason: step.fail });
+      this.removeSa(sa, step.fail);
+    }
+  }
+
+  /** A fresh inbound ESP SPI: unique, never below 256 (RFC 4303 §2.1). */
+  private newSpi(): number {
+    for (;;) {
+      const spi = this.random(4).readUInt32BE(0);
+      if (spi >= 256 && !this.ourSpis.has(spi)) {
+        this.ourSpis.add(spi);
+        return spi;
+      }
+    }
   }
 
   /** An answer without state: header with SPIr zero (§2.6, §1.2), one notify. */
@@ -230,6 +349,7 @@ export class Ikev2Responder {
       state: 'INIT_DONE',
       spiI: Buffer.from(h.spiI),
       spiR,
+      origin: { ...from },
       peer: { ...from },
       local: { ...to },
       created: now,
@@ -243,6 +363,10 @@ export class Ikev2Responder {
       fragmentation,
       peerSignatureHashes,
       nextRequestId: 1,
+      sk: { encr: suite.encr, integ: suite.integ },
+      skIn: skKeys({ encr: suite.encr, integ: suite.integ }, keys.skEi, suite.integ ? keys.skAi : undefined),
+      skOut: skKeys({ encr: suite.encr, integ: suite.integ }, keys.skEr, suite.integ ? keys.skAr : undefined),
+      reassembler: new FragmentReassembler(),
     };
     this.sas.set(spiR.toString('hex'), sa);
     this.byInitiator.set(initKey, sa);
@@ -255,15 +379,20 @@ export class Ikev2Responder {
     this.send(to, from, reply);
   }
 
+  /** Leaves the half-open counts (once): established or removed. */
+  private leaveHalfOpen(sa: Ikev2Sa): void {
+    const key = `${endpointText(sa.origin)}|${sa.spiI.toString('hex')}`;
+    if (this.byInitiator.get(key) !== sa) return;
+    this.byInitiator.delete(key);
+    this.halfOpen--;
+    const n = (this.halfOpenByAddress.get(sa.origin.address) ?? 1) - 1;
+    if (n > 0) this.halfOpenByAddress.set(sa.origin.address, n);
+    else this.halfOpenByAddress.delete(sa.origin.address);
+  }
+
   private removeSa(sa: Ikev2Sa, reason: string): void {
     if (!this.sas.delete(sa.spiR.toString('hex'))) return;
-    this.byInitiator.delete(`${endpointText(sa.peer)}|${sa.spiI.toString('hex')}`);
-    if (sa.state === 'INIT_DONE') {
-      this.halfOpen--;
-      const n = (this.halfOpenByAddress.get(sa.peer.address) ?? 1) - 1;
-      if (n > 0) this.halfOpenByAddress.set(sa.peer.address, n);
-      else this.halfOpenByAddress.delete(sa.peer.address);
-    }
+    this.leaveHalfOpen(sa);
     this.log('info', 'ikev2.sa.gone', { id: sa.id, peer: endpointText(sa.peer), reason });
     this.out.push({ type: 'ikev2-sa-gone', id: sa.id, peer: { ...sa.peer }, reason });
   }

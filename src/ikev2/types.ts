@@ -1,7 +1,11 @@
 import type { Counters } from '../core/counters.js';
 import type { LogEvent } from '../core/log.js';
-import type { Endpoint } from '../core/sa.js';
+import type { ChildSaUp, Endpoint } from '../core/sa.js';
+import type { SkSuite } from './crypto/algorithms.js';
 import type { IkeKeys } from './crypto/keys.js';
+import type { SkKeys } from './crypto/sk.js';
+import type { FragmentReassembler } from './fragments.js';
+import type { AuthState, Ikev2AuthConfig } from './ike-auth.js';
 import type { NatResult } from './natd.js';
 import type { IkeSuite, Ikev2Policy } from './policy.js';
 
@@ -24,6 +28,10 @@ export interface Ikev2ResponderConfig {
   fragmentation?: boolean;
   /** Hashes announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4), default SHA2-256/384/512. */
   signatureHashes?: number[];
+  /** Certificate, users and pool for IKE_AUTH; without it IKE_AUTH is refused. */
+  auth?: Ikev2AuthConfig;
+  /** Largest encrypted response before it is sent in SKF fragments (RFC 7383), default 1280. */
+  fragmentSize?: number;
 }
 
 export interface SendOutput {
@@ -51,9 +59,28 @@ export interface IkeSaGone {
   reason: string;
 }
 
-export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaGone | LogEvent;
+/** IKE_AUTH done: the user logged in and has a virtual IP. */
+export interface IkeSaUp {
+  type: 'ikev2-sa-up';
+  id: string;
+  peer: Endpoint;
+  user: string;
+  virtualIp: string;
+  suite: string;
+}
 
-export type Ikev2SaState = 'INIT_DONE';
+export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaUp | IkeSaGone | ChildSaUp | LogEvent;
+
+/** INIT_DONE: IKE_SA_INIT answered; AUTH: IKE_AUTH under way (EAP); ESTABLISHED: authenticated. */
+export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED';
+
+/** The last response, for retransmitted requests (§2.1). */
+export interface CachedResponse {
+  messageId: number;
+  /** The request datagram (or its fragment 1) that a retransmission repeats. */
+  request: Buffer;
+  datagrams: Buffer[];
+}
 
 /** One IKE SA of the responder. */
 export interface Ikev2Sa {
@@ -61,6 +88,8 @@ export interface Ikev2Sa {
   state: Ikev2SaState;
   spiI: Buffer;
   spiR: Buffer;
+  /** Where IKE_SA_INIT came from (the half-open accounting key). */
+  origin: Endpoint;
   /** Where the client is (address:port of its last authenticated message). */
   peer: Endpoint;
   /** Our address:port it reached. */
@@ -80,4 +109,13 @@ export interface Ikev2Sa {
   peerSignatureHashes: number[];
   /** Message ID of the next request expected from the initiator. */
   nextRequestId: number;
+  sk: SkSuite;
+  /** Keys for what the initiator sends (SK_ei, SK_ai) and what we send (SK_er, SK_ar). */
+  skIn: SkKeys;
+  skOut: SkKeys;
+  reassembler: FragmentReassembler;
+  lastResponse?: CachedResponse;
+  /** Fragment 1 of the request being reassembled. */
+  firstFragment?: Buffer;
+  auth?: AuthState;
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Endpoint } from '../../src/core/sa.js';
-import { encrAlg, INTEG_ALGS, PRF_ALGS } from '../../src/ikev2/crypto/algorithms.js';
+import { encrAlg, INTEG_ALGS, PRF_ALGS, type EncrAlg, type IntegAlg, type PrfAlg } from '../../src/ikev2/crypto/algorithms.js';
 import { generateKeyPair, IKEV2_DH_GROUPS, type DhKeyPair } from '../../src/ikev2/crypto/dh.js';
 import { ikeKeys, type IkeKeys } from '../../src/ikev2/crypto/keys.js';
 import { natDetectionHash } from '../../src/ikev2/natd.js';
@@ -67,8 +67,10 @@ export class TestInitiator {
   cookie: Buffer | undefined;
   lastRequest: Buffer = Buffer.alloc(0);
   keys: IkeKeys | undefined;
+  suite: { encr: EncrAlg; prf: PrfAlg; integ: IntegAlg | undefined } | undefined;
   chosen: Proposal | undefined;
   response: ReturnType<typeof decodeMessage> | undefined;
+  rawResponse: Buffer | undefined;
 
   constructor(readonly opts: InitiatorOptions) {
     this.keGroup = opts.keGroup;
@@ -134,7 +136,9 @@ export class TestInitiator {
     if (!shared) throw new Error('bad responder KE');
     this.spiR = Buffer.from(m.header.spiR);
     this.keys = ikeKeys(suite, this.ni, this.nr, shared, this.spiI, this.spiR);
+    this.suite = suite;
     this.response = m;
+    this.rawResponse = Buffer.from(resp);
     return { kind: 'done' };
   }
 
