@@ -11,11 +11,11 @@ import { authFirst, authNext, type AuthStep } from './ike-auth.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { detectNat, natDetectionHash } from './natd.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
-import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
+import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, ProtocolId, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
 import { allPayloads, decodeMessage, decodePayloadChain, encodeMessage, findPayload, type HeaderFields, type Payload, type PayloadChain } from './wire/message.js';
 import { notify } from './wire/notify.js';
-import type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa } from './types.js';
+import type { Ikev2Child, Ikev2Output, Ikev2ResponderConfig, Ikev2Sa } from './types.js';
 
 export type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, IkeSaInitDone, IkeSaUp, SendOutput } from './types.js';
 export type { Ikev2AuthConfig } from './ike-auth.js';
@@ -23,6 +23,12 @@ export type { Ikev2AuthConfig } from './ike-auth.js';
 export const HALF_OPEN_TIMEOUT_MS = 30_000;
 const ZERO_SPI = Buffer.alloc(8);
 const NONCE_BYTES = 32;
+
+const u32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+};
 
 const u16s = (vs: number[]): Buffer => {
   const b = Buffer.alloc(vs.length * 2);
@@ -192,6 +198,7 @@ export class Ikev2Responder {
       sa.peer = { ...from };
       sa.local = { ...to };
     }
+    sa.lastSeen = now;
     let inner: PayloadChain;
     try {
       inner = decodePayloadChain(firstInner, plain, 0, plain.length, false);
@@ -204,7 +211,8 @@ export class Ikev2Responder {
       return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(inner.unsupportedCritical)) }] });
     }
     if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
-    // CREATE_CHILD_SA and INFORMATIONAL come with the next part of the responder.
+    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner);
+    // CREATE_CHILD_SA comes with the next part of the responder.
     return this.drop('exchange-not-handled', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType), state: sa.state });
   }
 
@@ -230,8 +238,47 @@ export class Ikev2Responder {
       this.counters.inc('ikev2.established');
       this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms });
       this.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });
-      if (up.child) this.out.push(up.child);
+      if (up.child) {
+        sa.children.set(up.child.inbound.spi, { id: up.child.id, ourSpi: up.child.inbound.spi, peerSpi: up.child.outbound.spi });
+        this.out.push(up.child);
+      }
     }
+  }
+
+  /**
+   * INFORMATIONAL request of the client (§1.4): an empty one is a liveness check
+   * and gets an empty answer; Delete of the IKE SA ends it with all its children;
+   * Delete of ESP SPIs (theirs) is answered with Delete of ours for the same pairs
+   * (§1.4.1); SPIs we do not know are ignored. Notifies need no answer of their own.
+   */
+  private informational(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain): void {
+    const deletes = allPayloads(inner, PayloadType.D);
+    if (deletes.some((d) => d.protocolId === ProtocolId.IKE)) {
+      this.counters.inc('ikev2.delete.ike');
+      this.answer(sa, h, request, { payloads: [] });
+      return this.removeSa(sa, 'deleted by the peer');
+    }
+    const ours: Buffer[] = [];
+    for (const d of deletes) {
+      if (d.protocolId !== ProtocolId.ESP) continue;
+      for (const spi of d.spis) {
+        const peerSpi = spi.readUInt32BE(0);
+        const child = [...sa.children.values()].find((c) => c.peerSpi === peerSpi);
+        if (!child) continue;
+        ours.push(u32(child.ourSpi));
+        this.childDown(sa, child, 'deleted by the peer');
+      }
+    }
+    if (deletes.length) this.counters.inc('ikev2.delete.child');
+    else this.counters.inc('ikev2.liveness');
+    this.answer(sa, h, request, { payloads: ours.length ? [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: ours } }] : [] });
+  }
+
+  private childDown(sa: Ikev2Sa, child: Ikev2Child, reason: string): void {
+    sa.children.delete(child.ourSpi);
+    this.ourSpis.delete(child.ourSpi);
+    this.log('info', 'ikev2.child.down', { id: child.id, ikeSa: sa.id, inboundSpi: child.ourSpi, reason });
+    this.out.push({ type: 'child-sa-down', id: child.id, inboundSpi: child.ourSpi, reason });
   }
 
   /** Encrypts and sends the response to request `h` (in SKF fragments when negotiated and large), caches it, then applies a failure. */
@@ -367,6 +414,8 @@ export class Ikev2Responder {
       skIn: skKeys({ encr: suite.encr, integ: suite.integ }, keys.skEi, suite.integ ? keys.skAi : undefined),
       skOut: skKeys({ encr: suite.encr, integ: suite.integ }, keys.skEr, suite.integ ? keys.skAr : undefined),
       reassembler: new FragmentReassembler(),
+      children: new Map(),
+      lastSeen: now,
     };
     this.sas.set(spiR.toString('hex'), sa);
     this.byInitiator.set(initKey, sa);
@@ -393,6 +442,7 @@ export class Ikev2Responder {
   private removeSa(sa: Ikev2Sa, reason: string): void {
     if (!this.sas.delete(sa.spiR.toString('hex'))) return;
     this.leaveHalfOpen(sa);
+    for (const c of [...sa.children.values()]) this.childDown(sa, c, reason);
     this.log('info', 'ikev2.sa.gone', { id: sa.id, peer: endpointText(sa.peer), reason });
     this.out.push({ type: 'ikev2-sa-gone', id: sa.id, peer: { ...sa.peer }, reason });
   }

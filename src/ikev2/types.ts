@@ -1,6 +1,6 @@
 import type { Counters } from '../core/counters.js';
 import type { LogEvent } from '../core/log.js';
-import type { ChildSaUp, Endpoint } from '../core/sa.js';
+import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
 import type { SkSuite } from './crypto/algorithms.js';
 import type { IkeKeys } from './crypto/keys.js';
 import type { SkKeys } from './crypto/sk.js';
@@ -69,7 +69,14 @@ export interface IkeSaUp {
   suite: string;
 }
 
-export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaUp | IkeSaGone | ChildSaUp | LogEvent;
+export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaUp | IkeSaGone | ChildSaUp | ChildSaDown | LogEvent;
+
+/** A child SA of an IKE SA: our inbound SPI and the peer's. */
+export interface Ikev2Child {
+  id: string;
+  ourSpi: number;
+  peerSpi: number;
+}
 
 /** INIT_DONE: IKE_SA_INIT answered; AUTH: IKE_AUTH under way (EAP); ESTABLISHED: authenticated. */
 export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED';
@@ -118,4 +125,7 @@ export interface Ikev2Sa {
   /** Fragment 1 of the request being reassembled. */
   firstFragment?: Buffer;
   auth?: AuthState;
+  children: Map<number, Ikev2Child>;
+  /** Time of the last authenticated message from the peer (liveness). */
+  lastSeen: number;
 }

@@ -66,8 +66,8 @@ export class AuthClient {
   }
 
   /** An IKE_AUTH request (SKF fragments of at most `fragment` bytes when given). */
-  request(payloads: Payload[], fragment?: number, messageId = this.messageId): Buffer[] {
-    const hdr = { spiI: this.init.spiI, spiR: this.init.spiR, exchangeType: ExchangeType.IKE_AUTH, flags: HeaderFlag.INITIATOR, messageId };
+  request(payloads: Payload[], fragment?: number, messageId = this.messageId, exchangeType: number = ExchangeType.IKE_AUTH): Buffer[] {
+    const hdr = { spiI: this.init.spiI, spiR: this.init.spiR, exchangeType, flags: HeaderFlag.INITIATOR, messageId };
     return fragment ? encodeFragments(hdr, payloads, this.sk, this.skOut, fragment, randomBytes) : [encodeEncryptedMessage(hdr, payloads, this.sk, this.skOut, randomBytes)];
   }
 

@@ -1,0 +1,90 @@
+/** INFORMATIONAL requests of the client (RFC 7296 §1.4): liveness, Delete of a child SA and of the IKE SA. */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
+import { ntPasswordHash } from '../../src/core/mschap/mschapv2.js';
+import { Ikev2Responder, type Ikev2Output } from '../../src/ikev2/responder.js';
+import { DhGroup, Encr, ExchangeType, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { findPayload, type Payload } from '../../src/ikev2/wire/message.js';
+import { AuthClient } from './auth-client.js';
+import { ikeProposal, TestInitiator } from './initiator.js';
+
+const SERVER: Endpoint = { address: '198.51.100.1', port: 500 };
+const CLIENT: Endpoint = { address: '203.0.113.7', port: 500 };
+const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const sends = (out: Ikev2Output[]) => out.filter((o): o is Extract<Ikev2Output, { type: 'send' }> => o.type === 'send').map((s) => s.data);
+
+function established(): { r: Ikev2Responder; c: AuthClient; child: ChildSaUp } {
+  const r = new Ikev2Responder({
+    cookieSecret: Buffer.alloc(32, 1),
+    auth: {
+      certificates: [Buffer.from('cert')],
+      privateKey: key.privateKey,
+      localId: { idType: 2, data: Buffer.from('vpn.example.net') },
+      serverName: 'vpn',
+      users: { lookup: (n) => (n === 'alice' ? { name: n, ntHash: ntPasswordHash('pw') } : undefined) },
+      assignAddress: () => '10.10.0.2',
+      dns: [],
+    },
+  });
+  const i = new TestInitiator({ proposals: [ikeProposal(1, { encr: [[Encr.AES_CBC, 256]], integ: [Integ.HMAC_SHA2_256_128], prf: [Prf.HMAC_SHA2_256], dh: [DhGroup.ECP256] })], keGroup: DhGroup.ECP256, local: CLIENT, remote: SERVER });
+  i.handle(sends(r.receive(i.request(), CLIENT, SERVER, 0))[0]!);
+  const c = new AuthClient(i, 'alice', 'pw');
+  const rt = (p: Payload[]) => {
+    const out = r.receive(c.request(p)[0]!, CLIENT, SERVER, 0);
+    return { chain: c.open(sends(out)), out };
+  };
+  let chain = rt(c.firstPayloads()).chain;
+  for (let k = 0; k < 3; k++) chain = rt(c.eapAnswer(chain)).chain;
+  const last = rt(c.finalAuth());
+  return { r, c, child: last.out.find((o): o is ChildSaUp => o.type === 'child-sa-up')! };
+}
+
+function info(s: { r: Ikev2Responder; c: AuthClient }, payloads: Payload[], now = 1000) {
+  const out = s.r.receive(s.c.request(payloads, undefined, s.c.messageId, ExchangeType.INFORMATIONAL)[0]!, CLIENT, SERVER, now);
+  const ds = sends(out);
+  return { out, chain: ds.length ? s.c.open(ds) : undefined };
+}
+
+describe('INFORMATIONAL from the client', () => {
+  it('an empty request (liveness check) gets an empty answer', () => {
+    const s = established();
+    const { chain, out } = info(s, []);
+    expect(chain!.payloads).toEqual([]);
+    expect(out.some((o) => o.type === 'child-sa-down' || o.type === 'ikev2-sa-gone')).toBe(false);
+    expect(s.r.counters.get('ikev2.liveness')).toBe(1);
+    expect(s.r.sa(s.c.init.spiR)!.lastSeen).toBe(1000);
+  });
+  it('Delete of its ESP SPI: answered with ours, the child goes down, the IKE SA stays', () => {
+    const s = established();
+    const spi = Buffer.alloc(4);
+    spi.writeUInt32BE(s.child.outbound.spi);
+    const unknown = Buffer.from([0, 0, 1, 0]);
+    const { chain, out } = info(s, [{ type: PayloadType.D, value: { protocolId: 3, spiSize: 4, spis: [spi, unknown] } }]);
+    const d = findPayload(chain!, PayloadType.D)!.value;
+    expect(d.spis.map((x) => x.readUInt32BE(0))).toEqual([s.child.inbound.spi]);
+    expect(out.filter((o) => o.type === 'child-sa-down')).toEqual([{ type: 'child-sa-down', id: s.child.id, inboundSpi: s.child.inbound.spi, reason: 'deleted by the peer' }]);
+    expect(s.r.sa(s.c.init.spiR)).toBeDefined();
+    // deleting it again: nothing to delete, an empty answer
+    expect(info(s, [{ type: PayloadType.D, value: { protocolId: 3, spiSize: 4, spis: [spi] } }]).chain!.payloads).toEqual([]);
+  });
+  it('Delete of the IKE SA: an empty answer, its children and the SA go away', () => {
+    const s = established();
+    const { chain, out } = info(s, [{ type: PayloadType.D, value: { protocolId: 1, spiSize: 0, spis: [] } }]);
+    expect(chain!.payloads).toEqual([]);
+    expect(out.filter((o) => o.type === 'child-sa-down')).toHaveLength(1);
+    expect(out.filter((o) => o.type === 'ikev2-sa-gone')).toHaveLength(1);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+    expect(info(s, []).out.filter((o) => o.type === 'send')).toEqual([]);
+  });
+  it('INFORMATIONAL before IKE_AUTH completed is not taken', () => {
+    const r = new Ikev2Responder({ cookieSecret: Buffer.alloc(32, 1) });
+    const i = new TestInitiator({ proposals: [ikeProposal(1, { encr: [[Encr.AES_CBC, 256]], integ: [Integ.HMAC_SHA2_256_128], prf: [Prf.HMAC_SHA2_256], dh: [DhGroup.ECP256] })], keGroup: DhGroup.ECP256, local: CLIENT, remote: SERVER });
+    i.handle(sends(r.receive(i.request(), CLIENT, SERVER, 0))[0]!);
+    const c = new AuthClient(i, 'alice', 'pw');
+    const out = r.receive(c.request([{ type: PayloadType.D, value: { protocolId: 1, spiSize: 0, spis: [] } }], undefined, 1, ExchangeType.INFORMATIONAL)[0]!, CLIENT, SERVER, 0);
+    expect(sends(out)).toEqual([]);
+    expect(r.sa(i.spiR)).toBeDefined();
+    expect(r.counters.get('ikev2.drop.exchange-not-handled')).toBe(1);
+  });
+});
