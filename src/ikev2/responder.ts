@@ -21,6 +21,9 @@ export type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, IkeSaInitDone, IkeSaUp
 export type { Ikev2AuthConfig } from './ike-auth.js';
 
 export const HALF_OPEN_TIMEOUT_MS = 30_000;
+/** Our requests (liveness, Delete) are sent again every 5 s, 5 times, then the peer counts as gone (strongSwan: 5 tries). */
+export const RETRANSMIT_MS = 5_000;
+export const RETRANSMIT_TRIES = 5;
 const ZERO_SPI = Buffer.alloc(8);
 const NONCE_BYTES = 32;
 
@@ -60,6 +63,7 @@ export class Ikev2Responder {
   private readonly authCfg: Ikev2ResponderConfig['auth'];
   private readonly fragmentSize: number;
   private readonly ourSpis = new Set<number>();
+  private readonly dpdIdleMs: number;
 
   /** IKE SAs by our SPI (hex). */
   private readonly sas = new Map<string, Ikev2Sa>();
@@ -83,6 +87,52 @@ export class Ikev2Responder {
     this.signatureHashes = cfg.signatureHashes ?? [HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512];
     this.authCfg = cfg.auth;
     this.fragmentSize = cfg.fragmentSize ?? 1280;
+    this.dpdIdleMs = (cfg.dpdIdle ?? 30) * 1000;
+  }
+
+  /**
+   * Ends an established IKE SA (the `disconnect` command): its children go down at
+   * once, the client is sent an INFORMATIONAL Delete, retransmitted until it answers
+   * or the tries run out. False when there is no such SA.
+   */
+  disconnect(id: string, now: number): { ok: boolean; outputs: Ikev2Output[] } {
+    this.out = [];
+    const sa = [...this.sas.values()].find((x) => x.id === id);
+    if (!sa) return { ok: false, outputs: [] };
+    if (sa.state !== 'ESTABLISHED') {
+      this.removeSa(sa, 'disconnected');
+      return { ok: true, outputs: this.out };
+    }
+    for (const c of [...sa.children.values()]) this.childDown(sa, c, 'disconnected');
+    sa.state = 'DELETING';
+    sa.ownRequest = undefined;
+    this.request(sa, 'delete', [{ type: PayloadType.D, value: { protocolId: ProtocolId.IKE, spiSize: 0, spis: [] } }], now);
+    return { ok: true, outputs: this.out };
+  }
+
+  /** Sends one of our INFORMATIONAL requests (window size 1). */
+  private request(sa: Ikev2Sa, kind: 'dpd' | 'delete', payloads: Payload[], now: number): void {
+    const messageId = sa.nextOwnId;
+    sa.nextOwnId = (sa.nextOwnId + 1) >>> 0;
+    // §3.1: the responder of the IKE SA sends requests with the I flag clear and R clear
+    const datagrams = [encodeEncryptedMessage({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.INFORMATIONAL, flags: 0, messageId }, payloads, sa.sk, sa.skOut, this.random)];
+    sa.ownRequest = { kind, messageId, datagrams, sentAt: now, tries: 1 };
+    this.counters.inc(`ikev2.request.${kind}`);
+    for (const d of datagrams) this.send(sa.local, sa.peer, d);
+  }
+
+  /** A response to one of our requests: checked, then the request is done. */
+  private ownResponse(msg: Uint8Array, h: IkeHeader, from: Endpoint, now: number): void {
+    const sa = this.sas.get(h.spiR.toString('hex'));
+    if (!sa || !sa.spiI.equals(h.spiI)) return this.drop('unknown-spi', now, from);
+    const req = sa.ownRequest;
+    if (!req || h.messageId !== req.messageId || h.exchangeType !== ExchangeType.INFORMATIONAL) return this.drop('unexpected-response', now, from, { id: sa.id, messageId: h.messageId });
+    const { chain } = decodeMessage(msg);
+    if (!chain.sk || !openSk(sa.sk, sa.skIn, msg, chain.sk)) return this.drop('integrity', now, from, { id: sa.id });
+    sa.ownRequest = undefined;
+    sa.lastSeen = now;
+    if (req.kind === 'delete') return this.removeSa(sa, 'disconnected');
+    this.counters.inc('ikev2.dpd.answered');
   }
 
   /** Number of half-open IKE SAs (status, tests). */
@@ -108,14 +158,36 @@ export class Ikev2Responder {
     return this.out;
   }
 
-  /** Expiry of half-open SAs. Never throws. */
+  /** Expiry of half-open SAs, retransmission of our requests, liveness checks. Never throws. */
   tick(now: number): Ikev2Output[] {
     this.out = [];
-    for (const sa of [...this.sas.values()]) {
-      if (sa.state !== 'ESTABLISHED' && now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
-        this.counters.inc('ikev2.halfopen.expired');
-        this.removeSa(sa, 'half-open timeout');
+    try {
+      for (const sa of [...this.sas.values()]) {
+        const req = sa.ownRequest;
+        if (req) {
+          if (now - req.sentAt < RETRANSMIT_MS) continue;
+          if (req.tries >= RETRANSMIT_TRIES) {
+            this.counters.inc(req.kind === 'dpd' ? 'ikev2.dpd.dead' : 'ikev2.delete.unanswered');
+            this.removeSa(sa, req.kind === 'dpd' ? 'peer not answering (DPD)' : 'disconnected (Delete not answered)');
+            continue;
+          }
+          req.tries++;
+          req.sentAt = now;
+          this.counters.inc('ikev2.request.retransmit');
+          for (const d of req.datagrams) this.send(sa.local, sa.peer, d);
+          continue;
+        }
+        if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') {
+          if (now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
+            this.counters.inc('ikev2.halfopen.expired');
+            this.removeSa(sa, 'half-open timeout');
+          }
+        } else if (sa.state === 'ESTABLISHED' && this.dpdIdleMs > 0 && now - sa.lastSeen >= this.dpdIdleMs) {
+          this.request(sa, 'dpd', [], now);
+        }
       }
+    } catch (e) {
+      this.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ikev2.internal.error');
     }
     return this.out;
   }
@@ -123,7 +195,14 @@ export class Ikev2Responder {
   /** When tick must run next (undefined: nothing pending). */
   nextDeadline(): number | undefined {
     let d: number | undefined;
-    for (const sa of this.sas.values()) if (sa.state !== 'ESTABLISHED') d = Math.min(d ?? Infinity, sa.created + HALF_OPEN_TIMEOUT_MS);
+    const at = (t: number): void => {
+      d = Math.min(d ?? Infinity, t);
+    };
+    for (const sa of this.sas.values()) {
+      if (sa.ownRequest) at(sa.ownRequest.sentAt + RETRANSMIT_MS);
+      else if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') at(sa.created + HALF_OPEN_TIMEOUT_MS);
+      else if (sa.state === 'ESTABLISHED' && this.dpdIdleMs > 0) at(sa.lastSeen + this.dpdIdleMs);
+    }
     return d;
   }
 
@@ -147,8 +226,11 @@ export class Ikev2Responder {
   private dispatch(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
     if (from.port === 0) return this.drop('source-port-zero', now, from);
     const h = decodeHeader(msg);
-    if (isResponse(h)) return this.drop('response-to-responder', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
     if (!isInitiator(h)) return this.drop('not-from-initiator', now, from);
+    if (isResponse(h)) {
+      if (h.exchangeType === ExchangeType.IKE_SA_INIT) return this.drop('response-to-responder', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
+      return this.ownResponse(msg, h, from, now);
+    }
     if (h.exchangeType === ExchangeType.IKE_SA_INIT) return this.ikeSaInit(msg, h, from, to, now);
     const sa = this.sas.get(h.spiR.toString('hex'));
     if (!sa || !sa.spiI.equals(h.spiI)) return this.drop('unknown-spi', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
@@ -416,6 +498,7 @@ export class Ikev2Responder {
       reassembler: new FragmentReassembler(),
       children: new Map(),
       lastSeen: now,
+      nextOwnId: 0,
     };
     this.sas.set(spiR.toString('hex'), sa);
     this.byInitiator.set(initKey, sa);

@@ -32,6 +32,8 @@ export interface Ikev2ResponderConfig {
   auth?: Ikev2AuthConfig;
   /** Largest encrypted response before it is sent in SKF fragments (RFC 7383), default 1280. */
   fragmentSize?: number;
+  /** Seconds of silence before a liveness check (DPD), default 30; 0 = off. */
+  dpdIdle?: number;
 }
 
 export interface SendOutput {
@@ -79,7 +81,16 @@ export interface Ikev2Child {
 }
 
 /** INIT_DONE: IKE_SA_INIT answered; AUTH: IKE_AUTH under way (EAP); ESTABLISHED: authenticated. */
-export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED';
+export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED' | 'DELETING';
+
+/** A request we sent (one at a time, window size 1, §2.3) and its retransmissions. */
+export interface OwnRequest {
+  kind: 'dpd' | 'delete';
+  messageId: number;
+  datagrams: Buffer[];
+  sentAt: number;
+  tries: number;
+}
 
 /** The last response, for retransmitted requests (§2.1). */
 export interface CachedResponse {
@@ -128,4 +139,7 @@ export interface Ikev2Sa {
   children: Map<number, Ikev2Child>;
   /** Time of the last authenticated message from the peer (liveness). */
   lastSeen: number;
+  /** Message ID of our next request (each direction counts from 0, §2.2). */
+  nextOwnId: number;
+  ownRequest?: OwnRequest;
 }

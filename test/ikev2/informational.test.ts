@@ -1,11 +1,12 @@
 /** INFORMATIONAL requests of the client (RFC 7296 §1.4): liveness, Delete of a child SA and of the IKE SA. */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { ntPasswordHash } from '../../src/core/mschap/mschapv2.js';
 import { Ikev2Responder, type Ikev2Output } from '../../src/ikev2/responder.js';
-import { DhGroup, Encr, ExchangeType, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
-import { findPayload, type Payload } from '../../src/ikev2/wire/message.js';
+import { encodeEncryptedMessage, openSk } from '../../src/ikev2/crypto/sk.js';
+import { DhGroup, Encr, ExchangeType, HeaderFlag, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { decodeMessage, decodePayloadChain, findPayload, type Payload } from '../../src/ikev2/wire/message.js';
 import { AuthClient } from './auth-client.js';
 import { ikeProposal, TestInitiator } from './initiator.js';
 
@@ -86,5 +87,82 @@ describe('INFORMATIONAL from the client', () => {
     expect(sends(out)).toEqual([]);
     expect(r.sa(i.spiR)).toBeDefined();
     expect(r.counters.get('ikev2.drop.exchange-not-handled')).toBe(1);
+  });
+});
+
+/** Opens one of the server's own requests on the client side and builds the client's (empty) response. */
+function serverRequest(s: { c: AuthClient }, d: Buffer): { messageId: number; payloads: Payload[]; answer: (payloads?: Payload[]) => Buffer } {
+  const m = decodeMessage(d);
+  expect(m.header.flags & (HeaderFlag.RESPONSE | HeaderFlag.INITIATOR)).toBe(0);
+  const sk = { encr: s.c.init.suite!.encr, integ: s.c.init.suite!.integ };
+  const plain = openSk(sk, s.c.skIn, d, m.chain.sk!)!;
+  const inner = decodePayloadChain(m.chain.sk!.firstInner, plain, 0, plain.length, false);
+  return {
+    messageId: m.header.messageId,
+    payloads: inner.payloads.map((p) => ({ type: p.type, value: p.value }) as Payload),
+    answer: (payloads = []) =>
+      encodeEncryptedMessage({ spiI: s.c.init.spiI, spiR: s.c.init.spiR, exchangeType: ExchangeType.INFORMATIONAL, flags: HeaderFlag.INITIATOR | HeaderFlag.RESPONSE, messageId: m.header.messageId }, payloads, sk, s.c.skOut, randomBytes),
+  };
+}
+
+describe('requests of the server: liveness checks (DPD) and disconnect', () => {
+  it('after 30 s of silence an empty INFORMATIONAL goes out; the answer keeps the SA, the next check counts from it', () => {
+    const s = established();
+    expect(s.r.nextDeadline()).toBe(30_000);
+    expect(sends(s.r.tick(29_999))).toEqual([]);
+    const req = serverRequest(s, sends(s.r.tick(30_000))[0]!);
+    expect(req.messageId).toBe(0);
+    expect(req.payloads).toEqual([]);
+    expect(s.r.receive(req.answer(), CLIENT, SERVER, 31_000).filter((o) => o.type === 'ikev2-sa-gone')).toEqual([]);
+    expect(s.r.counters.get('ikev2.dpd.answered')).toBe(1);
+    expect(s.r.nextDeadline()).toBe(61_000);
+    const second = serverRequest(s, sends(s.r.tick(61_000))[0]!);
+    expect(second.messageId).toBe(1);
+  });
+  it('a peer that never answers is retried 5 times, then its SA and children go away', () => {
+    const s = established();
+    let t = 30_000;
+    let sent = sends(s.r.tick(t)).length;
+    for (let k = 0; k < 4; k++) sent += sends(s.r.tick((t += 5_000))).length;
+    expect(sent).toBe(5);
+    const out = s.r.tick((t += 5_000));
+    expect(out.filter((o) => o.type === 'child-sa-down')).toHaveLength(1);
+    expect(out.find((o) => o.type === 'ikev2-sa-gone')).toMatchObject({ reason: 'peer not answering (DPD)' });
+  });
+  it('forged or stray responses do not count as an answer', () => {
+    const s = established();
+    const req = serverRequest(s, sends(s.r.tick(30_000))[0]!);
+    const bent = Buffer.from(req.answer());
+    bent[bent.length - 1] = bent[bent.length - 1]! ^ 1;
+    s.r.receive(bent, CLIENT, SERVER, 30_001);
+    expect(s.r.counters.get('ikev2.drop.integrity')).toBe(1);
+    const other = Buffer.from(req.answer());
+    other.writeUInt32BE(7, 20); // another Message ID (the checksum would fail too, the ID is checked first)
+    s.r.receive(other, CLIENT, SERVER, 30_002);
+    expect(s.r.counters.get('ikev2.drop.unexpected-response')).toBe(1);
+    expect(s.r.counters.get('ikev2.dpd.answered')).toBe(0);
+    expect(sends(s.r.tick(35_000))).toHaveLength(1); // still retransmitting
+  });
+  it('disconnect: the children go down at once, the client gets a Delete of the IKE SA, its answer ends the SA', () => {
+    const s = established();
+    expect(s.r.disconnect('nope', 0)).toEqual({ ok: false, outputs: [] });
+    const sa = s.r.sa(s.c.init.spiR)!;
+    const { ok, outputs } = s.r.disconnect(sa.id, 1000);
+    expect(ok).toBe(true);
+    expect(outputs.filter((o) => o.type === 'child-sa-down')).toEqual([{ type: 'child-sa-down', id: s.child.id, inboundSpi: s.child.inbound.spi, reason: 'disconnected' }]);
+    const req = serverRequest(s, sends(outputs)[0]!);
+    expect(req.payloads).toEqual([{ type: PayloadType.D, value: { protocolId: 1, spiSize: 0, spis: [] } }]);
+    const end = s.r.receive(req.answer(), CLIENT, SERVER, 1500);
+    expect(end.find((o) => o.type === 'ikev2-sa-gone')).toMatchObject({ reason: 'disconnected' });
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+  });
+  it('disconnect of a client that does not answer: retried, then removed', () => {
+    const s = established();
+    const sa = s.r.sa(s.c.init.spiR)!;
+    s.r.disconnect(sa.id, 0);
+    let gone = false;
+    for (let t = 5_000; t <= 25_000; t += 5_000) gone ||= s.r.tick(t).some((o) => o.type === 'ikev2-sa-gone');
+    expect(gone).toBe(true);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
   });
 });
