@@ -9,7 +9,7 @@ import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys 
 import { FragmentReassembler } from './fragments.js';
 import { authFirst, authNext, type AuthStep } from './ike-auth.js';
 import { checkCookie, makeCookie } from './cookie.js';
-import { detectNat, natDetectionHash } from './natd.js';
+import { initResponse } from './init-response.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
 import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, ProtocolId, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
@@ -449,28 +449,10 @@ export class Ikev2Responder {
     const nr = this.random(NONCE_BYTES);
     const keys = ikeKeys(suite, ni, nr, shared, h.spiI, spiR);
 
-    const srcHashes = notifies.filter((n) => n.type === NotifyType.NAT_DETECTION_SOURCE_IP).map((n) => n.data);
-    const dstHashes = notifies.filter((n) => n.type === NotifyType.NAT_DETECTION_DESTINATION_IP).map((n) => n.data);
-    const nat = detectNat(h.spiI, ZERO_SPI, from, to, srcHashes, dstHashes);
-    const peerFragmentation = notifies.some((n) => n.type === NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
-    const shaN = notifies.find((n) => n.type === NotifyType.SIGNATURE_HASH_ALGORITHMS);
-    const peerSignatureHashes: number[] = [];
-    if (shaN) for (let i = 0; i + 1 < shaN.data.length; i += 2) peerSignatureHashes.push(shaN.data.readUInt16BE(i));
-
-    const payloads: Payload[] = [
-      { type: PayloadType.SA, value: { proposals: [choice.reply] } },
-      { type: PayloadType.KE, value: { group: suite.dh.id, data: dh.publicValue } },
-      { type: PayloadType.NONCE, value: { nonce: nr } },
-    ];
-    if (nat.supported) {
-      // §2.23: our hashes use the response's SPIs; a forced mismatch makes the client encapsulate.
-      const ourSource = this.forceEncapsulation ? this.random(20) : natDetectionHash(h.spiI, spiR, to);
-      payloads.push({ type: PayloadType.N, value: notify(NotifyType.NAT_DETECTION_SOURCE_IP, ourSource) });
-      payloads.push({ type: PayloadType.N, value: notify(NotifyType.NAT_DETECTION_DESTINATION_IP, natDetectionHash(h.spiI, spiR, from)) });
-    }
-    const fragmentation = this.fragmentation && peerFragmentation;
-    if (fragmentation) payloads.push({ type: PayloadType.N, value: notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) });
-    if (shaN) payloads.push({ type: PayloadType.N, value: notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, u16s(this.signatureHashes)) });
+    const { payloads, nat, fragmentation, peerSignatureHashes } = initResponse({
+      spiI: h.spiI, spiR, from, to, notifies, choice: choice.reply, group: suite.dh.id, publicValue: dh.publicValue, nr,
+      forceEncapsulation: this.forceEncapsulation, fragmentation: this.fragmentation, signatureHashes: this.signatureHashes, random: this.random,
+    });
     const reply = encodeMessage({ spiI: h.spiI, spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0 }, payloads);
 
     const sa: Ikev2Sa = {
