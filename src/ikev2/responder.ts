@@ -8,6 +8,7 @@ import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys } from './crypto/sk.js';
 import { FragmentReassembler } from './fragments.js';
 import { authFirst, authNext, type AuthStep } from './ike-auth.js';
+import { createChild } from './create-child.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
@@ -294,7 +295,17 @@ export class Ikev2Responder {
     }
     if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner);
-    // CREATE_CHILD_SA comes with the next part of the responder.
+    if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && this.authCfg) {
+      const res = createChild(this.authCfg, sa, inner, this.random, () => this.newSpi());
+      this.answer(sa, h, request, { payloads: res.payloads });
+      if (res.child) {
+        this.counters.inc('ikev2.child.rekeyed');
+        this.log('info', 'ikev2.child.rekeyed', { id: res.child.id, ikeSa: sa.id, old: res.rekeyed?.id, algorithms: res.child.ikeAlgorithms });
+        sa.children.set(res.child.inbound.spi, { id: res.child.id, ourSpi: res.child.inbound.spi, peerSpi: res.child.outbound.spi });
+        this.out.push(res.child);
+      }
+      return;
+    }
     return this.drop('exchange-not-handled', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType), state: sa.state });
   }
 
@@ -317,6 +328,8 @@ export class Ikev2Responder {
     if (up && !step.fail) {
       this.leaveHalfOpen(sa);
       sa.state = 'ESTABLISHED';
+      sa.user = up.user;
+      sa.virtualIp = up.virtualIp;
       this.counters.inc('ikev2.established');
       this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms });
       this.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });

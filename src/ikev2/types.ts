@@ -142,4 +142,7 @@ export interface Ikev2Sa {
   /** Message ID of our next request (each direction counts from 0, §2.2). */
   nextOwnId: number;
   ownRequest?: OwnRequest;
+  /** Set when established: the EAP user and the virtual IP. */
+  user?: string;
+  virtualIp?: string;
 }
