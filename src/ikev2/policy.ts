@@ -44,6 +44,8 @@ export interface IkeSuite {
 
 export interface IkeChoice {
   suite: IkeSuite;
+  /** The initiator's SPI in that proposal (IKE SA rekey), empty in IKE_SA_INIT. */
+  peerSpi: Buffer;
   /** The proposal as it goes back in the response: the peer's number, one transform of each type. */
   reply: Proposal;
   /** The client proposed this group but sent KE for another (answer INVALID_KE_PAYLOAD). */
@@ -67,8 +69,10 @@ function pick<T>(ts: Transform[], type: number, order: number[], get: (t: Transf
 }
 
 /** One proposal against the policy; undefined when it cannot be accepted as a whole. */
-function evaluate(p: Proposal, policy: Ikev2Policy, keGroup: number | undefined): IkeChoice | undefined {
-  if (p.protocolId !== ProtocolId.IKE || p.spi.length !== 0) return undefined; // §3.3.1: no SPI in IKE_SA_INIT
+function evaluate(p: Proposal, policy: Ikev2Policy, keGroup: number | undefined, spiSize: 0 | 8): IkeChoice | undefined {
+  // §3.3.1: no SPI in IKE_SA_INIT; the initiator's new SPI in an IKE SA rekey
+  if (p.protocolId !== ProtocolId.IKE || p.spi.length !== spiSize) return undefined;
+  if (spiSize === 8 && p.spi.equals(Buffer.alloc(8))) return undefined;
   const ts = p.transforms;
   // §3.3.6: a transform type we do not understand makes the proposal unacceptable.
   if (ts.some((t) => !KNOWN_TYPES.has(t.type))) return undefined;
@@ -120,7 +124,7 @@ function evaluate(p: Proposal, policy: Ikev2Policy, keGroup: number | undefined)
       { type: TransformType.DH, id: dh.id, attributes: [] },
     ],
   };
-  return { suite: { encr: encr.v, prf: prf.v, integ: integ?.v, dh }, reply, keMismatch: keGroup !== dh.id };
+  return { suite: { encr: encr.v, prf: prf.v, integ: integ?.v, dh }, reply, keMismatch: keGroup !== dh.id, peerSpi: Buffer.from(p.spi) };
 }
 
 /**
@@ -129,10 +133,10 @@ function evaluate(p: Proposal, policy: Ikev2Policy, keGroup: number | undefined)
  * first acceptable one (then INVALID_KE_PAYLOAD, §1.2). Undefined: NO_PROPOSAL_CHOSEN. Never throws,
  * whatever the proposals hold (Libreswan CVE-2024-3652: an AES-GMAC proposal).
  */
-export function selectIkeProposal(sa: SaPayload, policy: Ikev2Policy, keGroup: number | undefined): IkeChoice | undefined {
+export function selectIkeProposal(sa: SaPayload, policy: Ikev2Policy, keGroup: number | undefined, spiSize: 0 | 8 = 0): IkeChoice | undefined {
   let first: IkeChoice | undefined;
   for (const p of sa.proposals) {
-    const c = evaluate(p, policy, keGroup);
+    const c = evaluate(p, policy, keGroup, spiSize);
     if (c && !c.keMismatch) return c; // one that fits the KE already sent saves a round trip
     first ??= c;
   }

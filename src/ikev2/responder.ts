@@ -9,6 +9,7 @@ import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys 
 import { FragmentReassembler } from './fragments.js';
 import { authFirst, authNext, type AuthStep } from './ike-auth.js';
 import { createChild } from './create-child.js';
+import { isIkeRekey, rekeyIke } from './rekey-ike.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
@@ -25,6 +26,8 @@ export const HALF_OPEN_TIMEOUT_MS = 30_000;
 /** Our requests (liveness, Delete) are sent again every 5 s, 5 times, then the peer counts as gone (strongSwan: 5 tries). */
 export const RETRANSMIT_MS = 5_000;
 export const RETRANSMIT_TRIES = 5;
+/** A replaced IKE SA the client does not delete is dropped after this long. */
+export const REKEYED_KEEP_MS = 60_000;
 const ZERO_SPI = Buffer.alloc(8);
 const NONCE_BYTES = 32;
 
@@ -98,7 +101,7 @@ export class Ikev2Responder {
    */
   disconnect(id: string, now: number): { ok: boolean; outputs: Ikev2Output[] } {
     this.out = [];
-    const sa = [...this.sas.values()].find((x) => x.id === id);
+    const sa = [...this.sas.values()].find((x) => x.id === id && x.state !== 'REKEYED');
     if (!sa) return { ok: false, outputs: [] };
     if (sa.state !== 'ESTABLISHED') {
       this.removeSa(sa, 'disconnected');
@@ -178,7 +181,9 @@ export class Ikev2Responder {
           for (const d of req.datagrams) this.send(sa.local, sa.peer, d);
           continue;
         }
-        if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') {
+        if (sa.state === 'REKEYED') {
+          if (now - (sa.rekeyedAt ?? now) >= REKEYED_KEEP_MS) this.removeSa(sa, 'rekeyed, not deleted by the peer');
+        } else if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') {
           if (now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
             this.counters.inc('ikev2.halfopen.expired');
             this.removeSa(sa, 'half-open timeout');
@@ -201,6 +206,7 @@ export class Ikev2Responder {
     };
     for (const sa of this.sas.values()) {
       if (sa.ownRequest) at(sa.ownRequest.sentAt + RETRANSMIT_MS);
+      else if (sa.state === 'REKEYED') at((sa.rekeyedAt ?? 0) + REKEYED_KEEP_MS);
       else if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') at(sa.created + HALF_OPEN_TIMEOUT_MS);
       else if (sa.state === 'ESTABLISHED' && this.dpdIdleMs > 0) at(sa.lastSeen + this.dpdIdleMs);
     }
@@ -295,6 +301,8 @@ export class Ikev2Responder {
     }
     if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner);
+    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'REKEYED') return this.informational(sa, h, request, inner);
+    if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && isIkeRekey(inner)) return this.rekey(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && this.authCfg) {
       const res = createChild(this.authCfg, sa, inner, this.random, () => this.newSpi());
       this.answer(sa, h, request, { payloads: res.payloads });
@@ -351,7 +359,7 @@ export class Ikev2Responder {
     if (deletes.some((d) => d.protocolId === ProtocolId.IKE)) {
       this.counters.inc('ikev2.delete.ike');
       this.answer(sa, h, request, { payloads: [] });
-      return this.removeSa(sa, 'deleted by the peer');
+      return this.removeSa(sa, sa.state === 'REKEYED' ? 'rekeyed' : 'deleted by the peer');
     }
     const ours: Buffer[] = [];
     for (const d of deletes) {
@@ -367,6 +375,51 @@ export class Ikev2Responder {
     if (deletes.length) this.counters.inc('ikev2.delete.child');
     else this.counters.inc('ikev2.liveness');
     this.answer(sa, h, request, { payloads: ours.length ? [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: ours } }] : [] });
+  }
+
+  /**
+   * IKE SA rekey by the client: a new SA under the same id takes the children,
+   * user and address; the old one stays REKEYED until the client deletes it (or a
+   * minute passes), and its end is nobody's business but the log's.
+   */
+  private rekey(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain, now: number): void {
+    const res = rekeyIke(this.policy, sa, inner, this.random, () => {
+      let spi = this.random(8);
+      while (spi.equals(ZERO_SPI) || this.sas.has(spi.toString('hex'))) spi = this.random(8);
+      return spi;
+    });
+    this.answer(sa, h, request, { payloads: res.payloads });
+    const n = res.next;
+    if (!n) return;
+    const next: Ikev2Sa = {
+      ...sa,
+      state: 'ESTABLISHED',
+      spiI: n.spiI,
+      spiR: n.spiR,
+      created: now,
+      suite: n.suite,
+      keys: n.keys,
+      ni: n.ni,
+      nr: n.nr,
+      nextRequestId: 0,
+      nextOwnId: 0,
+      sk: { encr: n.suite.encr, integ: n.suite.integ },
+      skIn: skKeys({ encr: n.suite.encr, integ: n.suite.integ }, n.keys.skEi, n.suite.integ ? n.keys.skAi : undefined),
+      skOut: skKeys({ encr: n.suite.encr, integ: n.suite.integ }, n.keys.skEr, n.suite.integ ? n.keys.skAr : undefined),
+      reassembler: new FragmentReassembler(),
+      children: sa.children,
+      lastSeen: now,
+    };
+    delete next.lastResponse;
+    delete next.ownRequest;
+    delete next.auth;
+    delete next.firstFragment;
+    sa.children = new Map();
+    sa.state = 'REKEYED';
+    sa.rekeyedAt = now;
+    this.sas.set(n.spiR.toString('hex'), next);
+    this.counters.inc('ikev2.ike.rekeyed');
+    this.log('info', 'ikev2.ike.rekeyed', { id: sa.id, suite: suiteLabel(n.suite) });
   }
 
   private childDown(sa: Ikev2Sa, child: Ikev2Child, reason: string): void {
@@ -521,6 +574,10 @@ export class Ikev2Responder {
     if (!this.sas.delete(sa.spiR.toString('hex'))) return;
     this.leaveHalfOpen(sa);
     for (const c of [...sa.children.values()]) this.childDown(sa, c, reason);
+    if (sa.state === 'REKEYED') {
+      this.log('info', 'ikev2.sa.old-removed', { id: sa.id, spiR: sa.spiR.toString('hex'), reason });
+      return; // its successor carries the id on
+    }
     this.log('info', 'ikev2.sa.gone', { id: sa.id, peer: endpointText(sa.peer), reason });
     this.out.push({ type: 'ikev2-sa-gone', id: sa.id, peer: { ...sa.peer }, reason });
   }

@@ -81,7 +81,8 @@ export interface Ikev2Child {
 }
 
 /** INIT_DONE: IKE_SA_INIT answered; AUTH: IKE_AUTH under way (EAP); ESTABLISHED: authenticated. */
-export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED' | 'DELETING';
+/** REKEYED: replaced by a new IKE SA (§2.18), kept until the client deletes it. */
+export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED' | 'DELETING' | 'REKEYED';
 
 /** A request we sent (one at a time, window size 1, §2.3) and its retransmissions. */
 export interface OwnRequest {
@@ -145,4 +146,6 @@ export interface Ikev2Sa {
   /** Set when established: the EAP user and the virtual IP. */
   user?: string;
   virtualIp?: string;
+  /** When the SA became REKEYED. */
+  rekeyedAt?: number;
 }

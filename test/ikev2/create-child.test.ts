@@ -2,12 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp } from '../../src/core/sa.js';
-import { childKeys } from '../../src/ikev2/crypto/keys.js';
+import { encrAlg, PRF_ALGS } from '../../src/ikev2/crypto/algorithms.js';
+import { childKeys, deriveIkeKeys, skeyseedRekey } from '../../src/ikev2/crypto/keys.js';
 import { generateKeyPair, IKEV2_DH_GROUPS } from '../../src/ikev2/crypto/dh.js';
-import { DhGroup, Encr, ExchangeType, Integ, NotifyType, PayloadType } from '../../src/ikev2/wire/constants.js';
+import { DhGroup, Encr, ExchangeType, Integ, NotifyType, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
 import { findPayload, type Payload } from '../../src/ikev2/wire/message.js';
 import { notify } from '../../src/ikev2/wire/notify.js';
-import { ANY, espProposal } from './auth-client.js';
+import { ANY, AuthClient, espProposal } from './auth-client.js';
+import { ikeProposal, TestInitiator } from './initiator.js';
 import { CLIENT, established, SERVER, sends } from './established.js';
 
 function rekeyRequest(peerSpi: number, ni: Buffer, proposal = espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128, 0xbeef0001), ke?: Payload): Payload[] {
@@ -78,7 +80,84 @@ describe('child SA rekey', () => {
     const noNonce = rekeyRequest(s.child.outbound.spi, randomBytes(32)).filter((p) => p.type !== PayloadType.NONCE);
     expect(findPayload(exchange(s, noNonce).chain, PayloadType.N)!.value.type).toBe(NotifyType.INVALID_SYNTAX);
     const ikeRekey: Payload[] = [{ type: PayloadType.SA, value: { proposals: [{ number: 1, protocolId: 1, spi: randomBytes(8), transforms: [] }] } }, { type: PayloadType.N, value: notify(NotifyType.INITIAL_CONTACT) }];
-    expect(findPayload(exchange(s, ikeRekey).chain, PayloadType.N)!.value.type).toBe(NotifyType.NO_ADDITIONAL_SAS);
+    expect(findPayload(exchange(s, ikeRekey).chain, PayloadType.N)!.value.type).toBe(NotifyType.INVALID_SYNTAX); // an IKE rekey without Ni and KE
     expect(s.r.sa(s.c.init.spiR)!.children.size).toBe(1);
+  });
+});
+
+function ikeRekeyRequest(spiI: Buffer, ni: Buffer, keGroup: number, keData: Buffer, dh = [DhGroup.ECP256]): Payload[] {
+  const p = ikeProposal(1, { encr: [[Encr.AES_GCM_16, 256]], prf: [Prf.HMAC_SHA2_384], dh });
+  return [
+    { type: PayloadType.SA, value: { proposals: [{ ...p, spi: spiI }] } },
+    { type: PayloadType.NONCE, value: { nonce: ni } },
+    { type: PayloadType.KE, value: { group: keGroup, data: keData } },
+  ];
+}
+
+describe('IKE SA rekey (§1.3.2, §2.18)', () => {
+  function rekeyed() {
+    const s = established();
+    const oldSa = s.r.sa(s.c.init.spiR)!;
+    const spiI = randomBytes(8);
+    const ni = randomBytes(32);
+    const dh = generateKeyPair(IKEV2_DH_GROUPS[DhGroup.ECP256]!, randomBytes);
+    const { chain, out } = exchange(s, ikeRekeyRequest(spiI, ni, DhGroup.ECP256, dh.publicValue));
+    const p = findPayload(chain, PayloadType.SA)!.value.proposals[0]!;
+    const nr = findPayload(chain, PayloadType.NONCE)!.value.nonce;
+    const gir = dh.computeShared(findPayload(chain, PayloadType.KE)!.value.data)!;
+    const suite = { encr: encrAlg(Encr.AES_GCM_16, 256)!, prf: PRF_ALGS[Prf.HMAC_SHA2_384]!, integ: undefined };
+    const keys = deriveIkeKeys(suite, skeyseedRekey(s.c.init.suite!.prf, s.c.init.keys!.skD, gir, ni, nr), ni, nr, spiI, p.spi);
+    // a client for the new SA: same initiator data, new SPIs, suite and keys
+    const init2 = Object.assign(Object.create(Object.getPrototypeOf(s.c.init)) as TestInitiator, s.c.init, { spiI, spiR: p.spi, suite, keys });
+    const c2 = new AuthClient(init2, 'alice', 'pw');
+    c2.messageId = 0;
+    return { s, oldSa, out, p, keys, c2 };
+  }
+  it('the new SA has keys the client derives too, the same id, the user and the children; the old one gives them up', () => {
+    const { s, oldSa, out, p, keys, c2 } = rekeyed();
+    expect(p.spi).toHaveLength(8);
+    const next = s.r.sa(p.spi)!;
+    expect(next.keys).toEqual(keys);
+    expect(next.id).toBe(oldSa.id);
+    expect(next.user).toBe('alice');
+    expect(next.virtualIp).toBe('10.10.0.2');
+    expect([...next.children.keys()]).toEqual([s.child.inbound.spi]);
+    expect(oldSa.children.size).toBe(0);
+    expect(oldSa.state).toBe('REKEYED');
+    expect(out.some((o) => o.type === 'child-sa-down' || o.type === 'ikev2-sa-gone')).toBe(false);
+    // the new SA answers a liveness check with Message ID 0
+    const live = s.r.receive(c2.request([], undefined, 0, ExchangeType.INFORMATIONAL)[0]!, CLIENT, SERVER, 2000);
+    expect(c2.open(sends(live)).payloads).toEqual([]);
+    // the client deletes the old SA: answered, and nothing goes down
+    const del = s.r.receive(s.c.request([{ type: PayloadType.D, value: { protocolId: 1, spiSize: 0, spis: [] } }], undefined, s.c.messageId, ExchangeType.INFORMATIONAL)[0]!, CLIENT, SERVER, 2000);
+    expect(s.c.open(sends(del)).payloads).toEqual([]);
+    expect(del.some((o) => o.type === 'child-sa-down' || o.type === 'ikev2-sa-gone')).toBe(false);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+    expect(s.r.sa(p.spi)!.children.size).toBe(1);
+  });
+  it('an old SA the client never deletes is dropped quietly after a minute', () => {
+    const { s, p } = rekeyed();
+    const out = s.r.tick(1000 + 60_000);
+    expect(out.some((o) => o.type === 'child-sa-down' || o.type === 'ikev2-sa-gone')).toBe(false);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+    expect(s.r.sa(p.spi)).toBeDefined();
+  });
+  it('disconnect after a rekey ends the new SA (the old one no longer counts)', () => {
+    const { s, p, c2 } = rekeyed();
+    const { ok, outputs } = s.r.disconnect(s.r.sa(p.spi)!.id, 3000);
+    expect(ok).toBe(true);
+    expect(outputs.filter((o) => o.type === 'child-sa-down')).toHaveLength(1);
+    expect(s.r.sa(p.spi)!.state).toBe('DELETING');
+    void c2;
+  });
+  it('a KE of another group than the proposal we take: INVALID_KE_PAYLOAD; no SPI: INVALID_SYNTAX or NO_PROPOSAL_CHOSEN', () => {
+    const s = established();
+    const dh = generateKeyPair(IKEV2_DH_GROUPS[DhGroup.MODP2048]!, randomBytes);
+    const n = findPayload(exchange(s, ikeRekeyRequest(randomBytes(8), randomBytes(32), DhGroup.MODP2048, dh.publicValue)).chain, PayloadType.N)!.value;
+    expect(n.type).toBe(NotifyType.INVALID_KE_PAYLOAD);
+    expect(n.data).toEqual(Buffer.from([0, DhGroup.ECP256]));
+    const noSpi = findPayload(exchange(s, ikeRekeyRequest(Buffer.alloc(0), randomBytes(32), DhGroup.ECP256, dh.publicValue)).chain, PayloadType.N)!.value;
+    expect(noSpi.type).toBe(NotifyType.NO_PROPOSAL_CHOSEN);
+    expect(s.r.sa(s.c.init.spiR)!.state).toBe('ESTABLISHED');
   });
 });
