@@ -415,6 +415,7 @@ export class Ikev2Responder {
     delete next.auth;
     delete next.firstFragment;
     sa.children = new Map();
+    sa.ownRequest = undefined; // a liveness check of the old SA is moot
     sa.state = 'REKEYED';
     sa.rekeyedAt = now;
     this.sas.set(n.spiR.toString('hex'), next);
