@@ -13,6 +13,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const MAY_IMPORT: Record<string, string[]> = {
   core: [],
   ike: ['core'],
+  ikev2: ['core'],
   esp: ['core'],
   l2tp: ['core'],
   ppp: ['core'],

@@ -1,0 +1,191 @@
+import { DecodeError } from '../../core/errors.js';
+import { eapMschapv2Msk } from '../../core/mschap/mppe.js';
+import { generateAuthenticatorResponseFromHash, hashNtPasswordHash, verifyNTResponse } from '../../core/mschap/mschapv2.js';
+import { decodeEap, EapCode, EapType, encodeEap, eapTypeNames, type EapPacket } from './packet.js';
+import { decodeMsChap, encodeMsChap, MAX_NAME, MsChapOp, msChapOpNames } from './mschapv2-wire.js';
+
+/**
+ * The authenticator side of EAP-MSCHAPv2 (RFC 3748 with draft-kamath-pppext-eap-mschapv2),
+ * sans-I/O: each EAP message from the peer gives the next one to send. In IKEv2 every
+ * EAP response arrives in its own IKE_AUTH request, and retransmissions are answered by
+ * the IKE layer from its cache, so this machine sees each response once and needs no
+ * timer.
+ *
+ *   Request/Identity ─▶ Response/Identity
+ *   Request/MSCHAPv2 Challenge ─▶ Response/MSCHAPv2 Response   (NT-Response checked here)
+ *   Request/MSCHAPv2 Success "S=… M=…" ─▶ Response/MSCHAPv2 Success (ack)
+ *   EAP-Success, with the MSK for the final IKE AUTH
+ *
+ * A wrong password ends with Request/MSCHAPv2 Failure "E=691 R=0 …", its ack, then
+ * EAP-Failure. Only the checked NT-Response of our own Challenge can lead to the Success
+ * state; anything out of order, with another Identifier or malformed ends the exchange
+ * with EAP-Failure (strongSwan CVE-2015-8023 class): nothing can skip the check.
+ */
+export interface EapUser {
+  name: string;
+  ntHash: Buffer;
+}
+
+export interface EapMschapv2Hooks {
+  random(n: number): Buffer;
+  lookup(name: string): EapUser | undefined;
+  /** Admission after a correct password (session limits); a refusal is sent as E=649. */
+  admit?(name: string): { ok: true } | { ok: false; message: string };
+}
+
+export type EapStep =
+  /** An EAP Request to carry in the IKE_AUTH response. */
+  | { kind: 'send'; message: Buffer }
+  /** EAP-Success to send; the final AUTH payloads are keyed with `msk` (RFC 7296 §2.16). */
+  | { kind: 'success'; message: Buffer; msk: Buffer; user: string }
+  /** EAP-Failure to send (then AUTHENTICATION_FAILED). */
+  | { kind: 'failure'; message: Buffer; reason: string; user?: string }
+  /** The exchange is over; the message is not answered by EAP. */
+  | { kind: 'ignored'; reason: string };
+
+export type EapState = 'idle' | 'identity' | 'challenge' | 'success-sent' | 'failure-sent' | 'done';
+
+/** A hash no password has, used for unknown users so both paths do the same work. */
+const DUMMY_HASH = Buffer.alloc(16, 0xa5);
+
+const printable = (b: Uint8Array): boolean => b.length > 0 && b.length <= MAX_NAME && b.every((c) => c >= 0x20 && c !== 0x7f);
+
+export class EapMschapv2Server {
+  private st: EapState = 'idle';
+  private id = 0;
+  private msId = 0;
+  private challenge: Buffer = Buffer.alloc(0);
+  private identity: string | undefined;
+  private pending: { msk: Buffer; user: string } | undefined;
+  private failedUser: string | undefined;
+  private failReason = '';
+
+  constructor(
+    private readonly hooks: EapMschapv2Hooks,
+    private readonly serverName: string,
+  ) {}
+
+  get state(): EapState {
+    return this.st;
+  }
+
+  /** The identity from EAP-Identity (or given to start), for logs. */
+  get peerIdentity(): string | undefined {
+    return this.identity;
+  }
+
+  /**
+   * The first EAP Request: Identity, or the Challenge directly when the identity is
+   * already known (IDi of IKE_AUTH).
+   */
+  start(identity?: string): Buffer {
+    if (this.st !== 'idle') throw new Error('EAP exchange already started');
+    this.id = this.hooks.random(1)[0]!;
+    if (identity === undefined) {
+      this.st = 'identity';
+      return encodeEap({ code: EapCode.REQUEST, identifier: this.id, type: EapType.IDENTITY, data: Buffer.alloc(0) });
+    }
+    this.identity = identity;
+    return this.sendChallenge();
+  }
+
+  private sendChallenge(): Buffer {
+    this.st = 'challenge';
+    this.challenge = this.hooks.random(16);
+    this.msId = this.id;
+    const data = encodeMsChap({ op: MsChapOp.CHALLENGE, msId: this.msId, challenge: this.challenge, name: Buffer.from(this.serverName, 'utf8') });
+    return encodeEap({ code: EapCode.REQUEST, identifier: this.id, type: EapType.MSCHAPV2, data });
+  }
+
+  private next(): number {
+    this.id = (this.id + 1) & 0xff;
+    return this.id;
+  }
+
+  private fail(reason: string, user?: string): EapStep {
+    this.st = 'done';
+    this.pending = undefined;
+    const step: EapStep = { kind: 'failure', message: encodeEap({ code: EapCode.FAILURE, identifier: this.id }), reason };
+    if (user !== undefined) step.user = user;
+    return step;
+  }
+
+  /** One EAP message from the peer (the body of an EAP payload). */
+  receive(msg: Uint8Array): EapStep {
+    if (this.st === 'done' || this.st === 'idle') return { kind: 'ignored', reason: `EAP message in state ${this.st}` };
+    let p: EapPacket;
+    try {
+      p = decodeEap(msg);
+    } catch (e) {
+      if (e instanceof DecodeError) return this.fail(`malformed EAP: ${e.message}`);
+      throw e;
+    }
+    if (p.code !== EapCode.RESPONSE || !('data' in p)) return this.fail(`EAP code ${p.code} from the peer`);
+    if (p.identifier !== this.id) return this.fail(`EAP identifier ${p.identifier}, expected ${this.id}`);
+    if (p.type === EapType.NAK) return this.fail('peer refused EAP-MSCHAPv2 (Nak)');
+
+    if (this.st === 'identity') {
+      if (p.type !== EapType.IDENTITY) return this.fail(`EAP ${eapTypeNames[p.type] ?? p.type} instead of Identity`);
+      if (!printable(p.data)) return this.fail('EAP identity empty, too long or not printable');
+      this.identity = p.data.toString('utf8');
+      this.next();
+      return { kind: 'send', message: this.sendChallenge() };
+    }
+
+    if (p.type !== EapType.MSCHAPV2) return this.fail(`EAP ${eapTypeNames[p.type] ?? p.type} in state ${this.st}`);
+    let m;
+    try {
+      m = decodeMsChap(p.data, false);
+    } catch (e) {
+      if (e instanceof DecodeError) return this.fail(`malformed MS-CHAPv2: ${e.message}`);
+      throw e;
+    }
+
+    if (this.st === 'challenge') {
+      if (m.op !== MsChapOp.RESPONSE || 'ack' in m) return this.fail(`MS-CHAPv2 ${msChapOpNames[m.op] ?? m.op} before the Response`);
+      if (m.msId !== this.msId) return this.fail(`MS-CHAPv2-ID ${m.msId}, expected ${this.msId}`);
+      const name = m.name.toString('utf8');
+      // RFC 2759 §8.2: a Windows peer may prepend DOMAIN\ to its name; the hash excludes it.
+      const slash = m.name.lastIndexOf(0x5c);
+      const hashName = slash >= 0 ? m.name.subarray(slash + 1) : m.name;
+      const user = this.hooks.lookup(name) ?? (slash >= 0 ? this.hooks.lookup(hashName.toString('utf8')) : undefined);
+      const ntHash = user?.ntHash ?? DUMMY_HASH;
+      const ok = verifyNTResponse(this.challenge, m.peerChallenge, hashName, ntHash, m.ntResponse) && user !== undefined;
+      const id = this.next();
+      if (ok) {
+        const admitted = this.hooks.admit?.(user.name) ?? { ok: true as const };
+        if (admitted.ok) {
+          const s = generateAuthenticatorResponseFromHash(user.ntHash, m.ntResponse, m.peerChallenge, this.challenge, hashName);
+          this.pending = { msk: eapMschapv2Msk(hashNtPasswordHash(user.ntHash), m.ntResponse), user: user.name };
+          this.st = 'success-sent';
+          const data = encodeMsChap({ op: MsChapOp.SUCCESS, msId: this.msId, message: `${s} M=Welcome` });
+          return { kind: 'send', message: encodeEap({ code: EapCode.REQUEST, identifier: id, type: EapType.MSCHAPV2, data }) };
+        }
+        return this.sendFailure(id, 'E=649 R=0', admitted.message.replace(/[^\x20-\x7e]/g, '?'), user.name, `not admitted: ${admitted.message}`);
+      }
+      // Wrong password and unknown user read the same on the wire (no user enumeration).
+      return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', name, user ? 'wrong password' : 'unknown user');
+    }
+
+    if (this.st === 'success-sent') {
+      const pending = this.pending;
+      if (m.op !== MsChapOp.SUCCESS || !('ack' in m) || !pending) return this.fail(`MS-CHAPv2 ${msChapOpNames[m.op] ?? m.op} instead of the Success acknowledgement`, pending?.user);
+      this.st = 'done';
+      this.pending = undefined;
+      return { kind: 'success', message: encodeEap({ code: EapCode.SUCCESS, identifier: this.id }), msk: pending.msk, user: pending.user };
+    }
+
+    // failure-sent: the acknowledgement (or anything else) ends with EAP-Failure
+    return this.fail(this.failReason, this.failedUser);
+  }
+
+  /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
+  private sendFailure(id: number, codes: string, text: string, user: string, reason: string): EapStep {
+    this.st = 'failure-sent';
+    this.failedUser = user;
+    this.failReason = reason;
+    const c = this.hooks.random(16).toString('hex').toUpperCase();
+    const data = encodeMsChap({ op: MsChapOp.FAILURE, msId: this.msId, message: `${codes} C=${c} V=3 M=${text}` });
+    return { kind: 'send', message: encodeEap({ code: EapCode.REQUEST, identifier: id, type: EapType.MSCHAPV2, data }) };
+  }
+}
