@@ -1,0 +1,4 @@
+export * from './attributes.js';
+export * from './crypto.js';
+export * from './dictionary.js';
+export * from './packet.js';
