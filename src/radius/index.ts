@@ -2,3 +2,4 @@ export * from './attributes.js';
 export * from './crypto.js';
 export * from './dictionary.js';
 export * from './packet.js';
+export * from './client.js';
