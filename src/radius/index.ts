@@ -3,3 +3,5 @@ export * from './crypto.js';
 export * from './dictionary.js';
 export * from './packet.js';
 export * from './client.js';
+export * from './accounting.js';
+export * from './mschapv2.js';
