@@ -75,7 +75,9 @@ export interface RadiusRequest {
 export type RadiusResult =
   | { kind: 'accept' | 'reject' | 'challenge' | 'accounted'; code: number; attributes: Attribute[]; server: string }
   | { kind: 'timeout'; servers: string[] }
-  | { kind: 'overload' };
+  | { kind: 'overload' }
+  /** The request cannot be encoded (a value too long for an attribute, say a 254-octet User-Name from a peer). */
+  | { kind: 'invalid'; reason: string };
 
 export type RadiusOutput =
   | { type: 'send'; server: string; address: string; port: number; datagram: Buffer }
@@ -364,6 +366,7 @@ export class RadiusClient {
     }
     for (const i of order) {
       if (this.start(p, i, now)) return;
+      if (!this.pending.has(p.handle)) return; // could not be encoded: finished as invalid
     }
     // every untried server's Identifier space is full: wait for one to free
     this.counters.inc('waiting');
@@ -382,18 +385,29 @@ export class RadiusClient {
     const space = p.kind === 'acct' ? server.acct : server.auth;
     const id = space.take(p);
     if (id === undefined) return false;
-    p.tried.push(i);
     let authenticator: Buffer;
     let datagram: Buffer;
-    if (p.kind === 'acct') {
-      const attributes = encodeAttributes(p.req.attributes);
-      datagram = signZeroAuthRequest({ code: p.req.code, identifier: id, authenticator: Buffer.alloc(16), attributes }, server.secret);
-      authenticator = Buffer.from(datagram.subarray(4, 20));
-    } else {
-      authenticator = this.opts.random(16);
-      const attributes = encodeAttributes(p.req.attributes, { secret: server.secret, authenticator, salt: () => this.opts.random(2) });
-      datagram = signAccessRequest({ code: p.req.code, identifier: id, authenticator, attributes }, server.secret);
+    try {
+      if (p.kind === 'acct') {
+        const attributes = encodeAttributes(p.req.attributes);
+        datagram = signZeroAuthRequest({ code: p.req.code, identifier: id, authenticator: Buffer.alloc(16), attributes }, server.secret);
+        authenticator = Buffer.from(datagram.subarray(4, 20));
+      } else {
+        authenticator = this.opts.random(16);
+        const attributes = encodeAttributes(p.req.attributes, { secret: server.secret, authenticator, salt: () => this.opts.random(2) });
+        datagram = signAccessRequest({ code: p.req.code, identifier: id, authenticator, attributes }, server.secret);
+      }
+    } catch (e) {
+      // Values come from peers (User-Name) and servers (Class): one that does not fit ends
+      // this request, never the caller.
+      space.release(id, p);
+      if (!(e instanceof RangeError)) throw e;
+      this.counters.inc('invalid');
+      this.out.push(logEvent('warn', 'radius.request.invalid', { message: e.message }));
+      this.finish(p, { kind: 'invalid', reason: e.message }, now);
+      return false;
     }
+    p.tried.push(i);
     const f: InFlight = {
       server: i,
       id,
@@ -423,6 +437,8 @@ export class RadiusClient {
   private finish(p: Pending, result: RadiusResult, now: number): void {
     this.release(p);
     this.pending.delete(p.handle);
+    const w = this.waiting.indexOf(p);
+    if (w >= 0) this.waiting.splice(w, 1);
     if (result.kind === 'timeout') this.counters.inc('timeouts');
     this.out.push({ type: 'result', handle: p.handle, result });
     this.serveWaiting(now);
@@ -431,9 +447,16 @@ export class RadiusClient {
   private serveWaiting(now: number): void {
     while (this.waiting.length > 0) {
       const p = this.waiting[0]!;
-      const order = this.order(now).filter((i) => !p.tried.includes(i));
-      if (!order.some((i) => this.start(p, i, now))) return;
-      this.waiting.shift();
+      let moved = false;
+      for (const i of this.order(now).filter((j) => !p.tried.includes(j))) {
+        // sent, or finished as invalid (finish took it off the list)
+        if (this.start(p, i, now) || !this.pending.has(p.handle)) {
+          moved = true;
+          break;
+        }
+      }
+      if (!moved) return;
+      if (this.waiting[0] === p) this.waiting.shift();
     }
   }
 

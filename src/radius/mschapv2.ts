@@ -116,6 +116,7 @@ const SUCCESS_RE = /^S=[0-9A-F]{40}( M=.*)?$/s;
 export function parseMsChapV2Result(result: RadiusResult, ident: number): MsChapV2Grant | MsChapV2Refusal {
   if (result.kind === 'timeout') return { ok: false, reason: `no RADIUS server answered (${result.servers.join(', ')})`, rejected: false };
   if (result.kind === 'overload') return { ok: false, reason: 'too many RADIUS requests outstanding', rejected: false };
+  if (result.kind === 'invalid') return { ok: false, reason: `cannot ask RADIUS: ${result.reason}`, rejected: true };
   const attrs = result.attributes;
   if (result.kind === 'reject') {
     const raw = getOctets(attrs, 'MS-CHAP-Error');

@@ -321,3 +321,36 @@ describe('RADIUS client: Identifiers', () => {
     expect(maxHeld).toBeGreaterThan(256);
   });
 });
+
+describe('RADIUS client: values that do not fit', () => {
+  it('a User-Name of 254 octets (a peer may send up to 255) ends its request as invalid instead of throwing, and frees its Identifier', () => {
+    const c = new RadiusClient({ servers: [SERVERS[0]!], random: seededRandom() });
+    const { handle, out } = c.request(accessRequest('x'.repeat(254)), 0);
+    expect(sends(out)).toEqual([]);
+    expect(results(out)).toEqual([{ handle, result: { kind: 'invalid', reason: expect.stringMatching(/254 octets/) } }]);
+    expect(logs(out)).toEqual(['radius.request.invalid:']);
+    expect(c.size).toBe(0);
+    expect(c.nextDeadline()).toBeUndefined();
+    // the Identifier it took is free again
+    expect(c.status(0)[0]!.outstanding).toBe(0);
+  });
+
+  it('an invalid request waiting for an Identifier ends once, when its turn comes', () => {
+    const c = new RadiusClient({ servers: [SERVERS[0]!], random: seededRandom() });
+    const sent: Send[] = [];
+    for (let i = 0; i < 256; i++) sent.push(...sends(c.request(accessRequest(`u${i}`), 0).out));
+    const bad = c.request(accessRequest('y'.repeat(300)), 0);
+    const good = c.request(accessRequest('fine'), 0);
+    expect(results(bad.out)).toEqual([]);
+    const o = c.receive(answer(sent[0]!, CODE.AccessReject, []), from(sent[0]!), 1);
+    expect(results(o).map((r) => [r.handle, r.result.kind])).toEqual([
+      [1, 'reject'],
+      [bad.handle, 'invalid'],
+    ]);
+    const s = sends(o);
+    expect(s.length).toBe(1);
+    expect(getText(decodeAttributes(decodePacket(s[0]!.datagram).attributes), 'User-Name')).toBe('fine');
+    expect(c.size).toBe(256);
+    expect(good.handle).toBe(bad.handle + 1);
+  });
+});
