@@ -299,8 +299,9 @@ export class RadiusClient {
       server.deadUntil = 0;
       this.finish(p, { kind, code: packet.code, attributes, server: server.name }, now);
     } catch (e) {
-      if (!isDecodeError(e)) throw e;
-      this.drop(server, e.reason === 'bad-salted' || e.reason === 'bad-attribute-value' ? 'malformed-attribute' : 'malformed', e.message, now);
+      // nothing a server sends may throw out of here: a decode error is a malformed reply, anything else our bug
+      const reason = !isDecodeError(e) ? 'internal-error' : e.reason === 'bad-salted' || e.reason === 'bad-attribute-value' ? 'malformed-attribute' : 'malformed';
+      this.drop(server, reason, e instanceof Error ? e.message : String(e), now);
     }
     return this.flush();
   }
@@ -348,6 +349,12 @@ export class RadiusClient {
       outstanding: s.auth.held.size + s.acct.held.size,
       counters: s.counters.snapshot(),
     }));
+  }
+
+  /** Where a request's current transmission went (undefined while it waits for an Identifier, or once it ended). */
+  flightOf(handle: number): { address: string; port: number; identifier: number } | undefined {
+    const f = this.pending.get(handle)?.flight;
+    return f ? { address: this.servers[f.server]!.address, port: f.port, identifier: f.id } : undefined;
   }
 
   /** Requests held (in flight or waiting). */

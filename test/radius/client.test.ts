@@ -258,7 +258,14 @@ describe('RADIUS client: Identifiers', () => {
               const h = byTag.get(tagOf(x.datagram))!;
               expect(done.has(h)).toBe(false);
               const owner = held.get(keyOf(x));
-              expect(owner === undefined || owner === h).toBe(true);
+              if (owner !== undefined && owner !== h) {
+                // the Identifier was another request's: that one must have let it go (it timed out
+                // there and now waits for an Identifier elsewhere), so its old datagram is dead
+                const f = c.flightOf(owner);
+                expect(f === undefined || `${f.address}:${f.port}:${f.identifier}` !== keyOf(x)).toBe(true);
+                current.delete(owner);
+              }
+              expect(c.flightOf(h)).toEqual({ address: x.address, port: x.port, identifier: x.datagram[1] });
               const old = current.get(h);
               if (old) held.delete(keyOf(old));
               held.set(keyOf(x), h);
@@ -285,7 +292,17 @@ describe('RADIUS client: Identifiers', () => {
         };
         for (const k of cmds) {
           if (k.op === 'req') request(k.n);
-          else if (k.op === 'burst') for (let i = 0; i < 60; i++) request(k.n + i); else if (k.op === 'answer' && current.size > 0) {
+          else if (k.op === 'burst') for (let i = 0; i < 60; i++) request(k.n + i);
+          else if (k.op === 'answer' && current.size > 0) {
+            // requests that timed out and wait for an Identifier have no live datagram
+            for (const [h, s] of [...current]) {
+              const f = c.flightOf(h);
+              if (!f || `${f.address}:${f.port}:${f.identifier}` !== keyOf(s)) {
+                current.delete(h);
+                if (held.get(keyOf(s)) === h) held.delete(keyOf(s));
+              }
+            }
+            if (current.size === 0) continue;
             const [h, s] = [...current][k.n % current.size]!;
             const code = s.datagram[0] === CODE.AccountingRequest ? CODE.AccountingResponse : CODE.AccessAccept;
             const o = c.receive(answer(s, code, []), from(s), now);
@@ -352,5 +369,26 @@ describe('RADIUS client: values that do not fit', () => {
     expect(getText(decodeAttributes(decodePacket(s[0]!.datagram).attributes), 'User-Name')).toBe('fine');
     expect(c.size).toBe(256);
     expect(good.handle).toBe(bad.handle + 1);
+  });
+});
+
+describe('RADIUS client: hostile replies', () => {
+  it('property: a signed Accept with any octet changed, or random octets under an outstanding Identifier, never yields a result and never throws', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 255 }), fc.uint8Array({ minLength: 0, maxLength: 300 }), (i, x, junk) => {
+        const c = client();
+        const s = sends(c.request(accessRequest(), 0).out)[0]!;
+        const good = answer(s, CODE.AccessAccept, [attr('Framed-IP-Address', '10.0.0.1'), attr('MS-MPPE-Send-Key', Buffer.alloc(16, 5)), attr('MS-CHAP2-Success', Buffer.from('\x01S=00'))]);
+        const bad = Buffer.from(good);
+        bad[i % bad.length]! ^= x;
+        expect(results(c.receive(bad, from(s), 1))).toEqual([]);
+        const j = Buffer.from(junk);
+        if (j.length > 1) j[1] = s.datagram[1]!;
+        expect(results(c.receive(j, from(s), 1))).toEqual([]);
+        // the genuine reply still ends it
+        expect(results(c.receive(good, from(s), 2))[0]!.result.kind).toBe('accept');
+      }),
+      { numRuns: 500 },
+    );
   });
 });
