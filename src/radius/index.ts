@@ -5,3 +5,4 @@ export * from './packet.js';
 export * from './client.js';
 export * from './accounting.js';
 export * from './mschapv2.js';
+export * from './dynauth.js';
