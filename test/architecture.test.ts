@@ -18,6 +18,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   l2tp: ['core'],
   ppp: ['core'],
   nat: ['core'],
+  radius: ['core'],
   io: ['core'],
   session: ['core', 'ike', 'esp', 'l2tp', 'ppp', 'nat'],
   cli: ['daemon'],
