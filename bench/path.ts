@@ -84,6 +84,8 @@ export interface PathRow {
   /** Share of one core the daemon used in the window. */
   daemon_core: number;
   limit_offered_pps: number;
+  /** The forwarder passed on (nearly) all the generator offered: the limit is at least this, the generator set it. */
+  limit_generator_bound: boolean;
   /** Datagrams the kernel dropped at the daemon's UDP sockets (receive buffer full) in the window. */
   udp_rcvbuf_errors: number;
 }
@@ -492,9 +494,14 @@ async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
       offered_pps: Math.round(w.offered),
       daemon_core: round(w.cpuSeconds / w.seconds, 2),
       limit_offered_pps: Math.round(l.offered),
+      limit_generator_bound: l.pps >= 0.9 * l.offered,
       udp_rcvbuf_errors: w.rcvbufErrors,
     });
-    return [row('upstream', up, lu), row('downstream', down, ld)];
+    const rows = [row('upstream', up, lu), row('downstream', down, ld)];
+    for (const r of rows) {
+      if (r.limit_generator_bound) log(`note: ${r.direction}, the C forwarder kept up with the generator: limit_pps is a lower bound (a busy or slow CPU ${GEN_CPU})`);
+    }
+    return rows;
   } finally {
     await d.stop();
   }
