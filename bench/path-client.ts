@@ -195,6 +195,7 @@ class NetClient {
     }
   }
 
+  /** Wait for cond; fails at once when the daemon closes the tunnel (a refused SCCRQ is answered with StopCCN). */
   private until(cond: () => boolean, what: string): Promise<void> {
     if (cond()) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -203,10 +204,11 @@ class NetClient {
         reject(new Error(`timed out waiting for ${what}`));
       }, STEP_MS);
       this.condWait = {
-        cond,
+        cond: () => cond() || this.lac.state === 'closed',
         resolve: () => {
           clearTimeout(t);
-          resolve();
+          if (cond()) resolve();
+          else reject(new Error(`waiting for ${what}: the daemon closed the tunnel (${this.lac.closeReason ?? 'no reason'})`));
         },
       };
     });
@@ -339,8 +341,10 @@ async function connect(m: Extract<ClientCmd, { cmd: 'connect' }>): Promise<Clien
   let next = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  // bounded: once a tenth of the clients (at least 20) failed, the rest are not tried
+  const giveUp = Math.max(20, Math.ceil(clients.length / 10));
   const worker = async (): Promise<void> => {
-    while (next < clients.length) {
+    while (next < clients.length && failed < giveUp) {
       const c = clients[next++]!;
       try {
         await c.connect();
@@ -356,6 +360,7 @@ async function connect(m: Extract<ClientCmd, { cmd: 'connect' }>): Promise<Clien
   await Promise.all(Array.from({ length: Math.max(1, Math.min(m.concurrency, clients.length)) }, worker));
   clearInterval(progress);
   const cpu = process.cpuUsage(cpu0);
+  if (failed >= giveUp && errors.length < 6) errors.push(`gave up after ${failed} failures: ${clients.length - next} clients not tried`);
   return { type: 'connected', ok, failed: clients.length - ok, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, errors };
 }
 

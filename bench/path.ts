@@ -29,7 +29,7 @@
  * Writes bench/results/path-<timestamp>.json and bench/results/latest-path.json.
  * Environment: PATH_BENCH_WINDOW_MS (4000), PATH_BENCH_WARMUP_MS (1000),
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
- * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
+ * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -48,6 +48,10 @@ const SCALE = (process.env.PATH_BENCH_SCALE ?? '100,1000')
   .split(',')
   .map(Number)
   .filter((n) => Number.isInteger(n) && n > 0 && n <= 10000);
+const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
+  .split(',')
+  .map(Number)
+  .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const SIZE = 1400;
 const POOL_COUNT = 512;
@@ -634,7 +638,7 @@ export async function runPathBench(): Promise<void> {
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);
     if (sizes.length > 0) log(`scale: ${sizes.join(', ')} clients, each from its own address, modp1024 and modp2048`);
-    for (const group of [2, 14]) {
+    for (const group of GROUPS) {
       for (const k of sizes) scale.push(await scaleRun(lab, client, group, k));
     }
     if (scale.length > 0) console.table(scale);
