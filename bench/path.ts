@@ -29,6 +29,8 @@
  * Writes bench/results/path-<timestamp>.json and bench/results/latest-path.json.
  * Environment: PATH_BENCH_WINDOW_MS (4000), PATH_BENCH_WARMUP_MS (1000),
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
+ * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
+ * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -68,6 +70,8 @@ const INNER_SRC_PORT = 7000;
 const FWD_UP_PORT = 9500;
 const FWD_DOWN_PORT = 9501;
 const METRICS_PORT = 9100;
+const RPS = process.env.PATH_BENCH_RPS === '1';
+const PROF_DIR = join(HERE, 'results', 'prof');
 const PSK = 'whole path benchmark pre-shared key';
 const USER = 'bench';
 const PASSWORD = 'bench password';
@@ -166,6 +170,17 @@ class Lab {
     n(this.nsS, 'route', 'add', 'default', 'via', INET);
     n(this.nsI, 'addr', 'add', `${INET}/24`, 'dev', i0);
     n(this.nsI, 'link', 'set', i0, 'up');
+    if (!RPS) return;
+    // PATH_BENCH_RPS=1: receive processing where one NIC queue's interrupt would put it,
+    // the server's side of both veths on the server's CPU and the peers' sides on theirs.
+    // By default a veth receives on the sender's CPU: the generator pays for the server's
+    // receive path (so a limit can be set by the generator), and datagrams the server
+    // drops cost it nothing. With RPS the server's CPU pays for every datagram offered.
+    const rps = (ns: string, dev: string, cpu: string): string => this.inNs(ns, ['sh', '-c', `echo ${(1 << Number(cpu)).toString(16)} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
+    rps(this.nsS, s0, DAEMON_CPU);
+    rps(this.nsS, s1, DAEMON_CPU);
+    rps(this.nsC, c0, GEN_CPU);
+    rps(this.nsI, i0, GEN_CPU);
   }
 
   buildFwd(): void {
@@ -297,7 +312,9 @@ ike_sas_per_identity = 100000
   async start(pool: string, run: string): Promise<void> {
     const file = this.writeConfig(pool);
     rmSync(this.control, { force: true });
-    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], {
+    // PATH_BENCH_PROF=1: a V8 CPU profile of each daemon run, written when it stops
+    const prof = process.env.PATH_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF_DIR, `${process.pid}-${run}`)}`] : [];
+    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], {
       logFile: join(this.lab.dir, `daemon-${run}.log`),
     });
     this.pid = this.proc.pid ?? 0;
@@ -658,6 +675,7 @@ export async function runPathBench(): Promise<void> {
     memory_gib: round(totalmem() / 1024 ** 3),
     load_before: loadBefore,
     load_after: loadavg().map((v) => round(v, 2)),
+    rps: RPS,
     note:
       'pps: packets/s delivered through the whole daemon (UDP, ESP, L2TP, PPP, TUN, kernel forward + masquerade, and back); ' +
       'cpu: daemon CPU microseconds per packet; limit_pps: C recvmmsg/sendmmsg forwarder on the same core and veths; ' +
