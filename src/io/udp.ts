@@ -60,6 +60,8 @@ interface PendingIke {
   msg: Uint8Array;
   from: Endpoint;
   localPort: number;
+  /** ESP datagrams queued before this message: they are handed over first (arrival order). */
+  espBefore?: number;
 }
 
 const NON_ESP_MARKER = Buffer.alloc(4);
@@ -183,6 +185,7 @@ export class UdpEndpoints {
 
   private queueIke(p: PendingIke): void {
     if (this.address !== ANY || this.localByPeer.has(p.from.address)) {
+      p.espBefore = this.espQueue.length;
       this.ikeQueue.push(p);
       this.schedule();
       return;
@@ -222,7 +225,10 @@ export class UdpEndpoints {
       }
       if (this.localByPeer.size >= this.maxCache) this.localByPeer.clear();
       this.localByPeer.set(peer, local);
-      for (const p of entry.pending) this.ikeQueue.push(p);
+      for (const p of entry.pending) {
+        p.espBefore = this.espQueue.length;
+        this.ikeQueue.push(p);
+      }
       this.schedule();
     };
     sock.once('error', (err) => done(null, err));
@@ -243,13 +249,24 @@ export class UdpEndpoints {
     if (this.scheduled === null && !this.closed) this.scheduled = setImmediate(this.flushBound);
   }
 
+  /**
+   * Hand over what arrived since the last flush in arrival order: the ESP that came
+   * before an IKE message goes first (a client's CDN and StopCCN, then its Delete:
+   * the Delete must not remove the SA before they are read).
+   */
   private flush(): void {
     this.scheduled = null;
     const ike = this.ikeQueue;
     const esp = this.espQueue;
     if (ike.length) this.ikeQueue = [];
     if (esp.length) this.espQueue = [];
+    let espDone = 0;
     for (const p of ike) {
+      const before = Math.min(p.espBefore ?? 0, esp.length);
+      if (before > espDone) {
+        this.espBatch(espDone === 0 && before === esp.length ? esp : esp.slice(espDone, before));
+        espDone = before;
+      }
       const local = this.address === ANY ? this.localByPeer.get(p.from.address) : this.address;
       if (local === undefined) continue; // cache cleared in between: dropped, the peer retransmits
       try {
@@ -258,12 +275,14 @@ export class UdpEndpoints {
         this.fail('udp.handler-error', err);
       }
     }
-    if (esp.length) {
-      try {
-        this.handlers.onEspBatch(esp);
-      } catch (err) {
-        this.fail('udp.handler-error', err);
-      }
+    if (esp.length > espDone) this.espBatch(espDone === 0 ? esp : esp.slice(espDone));
+  }
+
+  private espBatch(batch: EspDatagram[]): void {
+    try {
+      this.handlers.onEspBatch(batch);
+    } catch (err) {
+      this.fail('udp.handler-error', err);
     }
   }
 

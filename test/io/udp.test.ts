@@ -162,6 +162,36 @@ describe('UdpEndpoints over loopback', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('keeps arrival order: ESP that came before an IKE message is handed over before it (a CDN and StopCCN, then the Delete)', async () => {
+    const order: string[] = [];
+    let u: UdpEndpoints | undefined;
+    for (let attempt = 0; attempt < 20 && !u; attempt++) {
+      const base = 20000 + Math.floor(Math.random() * 20000);
+      const cand = new UdpEndpoints(
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, classify: classifyNatt },
+        {
+          onIke: (msg) => order.push(`ike${msg.length}`),
+          onEspBatch: (batch) => order.push(`esp[${batch.map((d) => d.data[0]).join(',')}]`),
+        },
+      );
+      try {
+        await cand.start();
+        u = cand;
+        opened.push(cand);
+      } catch {
+        // taken
+      }
+    }
+    if (!u) throw new Error('no port');
+    // what one read of the socket delivers within one turn of the event loop, fed as the socket would
+    const deliver = (u as unknown as { onNattDatagram(m: Buffer, r: { address: string; port: number }): void }).onNattDatagram.bind(u);
+    const from = { address: '127.0.0.1', port: 40000 };
+    const esp = (n: number): Buffer => Buffer.concat([Buffer.from([n, 0, 0, 1]), Buffer.alloc(16, n)]);
+    for (const m of [esp(1), esp(2), Buffer.concat([Buffer.alloc(4), ike28]), esp(3), Buffer.concat([Buffer.alloc(4), ike28]), Buffer.concat([Buffer.alloc(4), ike28]), esp(4)]) deliver(m, from);
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['esp[1,2]', 'ike28', 'esp[3]', 'ike28', 'ike28', 'esp[4]']);
+  });
+
   it('ESP from a client engine over loopback reaches the server engine through the batch path', async () => {
     const counters = new Counters();
     const { u, seen } = await openEndpoints('127.0.0.1', counters);
