@@ -1,16 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { checkConfig, formatProblem, hostCheckEnv } from '../daemon/check.js';
-import { ConfigError } from '../daemon/config.js';
+import { readConfigText } from '../daemon/config.js';
 import type { Io } from './common.js';
 
 /** `l2tpsec check [--config FILE] [--json]`: exit 1 on errors, 0 with warnings printed. */
 export function checkCommand(file: string, json: boolean, io: Io): number {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, undefined, undefined, `cannot read: ${(e as Error).message}`);
-  }
+  const text = readConfigText(file);
   const r = checkConfig(text, file, hostCheckEnv);
   if (json) {
     io.out.write(JSON.stringify({ ok: r.errors === 0, errors: r.errors, warnings: r.warnings, users: r.users, problems: r.problems }) + '\n');

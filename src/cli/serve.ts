@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { checkConfig, formatProblem, hostCheckEnv } from '../daemon/check.js';
-import { ConfigError, loadConfig, type Config } from '../daemon/config.js';
+import { loadConfig, readConfigText, type Config } from '../daemon/config.js';
 import { createLogger, type Logger } from '../daemon/log.js';
 import { loadUsers, saveUsers } from '../daemon/users.js';
 import { EnvError, parseFirstRunEnv } from '../daemon/env.js';
@@ -121,12 +121,7 @@ export async function prepareServe(o: ServeOptions): Promise<{ cfg: Config; log:
         throw e;
       }
     }
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(file, undefined, undefined, `cannot read: ${(e as Error).message}`);
-    }
+    const text = readConfigText(file);
     const r = checkConfig(text, file, hostCheckEnv);
     if (r.errors > 0) {
       for (const p of r.problems) err.write(formatProblem(p) + '\n');

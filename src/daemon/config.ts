@@ -405,14 +405,17 @@ export function parseConfig(text: string, file: string): Config {
   return config;
 }
 
-export function loadConfig(file: string): Config {
-  let text: string;
+/** The config file's text; a ConfigError naming the file when it cannot be read. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(resolve(file), undefined, undefined, `cannot read: ${(e as Error).message}`);
   }
-  return parseConfig(text, file);
+}
+
+export function loadConfig(file: string): Config {
+  return parseConfig(readConfigText(file), file);
 }
 
 /** The pool's first usable address: the server's tunnel address. */

@@ -1,4 +1,6 @@
-import type { EspTransform } from '../core/sa.js';
+import type { ChildSaUp, EspTransform } from '../core/sa.js';
+import type { ChildKeys } from './crypto/keys.js';
+import type { Ikev2Sa } from './types.js';
 import { Encr, Esn, Integ, ProtocolId, TransformAttr, TransformType } from './wire/constants.js';
 import { keyLength, type Proposal, type SaPayload, type Transform } from './wire/sa.js';
 
@@ -113,4 +115,25 @@ export function selectChildProposal(sa: SaPayload, policy: ChildPolicy, pfs: num
     if (c) return c;
   }
   return undefined;
+}
+
+/**
+ * The child SA handed to ESP for a negotiated proposal: we receive what the initiator
+ * sends (i2r keys) on our SPI and send with r2i keys to the SPI it chose.
+ */
+export function childSaUp(sa: Ikev2Sa, choice: ChildChoice, ourSpi: number, km: ChildKeys, lifetimeSeconds: number | undefined, peerId: string | undefined): ChildSaUp {
+  return {
+    type: 'child-sa-up',
+    id: `${sa.id}-child-${ourSpi.toString(16)}`,
+    ikeSaId: sa.id,
+    peer: { ...sa.peer },
+    local: { ...sa.local },
+    encapsulation: sa.local.port === 4500 ? 'udp' : 'none',
+    transform: choice.transform,
+    inbound: { spi: ourSpi, encKey: km.i2r.encKey, authKey: km.i2r.integKey },
+    outbound: { spi: choice.peerSpi, encKey: km.r2i.encKey, authKey: km.r2i.integKey },
+    lifetimeSeconds: lifetimeSeconds ?? 28_800,
+    ...(peerId ? { peerId } : {}),
+    ikeAlgorithms: childLabel(choice.transform),
+  };
 }

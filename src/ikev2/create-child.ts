@@ -1,7 +1,7 @@
 import type { ChildSaUp } from '../core/sa.js';
 import { childKeys } from './crypto/keys.js';
 import { generateKeyPair, IKEV2_DH_GROUPS, validKeValue } from './crypto/dh.js';
-import { childLabel, childReply, DEFAULT_CHILD_POLICY, selectChildProposal } from './child-policy.js';
+import { childReply, childSaUp, DEFAULT_CHILD_POLICY, selectChildProposal } from './child-policy.js';
 import type { Ikev2AuthConfig } from './ike-auth.js';
 import { FULL_TUNNEL, narrowTrafficSelectors } from './ts-narrow.js';
 import { NotifyType, PayloadType, ProtocolId } from './wire/constants.js';
@@ -73,19 +73,6 @@ export function createChild(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadCha
     { type: PayloadType.TSi, value: { selectors: ts.tsi } },
     { type: PayloadType.TSr, value: { selectors: ts.tsr } },
   ];
-  const child: ChildSaUp = {
-    type: 'child-sa-up',
-    id: `${sa.id}-child-${ourSpi.toString(16)}`,
-    ikeSaId: sa.id,
-    peer: { ...sa.peer },
-    local: { ...sa.local },
-    encapsulation: sa.local.port === 4500 ? 'udp' : 'none',
-    transform: choice.transform,
-    inbound: { spi: ourSpi, encKey: km.i2r.encKey, authKey: km.i2r.integKey },
-    outbound: { spi: choice.peerSpi, encKey: km.r2i.encKey, authKey: km.r2i.integKey },
-    lifetimeSeconds: cfg.childLifetimeSeconds ?? 28_800,
-    ...(sa.user ? { peerId: sa.user } : {}),
-    ikeAlgorithms: childLabel(choice.transform),
-  };
+  const child = childSaUp(sa, choice, ourSpi, km, cfg.childLifetimeSeconds, sa.user);
   return { payloads, child, rekeyed: old };
 }

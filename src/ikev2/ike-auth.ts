@@ -3,7 +3,7 @@ import type { ChildSaUp } from '../core/sa.js';
 import { sharedKeyAuth, signedOctets, verifySharedKeyAuth } from './crypto/auth.js';
 import { childKeys } from './crypto/keys.js';
 import { signAuth } from './crypto/signature.js';
-import { childLabel, childReply, DEFAULT_CHILD_POLICY, selectChildProposal, type ChildPolicy } from './child-policy.js';
+import { childReply, childSaUp, DEFAULT_CHILD_POLICY, selectChildProposal, type ChildPolicy } from './child-policy.js';
 import { cpReply, cpWants } from './cp-reply.js';
 import { EapMschapv2Server, type EapMschapv2Hooks } from './eap/mschapv2-server.js';
 import { FULL_TUNNEL, narrowTrafficSelectors, type Ipv4Range } from './ts-narrow.js';
@@ -138,20 +138,6 @@ export function authNext(cfg: Ikev2AuthConfig, sa: Ikev2Sa, st: AuthState, chain
   payloads.push({ type: PayloadType.SA, value: { proposals: [childReply(choice, ourSpi)] } });
   payloads.push({ type: PayloadType.TSi, value: { selectors: ts.tsi } });
   payloads.push({ type: PayloadType.TSr, value: { selectors: ts.tsr } });
-  const child: ChildSaUp = {
-    type: 'child-sa-up',
-    id: `${sa.id}-child-${ourSpi.toString(16)}`,
-    ikeSaId: sa.id,
-    peer: { ...sa.peer },
-    local: { ...sa.local },
-    encapsulation: sa.local.port === 4500 ? 'udp' : 'none',
-    transform: choice.transform,
-    // we receive what the initiator sends (i2r keys) on our SPI
-    inbound: { spi: ourSpi, encKey: km.i2r.encKey, authKey: km.i2r.integKey },
-    outbound: { spi: choice.peerSpi, encKey: km.r2i.encKey, authKey: km.r2i.integKey },
-    lifetimeSeconds: cfg.childLifetimeSeconds ?? 28_800,
-    peerId: st.user,
-    ikeAlgorithms: childLabel(choice.transform),
-  };
+  const child = childSaUp(sa, choice, ourSpi, km, cfg.childLifetimeSeconds, st.user);
   return { payloads, established: { user: st.user, virtualIp, child } };
 }
