@@ -3,7 +3,8 @@
  * (phase by phase, so that two clients are up at the same time), and the verdicts
  * read from the evidence the guest jobs leave on the share.
  */
-import { existsSync, mkdirSync, appendFileSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Net } from './netns.js';
 import { STAGES, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
@@ -19,10 +20,20 @@ export const BIG = 'big.bin';
 export const smallOf = (k: number): string => `small-vm${k}.bin`;
 
 export interface Www {
+  /** The HTTP server's folder. */
+  dir: string;
   smallSha: string;
   bigSha: string;
   /** SHA-256 of smallOf(k), by VM index. */
   perVmSha: string[];
+}
+
+/** A file of `mib` MiB in the web folder (made once per run), its name and SHA-256. */
+export function sizedFile(www: Www, mib: number): { name: string; sha: string } {
+  const name = `dl-${mib}mib.bin`;
+  const path = join(www.dir, name);
+  if (!existsSync(path)) writeFileSync(path, randomBytes(Math.round(mib * 1024 * 1024)));
+  return { name, sha: createHash('sha256').update(readFileSync(path)).digest('hex') };
 }
 
 /** Main Mode requests (isakmp phase 1 I ident) from `src` that reached the server namespace. */
@@ -137,14 +148,17 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
   });
   await each(async (c) => {
     const big = ctx.scenario.bigDownload === true;
-    const limit = big ? 240 : 60;
+    const mib = ctx.scenario.downloadMiB;
+    const sized = mib !== undefined && !big ? sizedFile(ctx.www, mib) : null;
+    // ~0.35 MB/s under TCG, slower with faults on the path: 12 s per MiB and 30 s more
+    const limit = big ? 240 : sized && mib !== undefined ? Math.max(60, Math.round(30 + 12 * mib)) : 60;
     // two clients at once fetch different files, both at the same time: each must get its own bytes
     const k = clients.indexOf(c);
-    const file = big ? BIG : multi ? smallOf(k) : SMALL;
-    const sha = big ? ctx.www.bigSha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
+    const file = big ? BIG : sized ? sized.name : multi ? smallOf(k) : SMALL;
+    const sha = big ? ctx.www.bigSha : sized ? sized.sha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
     await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
     const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha);
-    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}` : h.detail);
+    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : sized ? `${String(mib)} MiB` : `64 KiB ${file}`}: ${h.detail}` : h.detail);
   });
   if (ctx.scenario.spoof === true) await Promise.all(active().map((c) => spoofCheck(ctx, c, label, multi)));
   const extra = ctx.scenario.extraSessions;

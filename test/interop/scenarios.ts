@@ -1,3 +1,5 @@
+import type { FloodSpec } from './flood.js';
+
 /**
  * THE table of interop scenarios and their expectations. The integrator raises
  * `expect` (and arms `mustNotReach`) here as the server's layers land.
@@ -107,6 +109,30 @@ export interface Scenario {
    * answering, status shows the new port).
    */
   rebind?: boolean;
+  /** Faults on the path between the home and the server (test/interop/faults.ts, nftables in inet), from the first packet to the end of the first attempt: percent lost at random each way. */
+  pathLossPct?: number;
+  /** Every IKE packet duplicated on the path, both ways (nftables `dup` in inet). */
+  dupIke?: boolean;
+  /** netem arguments on the client VM's eth0 (its egress) during the first attempt, e.g. `delay 20ms 10ms reorder 25%`. */
+  clientNetem?: string;
+  /** The file the client fetches at `http`, MiB (instead of 64 KiB; bigDownload = 20). */
+  downloadMiB?: number;
+  /**
+   * With restartServer: the server is killed with SIGKILL while the client is connected
+   * (no teardown). The restarted server must come up with its nftables table as a fresh
+   * start has it (same rule count), the follow-up must reach its stage, and after a clean
+   * stop net.ipv4.ip_forward in the server namespace must be what it was before the
+   * first start.
+   */
+  kill9?: boolean;
+  /** Spoofed MM1 and garbage on 4500 during the attempt (test/interop/flood.ts), with the bounds it is judged by. */
+  flood?: FloodSpec;
+  /**
+   * Checks beyond the stages that are known to fail on the current code (by the name
+   * the check prints). Such a failure is reported as KNOWN and does not fail the
+   * scenario; the same check passing fails it, so the mark is removed with the fix.
+   */
+  knownFailures?: string[];
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -149,6 +175,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'android-nat', profile: 'android', topology: 'nat', expect: 'http', ci: true },
   { name: 'nm-default-nat', profile: 'nm-default', topology: 'nat', expect: 'http', ci: true },
   { name: 'ios-nat', profile: 'ios', topology: 'nat', expect: 'http', ci: true },
+  // faults with the real client (issue 14's system-level suite): 5% random loss each way on the path
+  { name: 'loss', profile: 'seed', topology: 'direct', expect: 'http', pathLossPct: 5, bigDownload: true, ci: true },
   { name: 'two-clients', profile: 'seed', topology: 'direct2', expect: 'http', ci: true },
   { name: 'two-behind-nat', profile: 'seed', topology: 'nat2', expect: 'http', ci: true },
 ];
