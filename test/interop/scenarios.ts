@@ -177,6 +177,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ios-nat', profile: 'ios', topology: 'nat', expect: 'http', ci: true },
   // faults with the real client (issue 14's system-level suite): 5% random loss each way on the path
   { name: 'loss', profile: 'seed', topology: 'direct', expect: 'http', pathLossPct: 5, bigDownload: true, ci: true },
+  // every IKE packet twice on the path: a duplicate Main Mode 1 must not replace the SA it created
+  { name: 'dup', profile: 'seed', topology: 'direct', expect: 'http', dupIke: true, ci: true },
   { name: 'two-clients', profile: 'seed', topology: 'direct2', expect: 'http', ci: true },
   { name: 'two-behind-nat', profile: 'seed', topology: 'nat2', expect: 'http', ci: true },
 ];
