@@ -177,8 +177,14 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ios-nat', profile: 'ios', topology: 'nat', expect: 'http', ci: true },
   // faults with the real client (issue 14's system-level suite): 5% random loss each way on the path
   { name: 'loss', profile: 'seed', topology: 'direct', expect: 'http', pathLossPct: 5, bigDownload: true, ci: true },
+  // 20 ms ± 10 ms delay and reordering on the client's side (netem in the VM)
+  { name: 'delay-reorder', profile: 'seed', topology: 'direct', expect: 'http', clientNetem: 'delay 20ms 10ms reorder 25% 50%', bigDownload: true, ci: true },
   // every IKE packet twice on the path: a duplicate Main Mode 1 must not replace the SA it created
   { name: 'dup', profile: 'seed', topology: 'direct', expect: 'http', dupIke: true, ci: true },
+  // kill -9 with the client up: the restart has no duplicate rules, the next connect works, forwarding as before.
+  // Known failure: a start after kill -9 finds forwarding on and does not know it was off before the first start
+  // (the fix, keeping the old value in a file under /run/l2tpsec, is not on main yet); remove the mark with it.
+  { name: 'kill9-restart', profile: 'seed', topology: 'direct', restartServer: true, kill9: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', knownFailures: ['ip_forward after the clean stop as before the first start'], ci: true },
   { name: 'two-clients', profile: 'seed', topology: 'direct2', expect: 'http', ci: true },
   { name: 'two-behind-nat', profile: 'seed', topology: 'nat2', expect: 'http', ci: true },
 ];
