@@ -37,6 +37,8 @@ interface Sample {
   t: number;
   rssKiB: number;
   lines: number;
+  /** The server's CPU time (user + system), seconds. */
+  cpuS: number;
 }
 
 export interface RunningFlood {
@@ -51,6 +53,17 @@ function rssKiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** utime + stime of a process, seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return 0;
   }
@@ -98,7 +111,7 @@ table ip ${TABLE} {
   const samples: Sample[] = [];
   const t0 = performance.now();
   const sample = (): void => {
-    samples.push({ t: (performance.now() - t0) / 1000, rssKiB: rssKiB(serverPid), lines: lineCount(serverLog) });
+    samples.push({ t: (performance.now() - t0) / 1000, rssKiB: rssKiB(serverPid), lines: lineCount(serverLog), cpuS: cpuSeconds(serverPid) });
   };
   sample();
   const timer = setInterval(sample, 1000);
@@ -127,7 +140,8 @@ export async function stopFlood(ctx: Ctx, f: RunningFlood, spec: FloodSpec, serv
   await new Promise((r) => setTimeout(r, 3000));
   clearInterval(f.timer);
   const seconds = (performance.now() - f.t0) / 1000;
-  f.samples.push({ t: seconds, rssKiB: f.samples.at(-1)?.rssKiB ?? 0, lines: lineCount(serverLog) });
+  const lastSample = f.samples.at(-1);
+  f.samples.push({ t: seconds, rssKiB: lastSample?.rssKiB ?? 0, lines: lineCount(serverLog), cpuS: lastSample?.cpuS ?? 0 });
   const c = await counters(ctx.net);
   await run('ip', ['netns', 'exec', ctx.net.inet, 'nft', 'delete', 'table', 'ip', TABLE], { allowFail: true });
   await run('ip', ['-n', ctx.net.inet, 'route', 'del', 'blackhole', FLOOD_SRC_NET], { allowFail: true });
@@ -150,9 +164,11 @@ export async function stopFlood(ctx: Ctx, f: RunningFlood, spec: FloodSpec, serv
     if (a && b && b.t > a.t) maxPerS = Math.max(maxPerS, (b.lines - a.lines) / (b.t - a.t));
   }
   const perS = lines / seconds;
+  const cpuPct = lastSample && first && lastSample.t > first.t ? (100 * (lastSample.cpuS - first.cpuS)) / (lastSample.t - first.t) : 0;
   writeFileSync(join(dir, 'flood-samples.json'), JSON.stringify({ spec, sent, counters: c, samples: f.samples }, null, 1));
   const logBytes = existsSync(serverLog) ? statSync(serverLog).size : 0;
-  note(ctx, `flood: ${last || 'flood.py printed no summary'} (it ${stillRunning ? 'was stopped at the attempt\'s end' : 'ended at its bound'}); inet counters ${JSON.stringify(c)}; RSS ${((first?.rssKiB ?? 0) / 1024).toFixed(1)} MiB at the start, peak ${(peak / 1024).toFixed(1)} MiB; ${lines} log lines in ${seconds.toFixed(1)} s (${perS.toFixed(2)}/s, at most ${maxPerS.toFixed(1)} in one second), server.log ${logBytes} bytes`);
+  note(ctx, `flood: ${last || 'flood.py printed no summary'} (it ${stillRunning ? 'was stopped at the attempt\'s end' : 'ended at its bound'}); inet counters ${JSON.stringify(c)}; RSS ${((first?.rssKiB ?? 0) / 1024).toFixed(1)} MiB at the start, peak ${(peak / 1024).toFixed(1)} MiB; ${lines} log lines in ${seconds.toFixed(1)} s (${perS.toFixed(2)}/s, at most ${maxPerS.toFixed(1)} in one second), server.log ${logBytes} bytes; the server used ${cpuPct.toFixed(0)}% of a core`);
+  say(`${ctx.scenario.name}: during the flood the server used ${cpuPct.toFixed(0)}% of a core`);
 
   check((sent.mm1 ?? 0) >= spec.mm1PerS * 10 && (sent.sources ?? 0) >= 1000 && c.out >= (sent.mm1 ?? 0), 'the flood ran and left inet toward the server', `${sent.mm1 ?? 0} MM1 + ${sent.garbage4500 ?? 0} garbage to 4500 from ${sent.sources ?? 0} sources in ${sent.seconds ?? 0}s (${sent.mm1PerS ?? 0} MM1/s), ${c.out} counted leaving inet`);
   check(c.answers > 0, 'the server was really reached (it answered spoofed MM1s)', `${c.answers} answers to the spoofed sources, blackholed in inet`);
