@@ -42,6 +42,8 @@ interface Sample {
 }
 
 export interface RunningFlood {
+  /** UDP counters of the server namespace (/proc/net/snmp) at the start. */
+  udp: Map<string, number>;
   proc: Background;
   out: string;
   samples: Sample[];
@@ -88,6 +90,15 @@ async function counters(net: Net): Promise<{ out: number; answers: number }> {
   return { out: get('flood-out'), answers: get('flood-answers') };
 }
 
+/** The `Udp:` counters of /proc/net/snmp in the server namespace (InDatagrams, RcvbufErrors, ...). */
+async function udpCounters(net: Net): Promise<Map<string, number>> {
+  const r = await run('ip', ['netns', 'exec', net.server, 'cat', '/proc/net/snmp'], { allowFail: true });
+  const rows = r.stdout.split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = rows[0]?.split(/\s+/).slice(1) ?? [];
+  const values = rows[1]?.split(/\s+/).slice(1) ?? [];
+  return new Map(names.map((n, i) => [n, Number(values[i] ?? 0)]));
+}
+
 /** Starts the samplers, then the flood; `serverPid` is the daemon's own PID (ip netns exec execs it). */
 export async function startFlood(ctx: Ctx, spec: FloodSpec, serverPid: number, serverLog: string, dir: string): Promise<RunningFlood> {
   const net = ctx.net;
@@ -108,6 +119,7 @@ table ip ${TABLE} {
 }
 `,
   );
+  const udp = await udpCounters(net);
   const samples: Sample[] = [];
   const t0 = performance.now();
   const sample = (): void => {
@@ -129,7 +141,7 @@ table ip ${TABLE} {
   note(ctx, `flood: ip ${args.join(' ')}`);
   const proc = startBackground('flood.py', 'ip', args, out);
   say(`${ctx.scenario.name}: flood started: ${spec.mm1PerS} spoofed MM1/s from ${FLOOD_SRC_NET} and ${spec.garbagePerS} garbage/s to 4500, at most ${spec.maxS}s`);
-  return { proc, out, samples, timer, t0 };
+  return { udp, proc, out, samples, timer, t0 };
 }
 
 /** Stops the flood and the samplers, removes the inet rules, returns the failed checks. */
@@ -143,6 +155,9 @@ export async function stopFlood(ctx: Ctx, f: RunningFlood, spec: FloodSpec, serv
   const lastSample = f.samples.at(-1);
   f.samples.push({ t: seconds, rssKiB: lastSample?.rssKiB ?? 0, lines: lineCount(serverLog), cpuS: lastSample?.cpuS ?? 0 });
   const c = await counters(ctx.net);
+  const udpAfter = await udpCounters(ctx.net);
+  const udpDelta = (k: string): number => (udpAfter.get(k) ?? 0) - (f.udp.get(k) ?? 0);
+  const udpText = `the server namespace's UDP: ${udpDelta('InDatagrams')} datagrams in, ${udpDelta('RcvbufErrors')} dropped for a full receive buffer, ${udpDelta('NoPorts')} to no port`;
   await run('ip', ['netns', 'exec', ctx.net.inet, 'nft', 'delete', 'table', 'ip', TABLE], { allowFail: true });
   await run('ip', ['-n', ctx.net.inet, 'route', 'del', 'blackhole', FLOOD_SRC_NET], { allowFail: true });
 
@@ -165,10 +180,10 @@ export async function stopFlood(ctx: Ctx, f: RunningFlood, spec: FloodSpec, serv
   }
   const perS = lines / seconds;
   const cpuPct = lastSample && first && lastSample.t > first.t ? (100 * (lastSample.cpuS - first.cpuS)) / (lastSample.t - first.t) : 0;
-  writeFileSync(join(dir, 'flood-samples.json'), JSON.stringify({ spec, sent, counters: c, samples: f.samples }, null, 1));
+  writeFileSync(join(dir, 'flood-samples.json'), JSON.stringify({ spec, sent, counters: c, udp: { before: Object.fromEntries(f.udp), after: Object.fromEntries(udpAfter) }, samples: f.samples }, null, 1));
   const logBytes = existsSync(serverLog) ? statSync(serverLog).size : 0;
-  note(ctx, `flood: ${last || 'flood.py printed no summary'} (it ${stillRunning ? 'was stopped at the attempt\'s end' : 'ended at its bound'}); inet counters ${JSON.stringify(c)}; RSS ${((first?.rssKiB ?? 0) / 1024).toFixed(1)} MiB at the start, peak ${(peak / 1024).toFixed(1)} MiB; ${lines} log lines in ${seconds.toFixed(1)} s (${perS.toFixed(2)}/s, at most ${maxPerS.toFixed(1)} in one second), server.log ${logBytes} bytes; the server used ${cpuPct.toFixed(0)}% of a core`);
-  say(`${ctx.scenario.name}: during the flood the server used ${cpuPct.toFixed(0)}% of a core`);
+  note(ctx, `flood: ${last || 'flood.py printed no summary'} (it ${stillRunning ? 'was stopped at the attempt\'s end' : 'ended at its bound'}); inet counters ${JSON.stringify(c)}; RSS ${((first?.rssKiB ?? 0) / 1024).toFixed(1)} MiB at the start, peak ${(peak / 1024).toFixed(1)} MiB; ${lines} log lines in ${seconds.toFixed(1)} s (${perS.toFixed(2)}/s, at most ${maxPerS.toFixed(1)} in one second), server.log ${logBytes} bytes; ${udpText}; the server used ${cpuPct.toFixed(0)}% of a core`);
+  say(`${ctx.scenario.name}: during the flood the server used ${cpuPct.toFixed(0)}% of a core; ${udpText}`);
 
   check((sent.mm1 ?? 0) >= spec.mm1PerS * 10 && (sent.sources ?? 0) >= 1000 && c.out >= (sent.mm1 ?? 0), 'the flood ran and left inet toward the server', `${sent.mm1 ?? 0} MM1 + ${sent.garbage4500 ?? 0} garbage to 4500 from ${sent.sources ?? 0} sources in ${sent.seconds ?? 0}s (${sent.mm1PerS ?? 0} MM1/s), ${c.out} counted leaving inet`);
   check(c.answers > 0, 'the server was really reached (it answered spoofed MM1s)', `${c.answers} answers to the spoofed sources, blackholed in inet`);
