@@ -125,6 +125,11 @@ export interface Scenario {
    * first start.
    */
   kill9?: boolean;
+  /**
+   * After `http`: the client sends `count` L2TP/PPP junk datagrams over `seconds` inside its
+   * own SA (guest.ts junkJob); the session must hold (ping, a fetch, no session.stop).
+   */
+  junk?: { count: number; seconds: number };
   /** Spoofed MM1 and garbage on 4500 during the attempt (test/interop/flood.ts), with the bounds it is judged by. */
   flood?: FloodSpec;
   /**
@@ -192,6 +197,7 @@ export const SCENARIOS: Scenario[] = [
     topology: 'direct',
     expect: 'http',
     downloadMiB: 4,
+    junk: { count: 600, seconds: 3 },
     // measured: RSS 94 MiB before, 177 MiB at its peak; 8.8 log lines/s (20 per reason per 10 s)
     flood: { mm1PerS: 2000, garbagePerS: 500, maxS: 200, maxRssMiB: 256, maxLogLinesPerS: 20 },
     ci: true,
