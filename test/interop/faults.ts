@@ -21,6 +21,12 @@ export interface PathFaults {
   lossPct?: number;
   /** Every IKE packet (UDP 500, and UDP 4500 with the non-ESP marker) sent twice, both directions. */
   dupIke?: boolean;
+  /**
+   * The client's Quick Mode 3 dropped once: the only IKE message from the client of that
+   * size (UDP length 72 on 4500 with the non-ESP marker: HASH(3) alone, with a SHA-1
+   * Phase 1 as the seed profile has); the quota lets the first one match only.
+   */
+  dropQm3Once?: boolean;
 }
 
 /** The nftables table of the faults, in the inet namespace; the rules are counted for the verdicts. */
@@ -36,6 +42,9 @@ export function pathFaultRules(home: Home, f: PathFaults): string {
     rules.push(`${up} udp dport 4500 @th,64,32 0 counter dup to ${SERVER_ADDR} device "to-server" comment "dup-up-4500"`);
     rules.push(`${down} udp sport 500 counter dup to ${home.publicAddr} device "${toHome}" comment "dup-down-500"`);
     rules.push(`${down} udp sport 4500 @th,64,32 0 counter dup to ${home.publicAddr} device "${toHome}" comment "dup-down-4500"`);
+  }
+  if (f.dropQm3Once === true) {
+    rules.push(`${up} udp dport 4500 udp length 72 @th,64,32 0 quota until 100 bytes counter drop comment "drop-qm3"`);
   }
   if (f.lossPct !== undefined && f.lossPct > 0) {
     rules.push(`${up} counter comment "all-up"`);
@@ -152,4 +161,12 @@ export function pcapIpv4Packets(path: string): Buffer[] {
     }
   }
   return out;
+}
+
+/** Quick Mode messages the server sent, in a capture (read whole: tcpdump tells the directions apart by the exchange). */
+export async function quickModeReplies(pcap: string): Promise<number> {
+  if (!existsSync(pcap)) return 0;
+  const r = await run('tcpdump', ['-nn', '-r', pcap, 'udp port 500 or udp port 4500'], { allowFail: true });
+  const from = new RegExp(`IP ${SERVER_ADDR.replace(/\./g, '\\.')}\\.(500|4500) > .*oakley-quick`);
+  return r.stdout.split('\n').filter((l) => from.test(l)).length;
 }

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverForwarding, serverLeftovers, serverTable, setServerForwarding, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
-import { applyPathFaults, ikeDuplicates, netemOffJob, netemOnJob, netemSent, pathFaultCounters, removePathFaults } from './faults.js';
+import { applyPathFaults, ikeDuplicates, netemOffJob, netemOnJob, netemSent, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
 import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
@@ -363,14 +363,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
  */
 async function faulted(ctx: Ctx, sc: Scenario, vms: Vm[], clients: Client[], srv: RunningServer, dir: string, check: (pass: boolean, what: string, detail: string) => boolean, body: () => Promise<void>): Promise<void> {
   const home = vms[0]?.home;
-  const path = (sc.pathLossPct ?? 0) > 0 || sc.dupIke === true;
+  const path = (sc.pathLossPct ?? 0) > 0 || sc.dupIke === true || sc.dropQm3Once === true;
   let flood: RunningFlood | null = null;
   const slog = join(dir, 'server.log');
   try {
     if (path && home) {
-      const rules = await applyPathFaults(ctx.net, home, { ...(sc.pathLossPct !== undefined ? { lossPct: sc.pathLossPct } : {}), ...(sc.dupIke === true ? { dupIke: true } : {}) });
+      const rules = await applyPathFaults(ctx.net, home, { ...(sc.pathLossPct !== undefined ? { lossPct: sc.pathLossPct } : {}), ...(sc.dupIke === true ? { dupIke: true } : {}), ...(sc.dropQm3Once === true ? { dropQm3Once: true } : {}) });
       note(ctx, `faults on the path (inet):\n${rules}`);
-      say(`${sc.name}: path faults on:${sc.pathLossPct ? ` ${sc.pathLossPct}% loss each way` : ''}${sc.dupIke ? ' every IKE packet twice' : ''}`);
+      say(`${sc.name}: path faults on:${sc.pathLossPct ? ` ${sc.pathLossPct}% loss each way` : ''}${sc.dupIke ? ' every IKE packet twice' : ''}${sc.dropQm3Once ? ' the client\'s first QM3 dropped' : ''}`);
     }
     if (sc.clientNetem !== undefined) {
       for (const c of clients) {
@@ -400,6 +400,11 @@ async function faulted(ctx: Ctx, sc: Scenario, vms: Vm[], clients: Client[], srv
         const seen = ikeDuplicates(ctx.pcap, 'to-server');
         // every IKE packet the client sent reached the server twice, byte for byte (one lost copy at most: the capture starts with the flow)
         check(up >= 4 && down >= 3 && seen.distinct > 0 && seen.twice >= seen.distinct - 1, 'every IKE packet duplicated on the path', `copied ${up} up, ${down} down; the server's capture has ${seen.distinct} distinct IKE packets from the client, ${seen.twice} of them twice`);
+      }
+      if (sc.dropQm3Once) {
+        const dropped = n.get('drop-qm3') ?? 0;
+        const qm2 = await quickModeReplies(ctx.pcap);
+        check(dropped === 1 && qm2 >= 2, "the client's QM3 dropped once, the server sent QM2 again", `${dropped} QM3 dropped; the server's capture has ${qm2} Quick Mode replies`);
       }
     }
     if (sc.clientNetem !== undefined) {
