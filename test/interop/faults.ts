@@ -170,3 +170,45 @@ export async function quickModeReplies(pcap: string): Promise<number> {
   const from = new RegExp(`IP ${SERVER_ADDR.replace(/\./g, '\\.')}\\.(500|4500) > .*oakley-quick`);
   return r.stdout.split('\n').filter((l) => from.test(l)).length;
 }
+
+/**
+ * Guest job: the client's kernel drops the first MS-CHAPv2 Success it receives (nftables
+ * on input, after ESP: the inner UDP from 1701 with an L2TP data header of 8 bytes, then
+ * PPP ff 03 c2 23 03); the server address goes into a set, so later ones pass.
+ */
+export function dropChapSuccessOnJob(guestDir: string): string {
+  return `
+D=${guestDir}
+mkdir -p "$D"
+modprobe nf_tables 2>/dev/null
+nft -f - <<'L2S_EOF'
+table ip l2sguest
+delete table ip l2sguest
+table ip l2sguest {
+  set done { type ipv4_addr; }
+  chain in {
+    type filter hook input priority 0; policy accept;
+    udp sport 1701 @th,128,40 0xff03c22303 ip saddr @done counter accept comment "success-passed"
+    udp sport 1701 @th,128,40 0xff03c22303 add @done { ip saddr } counter drop comment "success-dropped"
+  }
+}
+L2S_EOF
+nft list table ip l2sguest > "$D/guest-nft.txt" 2>&1
+echo "rc=$?"
+`;
+}
+
+/** Guest job: the rule's counters (evidence), then the table removed. */
+export function dropChapSuccessOffJob(guestDir: string): string {
+  return `
+D=${guestDir}
+nft list table ip l2sguest > "$D/guest-nft-after.txt" 2>&1
+nft delete table ip l2sguest 2>/dev/null
+cat "$D/guest-nft-after.txt"
+`;
+}
+
+/** Packet counter of a commented rule in an `nft list` output. */
+export function nftCounter(listing: string, comment: string): number {
+  return Number(new RegExp(`counter packets (\\d+) bytes \\d+.*comment "${comment}"`).exec(listing)?.[1] ?? 0);
+}

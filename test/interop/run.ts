@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverForwarding, serverLeftovers, serverTable, setServerForwarding, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
-import { applyPathFaults, ikeDuplicates, netemOffJob, netemOnJob, netemSent, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
+import { applyPathFaults, dropChapSuccessOffJob, dropChapSuccessOnJob, ikeDuplicates, netemOffJob, netemOnJob, netemSent, nftCounter, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
 import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
@@ -379,6 +379,13 @@ async function faulted(ctx: Ctx, sc: Scenario, vms: Vm[], clients: Client[], srv
         check(r.rc === 0 && /netem/.test(r.out), 'netem on the client VM', r.out.trim().split('\n').at(-1) ?? '');
       }
     }
+    if (sc.dropChapSuccessOnce) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'drop-chap-success', dropChapSuccessOnJob(c.gdir), 20);
+        note(ctx, `--- ${c.vm.name} job drop-chap-success: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        check(/rc=0/.test(r.out), 'the client drops the first MS-CHAPv2 Success (nftables in the VM)', r.out.trim().split('\n').at(-1) ?? '');
+      }
+    }
     if (sc.flood && srv.proc) flood = await startFlood(ctx, sc.flood, srv.proc.pid, slog, dir);
     await body();
   } finally {
@@ -405,6 +412,15 @@ async function faulted(ctx: Ctx, sc: Scenario, vms: Vm[], clients: Client[], srv
         const dropped = n.get('drop-qm3') ?? 0;
         const qm2 = await quickModeReplies(ctx.pcap);
         check(dropped === 1 && qm2 >= 2, "the client's QM3 dropped once, the server sent QM2 again", `${dropped} QM3 dropped; the server's capture has ${qm2} Quick Mode replies`);
+      }
+    }
+    if (sc.dropChapSuccessOnce) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'drop-chap-success-off', dropChapSuccessOffJob(c.gdir), 20);
+        note(ctx, `--- ${c.vm.name} job drop-chap-success-off: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        const dropped = nftCounter(r.out, 'success-dropped');
+        const passed = nftCounter(r.out, 'success-passed');
+        check(dropped === 1 && passed >= 1, 'the first Success dropped, the server sent it again', `${dropped} dropped, ${passed} repeated Success let through`);
       }
     }
     if (sc.clientNetem !== undefined) {

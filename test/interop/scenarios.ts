@@ -115,6 +115,8 @@ export interface Scenario {
   dupIke?: boolean;
   /** The client's Quick Mode 3 dropped once on the path (seed profile: SHA-1 sized); the server must send QM2 again. */
   dropQm3Once?: boolean;
+  /** The client VM drops the first MS-CHAPv2 Success it receives (nftables in the guest); the server must send it again. */
+  dropChapSuccessOnce?: boolean;
   /** netem arguments on the client VM's eth0 (its egress) during the first attempt, e.g. `delay 20ms 10ms reorder 25%`. */
   clientNetem?: string;
   /** The file the client fetches at `http`, MiB (instead of 64 KiB; bigDownload = 20). */
@@ -186,6 +188,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'loss', profile: 'seed', topology: 'direct', expect: 'http', pathLossPct: 5, bigDownload: true, ci: true },
   // the client's QM3 (its last Quick Mode message, never resent by it) lost once: the server must send QM2 again
   { name: 'qm3-loss', profile: 'seed', topology: 'direct', expect: 'http', dropQm3Once: true, ci: true },
+  // the server's MS-CHAPv2 Success lost once: the client never asks again, so the server must send it again
+  { name: 'chap-success-loss', profile: 'seed', topology: 'direct', expect: 'http', dropChapSuccessOnce: true, ci: true },
   // 20 ms ± 10 ms delay and reordering on the client's side (netem in the VM)
   { name: 'delay-reorder', profile: 'seed', topology: 'direct', expect: 'http', clientNetem: 'delay 20ms 10ms reorder 25% 50%', bigDownload: true, ci: true },
   // every IKE packet twice on the path: a duplicate Main Mode 1 must not replace the SA it created
