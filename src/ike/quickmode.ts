@@ -24,6 +24,14 @@ const NONCE_BYTES = 32;
 const L2TP_PORT = 1701;
 const UDP = 17;
 
+/**
+ * QM3 is the initiator's last message: when it is lost, only the responder can notice
+ * (no QM3 comes). QM2 is then sent again after 2 s, 4 s and 8 s more, and a peer that
+ * already sent QM3 answers a retransmitted QM2 with QM3 again (strongSwan does).
+ */
+export const QM2_RESEND_FIRST_MS = 2000;
+export const QM2_RESENDS = 3;
+
 /** IDci/IDcr acceptable for L2TP: one IPv4 host, protocol any or UDP, port any or 1701 (RFC 2407 §4.6.2). */
 function acceptableId(id: IdPayload): boolean {
   if (id.idType === IdType.IPV4_ADDR_SUBNET) {
@@ -155,6 +163,8 @@ function handleQm1(c: StepContext, read: StepRead): void {
     peerOriginalAddress: p.natOa[0]?.address,
     cache: { request: requestDigest(msg), reply: sealed.data },
     done: false,
+    resends: 0,
+    nextResend: now + QM2_RESEND_FIRST_MS,
   };
   sa.quickModes.set(mid, qm);
   core.useMessageId(sa, mid);

@@ -4,6 +4,7 @@ import { endpointText, type Endpoint } from '../core/sa.js';
 import { NotifyType, ProtocolId } from './wire/constants.js';
 import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
 import { dispatch } from './steps.js';
+import { QM2_RESEND_FIRST_MS, QM2_RESENDS } from './quickmode.js';
 import type { IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
 
@@ -71,6 +72,11 @@ export class IkeResponder {
             sa.quickModes.delete(mid);
           } else if (qm.done && now - qm.started >= QM_DONE_KEEP_MS) {
             sa.quickModes.delete(mid);
+          } else if (!qm.done && qm.resends < QM2_RESENDS && now >= qm.nextResend) {
+            qm.resends += 1;
+            qm.nextResend = now + QM2_RESEND_FIRST_MS * 2 ** qm.resends;
+            core.counters.inc('ike.retransmit.qm2');
+            core.send(sa.local, sa.remote, qm.cache.reply);
           }
         }
         const expired = [...sa.children.values()].filter((c) => c.expiresAt <= now);
@@ -140,7 +146,10 @@ export class IkeResponder {
       }
       at(sa.expiresAt);
       for (const c of sa.children.values()) at(c.expiresAt);
-      for (const qm of sa.quickModes.values()) at(qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS));
+      for (const qm of sa.quickModes.values()) {
+        at(qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS));
+        if (!qm.done && qm.resends < QM2_RESENDS) at(qm.nextResend);
+      }
       if (this.core.dpdIdle > 0 && sa.peerDpd) at(sa.dpd.outstanding ? sa.dpd.nextProbe : sa.lastSeen + this.core.dpdIdle * 1000);
     }
     return next;

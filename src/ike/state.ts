@@ -30,6 +30,9 @@ export interface QuickMode {
   peerOriginalAddress?: string;
   cache: CachedReply;
   done: boolean;
+  /** QM2 sent again on our own while QM3 is missing (the initiator never resends QM3: it is the last message). */
+  resends: number;
+  nextResend: number;
 }
 
 export interface ChildSa {

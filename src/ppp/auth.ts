@@ -51,6 +51,8 @@ export interface Authenticator {
   receive(code: number, id: number, data: Uint8Array, now: number): void;
   tick(now: number): void;
   nextDeadline(): number | undefined;
+  /** The peer sent an NCP packet: it is past authentication (it has our Success). */
+  peerInNetworkPhase?(): void;
   readonly done: boolean;
 }
 
@@ -78,6 +80,8 @@ export class MsChapV2Server implements Authenticator {
   private answeredId = -1;
   private answer: Buffer | undefined;
   private answeredData: Buffer | undefined;
+  /** Success sent again while the peer shows no sign of having it (see tick). */
+  private successResends = 0;
   private readonly restartMs: number;
   private readonly maxTransmits: number;
   private readonly retryWaitMs: number;
@@ -126,6 +130,16 @@ export class MsChapV2Server implements Authenticator {
   tick(now: number): void {
     if (this.deadline === undefined || now < this.deadline) return;
     this.deadline = undefined;
+    if (this.state === 'success') {
+      // A lost Success is never asked for again: the peer waits in its authenticate phase and
+      // discards our IPCP (pppd does), so it is repeated until the peer sends an NCP packet.
+      if (this.answer && this.successResends < this.maxTransmits) {
+        this.successResends++;
+        this.deadline = now + this.restartMs;
+        this.hooks.send(this.answer);
+      }
+      return;
+    }
     if (this.state === 'challenge-sent' && this.transmits < this.maxTransmits) return this.sendChallenge(now);
     if (this.state === 'challenge-sent' || this.state === 'retry-wait') {
       this.state = 'failed';
@@ -189,6 +203,7 @@ export class MsChapV2Server implements Authenticator {
         // RFC 2759 §5: "S=<auth_string> M=<message>".
         this.reply(CHAP_CODE.Success, id, `${s} M=Welcome`);
         this.state = 'success';
+        this.deadline = now + this.restartMs;
         this.hooks.success(user.name);
         return;
       }
@@ -214,6 +229,10 @@ export class MsChapV2Server implements Authenticator {
       this.deadline = now + this.retryWaitMs;
     }
     this.hooks.failure(name, `${reason} (try ${this.tries}/${this.opts.maxTries})`, final, checked);
+  }
+
+  peerInNetworkPhase(): void {
+    if (this.state === 'success') this.deadline = undefined;
   }
 
   private reply(code: number, id: number, message: string): void {
@@ -309,6 +328,10 @@ export class PapServer implements Authenticator {
     this.reply(PAP_CODE.AuthenticateNak, id, 'Authentication failed');
     if (final) this.state = 'failed';
     this.hooks.failure(name, `${user ? 'wrong password' : 'unknown user'} (try ${this.tries}/${this.opts.maxTries})`, final, true);
+  }
+
+  peerInNetworkPhase(): void {
+    if (this.state === 'success') this.deadline = undefined;
   }
 
   private reply(code: number, id: number, message: string): void {

@@ -336,11 +336,14 @@ export class PppSession {
           this.drops.count('ncp-before-network');
           return;
         }
+        this.auth?.peerInNetworkPhase?.();
         const p = this.control(protocol, info);
         this.ipcp.receive(p.code, p.id, p.data, info.subarray(0, 4 + p.data.length), now);
         return;
       }
       default:
+        // any NCP (CCP, IPV6CP, ...) in the Network phase: the peer has our Success
+        if (this.phaseV === 'network' && protocol >= 0x8000 && protocol < 0xc000) this.auth?.peerInNetworkPhase?.();
         if (isNcpOrUnknown(protocol)) this.protocolReject(protocol, info);
     }
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IdType } from '../../src/ike/wire/constants.js';
 import { bytesToIPv4 } from '../../src/core/ipv4.js';
-import { deliver, initiator, logs, mainMode, only, quickMode, responder, SERVER, SERVER4500 } from './harness.js';
+import { deliver, initiator, logs, mainMode, only, quickMode, responder, sends, SERVER, SERVER4500 } from './harness.js';
 import type { P1Spec, P2Spec } from './initiator.js';
 
 describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', () => {
@@ -209,5 +209,39 @@ describe('IKEv1 responder: Main Mode + Quick Mode against the test initiator', (
     expect(out.filter((o) => o.type === 'ike-sa-down')).toHaveLength(1);
     expect(r.list()).toHaveLength(0);
     expect(logs(out, 'ike.phase1.down')).toHaveLength(1);
+  });
+
+  // QM3 is the initiator's last message and it never resends it: when QM3 is lost (seen with
+  // 5% loss on the path in the interop scenario `loss`), the client has its SAs and the
+  // server has none, unless the server sends QM2 again and the client answers with QM3.
+  it('sends QM2 again at 2, 6 and 14 s while QM3 is missing; a late QM3 still installs the child', () => {
+    const r = responder();
+    const i = initiator();
+    mainMode(r, i, 0);
+    const q = i.qm1({ cipher: 'aes128', auth: 'sha1' });
+    const qm2 = only(deliver(r, i, q.data, 100)).data;
+    expect(r.nextDeadline()).toBe(2100);
+    expect(sends(r.tick(2099))).toHaveLength(0);
+    const again = only(r.tick(2100));
+    expect(again.data.equals(qm2)).toBe(true);
+    expect(again.to).toEqual(i.src);
+    expect(r.nextDeadline()).toBe(6100);
+    expect(sends(r.tick(6099))).toHaveLength(0);
+    expect(only(r.tick(6100)).data.equals(qm2)).toBe(true);
+    expect(only(r.tick(14_100)).data.equals(qm2)).toBe(true);
+    // three times only
+    expect(sends(r.tick(29_000))).toHaveLength(0);
+    expect(r.nextDeadline()).toBe(30_100);
+    i.onQm2(qm2);
+    expect(deliver(r, i, i.qm3(q.mid).data, 29_500).filter((o) => o.type === 'child-sa-up')).toHaveLength(1);
+  });
+
+  it('does not send QM2 again once QM3 has come', () => {
+    const r = responder();
+    const i = initiator();
+    mainMode(r, i, 0);
+    quickMode(r, i, { cipher: 'aes128', auth: 'sha1' }, 100);
+    expect(sends(r.tick(2100))).toHaveLength(0);
+    expect(sends(r.tick(14_100))).toHaveLength(0);
   });
 });

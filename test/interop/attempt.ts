@@ -3,9 +3,10 @@
  * (phase by phase, so that two clients are up at the same time), and the verdicts
  * read from the evidence the guest jobs leave on the share.
  */
-import { existsSync, mkdirSync, appendFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Net } from './netns.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SERVER_ADDR, type Net } from './netns.js';
 import { STAGES, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
 import type { ServerSetup } from './server.js';
 import { job, type Vm } from './vm.js';
@@ -19,10 +20,20 @@ export const BIG = 'big.bin';
 export const smallOf = (k: number): string => `small-vm${k}.bin`;
 
 export interface Www {
+  /** The HTTP server's folder. */
+  dir: string;
   smallSha: string;
   bigSha: string;
   /** SHA-256 of smallOf(k), by VM index. */
   perVmSha: string[];
+}
+
+/** A file of `mib` MiB in the web folder (made once per run), its name and SHA-256. */
+export function sizedFile(www: Www, mib: number): { name: string; sha: string } {
+  const name = `dl-${mib}mib.bin`;
+  const path = join(www.dir, name);
+  if (!existsSync(path)) writeFileSync(path, randomBytes(Math.round(mib * 1024 * 1024)));
+  return { name, sha: createHash('sha256').update(readFileSync(path)).digest('hex') };
 }
 
 /** Main Mode requests (isakmp phase 1 I ident) from `src` that reached the server namespace. */
@@ -137,15 +148,21 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
   });
   await each(async (c) => {
     const big = ctx.scenario.bigDownload === true;
-    const limit = big ? 240 : 60;
+    const mib = ctx.scenario.downloadMiB;
+    const sized = mib !== undefined && !big ? sizedFile(ctx.www, mib) : null;
+    // ~0.35 MB/s under TCG: 12 s per MiB and 30 s more; under a flood the machine is shared with it (75-160 KB/s measured): 30 s per MiB
+    const perMiB = ctx.scenario.flood ? 30 : 12;
+    const limit = big ? 240 : sized && mib !== undefined ? Math.max(60, Math.round(30 + perMiB * mib)) : 60;
     // two clients at once fetch different files, both at the same time: each must get its own bytes
     const k = clients.indexOf(c);
-    const file = big ? BIG : multi ? smallOf(k) : SMALL;
-    const sha = big ? ctx.www.bigSha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
+    const file = big ? BIG : sized ? sized.name : multi ? smallOf(k) : SMALL;
+    const sha = big ? ctx.www.bigSha : sized ? sized.sha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
     await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
     const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha);
-    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}` : h.detail);
+    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : sized ? `${String(mib)} MiB` : `64 KiB ${file}`}: ${h.detail}` : h.detail);
   });
+  const junk = ctx.scenario.junk;
+  if (junk !== undefined) await Promise.all(active().filter((c) => c.reached === 'http').map((c) => junkCheck(ctx, c, label, multi, junk)));
   if (ctx.scenario.spoof === true) await Promise.all(active().map((c) => spoofCheck(ctx, c, label, multi)));
   const extra = ctx.scenario.extraSessions;
   if (extra !== undefined && extra > 0) await Promise.all(active().map((c) => sessionLimit(ctx, c, label, multi, extra)));
@@ -181,6 +198,32 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     );
   }
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * L2TP/PPP junk from the client inside its own SA (guest.ts junkJob): it must have gone
+ * out through the SA, and afterwards the same session must still work (ping, a fetch)
+ * with no session.stop in the server's log.
+ */
+async function junkCheck(ctx: Ctx, c: Client, label: string, multi: boolean, junk: { count: number; seconds: number }): Promise<void> {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const slog = join(dirname(ctx.log), 'server.log');
+  const stops = (): number => readIf(slog).split('"event":"session.stop"').length - 1;
+  const stopsBefore = stops();
+  await guestJob(ctx, c, 'junk', g.junkJob(c.gdir, junk.count, junk.seconds), junk.seconds + 40);
+  const report = readIf(join(c.hdir, 'junk.txt'));
+  const sent = Number(/sent (\d+) in/.exec(report)?.[1] ?? 0);
+  const esp = g.xfrmOutPackets(readIf(join(c.hdir, 'junk-xfrm-after.txt')), SERVER_ADDR) - g.xfrmOutPackets(readIf(join(c.hdir, 'junk-xfrm-before.txt')), SERVER_ADDR);
+  await guestJob(ctx, c, 'ping-after-junk', g.pingJob(c.gdir, 'ping-after-junk.txt'), 30);
+  const ping = g.pingOk(readIf(join(c.hdir, 'ping-after-junk.txt')));
+  await guestJob(ctx, c, 'http-after-junk', g.httpJob(c.gdir, SMALL, 60, 'curl-after-junk.txt'), 80);
+  const h = g.httpOk(readIf(join(c.hdir, 'curl-after-junk.txt')), readIf(join(c.hdir, 'http-route.txt')), ctx.www.smallSha);
+  const stopped = stops() - stopsBefore;
+  const ok = sent === junk.count && esp >= sent && ping && h.ok && stopped === 0;
+  const detail = `${report.trim().split('\n').slice(-1)[0] ?? 'no report'}; ${esp} ESP packets out meanwhile; then ping ${ping ? 'ok' : 'FAILED'}, 64 KiB fetch ${h.ok ? 'ok' : `FAILED (${h.detail})`}, ${stopped} session.stop`;
+  say(`${who}: L2TP/PPP junk inside the SA, session holds ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `junk: ${ok ? 'ok' : 'FAILED'}: ${detail}\n${report}`);
+  if (!ok) c.reached = 'ppp-ip';
 }
 
 /** ICMP echo requests seen on the internet side of the server while `guest` runs. */

@@ -347,3 +347,91 @@ export function httpOk(curlOut: string, routeOut: string, sha256: string): { ok:
   const ok = curlOut.includes(`${sha256}  /tmp/l2s-download`);
   return { ok, detail: ok ? (curlOut.split('\n')[0] ?? '') : `curl/sha256 mismatch: ${curlOut.trim().split('\n').join(' | ')}` };
 }
+
+/**
+ * L2TP/PPP junk inside the client's own IPsec SA (the `flood` scenario): a second UDP
+ * socket on port 1701 (xl2tpd binds it with SO_REUSEADDR, so may we) sends, for a few
+ * seconds, L2TP and PPP that a server must drop or reject without ending the session:
+ * PPP with unknown protocols (Protocol-Reject), LCP and IPCP with unknown codes
+ * (Code-Reject), LCP Echo-Requests, frames with lying lengths, truncated frames, junk
+ * as IPv4, data for sessions and tunnels that do not exist, malformed control messages,
+ * random bytes. The kernel's policy for udp/1701 puts all of it into the client's SA.
+ * No LCP/IPCP Configure or Terminate, no authentication packets: those would end or
+ * renegotiate the session by the protocol. While the socket is open it also receives
+ * some of the server's L2TP (both sockets bind the port): it is open for `seconds` only.
+ */
+export function junkJob(guestDir: string, count: number, seconds: number): string {
+  return `
+D=${guestDir}
+ip xfrm state > "$D/junk-xfrm-before.txt" 2>&1
+line=$(grep 'Connection established to' "$D/xl2tpd.log" | tail -n 1)
+tid=$(echo "$line" | sed -n 's/.*Remote: \\([0-9]*\\).*/\\1/p')
+line=$(grep 'Call established with' "$D/xl2tpd.log" | tail -n 1)
+sid=$(echo "$line" | sed -n 's/.*Remote: \\([0-9]*\\).*/\\1/p')
+echo "server tunnel $tid session $sid" > "$D/junk.txt"
+cat > /tmp/l2s-junk.py <<'L2S_EOF'
+import os, random, socket, struct, sys, time
+server, tid, sid, count, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 1701))
+def data(t, ss, ppp):
+    return struct.pack("!HHHH", 0x4002, 8 + len(ppp), t, ss) + ppp
+def ppp(proto, body):
+    return b"\\xff\\x03" + struct.pack("!H", proto) + body
+known = {0xC021, 0x8021, 0xC223, 0xC023, 0x0021, 0x80FD, 0x8057, 0x0057, 0xC025}
+def unknown_proto():
+    while True:
+        p = random.choice([random.randrange(0x0001, 0x3FFF, 2), random.randrange(0x8001, 0xBFFF, 2), random.randrange(0xC001, 0xFFFF, 2)])
+        if p not in known:
+            return p
+kinds = {}
+def one():
+    k = random.randrange(10)
+    r = os.urandom(random.randrange(0, 120))
+    if k == 0: return "unknown-protocol", data(tid, sid, ppp(unknown_proto(), r))
+    if k == 1:
+        code = random.randrange(12, 256); body = os.urandom(random.randrange(0, 40))
+        return "lcp-unknown-code", data(tid, sid, ppp(0xC021, struct.pack("!BBH", code, random.randrange(256), 4 + len(body)) + body))
+    if k == 2:
+        body = os.urandom(4 + random.randrange(0, 40))
+        return "lcp-echo-request", data(tid, sid, ppp(0xC021, struct.pack("!BBH", 9, random.randrange(256), 4 + len(body)) + body))
+    if k == 3:
+        return "lcp-bad-length", data(tid, sid, ppp(0xC021, struct.pack("!BBH", random.choice([9, 10, 11, 13]), 1, random.choice([0, 1, 3, 2000, 65535])) + r[:8]))
+    if k == 4:
+        code = random.randrange(8, 256); body = os.urandom(random.randrange(0, 20))
+        return "ipcp-unknown-code", data(tid, sid, ppp(0x8021, struct.pack("!BBH", code, random.randrange(256), 4 + len(body)) + body))
+    if k == 5: return "truncated-ppp", data(tid, sid, os.urandom(random.randrange(0, 4)))
+    if k == 6: return "junk-ipv4", data(tid, sid, ppp(0x0021, r))
+    if k == 7: return "no-such-session", data(tid, random.choice([0, 1, 65535, sid ^ 0x5555]), ppp(0xC021, struct.pack("!BBH", 9, 1, 8) + os.urandom(4)))
+    if k == 8:
+        ns, nr = random.randrange(65536), random.randrange(65536)
+        return "control-junk", struct.pack("!HHHHHH", 0xC802, 12 + len(r), random.choice([tid, 0, random.randrange(65536)]), 0, ns, nr) + r
+    return "random-bytes", os.urandom(random.randrange(1, 200))
+gap = seconds / count
+t0 = time.monotonic()
+for i in range(count):
+    kind, pkt = one()
+    s.sendto(pkt, (server, 1701))
+    kinds[kind] = kinds.get(kind, 0) + 1
+    d = t0 + (i + 1) * gap - time.monotonic()
+    if d > 0: time.sleep(d)
+s.close()
+print("sent", count, "in", round(time.monotonic() - t0, 2), "s:", " ".join("%s=%d" % kv for kv in sorted(kinds.items())))
+L2S_EOF
+[ -n "$tid" ] && [ -n "$sid" ] || { echo "no tunnel/session ids in xl2tpd.log" >> "$D/junk.txt"; exit 3; }
+/usr/bin/python3 /tmp/l2s-junk.py ${SERVER_ADDR} "$tid" "$sid" ${count} ${seconds} >> "$D/junk.txt" 2>&1
+ip xfrm state > "$D/junk-xfrm-after.txt" 2>&1
+cat "$D/junk.txt"
+`;
+}
+
+/** ESP packets the kernel sent toward `dst`: the output sequence numbers (`oseq`) of its states in `ip xfrm state`. */
+export function xfrmOutPackets(xfrmState: string, dst: string): number {
+  let total = 0;
+  for (const block of xfrmState.split(/\n(?=src )/)) {
+    if (!new RegExp(`^src \\S+ dst ${dst.replace(/\./g, '\\.')}\\b`).test(block)) continue;
+    total += Number.parseInt(/oseq 0x([0-9a-f]+)/.exec(block)?.[1] ?? '0', 16);
+  }
+  return total;
+}

@@ -187,3 +187,23 @@ export async function removeServerLeftovers(net: Net): Promise<void> {
     if (m?.[1]) await run('ip', ['netns', 'exec', net.server, 'nft', 'delete', 'table', m[1], 'l2tpsec'], { allowFail: true });
   }
 }
+
+/** net.ipv4.ip_forward in the server namespace ("0" or "1"). */
+export async function serverForwarding(net: Net): Promise<string> {
+  return (await run('ip', ['netns', 'exec', net.server, 'cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim();
+}
+
+export async function setServerForwarding(net: Net, value: string): Promise<void> {
+  await run('ip', ['netns', 'exec', net.server, 'sysctl', '-qw', `net.ipv4.ip_forward=${value}`]);
+}
+
+/**
+ * The server's nftables table `ip l2tpsec` in its namespace: the listing and its number
+ * of rules (lines with a handle that are neither a table nor a chain), or null when absent.
+ */
+export async function serverTable(net: Net): Promise<{ text: string; rules: number } | null> {
+  const r = await run('ip', ['netns', 'exec', net.server, 'nft', '-a', 'list', 'table', 'ip', 'l2tpsec'], { allowFail: true });
+  if (r.code !== 0) return null;
+  const rules = r.stdout.split('\n').filter((l) => /# handle \d+\s*$/.test(l) && !/^\s*(table|chain|set|map)\s/.test(l)).length;
+  return { text: r.stdout, rules };
+}

@@ -10,14 +10,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareKernel, type GuestKernel } from './kernel.js';
-import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverLeftovers, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
+import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverForwarding, serverLeftovers, serverTable, setServerForwarding, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
+import { applyPathFaults, dropChapSuccessOffJob, dropChapSuccessOnJob, ikeDuplicates, netemOffJob, netemOnJob, netemSent, nftCounter, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
+import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
 import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
-import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type ServerSetup } from './server.js';
+import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
 import { operate } from './operate.js';
 import { rebind } from './rebind.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
-import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Ctx, type Www } from './attempt.js';
+import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Client, type Ctx, type Www } from './attempt.js';
 import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -125,7 +127,7 @@ function makeFiles(dir: string): Www {
     writeFileSync(join(dir, smallOf(k)), b);
     return sha(b);
   });
-  return { smallSha: sha(small), bigSha: sha(big), perVmSha: perVm };
+  return { dir, smallSha: sha(small), bigSha: sha(big), perVmSha: perVm };
 }
 
 async function startHttp(net: Net, dir: string, logFile: string): Promise<Background> {
@@ -141,8 +143,9 @@ async function startHttp(net: Net, dir: string, logFile: string): Promise<Backgr
 }
 
 /** tcpdump in the server namespace: the scenario's capture, and the proof of `ike-request`. */
-async function startCapture(net: Net, pcap: string, logFile: string): Promise<Background> {
-  const p = startBackground('tcpdump', 'ip', ['netns', 'exec', net.server, 'tcpdump', '-i', 'eth0', '-nn', '-U', '-s', '2048', '-w', pcap, 'udp port 500 or udp port 4500 or udp port 1701 or esp'], logFile);
+async function startCapture(net: Net, pcap: string, logFile: string, exclude?: string): Promise<Background> {
+  const filter = `(udp port 500 or udp port 4500 or udp port 1701 or esp)${exclude !== undefined ? ` and not net ${exclude}` : ''}`;
+  const p = startBackground('tcpdump', 'ip', ['netns', 'exec', net.server, 'tcpdump', '-i', 'eth0', '-nn', '-U', '-s', '2048', '-w', pcap, filter], logFile);
   world.bg.push(p);
   await waitFor(() => p.hasExited() || (existsSync(logFile) && /listening on/.test(readFileSync(logFile, 'utf8'))), 15_000, 200);
   return p;
@@ -164,7 +167,25 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   const ctx: Ctx = { net, server: setup, www, scenario: sc, log: join(dir, 'scenario.log'), pcap: join(dir, 'server.pcap'), t0 };
   note(ctx, `scenario ${sc.name}: profile ${sc.profile} ${JSON.stringify(sc.tweak ?? {})}, topology ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, mustNotReach ${sc.mustNotReach}` : ''}`);
   say(`${sc.name}: start (${sc.profile}, ${sc.topology}, expect ${sc.expect}${sc.mustNotReach ? `, must not reach ${sc.mustNotReach}` : ''})`);
-  const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'));
+  // a flood's own packets stay out of the capture (it would be hundreds of MB)
+  const capture = await startCapture(net, ctx.pcap, join(dir, 'tcpdump.log'), sc.flood ? FLOOD_SRC_NET : undefined);
+  const why: string[] = [];
+  let ok = true;
+  // Checks beyond the stages; a check named in knownFailures is expected to fail (and must not pass).
+  const known = new Set(sc.knownFailures ?? []);
+  const check = (pass: boolean, what: string, detail: string): boolean => {
+    const isKnown = known.has(what);
+    const sign = pass ? (isKnown ? '✓ (but marked as a known failure: remove the mark)' : '✓') : isKnown ? '✗ (KNOWN FAILURE, expected on this code)' : '✗';
+    say(`${sc.name}: ${what} ${sign} (${detail})`);
+    note(ctx, `check: ${what} ${pass ? 'ok' : 'FAILED'}${isKnown ? ' [marked as a known failure]' : ''}: ${detail}`);
+    if (pass === isKnown) {
+      ok = false;
+      why.push(isKnown ? `${what}: passes but is marked as a known failure (remove it from knownFailures)` : `${what}: ${detail}`);
+    }
+    return pass;
+  };
+  // kill9: what forwarding was before the first start, and the fresh start's rule count
+  const forwardingBefore = sc.kill9 ? await serverForwarding(net) : '';
   // vanish: DPD and HELLO at 10 s, so the server notices soon; rebind: DPD at 10 s, so a probe to a stale mapping would show
   const timers = sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : sc.rebind ? { dpdIdle: 10, helloInterval: 60 } : undefined;
   const ownConfig = sc.pool !== undefined || timers !== undefined;
@@ -175,12 +196,17 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     say(`${sc.name}: server: ${headline(n)}`);
   }
   if (srv.proc) world.bg.push(srv.proc);
-  const why: string[] = [];
   let reachedText = '';
-  let ok = true;
+  let freshRules = -1;
+  if (sc.kill9) {
+    const t = await serverTable(net);
+    freshRules = t?.rules ?? -1;
+    if (t) writeFileSync(join(dir, 'nft-fresh.txt'), t.text);
+    note(ctx, `kill9: ip_forward before the first start ${forwardingBefore}; the fresh start's table has ${freshRules} rules`);
+  }
   try {
     const clients = newClients(ctx, vms, sc.name, setup);
-    await attempt(ctx, clients, sc.name, profileOf(sc.profile, sc.tweak));
+    await faulted(ctx, sc, vms, clients, srv, dir, check, () => attempt(ctx, clients, sc.name, profileOf(sc.profile, sc.tweak)));
     const low = lowest(clients);
     const high = highest(clients);
     reachedText = low === high ? low : `${low}..${high}`;
@@ -210,7 +236,20 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       }
     }
     if (sc.thenProfile) {
-      if (sc.restartServer) {
+      if (sc.restartServer && sc.kill9) {
+        say(`${sc.name}: kill -9 of the server with the client connected, then a start`);
+        if (srv.proc) {
+          srv.proc.child.kill('SIGKILL');
+          await srv.proc.exited;
+        }
+        const left = await serverLeftovers(net);
+        note(ctx, `server killed (SIGKILL); left behind (expected: its nftables table): ${left.length > 0 ? left.join(', ') : 'nothing'}; ip_forward now ${await serverForwarding(net)}`);
+        srv = await startServer(net, setup, join(dir, 'server-2.log'), 60_000);
+        if (srv.proc) world.bg.push(srv.proc);
+        const t = await serverTable(net);
+        if (t) writeFileSync(join(dir, 'nft-after-kill9.txt'), t.text);
+        check(t !== null && freshRules > 0 && t.rules === freshRules, 'restart after kill -9: nftables table as a fresh start has it', `${t ? t.rules : 'no table'} rules after the restart, ${freshRules} after a fresh start`);
+      } else if (sc.restartServer) {
         say(`${sc.name}: restarting the server`);
         await stopServer(srv);
         const left = await serverLeftovers(net);
@@ -266,6 +305,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
         why.push(`follow-up ${sc.thenProfile} reached ${th}, must not reach ${sc.thenMustNotReach}`);
       }
     }
+    if (sc.kill9) {
+      // a clean stop of the restarted server: nothing left, forwarding as before the FIRST start
+      await stopServer(srv);
+      const left = await serverLeftovers(net);
+      check(left.length === 0, 'clean stop after the restart leaves nothing', left.length > 0 ? left.join(', ') : 'no l2stun* device, no l2tpsec table');
+      const fw = await serverForwarding(net);
+      check(fw === forwardingBefore, 'ip_forward after the clean stop as before the first start', `before the first start ${forwardingBefore}, after kill -9, restart and clean stop ${fw}`);
+    }
   } catch (e) {
     if (e instanceof Aborted) throw e;
     ok = false;
@@ -273,6 +320,11 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
   } finally {
     await stopServer(srv);
+    if (sc.kill9 && forwardingBefore !== '' && (await serverForwarding(net)) !== forwardingBefore) {
+      // whatever the server did, the next scenario starts as this one did
+      await setServerForwarding(net, forwardingBefore);
+      note(ctx, `kill9: ip_forward set back to ${forwardingBefore} for the scenarios after this one`);
+    }
     if (ownConfig) writeFileSync(setup.config, serverConfigText(setup));
     if (sc.operate) {
       // put back the users this scenario deleted, for the scenarios after it
@@ -303,6 +355,83 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   note(ctx, `result: ${ok ? 'PASS' : 'FAIL'} reached ${reachedText} in ${seconds.toFixed(1)}s ${why.join('; ')}`);
   say(`${sc.name}: ${ok ? 'PASS' : 'FAIL'} — reached ${reachedText || 'none'} (expect ${sc.expect}) in ${seconds.toFixed(1)}s${ok ? '' : `: ${why.join('; ')}\n    artifacts: ${dir}`}`);
   return { name: sc.name, reached: reachedText || 'none', ok, why: why.join('; '), seconds, dir };
+}
+
+/**
+ * The first attempt under the scenario's faults: loss/duplicates on the path, netem on
+ * the VMs, a flood; each one is undone after the attempt (whatever happened) and judged.
+ */
+async function faulted(ctx: Ctx, sc: Scenario, vms: Vm[], clients: Client[], srv: RunningServer, dir: string, check: (pass: boolean, what: string, detail: string) => boolean, body: () => Promise<void>): Promise<void> {
+  const home = vms[0]?.home;
+  const path = (sc.pathLossPct ?? 0) > 0 || sc.dupIke === true || sc.dropQm3Once === true;
+  let flood: RunningFlood | null = null;
+  const slog = join(dir, 'server.log');
+  try {
+    if (path && home) {
+      const rules = await applyPathFaults(ctx.net, home, { ...(sc.pathLossPct !== undefined ? { lossPct: sc.pathLossPct } : {}), ...(sc.dupIke === true ? { dupIke: true } : {}), ...(sc.dropQm3Once === true ? { dropQm3Once: true } : {}) });
+      note(ctx, `faults on the path (inet):\n${rules}`);
+      say(`${sc.name}: path faults on:${sc.pathLossPct ? ` ${sc.pathLossPct}% loss each way` : ''}${sc.dupIke ? ' every IKE packet twice' : ''}${sc.dropQm3Once ? ' the client\'s first QM3 dropped' : ''}`);
+    }
+    if (sc.clientNetem !== undefined) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'netem-on', netemOnJob(c.gdir, sc.clientNetem), 20);
+        note(ctx, `--- ${c.vm.name} job netem-on: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        check(r.rc === 0 && /netem/.test(r.out), 'netem on the client VM', r.out.trim().split('\n').at(-1) ?? '');
+      }
+    }
+    if (sc.dropChapSuccessOnce) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'drop-chap-success', dropChapSuccessOnJob(c.gdir), 20);
+        note(ctx, `--- ${c.vm.name} job drop-chap-success: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        check(/rc=0/.test(r.out), 'the client drops the first MS-CHAPv2 Success (nftables in the VM)', r.out.trim().split('\n').at(-1) ?? '');
+      }
+    }
+    if (sc.flood && srv.proc) flood = await startFlood(ctx, sc.flood, srv.proc.pid, slog, dir);
+    await body();
+  } finally {
+    if (flood && sc.flood) await stopFlood(ctx, flood, sc.flood, slog, dir, check);
+    if (path) {
+      const n = await pathFaultCounters(ctx.net);
+      await removePathFaults(ctx.net);
+      writeFileSync(join(dir, 'path-faults.json'), JSON.stringify(Object.fromEntries(n), null, 1));
+      if ((sc.pathLossPct ?? 0) > 0) {
+        const all = (n.get('all-up') ?? 0) + (n.get('all-down') ?? 0);
+        const lost = (n.get('loss-up') ?? 0) + (n.get('loss-down') ?? 0);
+        const pct = all > 0 ? (100 * lost) / all : 0;
+        // the drops must really have happened, at about the rate asked for
+        check(all > 500 && Math.abs(pct - (sc.pathLossPct ?? 0)) < 2, `${sc.pathLossPct ?? 0}% loss on the path`, `${lost} of ${all} packets dropped (${pct.toFixed(2)}%): up ${n.get('loss-up') ?? 0}/${n.get('all-up') ?? 0}, down ${n.get('loss-down') ?? 0}/${n.get('all-down') ?? 0}`);
+      }
+      if (sc.dupIke) {
+        const up = (n.get('dup-up-500') ?? 0) + (n.get('dup-up-4500') ?? 0);
+        const down = (n.get('dup-down-500') ?? 0) + (n.get('dup-down-4500') ?? 0);
+        const seen = ikeDuplicates(ctx.pcap, 'to-server');
+        // every IKE packet the client sent reached the server twice, byte for byte (one lost copy at most: the capture starts with the flow)
+        check(up >= 4 && down >= 3 && seen.distinct > 0 && seen.twice >= seen.distinct - 1, 'every IKE packet duplicated on the path', `copied ${up} up, ${down} down; the server's capture has ${seen.distinct} distinct IKE packets from the client, ${seen.twice} of them twice`);
+      }
+      if (sc.dropQm3Once) {
+        const dropped = n.get('drop-qm3') ?? 0;
+        const qm2 = await quickModeReplies(ctx.pcap);
+        check(dropped === 1 && qm2 >= 2, "the client's QM3 dropped once, the server sent QM2 again", `${dropped} QM3 dropped; the server's capture has ${qm2} Quick Mode replies`);
+      }
+    }
+    if (sc.dropChapSuccessOnce) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'drop-chap-success-off', dropChapSuccessOffJob(c.gdir), 20);
+        note(ctx, `--- ${c.vm.name} job drop-chap-success-off: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        const dropped = nftCounter(r.out, 'success-dropped');
+        const passed = nftCounter(r.out, 'success-passed');
+        check(dropped === 1 && passed >= 1, 'the first Success dropped, the server sent it again', `${dropped} dropped, ${passed} repeated Success let through`);
+      }
+    }
+    if (sc.clientNetem !== undefined) {
+      for (const c of clients) {
+        const r = await job(c.vm, 'netem-off', netemOffJob(c.gdir), 20);
+        note(ctx, `--- ${c.vm.name} job netem-off: rc=${String(r.rc)}\n${r.out.trimEnd()}`);
+        const sent = netemSent(r.out);
+        check(sent > 100 && !/qdisc netem/.test(r.out.split('\n').slice(-3).join('\n')), 'netem delayed the client\'s packets (then off)', `${sent} packets through netem`);
+      }
+    }
+  }
 }
 
 function selectScenarios(o: Options): Scenario[] {

@@ -383,3 +383,26 @@ describe('log volume', () => {
     expect(logs).toBeLessThanOrEqual(5);
   });
 });
+
+describe('a lost MS-CHAPv2 Success', () => {
+  // The peer never asks again: pppd waits in its authenticate phase and discards our IPCP
+  // ("discarding proto 0x8021 in phase 5") until IPCP times out. Seen with one Success
+  // dropped on the path in the interop harness.
+  it('is sent again every 3 s until the peer sends an NCP packet, then no more', () => {
+    const m = authenticated();
+    const success = byProto(m.outs, 0xc223, 3)[0]!;
+    expect(byProto(m.s.tick(2999), 0xc223, 3)).toEqual([]);
+    expect(byProto(m.s.tick(3000), 0xc223, 3)[0]?.equals(success)).toBe(true);
+    expect(byProto(m.s.tick(6000), 0xc223, 3)[0]?.equals(success)).toBe(true);
+    // the peer's IPCP Configure-Request: it has our Success
+    m.s.receive(frame(0x8021, 1, 1, []), 6100);
+    for (const t of [9000, 12_000, 30_000]) expect(byProto(m.s.tick(t), 0xc223, 3)).toEqual([]);
+  });
+
+  it('is sent again 10 times at most', () => {
+    const m = authenticated();
+    let again = 0;
+    for (let t = 1000; t <= 60_000; t += 1000) again += byProto(m.s.tick(t), 0xc223, 3).length;
+    expect(again).toBe(10);
+  });
+});
