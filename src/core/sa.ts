@@ -43,6 +43,11 @@ export interface ChildSaUp {
   local: Endpoint;
   /** 'udp' = RFC 3948 UDP encapsulation on port 4500; 'none' = raw ESP. */
   encapsulation: 'udp' | 'none';
+  /**
+   * RFC 4303 §3.1: 'transport' (default; IKEv1 + L2TP: the inner packet is a UDP datagram to
+   * port 1701) or 'tunnel' (IKEv2: the inner packet is a whole IPv4 packet for the TUN).
+   */
+  mode?: 'transport' | 'tunnel';
   transform: EspTransform;
   /** Keys for packets we receive (our SPI) and packets we send (the peer's SPI). */
   inbound: EspKeys;

@@ -25,9 +25,11 @@ export type EspInDropReason =
   | 'inner-truncated'
   | 'bad-inner-length'
   | 'bad-inner-port'
-  | 'not-l2tp';
+  | 'not-l2tp'
+  | 'not-ipv4'
+  | 'bad-inner-ipv4';
 
-export type EspOutDropReason = 'unknown-sa' | 'bad-port' | 'too-big' | 'seq-exhausted';
+export type EspOutDropReason = 'unknown-sa' | 'bad-port' | 'too-big' | 'seq-exhausted' | 'wrong-mode';
 
 export const ESP_IN_DROP_NAMES: Record<EspInDropReason, string> = {
   truncated: 'shorter than SPI, sequence number, IV and ICV',
@@ -45,6 +47,8 @@ export const ESP_IN_DROP_NAMES: Record<EspInDropReason, string> = {
   'bad-inner-length': 'inner UDP length field inconsistent',
   'bad-inner-port': 'inner UDP source port 0',
   'not-l2tp': 'inner UDP destination port not 1701',
+  'not-ipv4': 'tunnel mode: next header not 4 (IPv4)',
+  'bad-inner-ipv4': 'tunnel mode: inner packet not IPv4 (version, header length or total length)',
 };
 
 export const ESP_OUT_DROP_NAMES: Record<EspOutDropReason, string> = {
@@ -52,6 +56,7 @@ export const ESP_OUT_DROP_NAMES: Record<EspOutDropReason, string> = {
   'bad-port': 'inner destination port not 1..65535',
   'too-big': 'inner datagram over 65535 bytes',
   'seq-exhausted': 'outbound sequence number would wrap (RFC 4303 §3.3.3): rekey',
+  'wrong-mode': 'tunnel SA: payload not one whole IPv4 packet, or an L2TP head given',
 };
 
 const QUIET_IN: ReadonlySet<EspInDropReason> = new Set<EspInDropReason>(['replay-dup', 'replay-old', 'dummy-packet']);

@@ -1,7 +1,9 @@
 /**
- * ESP (RFC 4303) in transport mode, UDP-encapsulated (RFC 3948), for L2TP:
- * the batch fast path in both directions. Sans-I/O: the caller passes `now`
- * and gets outputs back; nothing here throws on packet input.
+ * ESP (RFC 4303), UDP-encapsulated (RFC 3948): transport mode for L2TP
+ * (IKEv1) and tunnel mode for whole IPv4 packets (IKEv2, RFC 4303 §3.1.2),
+ * per SA (ChildSaUp.mode): the batch fast path in both directions.
+ * Sans-I/O: the caller passes `now` and gets outputs back; nothing here
+ * throws on packet input.
  *
  * Inbound, per batch:
  *   1. per datagram: SPI lookup (unknown: drop, never reply), length check;
@@ -11,8 +13,11 @@
  *      the window moves (RFC 4303 §3.4.3).
  *   3. per SA: ONE CBC decryption over all verified packets (cbc-batch.ts);
  *      AES-GCM is one decipher per packet (the tag is per packet).
- *   4. per packet: padding, Next Header 17, inner UDP to port 1701
- *      (payload.ts); delivered with the SA's id and peer, never the packet's.
+ *   4. per packet: padding, then transport: Next Header 17, inner UDP to port
+ *      1701, delivered as `l2tp`; tunnel: Next Header 4, a plausible IPv4
+ *      packet, delivered as `ipv4` (payload.ts). Both with the SA's id and
+ *      peer, never the packet's; a tunnel SA never yields `l2tp` nor a
+ *      transport SA `ipv4`.
  * Outbound: sequence numbers (no wrap; 'rekey-needed' once past 2^32 - 2^16),
  * one chained CBC encryption per SA with an unpredictable IV per packet,
  * HMAC per packet, one zero-filled allocation per SA per batch for all sends.
@@ -23,12 +28,12 @@ import { logEvent } from '../core/log.js';
 import type { ChildSaUp, Endpoint } from '../core/sa.js';
 import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
-import { parseTransportPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload } from './payload.js';
+import { ipv4Length, parseTransportPayload, parseTunnelPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload, writeTunnelPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
-import type { EspDelivered, EspEvent, EspInbound, EspOutbound, EspSaStats, EspSend } from './types.js';
+import type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
-export type { EspDelivered, EspEvent, EspInbound, EspOutbound, EspSaStats, EspSend } from './types.js';
+export type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
 /** RFC 4303 §3.3.3: the sender must not let the 32-bit counter cycle; ask for a rekey well before. */
 export const REKEY_SEQ_THRESHOLD = 2 ** 32 - 2 ** 16;
@@ -135,14 +140,17 @@ export class EspEngine {
   }
 
   /**
-   * Verify, decrypt and unwrap one batch of ESP-in-UDP datagrams. Delivered
-   * payloads are views into one plaintext buffer per SA per batch (keep or
+   * Verify, decrypt and unwrap one batch of ESP-in-UDP datagrams: L2TP
+   * payloads of transport SAs in `delivered`, IPv4 packets of tunnel SAs in
+   * `ipv4` (two lists, so neither can be taken for the other). Delivered
+   * bytes are views into one plaintext buffer per SA per batch (keep or
    * copy as needed). Order: grouped by SA in order of first appearance, batch
    * order within an SA. Never throws; every datagram is either delivered or
    * counted under esp.in.drop.<reason>.
    */
-  decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; events: EspEvent[] } {
+  decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; ipv4: EspIpv4Delivered[]; events: EspEvent[] } {
     const delivered: EspDelivered[] = [];
+    const ipv4: EspIpv4Delivered[] = [];
     const events: EspEvent[] = this.queued.length ? this.takeEvents() : [];
     const touched = this.touched;
     try {
@@ -174,8 +182,8 @@ export class EspEngine {
       }
       for (const sa of touched) {
         try {
-          if (sa.spec.mode === 'gcm') this.inGcm(sa, batch, now, delivered, events);
-          else this.inCbc(sa, batch, now, delivered, events);
+          if (sa.spec.mode === 'gcm') this.inGcm(sa, batch, now, delivered, ipv4, events);
+          else this.inCbc(sa, batch, now, delivered, ipv4, events);
         } catch (e) {
           // Not reachable by packet input; a defect must not kill the daemon.
           this.counters.inc('esp.in.internal-error');
@@ -186,11 +194,11 @@ export class EspEngine {
       for (const sa of touched) sa.pending.length = 0;
       touched.length = 0;
     }
-    return { delivered, events };
+    return { delivered, ipv4, events };
   }
 
   /** CBC + HMAC: replay check, ICV, window update per packet; one decryption for the SA's verified packets. */
-  private inCbc(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], events: EspEvent[]): void {
+  private inCbc(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     const bs = s.blockSize;
     const icv = s.icvLen;
@@ -241,12 +249,12 @@ export class EspEngine {
       // The blocks decrypted from IVs and gaps are D_K(bytes) garbage: wipe them, the delivered views share this buffer.
       out.fill(0, prevEnd, ctStart);
       prevEnd = ctStart + recs[r + 2]!;
-      this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, events);
+      this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, ipv4, events);
     }
   }
 
   /** AES-GCM (RFC 4106): nonce = salt | explicit IV, AAD = SPI | seq, 16-byte tag; one decipher per packet. */
-  private inGcm(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], events: EspEvent[]): void {
+  private inGcm(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     for (const idx of sa.pending) {
       const pkt = batch[idx]!;
@@ -273,7 +281,7 @@ export class EspEngine {
       const newest = seq > sa.replay.highest;
       sa.replay.update(seq);
       this.noteSource(sa, pkt.from, newest, events);
-      this.deliver(sa, pkt, pt, 0, pt.length, seq, now, delivered, events);
+      this.deliver(sa, pkt, pt, 0, pt.length, seq, now, delivered, ipv4, events);
     }
   }
 
@@ -286,19 +294,33 @@ export class EspEngine {
     seq: number,
     now: number,
     delivered: EspDelivered[],
+    ipv4: EspIpv4Delivered[],
     events: EspEvent[],
   ): void {
+    if (sa.tunnel) {
+      const packet = parseTunnelPayload(pt, start, end);
+      if (typeof packet === 'string') {
+        this.dropIn(packet, pkt, sa, seq, now, events);
+        return;
+      }
+      this.countIn(sa, pkt.data.length);
+      ipv4.push({ kind: 'ipv4', saId: sa.id, peer: sa.peer, packet });
+      return;
+    }
     const r = parseTransportPayload(pt, start, end);
     if (typeof r === 'string') {
       this.dropIn(r, pkt, sa, seq, now, events);
       return;
     }
-    const n = pkt.data.length;
+    this.countIn(sa, pkt.data.length);
+    delivered.push({ kind: 'l2tp', saId: sa.id, peer: sa.peer, innerSrcPort: r.srcPort, payload: r.payload });
+  }
+
+  private countIn(sa: EspSa, n: number): void {
     sa.packetsIn++;
     sa.bytesIn += n;
     this.counters.inc('esp.in.packets');
     this.counters.inc('esp.in.bytes', n);
-    delivered.push({ saId: sa.id, peer: sa.peer, innerSrcPort: r.srcPort, payload: r.payload });
   }
 
   /**
@@ -348,7 +370,8 @@ export class EspEngine {
 
 
   /**
-   * Encrypt one batch of inner UDP payloads (L2TP) for their SAs. The send
+   * Encrypt one batch for their SAs: inner UDP payloads (L2TP) on transport
+   * SAs, whole IPv4 packets on tunnel SAs (see EspOutbound). The send
    * buffers of one SA share one zero-filled allocation. Order: grouped by SA in
    * order of first appearance, batch order within an SA. Never throws.
    */
@@ -364,14 +387,23 @@ export class EspEngine {
           this.dropOut('unknown-sa', o, now, events);
           continue;
         }
-        const port = o.innerDstPort;
-        if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
-          this.dropOut('bad-port', o, now, events);
-          continue;
-        }
-        if (innerLength(o) + UDP_HEADER_LEN > 0xffff) {
-          this.dropOut('too-big', o, now, events);
-          continue;
+        if (sa.tunnel) {
+          // one whole IPv4 packet and nothing else (its Total Length bounds it to 65535)
+          const p = o.payload;
+          if (o.head !== undefined || ipv4Length(p, 0, p.length) !== p.length) {
+            this.dropOut('wrong-mode', o, now, events);
+            continue;
+          }
+        } else {
+          const port = o.innerDstPort;
+          if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
+            this.dropOut('bad-port', o, now, events);
+            continue;
+          }
+          if (innerLength(o) + UDP_HEADER_LEN > 0xffff) {
+            this.dropOut('too-big', o, now, events);
+            continue;
+          }
         }
         if (sa.pending.length === 0) touched.push(sa);
         sa.pending.push(i);
@@ -416,6 +448,8 @@ export class EspEngine {
     const bs = s.blockSize;
     const icv = s.icvLen;
     const hmac = sa.outHmac!;
+    const tunnel = sa.tunnel;
+    const udp = tunnel ? 0 : UDP_HEADER_LEN;
     const recs = this.recs;
     recs.length = 0;
     let streamLen = 0;
@@ -424,7 +458,7 @@ export class EspEngine {
       const o = batch[idx]!;
       const seq = this.nextSeq(sa, o, now, events);
       if (seq < 0) continue;
-      const padded = paddedLength(UDP_HEADER_LEN + innerLength(o), bs);
+      const padded = paddedLength(udp + innerLength(o), bs);
       recs.push(idx, seq, padded);
       streamLen += padded + bs;
       wireLen += hmac.headroom + ESP_HDR + s.ivLen + padded + icv;
@@ -438,7 +472,7 @@ export class EspEngine {
     let p = 0;
     for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
       const o = batch[recs[r]!]!;
-      p = writeTransportPayload(stream, p, o.innerDstPort, o.payload, recs[r + 2]!, o.head);
+      p = tunnel ? writeTunnelPayload(stream, p, o.payload, recs[r + 2]!) : writeTransportPayload(stream, p, o.innerDstPort, o.payload, recs[r + 2]!, o.head);
       if (k < n - 1) {
         rnd.copy(stream, p, (k + 1) * bs, (k + 2) * bs);
         p += bs;
@@ -470,13 +504,16 @@ export class EspEngine {
   /** AES-GCM (RFC 4106): explicit IV = 0^32 | seq, unique per packet under the key since seq never wraps. */
   private outGcm(sa: EspSa, batch: EspOutbound[], now: number, sends: EspSend[], events: EspEvent[]): void {
     const s = sa.spec;
+    const tunnel = sa.tunnel;
+    const udp = tunnel ? 0 : UDP_HEADER_LEN;
     for (const idx of sa.pending) {
       const o = batch[idx]!;
       const seq = this.nextSeq(sa, o, now, events);
       if (seq < 0) continue;
-      const padded = paddedLength(UDP_HEADER_LEN + innerLength(o), s.blockSize);
+      const padded = paddedLength(udp + innerLength(o), s.blockSize);
       const stream = (this.outStream = ensure(this.outStream, padded));
-      writeTransportPayload(stream, 0, o.innerDstPort, o.payload, padded, o.head);
+      if (tunnel) writeTunnelPayload(stream, 0, o.payload, padded);
+      else writeTransportPayload(stream, 0, o.innerDstPort, o.payload, padded, o.head);
       const data = Buffer.alloc(ESP_HDR + s.ivLen + padded + s.icvLen);
       data.writeUInt32BE(sa.outSpi, 0);
       data.writeUInt32BE(seq, 4);

@@ -38,6 +38,8 @@ export class EspSa {
   readonly pending: number[] = [];
   /** IKE said 'none' (raw ESP): we only speak ESP in UDP, so this SA is run UDP-encapsulated anyway. */
   readonly rawEspRequested: boolean;
+  /** RFC 4303 §3.1.2 tunnel mode: the inner packet is a whole IPv4 packet (Next Header 4), not UDP to L2TP. */
+  readonly tunnel: boolean;
   /**
    * Where this SA's packets go: the peer's endpoint at first, then wherever the peer's
    * newest authenticated packet came from (a NAT rebinding, RFC 3948 §2.2 / RFC 3947 §4).
@@ -56,7 +58,9 @@ export class EspSa {
       if (s.hashName && k.authKey.length === 0) throw new TypeError(`SA ${up.id}: ${dir} authKey empty`);
       if (!Number.isInteger(k.spi) || k.spi < 256 || k.spi > 0xffffffff) throw new TypeError(`SA ${up.id}: ${dir} SPI ${k.spi} reserved (RFC 4303 §2.1)`);
     }
+    if (up.mode !== undefined && up.mode !== 'transport' && up.mode !== 'tunnel') throw new TypeError(`SA ${up.id}: mode ${String(up.mode)}`);
     this.id = up.id;
+    this.tunnel = up.mode === 'tunnel';
     this.rawEspRequested = up.encapsulation !== 'udp';
     this.peer = Object.freeze({ address: up.peer.address, port: up.peer.port }); // shared by every delivered/sent packet
     this.peerKey = endpointKey(up.peer);

@@ -10,13 +10,30 @@ export interface EspInbound {
   data: Uint8Array;
   from: Endpoint;
 }
-/** The inner UDP payload (L2TP bytes, a view) of an authenticated packet. */
+/** Transport mode: the inner UDP payload (L2TP bytes, a view) of an authenticated packet. */
 export interface EspDelivered {
+  kind: 'l2tp';
   saId: string;
   peer: Endpoint;
   innerSrcPort: number;
   payload: Uint8Array;
 }
+/**
+ * Tunnel mode: the inner IPv4 packet (a view, TFC padding trimmed) of an
+ * authenticated packet, for the TUN. Only its form is checked: whether its
+ * source is the session's virtual IP is the caller's check.
+ */
+export interface EspIpv4Delivered {
+  kind: 'ipv4';
+  saId: string;
+  peer: Endpoint;
+  packet: Uint8Array;
+}
+/**
+ * Transport SA: `head` + `payload` go in a UDP datagram to `innerDstPort`.
+ * Tunnel SA: `payload` is one whole IPv4 packet (Total Length = its length),
+ * sent with Next Header 4; `innerDstPort` is ignored and `head` must be absent.
+ */
 export interface EspOutbound {
   saId: string;
   innerDstPort: number;

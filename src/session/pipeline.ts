@@ -222,7 +222,8 @@ export class Pipeline {
   /** The ESP-in-UDP datagrams of one event-loop turn. */
   espBatch(batch: EspInbound[], now: number): void {
     this.guard('esp', now, () => {
-      const { delivered, events } = this.esp.decryptBatch(batch, now);
+      const { delivered, ipv4, events } = this.esp.decryptBatch(batch, now);
+      if (ipv4.length > 0) this.counters.inc('session.drop.tunnel-packet-unexpected', ipv4.length); // tunnel-mode SAs (IKEv2) are not served here yet
       this.onEspEvents(events, now);
       for (const d of delivered) {
         const lineage = this.lineages.ofChildSa(d.saId);

@@ -18,24 +18,30 @@ export interface Plain {
   /** Override the Pad Length byte. */
   padLen?: number;
   nextHeader?: number;
+  /** Inner bytes instead of the UDP header and payload (tunnel mode: an IPv4 packet); Next Header then defaults to 4. */
+  inner?: Uint8Array;
   /** Raw plaintext instead of the above (must be block-aligned for CBC). */
   raw?: Uint8Array;
 }
 
 export function plaintext(spec: TransformSpec, p: Plain): Buffer {
   if (p.raw) return Buffer.from(p.raw);
-  const payload = p.payload ?? new Uint8Array(0);
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(p.srcPort ?? 1701, 0);
-  udp.writeUInt16BE(p.dstPort ?? 1701, 2);
-  udp.writeUInt16BE(p.udpLen ?? 8 + payload.length, 4);
-  const inner = Buffer.concat([udp, payload]);
+  let inner: Buffer;
+  if (p.inner) inner = Buffer.from(p.inner);
+  else {
+    const payload = p.payload ?? new Uint8Array(0);
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(p.srcPort ?? 1701, 0);
+    udp.writeUInt16BE(p.dstPort ?? 1701, 2);
+    udp.writeUInt16BE(p.udpLen ?? 8 + payload.length, 4);
+    inner = Buffer.concat([udp, payload]);
+  }
   let padding = p.padding;
   if (!padding) {
     const n = (spec.blockSize - ((inner.length + 2) % spec.blockSize)) % spec.blockSize;
     padding = Uint8Array.from({ length: n }, (_, i) => i + 1);
   }
-  return Buffer.concat([inner, padding, Buffer.from([p.padLen ?? padding.length, p.nextHeader ?? 17])]);
+  return Buffer.concat([inner, padding, Buffer.from([p.padLen ?? padding.length, p.nextHeader ?? (p.inner ? 4 : 17)])]);
 }
 
 /** Encrypt one ESP packet with keys k (the sender's outbound keys). */
@@ -100,6 +106,26 @@ export function naiveInner(pt: Buffer): { srcPort: number; payload: Buffer } | n
   const len = pt.readUInt16BE(4);
   if (dst !== 1701 || src === 0 || len < 8 || len > innerEnd) return null;
   return { srcPort: src, payload: pt.subarray(8, len) };
+}
+
+/**
+ * Reference tunnel-mode check (RFC 4303 §2.4, §3.1.2; RFC 791 §3.1): the IPv4
+ * packet up to its Total Length, or null.
+ */
+export function naiveTunnelInner(pt: Buffer): Buffer | null {
+  const n = pt.length;
+  if (n < 2) return null;
+  const padLen = pt[n - 2]!;
+  if (pt[n - 1] !== 4) return null;
+  const innerEnd = n - 2 - padLen;
+  if (innerEnd < 0) return null;
+  for (let i = 0; i < padLen; i++) if (pt[innerEnd + i] !== i + 1) return null;
+  if (innerEnd < 20) return null;
+  const version = pt[0]! >> 4;
+  const headerLen = (pt[0]! & 15) * 4;
+  const total = pt.readUInt16BE(2);
+  if (version !== 4 || headerLen < 20 || total < headerLen || total > innerEnd) return null;
+  return pt.subarray(0, total);
 }
 
 export function specOf(sa: ChildSaUp): TransformSpec {

@@ -57,3 +57,43 @@ export function saPair(name: string, id = 'sa1', spiA = 0x1000, spiB = 0x2000, r
   const theirs: ChildSaUp = { ...ours, id: `${id}-peer`, peer: server, local: client, inbound: kOut, outbound: kIn };
   return { ours, theirs };
 }
+
+/** saPair for a tunnel-mode (IKEv2) child SA on both sides. */
+export function tunnelPair(name: string, id = 'sa1', spiA = 0x1000, spiB = 0x2000, rnd: (n: number) => Buffer = randomBytes): SaPair {
+  const p = saPair(name, id, spiA, spiB, rnd);
+  p.ours.mode = 'tunnel';
+  p.theirs.mode = 'tunnel';
+  return p;
+}
+
+/** RFC 791 header checksum: ones' complement of the ones' complement sum of the header's 16-bit words. */
+function headerChecksum(h: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/**
+ * An IPv4 packet (RFC 791): `options` make the header longer (a multiple of 4
+ * bytes), `totalLength` / `version` / `ihl` override the fields for bad ones.
+ */
+export function ipv4Packet(
+  src: string,
+  dst: string,
+  payload: Uint8Array,
+  o: { proto?: number; options?: Uint8Array; totalLength?: number; version?: number; ihl?: number; id?: number } = {},
+): Buffer {
+  const options = o.options ?? new Uint8Array(0);
+  const h = Buffer.alloc(20 + options.length);
+  h[0] = ((o.version ?? 4) << 4) | ((o.ihl ?? h.length / 4) & 15);
+  h.writeUInt16BE(o.totalLength ?? h.length + payload.length, 2);
+  h.writeUInt16BE(o.id ?? 0x1234, 4);
+  h[8] = 64;
+  h[9] = o.proto ?? 17;
+  Buffer.from(src.split('.').map(Number)).copy(h, 12);
+  Buffer.from(dst.split('.').map(Number)).copy(h, 16);
+  Buffer.from(options).copy(h, 20);
+  h.writeUInt16BE(headerChecksum(h), 10);
+  return Buffer.concat([h, payload]);
+}
