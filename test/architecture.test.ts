@@ -20,7 +20,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   nat: ['core'],
   radius: ['core'],
   io: ['core'],
-  session: ['core', 'ike', 'esp', 'l2tp', 'ppp', 'nat'],
+  session: ['core', 'ike', 'ikev2', 'esp', 'l2tp', 'ppp', 'nat'],
   cli: ['daemon'],
   // the host reaches the protocols only through the pipeline (ppp: the users file's NT hashes)
   daemon: ['core', 'session', 'ppp', 'io'],

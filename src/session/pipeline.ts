@@ -25,6 +25,7 @@ import { PppSession, type PppAuthBackend, type PppOutput, type PppUser } from '.
 import { AuthFailureTracker } from '../ppp/auth-failures.js';
 import { MinHeap } from './heap.js';
 import { Lineages, type Lineage, type Route } from './lineage.js';
+import { Ikev2Sessions, peekMajorVersion, type Ikev2Options } from './ikev2.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
 
@@ -69,6 +70,8 @@ export interface PipelineOptions {
   ike?: Partial<IkeResponderConfig>;
   /** Tests: extra L2TP server settings (e.g. channel timing). */
   l2tp?: Partial<L2tpServerConfig>;
+  /** Serve IKEv2 (EAP-MSCHAPv2 with the server's certificate) beside L2TP/IPsec. */
+  ikev2?: Ikev2Options;
 }
 
 export interface PipelineLimits {
@@ -141,6 +144,8 @@ export class Pipeline {
   private head = Buffer.alloc(HEAD_MAX * 256);
   private headPos = 0;
   private readonly maxRoutes: number;
+  /** IKEv2 sessions, when served. */
+  private readonly v2: Ikev2Sessions | undefined;
   private readonly maxUnauthenticated: number;
   /** MS-CHAPv2/PAP failures per user and per client address, across sessions (backoff). */
   private readonly authFailures: AuthFailureTracker;
@@ -191,6 +196,27 @@ export class Pipeline {
     this.table.pool.setStatic(users.staticAddresses());
     // The kernel clamps the TCP MSS (nftables, src/nat/rules.ts): no second clamp here.
     this.forwarder = new Forwarder<SessionHandle>({ pool: opts.pool, mss: 0, counters: this.counters.view('nat.') });
+    this.v2 = opts.ikev2
+      ? new Ikev2Sessions(
+          {
+            counters: this.counters,
+            sink: this.sink,
+            table: this.table,
+            esp: this.esp,
+            forwarder: this.forwarder,
+            lookup: (name) => this.users.lookup(name),
+            userLimit: (name) => this.users.get(name)?.maxSessions ?? this.opts.maxSessionsPerUser,
+            send: (o) => this.espOut.push(o),
+            sendIke: (from, to, data) => {
+              this.flushEsp(0);
+              this.udp.sendIke(from, to, data);
+            },
+            ...(opts.random ? { random: opts.random } : {}),
+          },
+          opts.ikev2,
+          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax },
+        )
+      : undefined;
   }
 
   private limits(users: UserDirectory): ConstructorParameters<typeof SessionTable>[1] {
@@ -213,6 +239,8 @@ export class Pipeline {
   /** One IKE message (UDP 500, or 4500 with the non-ESP marker removed). */
   ikeMessage(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
     this.guard('ike', now, () => {
+      // UDP 500/4500 carry both versions: the header's major version tells them apart
+      if (this.v2 && peekMajorVersion(msg) === 2) return this.v2.receive(msg, from, to, now);
       this.onIke(this.ike.receive(msg, from, to, now), now);
       this.ikeDue = this.ike.nextDeadline();
     });
@@ -223,8 +251,13 @@ export class Pipeline {
   espBatch(batch: EspInbound[], now: number): void {
     this.guard('esp', now, () => {
       const { delivered, ipv4, events } = this.esp.decryptBatch(batch, now);
-      if (ipv4.length > 0) this.counters.inc('session.drop.tunnel-packet-unexpected', ipv4.length); // tunnel-mode SAs (IKEv2) are not served here yet
       this.onEspEvents(events, now);
+      // ESP tunnel mode (IKEv2): whole IPv4 packets, each from its session's virtual IP
+      for (const d of ipv4) {
+        const p = this.v2?.fromClient(d.saId, Buffer.from(d.packet.buffer, d.packet.byteOffset, d.packet.byteLength), now);
+        if (p) this.tunOut.push(p);
+        else if (!this.v2) this.counters.inc('session.drop.tunnel-packet-unexpected');
+      }
       for (const d of delivered) {
         const lineage = this.lineages.ofChildSa(d.saId);
         if (!lineage) {
@@ -258,8 +291,8 @@ export class Pipeline {
         const r = this.forwarder.toClient(p);
         if (!r) continue;
         const s = this.live.get(r.sessionKey);
-        if (!s) continue;
-        this.sendIpv4(s, r.packet, now);
+        if (s) this.sendIpv4(s, r.packet, now);
+        else this.v2?.toClient(r.sessionKey, r.packet);
       }
     });
     this.flush(now);
@@ -276,6 +309,7 @@ export class Pipeline {
         this.onL2tp(this.l2tp.tick(now), now);
         this.l2tpDue = this.l2tp.nextDeadline();
       }
+      if (this.v2?.due !== undefined && now >= this.v2.due) this.v2.tick(now);
       this.dropIdleRoutes();
       for (;;) {
         const top = this.pppDue.peek();
@@ -312,6 +346,7 @@ export class Pipeline {
       if (v !== undefined && (d === undefined || v < d)) d = v;
     };
     consider(this.l2tpDue);
+    consider(this.v2?.due);
     consider(this.pppDue.peek()?.at);
     return d;
   }
@@ -328,12 +363,18 @@ export class Pipeline {
     this.guard('disconnect', now, () => {
       for (const rec of this.table.match(target)) {
         const s = this.live.get(rec.handle);
-        if (!s) continue;
+        const v2 = this.v2?.has(rec.handle) === true;
+        if (!s && !v2) continue;
         ids.push(rec.id);
         rec.disconnectRequested = true;
         this.sink.event({ type: 'session.disconnect', fields: { session: rec.id, user: rec.user ?? null, reason } });
-        this.onPpp(s, s.ppp.close(reason, now), now);
-        this.schedulePpp(s);
+        if (s) {
+          this.onPpp(s, s.ppp.close(reason, now), now);
+          this.schedulePpp(s);
+        } else {
+          // IKEv2: an INFORMATIONAL Delete of the IKE SA; the session ends when it is gone
+          this.v2!.disconnect(rec.handle, reason, now);
+        }
       }
     });
     this.flush(now);
@@ -350,6 +391,7 @@ export class Pipeline {
       this.onL2tp(this.l2tp.shutdown(now), now);
       this.flushEsp(now);
       this.onIke(this.ike.shutdown(now), now);
+      for (const rec of this.table.list()) if (this.v2?.has(rec.handle)) this.v2.disconnect(rec.handle, reason, now);
     });
     this.flush(now);
     this.ikeDue = this.l2tpDue = undefined;
@@ -359,6 +401,7 @@ export class Pipeline {
   finish(reason: string, now: number): void {
     this.guard('finish', now, () => {
       for (const s of [...this.live.values()]) this.onPpp(s, s.ppp.lowerDown(reason, now), now);
+      this.v2?.finish(reason, now);
     });
     this.espOut = [];
     this.tunOut = [];
@@ -367,12 +410,14 @@ export class Pipeline {
   // ---------------------------------------------------------------- status
 
   get ikeSaCount(): number {
-    return this.ike.list().length;
+    return this.ike.list().length + (this.v2?.size ?? 0);
   }
 
   /** Every session with what status shows about it. */
   sessions(now: number): SessionView[] {
     return this.table.list().map((rec) => {
+      const v2 = this.v2?.view(rec.handle, now);
+      if (v2) return { rec, peer: v2.peer, natT: true, ike: v2.ike, esp: v2.esp, idle: v2.idle, phase: 'network' };
       const s = this.live.get(rec.handle);
       const lineage = s?.route.lineage;
       const newest = lineage ? this.lineages.newest(lineage) : undefined;
@@ -402,6 +447,7 @@ export class Pipeline {
       routes: this.lineages.routeCount,
       children: this.children.size,
       ikeSas: this.ike.list().length,
+      ikev2Sessions: this.v2?.size ?? 0,
       tunnels: this.l2tp.list().length,
       forwarder: this.forwarder.sessionCount,
       poolUsed: this.table.pool.size - this.table.pool.free,

@@ -197,7 +197,7 @@ export const SCENARIOS: Scenario[] = [
   // kill -9 with the client up: the restart has no duplicate rules, the next connect works, forwarding as before.
   // Known failure: a start after kill -9 finds forwarding on and does not know it was off before the first start
   // (the fix, keeping the old value in a file under /run/l2tpsec, is not on main yet); remove the mark with it.
-  { name: 'kill9-restart', profile: 'seed', topology: 'direct', restartServer: true, kill9: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', knownFailures: ['ip_forward after the clean stop as before the first start'], ci: true },
+  { name: 'kill9-restart', profile: 'seed', topology: 'direct', restartServer: true, kill9: true, expect: 'http', thenProfile: 'seed', thenExpect: 'http', ci: true },
   // spoofed MM1 from thousands of sources and garbage on 4500 while the client connects and downloads
   {
     name: 'flood',

@@ -53,6 +53,9 @@ export class World {
   private toClients: Array<{ data: Buffer; to: Endpoint }> = [];
   private ikeToClients: Array<{ data: Buffer; to: Endpoint }> = [];
   faults: Faults | undefined;
+  /** Other peers (an IKEv2 client): what the server sends to their endpoints. */
+  readonly espTaps: Array<{ to: Endpoint; fn: (data: Buffer) => void }> = [];
+  readonly ikeTaps: Array<{ to: Endpoint; fn: (data: Buffer) => void }> = [];
   /** Benchmarks: ESP datagrams from the server are counted and dropped, as a socket would take them. */
   countOnly = false;
   counted = 0;
@@ -113,6 +116,14 @@ export class World {
     return this.takeIkeFor(c);
   }
 
+  /** An IKE message from any endpoint; the server's replies to it, taken off the wire. */
+  ikeFrom(from: Endpoint, to: Endpoint, msg: Buffer): Buffer[] {
+    this.pipeline.ikeMessage(msg, from, to, this.now);
+    const mine = this.ikeToClients.filter((s) => same(s.to, from));
+    this.ikeToClients = this.ikeToClients.filter((s) => !same(s.to, from));
+    return mine.map((s) => s.data);
+  }
+
   private takeIkeFor(c: SimClient): Buffer[] {
     const mine = this.ikeToClients.filter((s) => same(s.to, c.ikeInit.src));
     this.ikeToClients = this.ikeToClients.filter((s) => !same(s.to, c.ikeInit.src));
@@ -143,10 +154,18 @@ export class World {
       if (up.length) this.pipeline.espBatch(up, this.now);
       const down = this.faulty(this.toClients);
       this.toClients = [];
-      for (const d of down) this.clients.find((c) => c.alive && same(c.seen4500, d.to))?.fromServer(d.data);
+      for (const d of down) {
+        const c = this.clients.find((x) => x.alive && same(x.seen4500, d.to));
+        if (c) c.fromServer(d.data);
+        else this.espTaps.find((t) => same(t.to, d.to))?.fn(d.data);
+      }
       const ike = this.ikeToClients;
       this.ikeToClients = [];
-      for (const m of ike) this.clients.find((c) => c.alive && same(c.ikeInit.src, m.to))?.ikeFromServer(m.data);
+      for (const m of ike) {
+        const c = this.clients.find((x) => x.alive && same(x.ikeInit.src, m.to));
+        if (c) c.ikeFromServer(m.data);
+        else this.ikeTaps.find((t) => same(t.to, m.to))?.fn(m.data);
+      }
     }
     throw new Error('the wire never went quiet');
   }

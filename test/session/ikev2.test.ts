@@ -1,0 +1,154 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
+import { EspEngine } from '../../src/esp/engine.js';
+import { CfgType, DhGroup, Encr, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { findPayload } from '../../src/ikev2/wire/message.js';
+import { AuthClient, espProposal } from '../ikev2/auth-client.js';
+import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
+import { INTERNET, World, dstOf, ipv4, srcOf } from './harness.js';
+
+const SERVER: Endpoint = { address: '198.51.100.1', port: 500 };
+const SERVER4500: Endpoint = { address: '198.51.100.1', port: 4500 };
+const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+
+function world(extra: ConstructorParameters<typeof World>[0] = {}): World {
+  return new World({
+    ...extra,
+    ikev2: { certificates: [Buffer.from('certificate')], privateKey: key.privateKey, localId: { idType: 2, data: Buffer.from('vpn.example.net') } },
+  });
+}
+
+/** An IKEv2 client (Android-like: AES-CBC-256/SHA-256, ECP-256) through the pipeline. */
+class V2Client {
+  readonly esp = new EspEngine();
+  readonly received: Buffer[] = [];
+  address = '';
+  saId = '';
+  private c!: AuthClient;
+  readonly at4500: Endpoint;
+
+  constructor(
+    private readonly w: World,
+    readonly user: string,
+    readonly password: string,
+    readonly at: Endpoint = { address: '203.0.113.9', port: 500 },
+  ) {
+    this.at4500 = { address: at.address, port: at.port === 500 ? 4500 : at.port + 1 };
+    w.espTaps.push({ to: this.at4500, fn: (d) => this.fromServer(d) });
+  }
+
+  /** IKE_SA_INIT, IKE_AUTH with EAP-MSCHAPv2; true when the server gave an address and a child SA. */
+  connect(): boolean {
+    const w = this.w;
+    const i = new TestInitiator({ proposals: [ikeProposal(1, { encr: [[Encr.AES_CBC, 256]], integ: [Integ.HMAC_SHA2_256_128], prf: [Prf.HMAC_SHA2_256], dh: [DhGroup.ECP256] })], keGroup: DhGroup.ECP256, local: this.at, remote: SERVER });
+    const init = w.ikeFrom(this.at, SERVER, i.request());
+    if (init.length !== 1) return false;
+    i.handle(init[0]!);
+    const c = (this.c = new AuthClient(i, this.user, this.password));
+    // after IKE_SA_INIT the client floats to 4500 (the server claimed a NAT)
+    const rt = (p: Parameters<AuthClient['request']>[0]) => c.open(w.ikeFrom(this.at4500, SERVER4500, c.request(p)[0]!));
+    let last;
+    try {
+      let chain = rt(c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)));
+      for (let k = 0; k < 3 && findPayload(chain, PayloadType.EAP); k++) chain = rt(c.eapAnswer(chain));
+      last = rt(c.finalAuth());
+    } catch {
+      // EAP-Failure / AUTHENTICATION_FAILED: the server answered no more
+      return false;
+    }
+    const cp = findPayload(last, PayloadType.CP)?.value;
+    const sa = findPayload(last, PayloadType.SA)?.value.proposals[0];
+    if (!cp || cp.cfgType !== CfgType.CFG_REPLY || !sa) return false;
+    this.address = [...cp.attributes.find((a) => a.type === 1)!.value].join('.');
+    const k = c.childKeys(32, 32);
+    const up: ChildSaUp = {
+      type: 'child-sa-up',
+      id: 'v2-client',
+      ikeSaId: 'client',
+      peer: SERVER4500,
+      local: this.at4500,
+      encapsulation: 'udp',
+      mode: 'tunnel',
+      transform: { cipher: 'aes-cbc', keyBits: 256, integ: 'hmac-sha256-128' },
+      inbound: { spi: 0xca11ab1e, encKey: k.r2i.encKey, authKey: k.r2i.integKey },
+      outbound: { spi: sa.spi.readUInt32BE(0), encKey: k.i2r.encKey, authKey: k.i2r.integKey },
+      lifetimeSeconds: 3600,
+    };
+    const refused = this.esp.tryAddSa(up);
+    if (refused) throw new Error(refused);
+    this.saId = up.id;
+    return true;
+  }
+
+  send(packet: Buffer): void {
+    const { sends } = this.esp.encryptBatch([{ saId: this.saId, innerDstPort: 0, payload: packet }], this.w.now);
+    for (const s of sends) this.w.sendToServer(Buffer.from(s.data), this.at4500);
+    this.w.pump();
+  }
+
+  private fromServer(d: Buffer): void {
+    const { ipv4 } = this.esp.decryptBatch([{ data: d, from: SERVER4500 }], this.w.now);
+    for (const x of ipv4) this.received.push(Buffer.from(x.packet));
+  }
+}
+
+describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', () => {
+  it('logs in, gets a pool address, its packets reach the TUN with that source and replies come back', () => {
+    const w = world();
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    expect(c.address).toBe('10.40.0.2');
+    const [s] = w.pipeline.sessions(w.now);
+    expect(s!.rec.kind).toBe('ikev2');
+    expect(s!.rec.user).toBe('alice');
+    expect(s!.rec.address).toBe('10.40.0.2');
+    c.send(ipv4(c.address, INTERNET, Buffer.from('up')));
+    expect(w.tun.map(srcOf)).toEqual([c.address]);
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('down'))], w.now);
+    w.pump();
+    expect(c.received.map((p) => [dstOf(p), p.subarray(20).toString()])).toEqual([[c.address, 'down']]);
+    // another source inside the tunnel never reaches the TUN
+    c.send(ipv4('10.40.0.99', INTERNET, Buffer.from('spoof')));
+    expect(w.tun).toHaveLength(1);
+    expect(w.pipeline.counters.get('nat.drop.spoofed-source')).toBe(1);
+    expect(w.events.map((e) => e.type)).toEqual(expect.arrayContaining(['session.start', 'ipsec.sa.up', 'ike.sa.up']));
+  });
+
+  it('an L2TP client and an IKEv2 client share the pool and the per-user limit', () => {
+    const w = world({ maxSessionsPerUser: 1 });
+    const l2tp = w.client({ user: 'alice', password: 'alice password', address: '198.18.5.5' });
+    expect(l2tp.connect()).toBe(true);
+    const bob = new V2Client(w, 'bob', 'bob password');
+    expect(bob.connect()).toBe(true);
+    expect(bob.address).not.toBe(l2tp.ppp.address);
+    // alice already has her one session (over L2TP): her IKEv2 login is refused
+    const again = new V2Client(w, 'alice', 'alice password', { address: '203.0.113.50', port: 500 });
+    expect(again.connect()).toBe(false);
+    expect(w.pipeline.table.countUser('alice')).toBe(1);
+    expect(w.pipeline.sessions(w.now).map((v) => v.rec.kind).sort()).toEqual(['ikev2', 'l2tp-ppp']);
+  });
+
+  it('a wrong password is refused and leaves nothing behind', () => {
+    const w = world();
+    const c = new V2Client(w, 'alice', 'wrong password');
+    expect(c.connect()).toBe(false);
+    expect(w.pipeline.table.list()).toEqual([]);
+    expect(w.pipeline.table.pool.free).toBe(w.pipeline.table.pool.size);
+  });
+
+  it('admin disconnect sends the Delete; the session ends with its history and frees its address (here after the retries of the Delete: the client stays silent)', () => {
+    const w = world();
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    const deletes: Buffer[] = [];
+    w.ikeTaps.push({ to: c.at4500, fn: (d) => deletes.push(d) });
+    expect(w.pipeline.disconnect({ user: 'alice' }, 'admin disconnect', w.now)).toHaveLength(1);
+    w.pump();
+    expect(deletes.length).toBeGreaterThan(0);
+    // no answer: the server gives up after its retransmissions and the session ends all the same
+    w.advance(120_000);
+    expect(w.ended.map((e) => [e.user, e.address, e.reason])).toEqual([['alice', '10.40.0.2', 'admin disconnect']]);
+    expect(w.pipeline.sizes()).toMatchObject({ sessions: 0, ikev2Sessions: 0, forwarder: 0, poolUsed: 0 });
+  });
+});
