@@ -242,6 +242,19 @@ describe('loadServerIdentity', () => {
     }
   });
 
+  it.skipIf(!hasOpenssl)('an ECDSA certificate and key from elsewhere (openssl): read as they are', () => {
+    const d = mkdtempSync(join(tmpdir(), 'l2tpsec-certs-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(d, 'ec.key'), '-out', join(d, 'ec.crt'), '-subj', '/CN=ec.example', '-days', '90', '-addext', 'subjectAltName=DNS:ec.example', '-addext', 'extendedKeyUsage=serverAuth'], { stdio: 'ignore' });
+      const id = loadServerIdentity(ikev2({ certificate: join(d, 'ec.crt'), privateKey: join(d, 'ec.key') }));
+      expect(id.privateKey.asymmetricKeyType).toBe('ec');
+      expect(id.localId.data.toString()).toBe('ec.example');
+      expect(id.warnings).toEqual([]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('files that are not a certificate or a usable key', () => {
     const d = mkdtempSync(join(tmpdir(), 'l2tpsec-certs-'));
     try {
