@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
-import { CertExistsError, certInit, isHostName, MAX_SERVER_DAYS } from '../daemon/certs.js';
+import { CertExistsError, certInit, isHostName, isIPv4Address, MAX_SERVER_DAYS } from '../daemon/certs.js';
 import { loadConfig } from '../daemon/config.js';
-import { parseIPv4 } from '../core/ipv4.js';
 import type { Io } from './common.js';
 import { CliError, UsageError } from './errors.js';
 
@@ -17,7 +16,7 @@ export interface CertInitCliOptions {
 export async function certInitCommand(configFile: string, o: CertInitCliOptions, io: Io): Promise<number> {
   if (!isHostName(o.name)) throw new UsageError(`--name must be a host name (what the devices dial), got ${JSON.stringify(o.name)}`);
   if (o.days !== undefined && (o.days < 1 || o.days > MAX_SERVER_DAYS)) throw new UsageError(`--days must be 1 to ${MAX_SERVER_DAYS}: Apple devices refuse a server certificate valid for longer`);
-  for (const ip of o.ip ?? []) if (!isIPv4(ip)) throw new UsageError(`--ip must be an IPv4 address, got ${JSON.stringify(ip)}`);
+  for (const ip of o.ip ?? []) if (!isIPv4Address(ip)) throw new UsageError(`--ip must be an IPv4 address, got ${JSON.stringify(ip)}`);
   let paths;
   try {
     paths = await certInit(configFile, { name: o.name, ips: o.ip ?? [], ...(o.days !== undefined ? { days: o.days } : {}), force: o.force === true });
@@ -41,15 +40,6 @@ export async function certInitCommand(configFile: string, o: CertInitCliOptions,
 function tryEnabled(file: string): boolean {
   try {
     return loadConfig(file).ikev2.enabled;
-  } catch {
-    return false;
-  }
-}
-
-function isIPv4(v: string): boolean {
-  try {
-    parseIPv4(v);
-    return true;
   } catch {
     return false;
   }

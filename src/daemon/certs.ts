@@ -4,8 +4,6 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { formatIPv4, parseIPv4 } from '../core/ipv4.js';
-import { IdType } from '../ikev2/wire/constants.js';
-import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Config } from './config.js';
 
 /**
@@ -21,6 +19,27 @@ export const OID_IKE_INTERMEDIATE = '1.3.6.1.5.5.8.2.2';
 export const MAX_SERVER_DAYS = 825;
 export const CA_DAYS = 3650;
 export const CERT_FILES = ['ca.crt', 'ca.key', 'server.crt', 'server.key'] as const;
+
+/** Identification Data types of RFC 7296 §3.5 that we send as IDr. */
+export const ID_IPV4_ADDR = 1;
+export const ID_FQDN = 2;
+
+/** The IDr payload's fields (the shape src/ikev2's IdPayload has; protocol and port are RESERVED in IKEv2). */
+export interface LocalId {
+  idType: number;
+  protocol: 0;
+  port: 0;
+  data: Buffer;
+}
+
+export function isIPv4Address(v: string): boolean {
+  try {
+    parseIPv4(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ---- making them ------------------------------------------------------------------------
 
@@ -170,7 +189,7 @@ export interface ServerIdentity {
   certificates: Buffer[];
   privateKey: KeyObject;
   /** IDr: ID_FQDN or ID_IPV4_ADDR. */
-  localId: IdPayload & { protocol: 0; port: 0 };
+  localId: LocalId;
   notAfter: Date;
   subject: string;
   /** "DNS:name", "IP Address:a.b.c.d", as node:crypto lists them. */
@@ -213,7 +232,7 @@ function sanList(c: X509Certificate): string[] {
 }
 
 /** The local ID: `local_id` when set (an IPv4 address or a name), else the first DNS SAN, else the first IP SAN. */
-function localIdOf(configured: string, sans: string[], certFile: string): { id: IdPayload & { protocol: 0; port: 0 }; text: string } {
+function localIdOf(configured: string, sans: string[], certFile: string): { id: LocalId; text: string } {
   let text = configured;
   if (!text) {
     const dns = sans.find((s) => s.startsWith('DNS:'));
@@ -231,9 +250,9 @@ function localIdOf(configured: string, sans: string[], certFile: string): { id: 
   if (addr !== undefined) {
     const data = Buffer.alloc(4);
     data.writeUInt32BE(addr >>> 0);
-    return { id: { idType: IdType.ID_IPV4_ADDR, protocol: 0, port: 0, data }, text };
+    return { id: { idType: ID_IPV4_ADDR, protocol: 0, port: 0, data }, text };
   }
-  return { id: { idType: IdType.ID_FQDN, protocol: 0, port: 0, data: Buffer.from(text, 'ascii') }, text };
+  return { id: { idType: ID_FQDN, protocol: 0, port: 0, data: Buffer.from(text, 'ascii') }, text };
 }
 
 /**

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertExistsError, certInit, CertProblem, loadServerIdentity, OID_IKE_INTERMEDIATE, OID_SERVER_AUTH } from '../../src/daemon/certs.js';
 import { checkConfig, type CheckEnv } from '../../src/daemon/check.js';
 import { IdType } from '../../src/ikev2/wire/constants.js';
+import { decodeId, encodeId } from '../../src/ikev2/wire/id.js';
 
 const hasOpenssl = (() => {
   try {
@@ -143,6 +144,8 @@ describe('loadServerIdentity', () => {
     expect(id.subject).toBe('CN=vpn.example.net');
     expect(id.sans).toEqual(['DNS:vpn.example.net', 'IP Address:198.51.100.1', 'IP Address:203.0.113.7']);
     expect(id.warnings).toEqual([]);
+    // what IKE_AUTH does with it: the IDr payload body
+    expect(decodeId(encodeId(id.localId))).toEqual({ idType: IdType.ID_FQDN, data: Buffer.from('vpn.example.net') });
   });
 
   it('local_id: an address is ID_IPV4_ADDR; one not among the SANs is a warning', () => {
