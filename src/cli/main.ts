@@ -96,6 +96,19 @@ Every command answers --help.`,
     .addOption(jsonOption())
     .action(async (o: { config?: string; json?: boolean }) => done((await import('./doctor.js')).checkCommand(configPath(o.config), o.json === true, io)));
 
+  const cert = program.command('cert').description('certificates for the IKEv2 side');
+  cert
+    .command('init')
+    .description('create a CA and a server certificate: ca.crt, ca.key, server.crt, server.key next to the config')
+    .requiredOption('--name <host>', 'the host name the devices dial (SAN dNSName and CN)')
+    .option('--ip <address>', 'an IPv4 address the devices may dial instead (SAN iPAddress; repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--days <n>', 'server certificate validity in days (default and most: 825, what Apple accepts)', wholeNumber('--days', 1))
+    .option('--force', 'overwrite existing files')
+    .addOption(configOption())
+    .action(async (o: { name: string; ip?: string[]; days?: number; force?: boolean; config?: string }) =>
+      done((await import('./cert.js')).certInitCommand(configPath(o.config), o, io)),
+    );
+
   program
     .command('doctor')
     .description('look at the host: ports, forwarding, nftables, TUN, routes, firewall, xfrm')

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { CertProblem, loadServerIdentity } from './certs.js';
 import { ConfigError, keyLines, validateConfig, type Config } from './config.js';
 import { parseUsers, userLines, type UserStore } from './users.js';
 
@@ -22,8 +23,10 @@ export interface Problem {
 }
 
 export interface CheckEnv {
-  /** Reads a file (the users file); throws ENOENT when missing. */
+  /** Reads a file (the users file, the IKEv2 certificate and key); throws ENOENT when missing. */
   readFile: (path: string) => string;
+  /** The time certificates are checked against (default now). */
+  now?: Date;
   /** Whether a network interface exists (out_interface); undefined = cannot tell. */
   interfaceExists: (name: string) => boolean | undefined;
   /** Whether a group exists (control.group); undefined = cannot tell. */
@@ -185,6 +188,22 @@ export function dnsProblems(cfg: Config, line: number | undefined): Problem[] {
   return out;
 }
 
+/**
+ * The IKEv2 certificate and key (only when ikev2.enabled): what loadServerIdentity refuses
+ * is an error, what a client may refuse a warning. Each names the file (and line) and key.
+ */
+export function ikev2Problems(cfg: Config, env: Pick<CheckEnv, 'readFile'> & { now?: Date }): Problem[] {
+  if (!cfg.ikev2.enabled) return [];
+  const of = (p: CertProblem, severity: Severity): Problem => ({ severity, file: p.file, line: p.line, key: p.key, message: p.problem });
+  try {
+    const id = loadServerIdentity(cfg, { readFile: env.readFile, ...(env.now ? { now: env.now } : {}) });
+    return id.warnings.map((w) => of(w, 'warning'));
+  } catch (e) {
+    if (e instanceof CertProblem) return [of(e, 'error')];
+    throw e;
+  }
+}
+
 /** Everything `l2tpsec check` reports for one config file's text. */
 export function checkConfig(text: string, file: string, env: CheckEnv): CheckResult {
   const { problems, config } = configProblems(text, file);
@@ -201,6 +220,7 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
       problems.push({ severity: 'warning', file: config.file, line: keyLine('nat.out_interface'), key: 'nat.out_interface', message: `no interface ${JSON.stringify(config.nat.outInterface)} on this host (fine if it appears before the daemon starts)` });
     }
     problems.push(...limitsProblems(config, keyLine));
+    problems.push(...ikev2Problems(config, env));
     let usersText: string | undefined;
     try {
       usersText = env.readFile(config.ppp.usersFile);

@@ -67,6 +67,14 @@ export interface Config {
   };
   /** What one address, identity or user may hold (README "Security"). */
   limits: PipelineLimits;
+  /** The IKEv2 side: certificate chain and key (absolute paths), our ID ('' = from the certificate). */
+  ikev2: {
+    enabled: boolean;
+    certificate: string;
+    privateKey: string;
+    localId: string;
+    allowModp1024: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -227,6 +235,13 @@ const rawSchema = z.strictObject({
     auth_failures_before_backoff: int(5, 1, 1000),
     auth_backoff_max: int(300, 1, 86400),
   }),
+  ikev2: section('ikev2', {
+    enabled: bool(false),
+    certificate: str('server.crt').refine((v) => v.length > 0, { error: 'a file name' }),
+    private_key: str('server.key').refine((v) => v.length > 0, { error: 'a file name' }),
+    local_id: str('').refine((v) => v === '' || isIPv4(v) || /^[A-Za-z0-9_.-]{1,253}$/.test(v), { error: 'an IPv4 address or a host name' }),
+    allow_modp1024: bool(true),
+  }),
 });
 
 type Raw = z.output<typeof rawSchema>;
@@ -270,6 +285,13 @@ function toConfig(r: Raw, file: string, dir: string | undefined): Config {
       sessionsPerTunnel: r.limits.sessions_per_tunnel,
       authFailuresBeforeBackoff: r.limits.auth_failures_before_backoff,
       authBackoffMax: r.limits.auth_backoff_max,
+    },
+    ikev2: {
+      enabled: r.ikev2.enabled,
+      certificate: at(r.ikev2.certificate),
+      privateKey: at(r.ikev2.private_key),
+      localId: r.ikev2.local_id,
+      allowModp1024: r.ikev2.allow_modp1024,
     },
   };
 }

@@ -38,7 +38,7 @@ describe('l2tpsec COMMAND --help', () => {
   const paths = commandPaths();
   it('covers every command', () => {
     expect(paths.map((p) => p.join(' ')).sort()).toEqual(
-      ['check', 'disconnect', 'doctor', 'events', 'history', 'profile', 'reload', 'serve', 'sessions', 'status', 'users', 'users add', 'users del', 'users list', 'users passwd', 'version'].sort(),
+      ['cert', 'cert init', 'check', 'disconnect', 'doctor', 'events', 'history', 'profile', 'reload', 'serve', 'sessions', 'status', 'users', 'users add', 'users del', 'users list', 'users passwd', 'version'].sort(),
     );
   });
   it.each(paths.map((p) => [p.join(' '), p]))('%s --help: usage on stdout, exit 0, no config read', async (_, path) => {

@@ -93,6 +93,10 @@ describe('first start on an empty config directory', () => {
       expect(out).toMatch(/"event":"init\.credentials"/);
       expect(out).not.toContain(cfg.ipsec.psk);
       expect(out).not.toContain(password);
+      // one command serves both kinds of clients: the IKEv2 certificate is made too, and the CA named
+      expect(cfg.ikev2.enabled).toBe(true);
+      expect(statSync(join(etc, 'server.key')).mode & 0o777).toBe(0o600);
+      expect(out).toContain(`install ${join(etc, 'ca.crt')} on the devices`);
       if (asRoot) expect(code).toBe(0);
     }, 60_000);
 

@@ -188,3 +188,28 @@ x = 1
     );
   });
 });
+
+describe('[ikev2]', () => {
+  it('off by default; the minimal form of the issue enables it with paths next to the config', () => {
+    expect(defaultConfig().ikev2).toEqual({ enabled: false, certificate: 'server.crt', privateKey: 'server.key', localId: '', allowModp1024: true });
+    const text = '[ipsec]\npsk = "q8Vf3kT9zLm2Rw7xNc4P"\n[ikev2]\nenabled = true\ncertificate = "server.crt"   # PEM chain\nprivate_key = "server.key"\n';
+    expect(parseConfig(text, '/etc/l2tpsec/l2tpsec.toml').ikev2).toEqual({
+      enabled: true,
+      certificate: '/etc/l2tpsec/server.crt',
+      privateKey: '/etc/l2tpsec/server.key',
+      localId: '',
+      allowModp1024: true,
+    });
+    const abs = parseConfig(`${text}local_id = "198.51.100.1"\nallow_modp1024 = false\n`.replace('"server.key"', '"/srv/pki/key.pem"'), '/etc/l2tpsec/l2tpsec.toml').ikev2;
+    expect([abs.privateKey, abs.localId, abs.allowModp1024]).toEqual(['/srv/pki/key.pem', '198.51.100.1', false]);
+  });
+
+  it('bad values are reported with line and key', () => {
+    const { problems } = validateConfig('[ipsec]\npsk = "q8Vf3kT9zLm2Rw7xNc4P"\n[ikev2]\nenabled = 1\ncertificate = ""\nunknown = 2\n', '/etc/l2tpsec/l2tpsec.toml');
+    expect(problems.map((p) => [p.key, p.line, p.problem])).toEqual([
+      ['ikev2.enabled', 4, 'must be true or false, got number 1'],
+      ['ikev2.certificate', 5, 'a file name'],
+      ['ikev2.unknown', 6, 'unknown key (known: enabled, certificate, private_key, local_id, allow_modp1024)'],
+    ]);
+  });
+});
