@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
-import { Pipeline, classifyNatt, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
+import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
 import { TunDevice } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import type { UserStore } from './users.js';
 import { loadUsers } from './users.js';
 import { ReloadRefused, usersFileErrors } from './reload.js';
+import { loadServerIdentity } from './certs.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import type { ControlTarget, DaemonEvent, DisconnectTarget, SessionInfo, StatusInfo } from './control-types.js';
 import { pskFingerprint } from './control-util.js';
@@ -108,12 +109,20 @@ export class Daemon implements ControlTarget {
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
         limits: cfg.limits,
         counters: this.counters,
+        ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
       },
       users,
       udpPort,
       tunPort,
       sink,
     );
+  }
+
+  /** The server's certificate chain, key and IDr for IKEv2 (`check` and `serve` refuse a bad one first). */
+  private ikev2Identity(): Ikev2Options {
+    const id = loadServerIdentity(this.cfg);
+    for (const w of id.warnings) this.log.warn('ikev2.certificate.warning', { key: w.key, file: w.file, problem: w.problem });
+    return { certificates: id.certificates, privateKey: id.privateKey, localId: { idType: id.localId.idType, data: id.localId.data }, allowModp1024: this.cfg.ikev2.allowModp1024 };
   }
 
   async start(): Promise<void> {
@@ -154,6 +163,7 @@ export class Daemon implements ControlTarget {
     );
     this.log.info('daemon.start', {
       listen: cfg.server.listen,
+      ikev2: cfg.ikev2?.enabled === true,
       ports: [cfg.server.ikePort, cfg.server.nattPort],
       pool: cfg.ppp.pool,
       tun: this.tun?.name,

@@ -4,6 +4,7 @@
  * NAT-T classifier for the UDP socket, the kernel's forwarding rules).
  */
 export { Pipeline, espLabel, type PipelineOptions, type SessionView, type UserDirectory } from './pipeline.js';
+export type { Ikev2Options } from './ikev2.js';
 export type { PipelineEvent, PipelineSink, TunPort, UdpPort } from './ports.js';
 export { SessionTable, type EndedSession, type SessionHandle, type SessionKind, type SessionRecord } from './table.js';
 export { classifyNatt } from '../esp/natt.js';
