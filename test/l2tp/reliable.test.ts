@@ -238,14 +238,19 @@ describe('reliable delivery under loss, duplication and reordering (property)', 
         const tunnels = server.list();
         const lacUp = !lacFailed && lac.state === 'established';
         if (tunnels.length === 1 && lacUp) {
-          // Agreement: everything came up, each once.
-          expect(tunnels[0]!.sessions).toHaveLength(calls);
-          expect([...lac.sessions.values()].every((s) => s.state === 'established')).toBe(true);
+          // Agreement: both sides hold the same sessions, each came up once. A call the LNS
+          // gave up on (no ICCN within its setup timeout, e.g. during an outage) was closed
+          // with a CDN and is closed on the LAC too; the others are up on both sides.
+          const lacSessions = [...lac.sessions.values()];
+          expect(lacSessions.every((s) => s.state === 'established' || s.state === 'closed')).toBe(true);
+          const established = lacSessions.filter((s) => s.state === 'established').map((s) => s.sessionId);
+          expect(tunnels[0]!.sessions.map((s) => s.peerSessionId).sort()).toEqual(established.sort());
           expect(count('l2tp.RecvSCCRQ')).toBe(1);
-          expect(count('l2tp.RecvICRQ')).toBe(calls);
-          expect(count('l2tp.RecvICCN')).toBe(calls);
-          expect(ups).toHaveLength(calls);
-          expect(tunnels[0]!.sessions.map((s) => s.peerSessionId).sort()).toEqual([...lac.sessions.keys()].sort());
+          expect(ups.length - all.filter((o) => o.type === 'session-down').length).toBe(established.length);
+          if (established.length === calls) {
+            expect(count('l2tp.RecvICRQ')).toBe(calls);
+            expect(count('l2tp.RecvICCN')).toBe(calls);
+          }
           outcomes.up++;
         } else {
           outcomes.down++;
@@ -263,6 +268,9 @@ describe('reliable delivery under loss, duplication and reordering (property)', 
           [[], [1], 2, { start: 0, length: 0 }],
           [['drop', 'dup', 'late', 'late', 'dup'], [2500, 10], 3, { start: 0, length: 0 }],
           [[], [1], 1, { start: 2, length: 20 }],
+          // the LNS gives up on one call during an 18-packet outage (seeds 1919206867 and -848155120 found it)
+          [['deliver', 'deliver', 'drop', 'deliver', 'deliver', 'late'], [2006], 2, { start: 16, length: 18 }],
+          [['dup', 'late', 'deliver', 'deliver', 'deliver', 'drop'], [2011], 2, { start: 17, length: 18 }],
         ],
       },
     );
