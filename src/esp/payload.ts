@@ -38,14 +38,24 @@ export interface InnerUdp {
  * header. Returns the inner source port and the L2TP bytes (a view), or the
  * drop reason. Never throws.
  */
-export function parseTransportPayload(pt: Uint8Array, start: number, end: number): InnerUdp | EspInDropReason {
-  if (end - start < 2) return 'bad-pad-length';
+/**
+ * The end of the inner bytes of pt[start, end) after the ESP trailer (Padding, Pad
+ * Length, Next Header), or -1 for a pad length past the start, -2 for padding that is
+ * not 1, 2, 3, ... (RFC 4303 §2.4, when the cipher does not say otherwise).
+ */
+function innerEndOf(pt: Uint8Array, start: number, end: number): number {
+  if (end - start < 2) return -1;
   const padLen = pt[end - 2]!;
-  const nextHeader = pt[end - 1]!;
   const innerEnd = end - 2 - padLen;
-  if (innerEnd < start) return 'bad-pad-length';
-  // RFC 4303 §2.4: padding bytes are 1, 2, 3, ... (monotonic) when the cipher does not say otherwise.
-  for (let i = 0; i < padLen; i++) if (pt[innerEnd + i] !== i + 1) return 'bad-padding';
+  if (innerEnd < start) return -1;
+  for (let i = 0; i < padLen; i++) if (pt[innerEnd + i] !== i + 1) return -2;
+  return innerEnd;
+}
+
+export function parseTransportPayload(pt: Uint8Array, start: number, end: number): InnerUdp | EspInDropReason {
+  const innerEnd = innerEndOf(pt, start, end);
+  if (innerEnd < 0) return innerEnd === -1 ? 'bad-pad-length' : 'bad-padding';
+  const nextHeader = pt[end - 1]!;
   if (nextHeader !== IPPROTO_UDP) return nextHeader === IPPROTO_NONE ? 'dummy-packet' : 'not-udp';
   if (innerEnd - start < UDP_HEADER_LEN) return 'inner-truncated';
   const srcPort = (pt[start]! << 8) | pt[start + 1]!;
@@ -77,12 +87,9 @@ export function ipv4Length(pt: Uint8Array, start: number, avail: number): number
  * or the drop reason. Never throws.
  */
 export function parseTunnelPayload(pt: Uint8Array, start: number, end: number): Uint8Array | EspInDropReason {
-  if (end - start < 2) return 'bad-pad-length';
-  const padLen = pt[end - 2]!;
+  const innerEnd = innerEndOf(pt, start, end);
+  if (innerEnd < 0) return innerEnd === -1 ? 'bad-pad-length' : 'bad-padding';
   const nextHeader = pt[end - 1]!;
-  const innerEnd = end - 2 - padLen;
-  if (innerEnd < start) return 'bad-pad-length';
-  for (let i = 0; i < padLen; i++) if (pt[innerEnd + i] !== i + 1) return 'bad-padding';
   if (nextHeader !== IPPROTO_IPIP) return nextHeader === IPPROTO_NONE ? 'dummy-packet' : 'not-ipv4';
   const total = ipv4Length(pt, start, innerEnd - start);
   if (total < 0) return 'bad-inner-ipv4';
