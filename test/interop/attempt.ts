@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SERVER_ADDR, type Net } from './netns.js';
-import { STAGES, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
+import { HTTP_ADDR, SERVER_ADDR, type Net } from './netns.js';
+import { STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
 import type { ServerSetup } from './server.js';
 import { job, type Vm } from './vm.js';
 import * as g from './guest.js';
@@ -45,6 +45,16 @@ export async function mainModeRequests(pcap: string, src: string): Promise<numbe
   return r.stdout.split('\n').filter((l) => re.test(l)).length;
 }
 
+/** IKEv2 requests (IKE_SA_INIT, IKE_AUTH: tcpdump's `ikev2_init[I]`, `ikev2_auth[I]`) from `src` that reached the server namespace. */
+export async function ikev2Requests(pcap: string, src: string): Promise<{ init: number; all: number }> {
+  if (!existsSync(pcap)) return { init: 0, all: 0 };
+  const r = await run('tcpdump', ['-nn', '-r', pcap, 'udp dst port 500 or udp dst port 4500'], { allowFail: true });
+  const esc = src.replace(/\./g, '\\.');
+  const from = new RegExp(`IP ${esc}\\.\\d+ > 198\\.51\\.100\\.1\\.(500|4500): `);
+  const lines = r.stdout.split('\n').filter((l) => from.test(l));
+  return { init: lines.filter((l) => /ikev2_init\[I\]/.test(l)).length, all: lines.filter((l) => /ikev2_\w+\[I\]/.test(l)).length };
+}
+
 export interface Client {
   vm: Vm;
   user: { name: string; password: string };
@@ -54,6 +64,8 @@ export interface Client {
   gdir: string;
   hdir: string;
   spis: string[];
+  /** IKEv2 clients: the virtual IP the server gave (from swanctl --list-sas). */
+  vip?: string;
 }
 
 export interface Ctx {
@@ -109,9 +121,24 @@ export async function guestJob(ctx: Ctx, c: Client, label: string, script: strin
   return r.out;
 }
 
-/** One connection attempt of every client in the scenario, phase by phase (all up at once). */
+/**
+ * One connection attempt of every client in the scenario, phase by phase (all up at once).
+ * With `secondProfile` (first attempt only), VM 1 runs that profile: the L2TP clients and
+ * the IKEv2 clients each go through their own stages, at the same time.
+ */
 export async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Profile): Promise<void> {
-  const multi = clients.length > 1;
+  const second = ctx.scenario.secondProfile !== undefined && label === ctx.scenario.name ? profileOf(ctx.scenario.secondProfile) : null;
+  const profOf = (c: Client): Profile => (second && clients.indexOf(c) === 1 ? second : profile);
+  const v1 = clients.filter((c) => profOf(c).kind !== 'ikev2');
+  const v2 = clients.filter((c) => profOf(c).kind === 'ikev2');
+  const v1p = v1[0] ? profOf(v1[0]) : null;
+  const v2p = v2[0] ? profOf(v2[0]) : null;
+  await Promise.all([v1p ? attemptL2tp(ctx, v1, clients, label, v1p) : Promise.resolve(), v2p ? attemptIkev2(ctx, v2, clients, label, v2p) : Promise.resolve()]);
+}
+
+/** The L2TP/IPsec clients' stages (`all`: every client of the scenario, for labels and per-VM files). */
+async function attemptL2tp(ctx: Ctx, clients: Client[], all: Client[], label: string, profile: Profile): Promise<void> {
+  const multi = all.length > 1;
   const psk = profile.wrongPsk ? `wrong-${ctx.server.psk}` : ctx.server.psk;
   const active = (): Client[] => clients.filter((c) => !c.stopped);
   const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
@@ -154,7 +181,7 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     const perMiB = ctx.scenario.flood ? 30 : 12;
     const limit = big ? 240 : sized && mib !== undefined ? Math.max(60, Math.round(30 + perMiB * mib)) : 60;
     // two clients at once fetch different files, both at the same time: each must get its own bytes
-    const k = clients.indexOf(c);
+    const k = all.indexOf(c);
     const file = big ? BIG : sized ? sized.name : multi ? smallOf(k) : SMALL;
     const sha = big ? ctx.www.bigSha : sized ? sized.sha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
     await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
@@ -197,6 +224,66 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
       }),
     );
   }
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * The IKEv2 clients' stages: IKE_SA_INIT seen by the server (`ike-request`), the IKE SA
+ * (`ike-sa`), the CHILD SA in tunnel mode (`child-sa`), the virtual IP from the pool
+ * (`vip`), a ping through the tunnel (`ping`), a fetch with SHA-256 (`http`).
+ */
+async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: string, profile: Profile): Promise<void> {
+  const multi = all.length > 1;
+  const active = (): Client[] => clients.filter((c) => !c.stopped);
+  const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'reset', g.resetJob(), 40)));
+  if (ctx.server.caPem === '') note(ctx, 'no CA from cert init: the IKEv2 client trusts nothing and must fail');
+  await each(async (c) => {
+    const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
+    const before = await ikev2Requests(ctx.pcap, src);
+    const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
+    const after = await ikev2Requests(ctx.pcap, src);
+    const n = after.init - before.init;
+    const m = after.all - before.all;
+    if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} IKE_SA_INIT, ${m} IKEv2 requests in all from ${src}` : `no IKE_SA_INIT from ${src} in server.pcap`)) return;
+    const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
+    const charon = readIf(join(c.hdir, 'charon.log'));
+    const refused = /received AUTHENTICATION_FAILED|EAP method EAP_MSCHAPV2 failed|received EAP_FAILURE/.exec(charon)?.[0];
+    const ikeAlg = /^\s+((?:AES|3DES)\S+)$/m.exec(list)?.[1] ?? '';
+    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) return;
+    const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
+    c.spis = g.espSpis(xfrm);
+    const child = g.childSaTunnelUp(list, xfrm);
+    const odd = child.udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT' : '';
+    if (!mark(ctx, c, label, multi, 'child-sa', child.ok, `${child.udp ? `TUNNEL-in-UDP${odd}` : 'TUNNEL, plain ESP'} ${child.alg}`)) return;
+    const vip = g.vipOf(list, readIf(join(c.hdir, 'ip-addr.txt')));
+    c.vip = /^(\S+)/.exec(vip.detail)?.[1] ?? '';
+    mark(ctx, c, label, multi, 'vip', vip.ok, vip.detail);
+  });
+  await each(async (c) => {
+    // the server's tunnel address; if it does not answer over IKEv2, the web server's address (through the server's NAT), said so
+    await guestJob(ctx, c, 'ping', g.ikev2PingJob(c.gdir, g.TUNNEL_SERVER_ADDR, 'ping.txt'), 30);
+    if (g.pingOk(readIf(join(c.hdir, 'ping.txt')))) {
+      mark(ctx, c, label, multi, 'ping', true, `${g.TUNNEL_SERVER_ADDR} answers`);
+      return;
+    }
+    await guestJob(ctx, c, 'ping-web', g.ikev2PingJob(c.gdir, HTTP_ADDR, 'ping-web.txt'), 30);
+    const web = g.pingOk(readIf(join(c.hdir, 'ping-web.txt')));
+    mark(ctx, c, label, multi, 'ping', web, `${g.TUNNEL_SERVER_ADDR} did NOT answer; ${HTTP_ADDR} ${web ? 'answers (through the server\'s NAT)' : 'did not answer either'}`);
+  });
+  await each(async (c) => {
+    const big = ctx.scenario.bigDownload === true && !multi;
+    const limit = big ? 240 : 60;
+    const k = all.indexOf(c);
+    const file = big ? BIG : multi ? smallOf(k) : SMALL;
+    const sha = big ? ctx.www.bigSha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
+    await guestJob(ctx, c, 'http', g.ikev2HttpJob(c.gdir, file, limit), limit + 20);
+    const h = g.ikev2HttpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha, c.vip ?? '');
+    const esp = g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-after.txt')), SERVER_ADDR) - g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-before.txt')), SERVER_ADDR);
+    const ok = h.ok && esp > 0;
+    mark(ctx, c, label, multi, 'http', ok, ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`);
+  });
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
 }
 
