@@ -249,9 +249,12 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} IKE_SA_INIT, ${m} IKEv2 requests in all from ${src}` : `no IKE_SA_INIT from ${src} in server.pcap`)) return;
     const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
     const charon = readIf(join(c.hdir, 'charon.log'));
-    const refused = /received AUTHENTICATION_FAILED|EAP method EAP_MSCHAPV2 failed|received EAP_FAILURE/.exec(charon)?.[0];
+    const refused = /EAP-MS-CHAPv2 failed with error \w+|received AUTHENTICATION_FAILED|EAP_MSCHAPV2 method failed|received EAP_FAILURE/.exec(charon)?.[0];
     const ikeAlg = /^\s+((?:AES|3DES)\S+)$/m.exec(list)?.[1] ?? '';
-    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) return;
+    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) {
+      if (profile.wrongPassword) wrongPasswordRefused(ctx, c, label, multi, refused);
+      return;
+    }
     const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
     c.spis = g.espSpis(xfrm);
     const child = g.childSaTunnelUp(list, xfrm);
@@ -285,6 +288,24 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     mark(ctx, c, label, multi, 'http', ok, ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`);
   });
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * A wrong password must be refused by the server's EAP-MSCHAPv2 (the client logs the
+ * MS-CHAPv2 failure or AUTHENTICATION_FAILED) and the server must log the failed login
+ * with the user; a refusal for another reason (a timeout, a certificate problem) does
+ * not count: the client then counts as having reached nothing.
+ */
+function wrongPasswordRefused(ctx: Ctx, c: Client, label: string, multi: boolean, refused: string | undefined): void {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const slog = readIf(join(dirname(ctx.log), 'server.log'));
+  const line = slog.split('\n').find((l) => l.includes('"event":"ikev2.auth.failed"') && l.includes(`wrong password (${c.user.name})`)) ?? '';
+  const reason = /"reason":"([^"]*)"/.exec(line)?.[1] ?? '';
+  const ok = refused !== undefined && reason !== '';
+  const detail = `client: ${refused ?? 'no EAP/AUTHENTICATION_FAILED refusal in charon.log'}; server: ${reason !== '' ? `ikev2.auth.failed "${reason}"` : 'no ikev2.auth.failed naming the wrong password'}`;
+  say(`${who}: wrong password refused by EAP-MSCHAPv2 ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `wrong password: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
+  if (!ok) c.reached = 'none';
 }
 
 /**
