@@ -242,8 +242,13 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
     const before = await ikev2Requests(ctx.pcap, src);
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
-    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
-    const after = await ikev2Requests(ctx.pcap, src);
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
+    // tcpdump hands packets to the file in blocks (no --immediate-mode): a refusal that ends within a second may not be written yet
+    let after = await ikev2Requests(ctx.pcap, src);
+    for (let k = 0; k < 10 && after.init <= before.init; k++) {
+      await sleep(500);
+      after = await ikev2Requests(ctx.pcap, src);
+    }
     const n = after.init - before.init;
     const m = after.all - before.all;
     if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} IKE_SA_INIT, ${m} IKEv2 requests in all from ${src}` : `no IKE_SA_INIT from ${src} in server.pcap`)) return;
@@ -253,12 +258,13 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const ikeAlg = /^\s+((?:AES|3DES)\S+)$/m.exec(list)?.[1] ?? '';
     if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) {
       if (profile.wrongPassword) wrongPasswordRefused(ctx, c, label, multi, refused);
+      if (profile.untrustedCa) untrustedCaRefused(ctx, c, label, multi, charon);
       return;
     }
     const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
     c.spis = g.espSpis(xfrm);
     const child = g.childSaTunnelUp(list, xfrm);
-    const odd = child.udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT' : '';
+    const odd = child.udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT (the server\'s NAT-D asked for it)' : '';
     if (!mark(ctx, c, label, multi, 'child-sa', child.ok, `${child.udp ? `TUNNEL-in-UDP${odd}` : 'TUNNEL, plain ESP'} ${child.alg}`)) return;
     const vip = g.vipOf(list, readIf(join(c.hdir, 'ip-addr.txt')));
     c.vip = /^(\S+)/.exec(vip.detail)?.[1] ?? '';
@@ -287,7 +293,36 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const ok = h.ok && esp > 0;
     mark(ctx, c, label, multi, 'http', ok, ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`);
   });
+  const wait = ctx.scenario.rekeyWaitS;
+  if (wait !== undefined) await Promise.all(active().filter((c) => stageIndex(c.reached) >= stageIndex('child-sa')).map((c) => ikev2Rekey(ctx, c, label, multi, profile, wait)));
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * Rekeys under traffic (the client's: strongSwan rekeys the CHILD SA at childRekeyTime,
+ * the IKE SA around ikeRekeyTime): 10.40.0.1 pinged every 0.5 s meanwhile; afterwards
+ * new ESP SPIs, the CHILD SA INSTALLED, new IKE SPIs if the IKE SA was to rekey, and at
+ * most 10% of the pings lost. Otherwise the client drops back to `child-sa`.
+ */
+async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, profile: Profile, waitS: number): Promise<void> {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  say(`${who}: pinging for ${waitS}s while the SAs rekey`);
+  await guestJob(ctx, c, 'rekey', g.ikev2RekeyJob(c.gdir, waitS), waitS + 30);
+  const before = readIf(join(c.hdir, 'rekey-list-sas-before.txt'));
+  const list = readIf(join(c.hdir, 'rekey-list-sas.txt'));
+  const xfrm = readIf(join(c.hdir, 'rekey-xfrm-state.txt'));
+  const spis = g.espSpis(xfrm);
+  const childOk = g.childSaTunnelUp(list, xfrm).ok && spis.some((x) => !c.spis.includes(x));
+  const ikeBefore = g.ikeSpis(before);
+  const ikeAfter = g.ikeSpis(list);
+  const ikeOk = g.ikev2SaUp(list) && (profile.ikeRekeyTime === undefined || (ikeAfter !== '' && ikeAfter !== ikeBefore));
+  const p = g.pingCounts(readIf(join(c.hdir, 'rekey-ping.txt')));
+  const pingOk = p.sent > 0 && p.received >= Math.ceil(p.sent * 0.9);
+  const ok = childOk && ikeOk && pingOk;
+  const detail = `ESP SPIs ${c.spis.join(',')} → ${spis.join(',')}; IKE SPIs ${ikeBefore || '-'} → ${ikeAfter || '-'}; ${p.received}/${p.sent} pings answered meanwhile`;
+  say(`${who}: rekeys under traffic ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `rekey: ${ok ? 'ok' : 'FAILED'} (child ${childOk ? 'ok' : 'FAILED'}, IKE ${ikeOk ? 'ok' : 'FAILED'}, ping ${pingOk ? 'ok' : 'FAILED'}): ${detail}`);
+  if (!ok) c.reached = 'child-sa';
 }
 
 /**
@@ -305,6 +340,24 @@ function wrongPasswordRefused(ctx: Ctx, c: Client, label: string, multi: boolean
   const detail = `client: ${refused ?? 'no EAP/AUTHENTICATION_FAILED refusal in charon.log'}; server: ${reason !== '' ? `ikev2.auth.failed "${reason}"` : 'no ikev2.auth.failed naming the wrong password'}`;
   say(`${who}: wrong password refused by EAP-MSCHAPv2 ${ok ? '✓' : '✗'} (${detail})`);
   note(ctx, `wrong password: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
+  if (!ok) c.reached = 'none';
+}
+
+/**
+ * A client that does not trust the server's CA must refuse the server's certificate
+ * itself (charon: no trusted path / constraint check failed), before any EAP: the
+ * server must not have logged anyone in. Otherwise the client counts as having reached nothing.
+ */
+function untrustedCaRefused(ctx: Ctx, c: Client, label: string, multi: boolean, charon: string): void {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const why = /no trusted \w+ public key found for '[^']*'|constraint check failed[^\n]*|no issuer certificate found[^\n]*/.exec(charon)?.[0];
+  const eap = /server requested EAP_MSCHAPV2|sending 'alice'|sending '\w+'/.test(charon);
+  const slog = readIf(join(dirname(ctx.log), 'server.log'));
+  const loggedIn = slog.includes('"event":"ikev2.established"');
+  const ok = why !== undefined && !loggedIn;
+  const detail = `client: ${why ?? 'no certificate refusal in charon.log'}${eap ? ' (it got as far as EAP)' : ''}; server: ${loggedIn ? 'LOGGED SOMEONE IN' : 'nobody logged in'}`;
+  say(`${who}: the server's certificate refused by a client trusting another CA ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `untrusted CA: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
   if (!ok) c.reached = 'none';
 }
 

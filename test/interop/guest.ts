@@ -181,6 +181,34 @@ tail -n 2 "$D/${file}"
 `;
 }
 
+/**
+ * An IKEv2 client under traffic while its SAs rekey: pings 10.40.0.1 every 0.5 s for
+ * `waitS` seconds, with the SAs listed before and after.
+ */
+export function ikev2RekeyJob(guestDir: string, waitS: number): string {
+  return `
+D=${guestDir}
+swanctl --list-sas > "$D/rekey-list-sas-before.txt" 2>&1
+busybox ping -i 0.5 -W 2 -w ${waitS} ${TUNNEL_SERVER_ADDR} > "$D/rekey-ping.txt" 2>&1
+swanctl --list-sas > "$D/rekey-list-sas.txt" 2>&1
+ip xfrm state > "$D/rekey-xfrm-state.txt" 2>&1
+grep -E 'rekey|CREATE_CHILD_SA' "$D/charon.log" > "$D/rekey-charon.txt" 2>&1
+tail -n 2 "$D/rekey-ping.txt"
+cat "$D/rekey-list-sas.txt"
+`;
+}
+
+/** The IKE SA's SPIs in `swanctl --list-sas` ("SPI_i* SPI_r"). */
+export function ikeSpis(listSas: string): string {
+  return /ESTABLISHED, IKEv2, (\S+ \S+)/.exec(listSas)?.[1] ?? '';
+}
+
+/** Echo requests sent and replies received in a busybox ping summary. */
+export function pingCounts(pingOut: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(pingOut);
+  return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) };
+}
+
 /** A fetch through an IKEv2 client's tunnel (no route of ours: charon's table 220 and policy carry it). */
 export function ikev2HttpJob(guestDir: string, path: string, maxTimeS: number, file = 'curl.txt'): string {
   return `

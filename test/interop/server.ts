@@ -21,6 +21,8 @@ export interface ServerSetup {
   metricsListen: string;
   /** The CA that `l2tpsec cert init` made (PEM, '' when it failed): the IKEv2 clients trust it and nothing else. */
   caPem: string;
+  /** Another CA (another `cert init`, in server/other-ca/): for clients that must NOT trust the server. */
+  otherCaPem: string;
   /** What the server certificate carries and the IKEv2 clients ask for (remote.id): the name given to `cert init`. */
   ikev2Id: string;
   /** What went wrong while preparing (missing CLI, failed `users add`). */
@@ -73,7 +75,7 @@ export async function prepareServer(repo: string, runDir: string, psk: string, u
   const dir = join(runDir, 'server');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'l2tpsec.toml');
-  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, caPem: '', ikev2Id: IKEV2_NAME, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, caPem: '', otherCaPem: '', ikev2Id: IKEV2_NAME, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
   writeFileSync(config, serverConfigText(setup));
   if (!setup.cliPresent) {
     setup.notes.push('src/cli/main.ts does not exist: no server to start, no users added');
@@ -84,6 +86,11 @@ export async function prepareServer(repo: string, runDir: string, psk: string, u
   const ca = join(dir, 'ca.crt');
   if (ci.code === 0 && existsSync(ca)) setup.caPem = readFileSync(ca, 'utf8');
   else setup.notes.push(`cert init failed (${ci.timedOut ? 'timeout' : `exit ${ci.code}`}): ${ci.out.slice(0, 2000)}`);
+  const otherDir = join(dir, 'other-ca');
+  mkdirSync(otherDir, { recursive: true });
+  const oc = await run(process.execPath, cliArgs(repo, ['cert', 'init', '--name', IKEV2_NAME, '--ip', SERVER_ADDR, '--config', join(otherDir, 'l2tpsec.toml')]), { cwd: repo, timeoutMs: 90_000, allowFail: true });
+  if (oc.code === 0 && existsSync(join(otherDir, 'ca.crt'))) setup.otherCaPem = readFileSync(join(otherDir, 'ca.crt'), 'utf8');
+  else setup.notes.push(`cert init of the other CA failed (exit ${String(oc.code)}): ${(oc.stdout + oc.stderr).slice(0, 2000)}`);
   for (const u of users) {
     const r = await addUser(setup, u);
     if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${r.out.slice(0, 2000)}`);
