@@ -13,7 +13,7 @@ import { isIkeRekey, rekeyIke } from './rekey-ike.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
-import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, ProtocolId, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
+import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, ProtocolId, exchangeTypeNames, isErrorNotify, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
 import { allPayloads, decodeMessage, decodePayloadChain, encodeMessage, findPayload, type HeaderFields, type Payload, type PayloadChain } from './wire/message.js';
 import { notify } from './wire/notify.js';
@@ -302,6 +302,7 @@ export class Ikev2Responder {
     if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'REKEYED') return this.informational(sa, h, request, inner);
+    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'AUTH') return this.informationalDuringAuth(sa, h, request, inner);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && isIkeRekey(inner)) return this.rekey(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && this.authCfg) {
       const res = createChild(this.authCfg, sa, inner, this.random, () => this.newSpi());
@@ -375,6 +376,27 @@ export class Ikev2Responder {
     if (deletes.length) this.counters.inc('ikev2.delete.child');
     else this.counters.inc('ikev2.liveness');
     this.answer(sa, h, request, { payloads: ours.length ? [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: ours } }] : [] });
+  }
+
+  /**
+   * INFORMATIONAL after our first IKE_AUTH response, before the IKE SA is established
+   * (§2.21.2; before IKE_AUTH nothing is taken): an initiator that refuses
+   * an IKE_AUTH response (strongSwan and Android after an MS-CHAPv2 Failure, which they
+   * do not acknowledge) says so in an INFORMATIONAL of its own with AUTHENTICATION_FAILED
+   * or another error, or deletes the IKE SA. That ends the half-open SA now (logged as a
+   * failed login, with EAP's reason) instead of at the half-open timeout, where it would
+   * hold one of the address's few half-open places. Anything else gets an empty answer.
+   */
+  private informationalDuringAuth(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain): void {
+    const error = allPayloads(inner, PayloadType.N).find((n) => isErrorNotify(n.type));
+    const deleted = allPayloads(inner, PayloadType.D).some((d) => d.protocolId === ProtocolId.IKE);
+    if (!error && !deleted) {
+      this.counters.inc('ikev2.liveness');
+      return this.answer(sa, h, request, { payloads: [] });
+    }
+    const why = error ? `client sent ${nameOf(notifyNamesLower, error.type)} during IKE_AUTH` : 'client deleted the IKE SA during IKE_AUTH';
+    const eap = sa.auth?.eap.failure;
+    this.answer(sa, h, request, { payloads: [], fail: eap ? `${why} after EAP: ${eap.reason}${eap.user ? ` (${eap.user})` : ''}` : why });
   }
 
   /**

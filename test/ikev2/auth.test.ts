@@ -10,8 +10,9 @@ import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { ntPasswordHash } from '../../src/core/mschap/mschapv2.js';
 import { Ikev2Responder, type Ikev2AuthConfig, type Ikev2Output } from '../../src/ikev2/responder.js';
 import { decodeEap, EapCode } from '../../src/ikev2/eap/packet.js';
-import { AuthMethod, CfgType, DhGroup, Encr, HashAlgorithm, Integ, NotifyType, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { AuthMethod, CfgType, DhGroup, Encr, ExchangeType, HashAlgorithm, Integ, NotifyType, PayloadType, Prf, ProtocolId } from '../../src/ikev2/wire/constants.js';
 import { encodeId } from '../../src/ikev2/wire/id.js';
+import { notify } from '../../src/ikev2/wire/notify.js';
 import { allPayloads, decodeMessage, findPayload, type Payload, type PayloadChain } from '../../src/ikev2/wire/message.js';
 import fc from 'fast-check';
 import { AuthClient, espProposal } from './auth-client.js';
@@ -74,6 +75,13 @@ function round(s: Setup, payloads: Payload[], now = 0, fragment?: number): { cha
   return { chain: s.c.open(sends(out)), out };
 }
 
+/** An INFORMATIONAL request of the client with the next Message ID, and the answer. */
+function informational(s: Setup, payloads: Payload[], now = 0): { chain: PayloadChain; out: Ikev2Output[] } {
+  let out: Ikev2Output[] = [];
+  for (const d of s.c.request(payloads, undefined, s.c.messageId, ExchangeType.INFORMATIONAL)) out = out.concat(s.r.receive(d, s.from, s.to, now));
+  return { chain: s.c.open(sends(out)), out };
+}
+
 /** The whole EAP-MSCHAPv2 login, returning the last round. */
 function login(s: Setup): { chain: PayloadChain; out: Ikev2Output[]; first: PayloadChain } {
   const first = round(s, s.c.firstPayloads()).chain;
@@ -130,6 +138,41 @@ describe('IKE_AUTH with EAP-MSCHAPv2', () => {
     expect(decodeEap(findPayload(last.chain, PayloadType.EAP)!.value.message).code).toBe(EapCode.FAILURE);
     expect(last.out.some((o) => o.type === 'ikev2-sa-gone')).toBe(true);
     expect(last.out.some((o) => o.type === 'ikev2-sa-up' || o.type === 'child-sa-up')).toBe(false);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+    expect(s.r.halfOpenCount).toBe(0);
+  });
+
+  // strongSwan's charon (and Android, which uses its code) does not acknowledge an MS-CHAPv2
+  // Failure: it sends INFORMATIONAL N(AUTHENTICATION_FAILED) (§2.21.2) and forgets the SA.
+  // Seen with the interop suite's IKEv2 client; before, the server dropped that INFORMATIONAL,
+  // logged no failed login and kept the half-open SA for 30 s.
+  it('a wrong password the client gives up on with INFORMATIONAL AUTHENTICATION_FAILED: the SA ends at once, logged as a failed login', () => {
+    const s = setup({ password: 'wrong' });
+    let chain = round(s, s.c.firstPayloads()).chain;
+    chain = round(s, s.c.eapAnswer(chain)).chain; // identity → challenge
+    chain = round(s, s.c.eapAnswer(chain)).chain; // response → MS-CHAPv2 Failure request
+    expect(s.r.halfOpenCount).toBe(1);
+    const { chain: answer, out } = informational(s, [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], 1000);
+    expect(answer.payloads).toEqual([]);
+    expect(out.some((o) => o.type === 'ikev2-sa-gone')).toBe(true);
+    expect(out.some((o) => o.type === 'ikev2-sa-up' || o.type === 'child-sa-up')).toBe(false);
+    const failed = out.find((o) => o.type === 'log' && o.event === 'ikev2.auth.failed');
+    expect(failed && failed.type === 'log' ? String(failed.fields?.reason) : '').toMatch(/authentication-failed during IKE_AUTH after EAP: wrong password \(alice\)/);
+    expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
+    expect(s.r.halfOpenCount).toBe(0);
+    expect(s.r.counters.get('ikev2.auth.failed')).toBe(1);
+  });
+
+  it('during IKE_AUTH: an empty INFORMATIONAL is answered and changes nothing; a Delete of the IKE SA ends it', () => {
+    const s = setup();
+    round(s, s.c.firstPayloads());
+    const live = informational(s, []);
+    expect(live.chain.payloads).toEqual([]);
+    expect(live.out.some((o) => o.type === 'ikev2-sa-gone')).toBe(false);
+    expect(s.r.sa(s.c.init.spiR)).toBeDefined();
+    expect(s.r.halfOpenCount).toBe(1);
+    const { out } = informational(s, [{ type: PayloadType.D, value: { protocolId: ProtocolId.IKE, spiSize: 0, spis: [] } }]);
+    expect(out.some((o) => o.type === 'ikev2-sa-gone')).toBe(true);
     expect(s.r.sa(s.c.init.spiR)).toBeUndefined();
     expect(s.r.halfOpenCount).toBe(0);
   });

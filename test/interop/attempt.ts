@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SERVER_ADDR, type Net } from './netns.js';
-import { STAGES, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
+import { HTTP_ADDR, SERVER_ADDR, type Net } from './netns.js';
+import { STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
 import type { ServerSetup } from './server.js';
 import { job, type Vm } from './vm.js';
 import * as g from './guest.js';
@@ -45,6 +45,16 @@ export async function mainModeRequests(pcap: string, src: string): Promise<numbe
   return r.stdout.split('\n').filter((l) => re.test(l)).length;
 }
 
+/** IKEv2 requests (IKE_SA_INIT, IKE_AUTH: tcpdump's `ikev2_init[I]`, `ikev2_auth[I]`) from `src` that reached the server namespace. */
+export async function ikev2Requests(pcap: string, src: string): Promise<{ init: number; all: number }> {
+  if (!existsSync(pcap)) return { init: 0, all: 0 };
+  const r = await run('tcpdump', ['-nn', '-r', pcap, 'udp dst port 500 or udp dst port 4500'], { allowFail: true });
+  const esc = src.replace(/\./g, '\\.');
+  const from = new RegExp(`IP ${esc}\\.\\d+ > 198\\.51\\.100\\.1\\.(500|4500): `);
+  const lines = r.stdout.split('\n').filter((l) => from.test(l));
+  return { init: lines.filter((l) => /ikev2_init\[I\]/.test(l)).length, all: lines.filter((l) => /ikev2_\w+\[I\]/.test(l)).length };
+}
+
 export interface Client {
   vm: Vm;
   user: { name: string; password: string };
@@ -54,6 +64,8 @@ export interface Client {
   gdir: string;
   hdir: string;
   spis: string[];
+  /** IKEv2 clients: the virtual IP the server gave (from swanctl --list-sas). */
+  vip?: string;
 }
 
 export interface Ctx {
@@ -109,9 +121,24 @@ export async function guestJob(ctx: Ctx, c: Client, label: string, script: strin
   return r.out;
 }
 
-/** One connection attempt of every client in the scenario, phase by phase (all up at once). */
+/**
+ * One connection attempt of every client in the scenario, phase by phase (all up at once).
+ * With `secondProfile` (first attempt only), VM 1 runs that profile: the L2TP clients and
+ * the IKEv2 clients each go through their own stages, at the same time.
+ */
 export async function attempt(ctx: Ctx, clients: Client[], label: string, profile: Profile): Promise<void> {
-  const multi = clients.length > 1;
+  const second = ctx.scenario.secondProfile !== undefined && label === ctx.scenario.name ? profileOf(ctx.scenario.secondProfile) : null;
+  const profOf = (c: Client): Profile => (second && clients.indexOf(c) === 1 ? second : profile);
+  const v1 = clients.filter((c) => profOf(c).kind !== 'ikev2');
+  const v2 = clients.filter((c) => profOf(c).kind === 'ikev2');
+  const v1p = v1[0] ? profOf(v1[0]) : null;
+  const v2p = v2[0] ? profOf(v2[0]) : null;
+  await Promise.all([v1p ? attemptL2tp(ctx, v1, clients, label, v1p) : Promise.resolve(), v2p ? attemptIkev2(ctx, v2, clients, label, v2p) : Promise.resolve()]);
+}
+
+/** The L2TP/IPsec clients' stages (`all`: every client of the scenario, for labels and per-VM files). */
+async function attemptL2tp(ctx: Ctx, clients: Client[], all: Client[], label: string, profile: Profile): Promise<void> {
+  const multi = all.length > 1;
   const psk = profile.wrongPsk ? `wrong-${ctx.server.psk}` : ctx.server.psk;
   const active = (): Client[] => clients.filter((c) => !c.stopped);
   const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
@@ -154,7 +181,7 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     const perMiB = ctx.scenario.flood ? 30 : 12;
     const limit = big ? 240 : sized && mib !== undefined ? Math.max(60, Math.round(30 + perMiB * mib)) : 60;
     // two clients at once fetch different files, both at the same time: each must get its own bytes
-    const k = clients.indexOf(c);
+    const k = all.indexOf(c);
     const file = big ? BIG : sized ? sized.name : multi ? smallOf(k) : SMALL;
     const sha = big ? ctx.www.bigSha : sized ? sized.sha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
     await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
@@ -198,6 +225,140 @@ export async function attempt(ctx: Ctx, clients: Client[], label: string, profil
     );
   }
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * The IKEv2 clients' stages: IKE_SA_INIT seen by the server (`ike-request`), the IKE SA
+ * (`ike-sa`), the CHILD SA in tunnel mode (`child-sa`), the virtual IP from the pool
+ * (`vip`), a ping through the tunnel (`ping`), a fetch with SHA-256 (`http`).
+ */
+async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: string, profile: Profile): Promise<void> {
+  const multi = all.length > 1;
+  const active = (): Client[] => clients.filter((c) => !c.stopped);
+  const each = (f: (c: Client) => Promise<void>): Promise<void[]> => Promise.all(active().map(f));
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'reset', g.resetJob(), 40)));
+  if (ctx.server.caPem === '') note(ctx, 'no CA from cert init: the IKEv2 client trusts nothing and must fail');
+  await each(async (c) => {
+    const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
+    const before = await ikev2Requests(ctx.pcap, src);
+    const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
+    // tcpdump hands packets to the file in blocks (no --immediate-mode): a refusal that ends within a second may not be written yet
+    let after = await ikev2Requests(ctx.pcap, src);
+    for (let k = 0; k < 10 && after.init <= before.init; k++) {
+      await sleep(500);
+      after = await ikev2Requests(ctx.pcap, src);
+    }
+    const n = after.init - before.init;
+    const m = after.all - before.all;
+    if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} IKE_SA_INIT, ${m} IKEv2 requests in all from ${src}` : `no IKE_SA_INIT from ${src} in server.pcap`)) return;
+    const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
+    const charon = readIf(join(c.hdir, 'charon.log'));
+    const refused = /EAP-MS-CHAPv2 failed with error \w+|received AUTHENTICATION_FAILED|EAP_MSCHAPV2 method failed|received EAP_FAILURE/.exec(charon)?.[0];
+    const ikeAlg = /^\s+((?:AES|3DES)\S+)$/m.exec(list)?.[1] ?? '';
+    if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) {
+      if (profile.wrongPassword) wrongPasswordRefused(ctx, c, label, multi, refused);
+      if (profile.untrustedCa) untrustedCaRefused(ctx, c, label, multi, charon);
+      return;
+    }
+    const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
+    c.spis = g.espSpis(xfrm);
+    const child = g.childSaTunnelUp(list, xfrm);
+    const odd = child.udp && c.vm.home.kind === 'direct' ? ' although this path has no NAT (the server\'s NAT-D asked for it)' : '';
+    if (!mark(ctx, c, label, multi, 'child-sa', child.ok, `${child.udp ? `TUNNEL-in-UDP${odd}` : 'TUNNEL, plain ESP'} ${child.alg}`)) return;
+    const vip = g.vipOf(list, readIf(join(c.hdir, 'ip-addr.txt')));
+    c.vip = /^(\S+)/.exec(vip.detail)?.[1] ?? '';
+    mark(ctx, c, label, multi, 'vip', vip.ok, vip.detail);
+  });
+  await each(async (c) => {
+    // the server's tunnel address; if it does not answer over IKEv2, the web server's address (through the server's NAT), said so
+    await guestJob(ctx, c, 'ping', g.ikev2PingJob(c.gdir, g.TUNNEL_SERVER_ADDR, 'ping.txt'), 30);
+    if (g.pingOk(readIf(join(c.hdir, 'ping.txt')))) {
+      mark(ctx, c, label, multi, 'ping', true, `${g.TUNNEL_SERVER_ADDR} answers`);
+      return;
+    }
+    await guestJob(ctx, c, 'ping-web', g.ikev2PingJob(c.gdir, HTTP_ADDR, 'ping-web.txt'), 30);
+    const web = g.pingOk(readIf(join(c.hdir, 'ping-web.txt')));
+    mark(ctx, c, label, multi, 'ping', web, `${g.TUNNEL_SERVER_ADDR} did NOT answer; ${HTTP_ADDR} ${web ? 'answers (through the server\'s NAT)' : 'did not answer either'}`);
+  });
+  await each(async (c) => {
+    const big = ctx.scenario.bigDownload === true && !multi;
+    const limit = big ? 240 : 60;
+    const k = all.indexOf(c);
+    const file = big ? BIG : multi ? smallOf(k) : SMALL;
+    const sha = big ? ctx.www.bigSha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
+    await guestJob(ctx, c, 'http', g.ikev2HttpJob(c.gdir, file, limit), limit + 20);
+    const h = g.ikev2HttpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha, c.vip ?? '');
+    const esp = g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-after.txt')), SERVER_ADDR) - g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-before.txt')), SERVER_ADDR);
+    const ok = h.ok && esp > 0;
+    mark(ctx, c, label, multi, 'http', ok, ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`);
+  });
+  const wait = ctx.scenario.rekeyWaitS;
+  if (wait !== undefined) await Promise.all(active().filter((c) => stageIndex(c.reached) >= stageIndex('child-sa')).map((c) => ikev2Rekey(ctx, c, label, multi, profile, wait)));
+  await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * Rekeys under traffic (the client's: strongSwan rekeys the CHILD SA at childRekeyTime,
+ * the IKE SA around ikeRekeyTime): 10.40.0.1 pinged every 0.5 s meanwhile; afterwards
+ * new ESP SPIs, the CHILD SA INSTALLED, new IKE SPIs if the IKE SA was to rekey, and at
+ * most 10% of the pings lost. Otherwise the client drops back to `child-sa`.
+ */
+async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, profile: Profile, waitS: number): Promise<void> {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  say(`${who}: pinging for ${waitS}s while the SAs rekey`);
+  await guestJob(ctx, c, 'rekey', g.ikev2RekeyJob(c.gdir, waitS), waitS + 30);
+  const before = readIf(join(c.hdir, 'rekey-list-sas-before.txt'));
+  const list = readIf(join(c.hdir, 'rekey-list-sas.txt'));
+  const xfrm = readIf(join(c.hdir, 'rekey-xfrm-state.txt'));
+  const spis = g.espSpis(xfrm);
+  const childOk = g.childSaTunnelUp(list, xfrm).ok && spis.some((x) => !c.spis.includes(x));
+  const ikeBefore = g.ikeSpis(before);
+  const ikeAfter = g.ikeSpis(list);
+  const ikeOk = g.ikev2SaUp(list) && (profile.ikeRekeyTime === undefined || (ikeAfter !== '' && ikeAfter !== ikeBefore));
+  const p = g.pingCounts(readIf(join(c.hdir, 'rekey-ping.txt')));
+  const pingOk = p.sent > 0 && p.received >= Math.ceil(p.sent * 0.9);
+  const ok = childOk && ikeOk && pingOk;
+  const detail = `ESP SPIs ${c.spis.join(',')} → ${spis.join(',')}; IKE SPIs ${ikeBefore || '-'} → ${ikeAfter || '-'}; ${p.received}/${p.sent} pings answered meanwhile`;
+  say(`${who}: rekeys under traffic ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `rekey: ${ok ? 'ok' : 'FAILED'} (child ${childOk ? 'ok' : 'FAILED'}, IKE ${ikeOk ? 'ok' : 'FAILED'}, ping ${pingOk ? 'ok' : 'FAILED'}): ${detail}`);
+  if (!ok) c.reached = 'child-sa';
+}
+
+/**
+ * A wrong password must be refused by the server's EAP-MSCHAPv2 (the client logs the
+ * MS-CHAPv2 failure or AUTHENTICATION_FAILED) and the server must log the failed login
+ * with the user; a refusal for another reason (a timeout, a certificate problem) does
+ * not count: the client then counts as having reached nothing.
+ */
+function wrongPasswordRefused(ctx: Ctx, c: Client, label: string, multi: boolean, refused: string | undefined): void {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const slog = readIf(join(dirname(ctx.log), 'server.log'));
+  const line = slog.split('\n').find((l) => l.includes('"event":"ikev2.auth.failed"') && l.includes(`wrong password (${c.user.name})`)) ?? '';
+  const reason = /"reason":"([^"]*)"/.exec(line)?.[1] ?? '';
+  const ok = refused !== undefined && reason !== '';
+  const detail = `client: ${refused ?? 'no EAP/AUTHENTICATION_FAILED refusal in charon.log'}; server: ${reason !== '' ? `ikev2.auth.failed "${reason}"` : 'no ikev2.auth.failed naming the wrong password'}`;
+  say(`${who}: wrong password refused by EAP-MSCHAPv2 ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `wrong password: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
+  if (!ok) c.reached = 'none';
+}
+
+/**
+ * A client that does not trust the server's CA must refuse the server's certificate
+ * itself (charon: no trusted path / constraint check failed), before any EAP: the
+ * server must not have logged anyone in. Otherwise the client counts as having reached nothing.
+ */
+function untrustedCaRefused(ctx: Ctx, c: Client, label: string, multi: boolean, charon: string): void {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const why = /no trusted \w+ public key found for '[^']*'|constraint check failed[^\n]*|no issuer certificate found[^\n]*/.exec(charon)?.[0];
+  const eap = /server requested EAP_MSCHAPV2|sending 'alice'|sending '\w+'/.test(charon);
+  const slog = readIf(join(dirname(ctx.log), 'server.log'));
+  const loggedIn = slog.includes('"event":"ikev2.established"');
+  const ok = why !== undefined && !loggedIn;
+  const detail = `client: ${why ?? 'no certificate refusal in charon.log'}${eap ? ' (it got as far as EAP)' : ''}; server: ${loggedIn ? 'LOGGED SOMEONE IN' : 'nobody logged in'}`;
+  say(`${who}: the server's certificate refused by a client trusting another CA ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `untrusted CA: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
+  if (!ok) c.reached = 'none';
 }
 
 /**

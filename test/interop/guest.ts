@@ -17,15 +17,21 @@ const LOGDIR = '/run/l2s-logdir';
 export function resetJob(): string {
   return `
 if [ -p /run/xl2tpd/l2tp-control ]; then timeout 3 sh -c 'echo "d vpn" > /run/xl2tpd/l2tp-control' 2>/dev/null; fi
-if [ -S /run/charon.vici ]; then timeout 8 swanctl --terminate --ike l2tp --timeout 5 >/dev/null 2>&1; fi
+if [ -S /run/charon.vici ]; then
+  timeout 8 swanctl --terminate --ike l2tp --timeout 5 >/dev/null 2>&1
+  timeout 8 swanctl --terminate --ike ikev2 --timeout 5 >/dev/null 2>&1
+fi
 for f in /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid; do
   [ -e "$f" ] && kill "$(head -n1 "$f")" 2>/dev/null
 done
 sleep 1
 # inside the VM every one of these processes is the harness's own
 for p in $(busybox pidof pppd xl2tpd charon); do kill -9 "$p" 2>/dev/null; done
-rm -f /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid /run/charon.vici /run/xl2tpd/l2tp-control /etc/swanctl/conf.d/l2s.conf
+rm -f /run/xl2tpd.pid /run/ppp*.pid /run/charon.pid /run/charon.vici /run/xl2tpd/l2tp-control /etc/swanctl/conf.d/l2s.conf /etc/swanctl/x509ca/l2s-ca.crt
 ip xfrm state flush; ip xfrm policy flush
+# an IKEv2 client's virtual IP (on eth0) and charon's routes (table 220), if a killed charon left them
+for a in $(ip -4 -o addr show dev eth0 | awk '{print $4}' | grep '^10[.]40[.]'); do ip addr del "$a" dev eth0; done
+ip route flush table 220 2>/dev/null
 ip route del ${TUNNEL_SERVER_ADDR}/32 2>/dev/null; ip route del ${HTTP_ADDR}/32 2>/dev/null
 echo reset-done
 `;
@@ -94,6 +100,127 @@ swanctl --list-sas > "$D/swanctl-list-sas.txt" 2>&1
 ip xfrm state > "$D/xfrm-state.txt" 2>&1
 ip xfrm policy > "$D/xfrm-policy.txt" 2>&1
 tail -n 3 "$D/swanctl-initiate.txt"
+`;
+}
+
+/** swanctl.conf of an IKEv2 client (profile kind ikev2): EAP-MSCHAPv2 out, the server's certificate in. */
+function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: string): string {
+  const lines = [
+    'connections {',
+    '  ikev2 {',
+    '    version = 2',
+    `    remote_addrs = ${SERVER_ADDR}`,
+    `    proposals = ${p.ike}`,
+    '    vips = 0.0.0.0',
+  ];
+  if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
+  lines.push('    local {', '      auth = eap-mschapv2', `      eap_id = ${user}`, '    }');
+  lines.push('    remote {', '      auth = pubkey', `      id = ${serverId}`, '    }');
+  lines.push('    children {', '      ikev2 {', '        mode = tunnel', '        remote_ts = 0.0.0.0/0', `        esp_proposals = ${p.esp}`);
+  if (p.childRekeyTime !== undefined) lines.push(`        rekey_time = ${p.childRekeyTime}s`, '        rand_time = 0s');
+  if (p.childLifeTime !== undefined) lines.push(`        life_time = ${p.childLifeTime}s`);
+  lines.push('      }', '    }', '  }', '}', 'secrets {', `  eap-${user} {`, `    id = ${user}`, `    secret = "${password}"`, '  }', '}');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * An IKEv2 client: charon with the CA of `cert init` in x509ca (and no other trust),
+ * initiate, then the evidence: swanctl-list-sas.txt, xfrm-*.txt, ip-addr.txt (the virtual IP).
+ */
+export function ikev2Job(guestDir: string, p: Profile, user: string, password: string, caPem: string, serverId: string, initiateTimeoutS: number): string {
+  return `
+D=${guestDir}
+mkdir -p "$D"; echo "$D" > ${LOGDIR}
+mkdir -p /etc/swanctl/conf.d /etc/swanctl/x509ca
+cat > /etc/swanctl/x509ca/l2s-ca.crt <<'L2S_EOF'
+${caPem.trimEnd()}
+L2S_EOF
+cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
+${swanctlIkev2Conf(p, user, password, serverId)}L2S_EOF
+cat > /etc/strongswan.d/zz-l2s.conf <<L2S_EOF
+charon {
+  retransmit_timeout = 2.0
+  retransmit_base = 1.4
+  retransmit_tries = 4
+  filelog {
+    l2s {
+      path = $D/charon.log
+      time_format = %H:%M:%S
+      default = 1
+      ike = 2
+      cfg = 2
+      enc = 1
+      flush_line = yes
+    }
+  }
+}
+L2S_EOF
+grep -v 'secret = ' /etc/swanctl/conf.d/l2s.conf > "$D/swanctl.conf"
+setsid /usr/lib/ipsec/charon > "$D/charon.out" 2>&1 < /dev/null &
+i=0; while [ ! -S /run/charon.vici ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+[ -S /run/charon.vici ] || { echo "charon did not start"; exit 3; }
+swanctl --load-all > "$D/swanctl-load.txt" 2>&1
+swanctl --initiate --child ikev2 --timeout ${initiateTimeoutS} > "$D/swanctl-initiate.txt" 2>&1
+echo "initiate rc=$?" >> "$D/swanctl-initiate.txt"
+swanctl --list-sas > "$D/swanctl-list-sas.txt" 2>&1
+ip xfrm state > "$D/xfrm-state.txt" 2>&1
+ip xfrm policy > "$D/xfrm-policy.txt" 2>&1
+ip -4 addr > "$D/ip-addr.txt" 2>&1
+ip route show table 220 > "$D/route-220.txt" 2>&1
+tail -n 3 "$D/swanctl-initiate.txt"
+`;
+}
+
+/** Ping through an IKEv2 client's tunnel (charon's policy for 0.0.0.0/0 and its route in table 220: no route of ours). */
+export function ikev2PingJob(guestDir: string, target: string, file: string): string {
+  return `
+D=${guestDir}
+ip route get ${target} > "$D/${file}.route" 2>&1
+busybox ping -c 4 -i 0.5 -W 3 -w 15 ${target} > "$D/${file}" 2>&1
+tail -n 2 "$D/${file}"
+`;
+}
+
+/**
+ * An IKEv2 client under traffic while its SAs rekey: pings 10.40.0.1 every 0.5 s for
+ * `waitS` seconds, with the SAs listed before and after.
+ */
+export function ikev2RekeyJob(guestDir: string, waitS: number): string {
+  return `
+D=${guestDir}
+swanctl --list-sas > "$D/rekey-list-sas-before.txt" 2>&1
+busybox ping -i 0.5 -W 2 -w ${waitS} ${TUNNEL_SERVER_ADDR} > "$D/rekey-ping.txt" 2>&1
+swanctl --list-sas > "$D/rekey-list-sas.txt" 2>&1
+ip xfrm state > "$D/rekey-xfrm-state.txt" 2>&1
+grep -E 'rekey|CREATE_CHILD_SA' "$D/charon.log" > "$D/rekey-charon.txt" 2>&1
+tail -n 2 "$D/rekey-ping.txt"
+cat "$D/rekey-list-sas.txt"
+`;
+}
+
+/** The IKE SA's SPIs in `swanctl --list-sas` ("SPI_i* SPI_r"). */
+export function ikeSpis(listSas: string): string {
+  return /ESTABLISHED, IKEv2, (\S+ \S+)/.exec(listSas)?.[1] ?? '';
+}
+
+/** Echo requests sent and replies received in a busybox ping summary. */
+export function pingCounts(pingOut: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(pingOut);
+  return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) };
+}
+
+/** A fetch through an IKEv2 client's tunnel (no route of ours: charon's table 220 and policy carry it). */
+export function ikev2HttpJob(guestDir: string, path: string, maxTimeS: number, file = 'curl.txt'): string {
+  return `
+D=${guestDir}
+ip route get ${HTTP_ADDR} > "$D/http-route.txt" 2>&1
+ip xfrm state > "$D/http-xfrm-before.txt" 2>&1
+rm -f /tmp/l2s-download
+curl -sS --max-time ${maxTimeS} -o /tmp/l2s-download -w '%{http_code} %{size_download} %{speed_download}\\n' http://${HTTP_ADDR}/${path} > "$D/${file}" 2>&1
+echo "curl rc=$?" >> "$D/${file}"
+sha256sum /tmp/l2s-download >> "$D/${file}" 2>&1
+ip xfrm state > "$D/http-xfrm-after.txt" 2>&1
+cat "$D/${file}"
 `;
 }
 
@@ -312,6 +439,35 @@ export function ikeSaUp(listSas: string): boolean {
 /** CHILD SA INSTALLED in transport mode (TRANSPORT or TRANSPORT-in-UDP), and the kernel has an ESP transport state. */
 export function ipsecSaUp(listSas: string, xfrmState: string): boolean {
   return /INSTALLED, TRANSPORT/.test(listSas) && /proto esp/.test(xfrmState) && /mode transport/.test(xfrmState);
+}
+
+/** An IKEv2 SA up: `swanctl --list-sas` has it ESTABLISHED and IKEv2. */
+export function ikev2SaUp(listSas: string): boolean {
+  return /\bESTABLISHED, IKEv2\b/.test(listSas);
+}
+
+/** A CHILD SA INSTALLED in tunnel mode (TUNNEL or TUNNEL-in-UDP), and the kernel has an ESP tunnel-mode state. */
+export function childSaTunnelUp(listSas: string, xfrmState: string): { ok: boolean; udp: boolean; alg: string } {
+  const m = /INSTALLED, (TUNNEL(?:-in-UDP)?), [^\n]*?ESP:(\S+)/.exec(listSas);
+  const ok = m !== null && /proto esp/.test(xfrmState) && /mode tunnel/.test(xfrmState);
+  return { ok, udp: m?.[1] === 'TUNNEL-in-UDP', alg: m?.[2] ?? '' };
+}
+
+/** The virtual IP: the address swanctl shows in brackets on the local line, if `ip addr` has it too and it is in the pool. */
+export function vipOf(listSas: string, ipAddr: string): { ok: boolean; detail: string } {
+  const m = /local\s+'[^']*' @ \S+ \[(\d+\.\d+\.\d+\.\d+)\]/.exec(listSas);
+  const vip = m?.[1] ?? '';
+  if (vip === '') return { ok: false, detail: 'no virtual IP in swanctl --list-sas' };
+  const inPool = /^10\.40\.0\.\d+$/.test(vip);
+  const onIf = new RegExp(`inet ${vip.replace(/\./g, '\\.')}/`).test(ipAddr);
+  return { ok: inPool && onIf, detail: `${vip}${inPool ? '' : ' (NOT in 10.40.0.0/24)'}${onIf ? ' (in ip addr)' : ' (NOT in ip addr)'}` };
+}
+
+/** A fetch through the IKEv2 tunnel: the route takes the virtual IP as source, the SHA-256 matches. */
+export function ikev2HttpOk(curlOut: string, routeOut: string, sha256: string, vip: string): { ok: boolean; detail: string } {
+  if (vip === '' || !routeOut.includes(`src ${vip}`)) return { ok: false, detail: `not routed from the virtual IP ${vip || '(none)'}: ${routeOut.trim()}` };
+  const ok = curlOut.includes(`${sha256}  /tmp/l2s-download`);
+  return { ok, detail: ok ? (curlOut.split('\n')[0] ?? '') : `curl/sha256 mismatch: ${curlOut.trim().split('\n').join(' | ')}` };
 }
 
 export function espSpis(xfrmState: string): string[] {

@@ -13,7 +13,7 @@ import { prepareKernel, type GuestKernel } from './kernel.js';
 import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, netNames, removeServerLeftovers, serverForwarding, serverLeftovers, serverTable, setServerForwarding, HTTP_ADDR, type Home, type HomeKind, type Net } from './netns.js';
 import { applyPathFaults, dropChapSuccessOffJob, dropChapSuccessOnJob, ikeDuplicates, netemOffJob, netemOnJob, netemSent, nftCounter, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
 import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
-import { SCENARIOS, STAGES, profileOf, stageIndex, type Scenario, type Stage, type Topology } from './scenarios.js';
+import { ALL_STAGES, SCENARIOS, profileOf, stageIndex, usesIkev2, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
 import { operate } from './operate.js';
 import { rebind } from './rebind.js';
@@ -43,8 +43,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--timeout-min') o.timeoutMin = Number(argv[++i]);
     else if (a === '--expect') {
       const st = argv[++i] ?? '';
-      const found = STAGES.find((x) => x === st);
-      if (!found) throw new Error(`--expect needs one of ${STAGES.join(', ')}`);
+      const found = ALL_STAGES.find((x) => x === st);
+      if (!found) throw new Error(`--expect needs one of ${ALL_STAGES.join(', ')}`);
       o.expect = found;
     }
     else if (a === '--help' || a === '-h') {
@@ -188,8 +188,10 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   const forwardingBefore = sc.kill9 ? await serverForwarding(net) : '';
   // vanish: DPD and HELLO at 10 s, so the server notices soon; rebind: DPD at 10 s, so a probe to a stale mapping would show
   const timers = sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : sc.rebind ? { dpdIdle: 10, helloInterval: 60 } : undefined;
-  const ownConfig = sc.pool !== undefined || timers !== undefined;
-  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers));
+  // a scenario with an IKEv2 client: the server serves IKEv2 too ([ikev2] enabled, the chain of cert init)
+  const ikev2 = usesIkev2(sc);
+  const ownConfig = sc.pool !== undefined || timers !== undefined || ikev2;
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);

@@ -5,19 +5,39 @@ import type { FloodSpec } from './flood.js';
  * `expect` (and arms `mustNotReach`) here as the server's layers land.
  */
 
-/** Stages a client goes through, in order. */
+/** Stages an L2TP/IPsec client goes through, in order. */
 export const STAGES = ['ike-request', 'ike-sa', 'ipsec-sa', 'l2tp-tunnel', 'ppp-auth', 'ppp-ip', 'ping', 'http'] as const;
-export type Stage = (typeof STAGES)[number];
+/** Stages an IKEv2 client (profile kind `ikev2`) goes through, in order. */
+export const IKEV2_STAGES = ['ike-request', 'ike-sa', 'child-sa', 'vip', 'ping', 'http'] as const;
+export type Stage = (typeof STAGES)[number] | (typeof IKEV2_STAGES)[number];
+/** Every stage name, for `--expect`. */
+export const ALL_STAGES: readonly Stage[] = [...STAGES, 'child-sa', 'vip'];
 
+/**
+ * A stage's rank. The L2TP stages keep their order; the IKEv2 stages sit at the rank of
+ * their L2TP counterparts (`child-sa` = `ipsec-sa`: the SA that carries the traffic;
+ * `vip` = `ppp-ip`: the client has its pool address), so `expect`, `mustNotReach` and the
+ * lowest/highest stage of a scenario compare across both kinds of clients.
+ */
 export function stageIndex(s: Stage | 'none'): number {
-  return s === 'none' ? -1 : STAGES.indexOf(s);
+  if (s === 'none') return -1;
+  if (s === 'child-sa') return STAGES.indexOf('ipsec-sa');
+  if (s === 'vip') return STAGES.indexOf('ppp-ip');
+  return STAGES.indexOf(s);
 }
 
 export type PppAuth = 'mschapv2' | 'pap' | 'chap';
 
 /** A client: what strongSwan proposes and how pppd authenticates. */
 export interface Profile {
-  /** swanctl `proposals` (IKEv1 Main Mode), comma separated, first preferred. */
+  /**
+   * `l2tp` (the default): IKEv1 + ESP transport mode on udp/1701, xl2tpd and pppd.
+   * `ikev2`: charon alone as an IKEv2 client, EAP-MSCHAPv2 against the users file, the
+   * server's certificate checked against the CA that `l2tpsec cert init` made, a virtual
+   * IP from the pool, ESP tunnel mode for 0.0.0.0/0 (pppAuth is not used).
+   */
+  kind?: 'l2tp' | 'ikev2';
+  /** swanctl `proposals` (IKEv1 Main Mode, or IKEv2 IKE_SA_INIT for kind ikev2), comma separated, first preferred. */
   ike: string;
   /** swanctl child `esp_proposals`; a trailing DH group means PFS in Quick Mode. */
   esp: string;
@@ -26,9 +46,11 @@ export interface Profile {
   ikeRekeyTime?: number;
   childRekeyTime?: number;
   childLifeTime?: number;
-  /** Use a wrong PSK / a wrong PPP password (negative scenarios). */
+  /** Use a wrong PSK / a wrong PPP password (negative scenarios; for kind ikev2 a wrong EAP-MSCHAPv2 password). */
   wrongPsk?: boolean;
   wrongPassword?: boolean;
+  /** Kind ikev2: the client trusts another CA (made by another `cert init`), not the server's. */
+  untrustedCa?: boolean;
 }
 
 export const PROFILES = {
@@ -44,6 +66,27 @@ export const PROFILES = {
   android: { ike: 'aes128-sha1-modp1024,3des-sha1-modp1024', esp: 'aes128-sha1,3des-sha1', pppAuth: 'mschapv2' },
   // ChromeOS proposes AES-GCM-16 only for ESP (../shared/CLIENTS.md); its Phase 1 list is unconfirmed
   chromeos: { ike: 'aes128-sha256-modp2048,aes128-sha1-modp1024', esp: 'aes128gcm16', pppAuth: 'mschapv2' },
+  // IKEv2 like Android 12+'s built-in IKEv2/IPSec MSCHAPv2: AES-CBC/SHA-256 and AES-GCM on ECP256, MODP2048 as fallback
+  'ikev2-android': {
+    kind: 'ikev2',
+    ike: 'aes256-sha256-ecp256,aes256gcm16-prfsha256-ecp256,aes256-sha256-modp2048',
+    esp: 'aes256-sha256,aes128gcm16',
+    pppAuth: 'mschapv2',
+  },
+  // Windows 10/11 Agile VPN defaults (../shared/CLIENTS.md): single-suite proposals, all MODP1024; ESP SHA1 only
+  'ikev2-windows': {
+    kind: 'ikev2',
+    ike: '3des-sha1-modp1024,aes256-sha1-modp1024,3des-sha256-modp1024,aes256-sha256-modp1024,3des-sha384-modp1024,aes256-sha384-modp1024',
+    esp: 'aes256-sha1,aes128-sha1,3des-sha1',
+    pppAuth: 'mschapv2',
+  },
+  // iOS/macOS manual IKEv2 profile defaults (../shared/CLIENTS.md)
+  'ikev2-ios': {
+    kind: 'ikev2',
+    ike: 'aes256-sha256-modp2048,aes256-sha256-ecp256,aes256-sha256-modp1536,aes128-sha1-modp1024,3des-sha1-modp1024',
+    esp: 'aes256-sha256,aes128-sha1,3des-sha1',
+    pppAuth: 'mschapv2',
+  },
 } satisfies Record<string, Profile>;
 export type ProfileName = keyof typeof PROFILES;
 
@@ -142,6 +185,8 @@ export interface Scenario {
    * scenario; the same check passing fails it, so the mark is removed with the fix.
    */
   knownFailures?: string[];
+  /** Two-VM topologies: the second VM runs this profile instead (e.g. an IKEv2 client beside an L2TP one). */
+  secondProfile?: ProfileName;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -212,8 +257,31 @@ export const SCENARIOS: Scenario[] = [
   },
   { name: 'two-clients', profile: 'seed', topology: 'direct2', expect: 'http', ci: true },
   { name: 'two-behind-nat', profile: 'seed', topology: 'nat2', expect: 'http', ci: true },
+  // IKEv2 (issue 12): charon as an Android-like IKEv2 client, EAP-MSCHAPv2, trusting only the CA of `cert init`
+  // (each passed twice in a row on 2026-12-02; ikev2-direct ~17 s with the 20 MB file, ikev2-nat ~14 s)
+  { name: 'ikev2-direct', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigDownload: true, ci: true },
+  { name: 'ikev2-nat', profile: 'ikev2-android', topology: 'nat', expect: 'http', ci: true },
+  // negative: a wrong password is refused (EAP-MSCHAPv2 failure, the client's AUTHENTICATION_FAILED): no IKE SA, no address (~9 s)
+  { name: 'ikev2-wrong-password', profile: 'ikev2-android', tweak: { wrongPassword: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // an L2TP/IPsec client (VM 0, alice) and an IKEv2 client (VM 1, bob) connected at the same time (~20 s)
+  { name: 'ikev2-with-l2tp', profile: 'seed', secondProfile: 'ikev2-android', topology: 'direct2', expect: 'http', ci: true },
+  // Windows' default proposals (MODP1024 only, ESP with SHA1: the server picks AES256/SHA1/MODP1024) and iOS/macOS's (~15 s each)
+  { name: 'ikev2-windows', profile: 'ikev2-windows', topology: 'direct', expect: 'http', ci: true },
+  { name: 'ikev2-ios-nat', profile: 'ikev2-ios', topology: 'nat', expect: 'http', ci: true },
+  // two IKEv2 clients behind one NAT (alice and bob), each fetching its own file (~15 s)
+  { name: 'ikev2-two-behind-nat', profile: 'ikev2-android', topology: 'nat2', expect: 'http', ci: true },
+  // the client rekeys its CHILD SA after 15 s and 30 s and its IKE SA after ~23-25 s while it pings every 0.5 s for 35 s (~50 s)
+  { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
+  // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
+  { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
   return { ...PROFILES[name], ...tweak };
+}
+
+/** Whether a scenario has an IKEv2 client (the server then serves IKEv2 too). */
+export function usesIkev2(sc: Scenario): boolean {
+  const kinds = [sc.profile, sc.secondProfile, sc.thenProfile].filter((p): p is ProfileName => p !== undefined).map((p) => profileOf(p).kind);
+  return kinds.includes('ikev2');
 }

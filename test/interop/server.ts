@@ -19,20 +19,30 @@ export interface ServerSetup {
   controlSocket: string;
   /** Where the daemon serves /metrics ([metrics] listen), inside the server namespace. */
   metricsListen: string;
+  /** The CA that `l2tpsec cert init` made (PEM, '' when it failed): the IKEv2 clients trust it and nothing else. */
+  caPem: string;
+  /** Another CA (another `cert init`, in server/other-ca/): for clients that must NOT trust the server. */
+  otherCaPem: string;
+  /** What the server certificate carries and the IKEv2 clients ask for (remote.id): the name given to `cert init`. */
+  ikev2Id: string;
   /** What went wrong while preparing (missing CLI, failed `users add`). */
   notes: string[];
   cliPresent: boolean;
 }
 
 export const METRICS_LISTEN = '127.0.0.1:9810';
+/** The server certificate's name (SAN dNSName; `cert init --name`), also the config's hostname. */
+export const IKEV2_NAME = 'vpn.example.net';
 
-export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }): string {
+/** `ikev2`: serve IKEv2 too (scenarios with an IKEv2 client), with the chain `cert init` wrote. */
+export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }, ikev2 = false): string {
   const psk = s.psk;
   const ipsecTimers = timers ? `dpd_idle = ${timers.dpdIdle}\n` : '';
   const l2tp = timers ? `[l2tp]\nhello_interval = ${timers.helloInterval}\n` : '';
+  const v2 = ikev2 ? `[ikev2]\nenabled = true\ncertificate = "server.crt"\nprivate_key = "server.key"\n` : '';
   return `[server]
 listen = "${SERVER_ADDR}"
-hostname = "vpn.example.net"
+hostname = "${IKEV2_NAME}"
 [ipsec]
 psk = "${psk}"
 ${ipsecTimers}${l2tp}[ppp]
@@ -50,7 +60,7 @@ out_interface = "auto"
 socket = "${s.controlSocket}"
 [metrics]
 listen = "${s.metricsListen}"
-`;
+${v2}`;
 }
 
 function cliArgs(repo: string, args: string[]): string[] {
@@ -65,12 +75,22 @@ export async function prepareServer(repo: string, runDir: string, psk: string, u
   const dir = join(runDir, 'server');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'l2tpsec.toml');
-  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, caPem: '', otherCaPem: '', ikev2Id: IKEV2_NAME, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
   writeFileSync(config, serverConfigText(setup));
   if (!setup.cliPresent) {
     setup.notes.push('src/cli/main.ts does not exist: no server to start, no users added');
     return setup;
   }
+  // the IKEv2 side's CA and server certificate (name and the server's address as SANs)
+  const ci = await cli(setup, ['cert', 'init', '--name', IKEV2_NAME, '--ip', SERVER_ADDR]);
+  const ca = join(dir, 'ca.crt');
+  if (ci.code === 0 && existsSync(ca)) setup.caPem = readFileSync(ca, 'utf8');
+  else setup.notes.push(`cert init failed (${ci.timedOut ? 'timeout' : `exit ${ci.code}`}): ${ci.out.slice(0, 2000)}`);
+  const otherDir = join(dir, 'other-ca');
+  mkdirSync(otherDir, { recursive: true });
+  const oc = await run(process.execPath, cliArgs(repo, ['cert', 'init', '--name', IKEV2_NAME, '--ip', SERVER_ADDR, '--config', join(otherDir, 'l2tpsec.toml')]), { cwd: repo, timeoutMs: 90_000, allowFail: true });
+  if (oc.code === 0 && existsSync(join(otherDir, 'ca.crt'))) setup.otherCaPem = readFileSync(join(otherDir, 'ca.crt'), 'utf8');
+  else setup.notes.push(`cert init of the other CA failed (exit ${String(oc.code)}): ${(oc.stdout + oc.stderr).slice(0, 2000)}`);
   for (const u of users) {
     const r = await addUser(setup, u);
     if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${r.out.slice(0, 2000)}`);

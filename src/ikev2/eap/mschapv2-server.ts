@@ -110,6 +110,12 @@ export class EapMschapv2Server {
     return step;
   }
 
+  /** After an MS-CHAPv2 Failure was sent (not yet acknowledged): why, and the user named. */
+  get failure(): { reason: string; user?: string } | undefined {
+    if (this.st !== 'failure-sent') return undefined;
+    return this.failedUser !== undefined ? { reason: this.failReason, user: this.failedUser } : { reason: this.failReason };
+  }
+
   /** One EAP message from the peer (the body of an EAP payload). */
   receive(msg: Uint8Array): EapStep {
     if (this.st === 'done' || this.st === 'idle') return { kind: 'ignored', reason: `EAP message in state ${this.st}` };
