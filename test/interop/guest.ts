@@ -64,15 +64,12 @@ function swanctlConf(p: Profile, psk: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** Start charon, load the profile, initiate: evidence in swanctl-*.txt and xfrm-*.txt. */
-export function ikeJob(guestDir: string, p: Profile, psk: string, initiateTimeoutS: number): string {
-  return `
-D=${guestDir}
-mkdir -p "$D"; echo "$D" > ${LOGDIR}
-mkdir -p /etc/swanctl/conf.d
-cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
-${swanctlConf(p, psk)}L2S_EOF
-cat > /etc/strongswan.d/zz-l2s.conf <<L2S_EOF
+/**
+ * charon's settings (retransmissions, a file log in $D) and its start, waiting for its
+ * vici socket; `extraLog` adds log levels, `copyConf` puts the swanctl.conf in $D.
+ */
+function charonStart(extraLog: string[], copyConf: string): string {
+  return `cat > /etc/strongswan.d/zz-l2s.conf <<L2S_EOF
 charon {
   retransmit_timeout = 2.0
   retransmit_base = 1.4
@@ -84,16 +81,27 @@ charon {
       default = 1
       ike = 2
       cfg = 2
-      flush_line = yes
+${extraLog.map((l) => `      ${l}\n`).join('')}      flush_line = yes
     }
   }
 }
 L2S_EOF
-cp /etc/swanctl/conf.d/l2s.conf "$D/swanctl.conf"
+${copyConf}
 setsid /usr/lib/ipsec/charon > "$D/charon.out" 2>&1 < /dev/null &
 i=0; while [ ! -S /run/charon.vici ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
 [ -S /run/charon.vici ] || { echo "charon did not start"; exit 3; }
-swanctl --load-all > "$D/swanctl-load.txt" 2>&1
+`;
+}
+
+/** Start charon, load the profile, initiate: evidence in swanctl-*.txt and xfrm-*.txt. */
+export function ikeJob(guestDir: string, p: Profile, psk: string, initiateTimeoutS: number): string {
+  return `
+D=${guestDir}
+mkdir -p "$D"; echo "$D" > ${LOGDIR}
+mkdir -p /etc/swanctl/conf.d
+cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
+${swanctlConf(p, psk)}L2S_EOF
+${charonStart([], 'cp /etc/swanctl/conf.d/l2s.conf "$D/swanctl.conf"')}swanctl --load-all > "$D/swanctl-load.txt" 2>&1
 swanctl --initiate --child l2tp --timeout ${initiateTimeoutS} > "$D/swanctl-initiate.txt" 2>&1
 echo "initiate rc=$?" >> "$D/swanctl-initiate.txt"
 swanctl --list-sas > "$D/swanctl-list-sas.txt" 2>&1
@@ -137,29 +145,7 @@ ${caPem.trimEnd()}
 L2S_EOF
 cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
 ${swanctlIkev2Conf(p, user, password, serverId)}L2S_EOF
-cat > /etc/strongswan.d/zz-l2s.conf <<L2S_EOF
-charon {
-  retransmit_timeout = 2.0
-  retransmit_base = 1.4
-  retransmit_tries = 4
-  filelog {
-    l2s {
-      path = $D/charon.log
-      time_format = %H:%M:%S
-      default = 1
-      ike = 2
-      cfg = 2
-      enc = 1
-      flush_line = yes
-    }
-  }
-}
-L2S_EOF
-grep -v 'secret = ' /etc/swanctl/conf.d/l2s.conf > "$D/swanctl.conf"
-setsid /usr/lib/ipsec/charon > "$D/charon.out" 2>&1 < /dev/null &
-i=0; while [ ! -S /run/charon.vici ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
-[ -S /run/charon.vici ] || { echo "charon did not start"; exit 3; }
-swanctl --load-all > "$D/swanctl-load.txt" 2>&1
+${charonStart(['enc = 1'], `grep -v 'secret = ' /etc/swanctl/conf.d/l2s.conf > "$D/swanctl.conf"`)}swanctl --load-all > "$D/swanctl-load.txt" 2>&1
 swanctl --initiate --child ikev2 --timeout ${initiateTimeoutS} > "$D/swanctl-initiate.txt" 2>&1
 echo "initiate rc=$?" >> "$D/swanctl-initiate.txt"
 swanctl --list-sas > "$D/swanctl-list-sas.txt" 2>&1
