@@ -148,7 +148,13 @@ async function attemptL2tp(ctx: Ctx, clients: Client[], all: Client[], label: st
     const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
     const before = await mainModeRequests(ctx.pcap, src);
     await guestJob(ctx, c, 'ike', g.ikeJob(c.gdir, profile, psk, 45), 110);
-    const n = (await mainModeRequests(ctx.pcap, src)) - before;
+    // the capture may lag the exchange by a moment on a busy machine: look again for up to 5 s
+    let after = await mainModeRequests(ctx.pcap, src);
+    for (let k = 0; k < 10 && after <= before; k++) {
+      await sleep(500);
+      after = await mainModeRequests(ctx.pcap, src);
+    }
+    const n = after - before;
     if (!mark(ctx, c, label, multi, 'ike-request', n > 0, n > 0 ? `${n} from ${src}` : `no Main Mode request from ${src} in server.pcap`)) return;
     const list = readIf(join(c.hdir, 'swanctl-list-sas.txt'));
     if (!mark(ctx, c, label, multi, 'ike-sa', g.ikeSaUp(list))) return;
@@ -243,7 +249,7 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const before = await ikev2Requests(ctx.pcap, src);
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
     await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
-    // tcpdump hands packets to the file in blocks (no --immediate-mode): a refusal that ends within a second may not be written yet
+    // the capture may lag the exchange by a moment on a busy machine: look again for up to 5 s
     let after = await ikev2Requests(ctx.pcap, src);
     for (let k = 0; k < 10 && after.init <= before.init; k++) {
       await sleep(500);

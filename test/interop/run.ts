@@ -142,10 +142,15 @@ async function startHttp(net: Net, dir: string, logFile: string): Promise<Backgr
   return p;
 }
 
-/** tcpdump in the server namespace: the scenario's capture, and the proof of `ike-request`. */
+/**
+ * tcpdump in the server namespace: the scenario's capture, and the proof of `ike-request`.
+ * `--immediate-mode` with `-U`: each packet is in the file as soon as it was seen (without
+ * it the kernel hands packets over in blocks, and a check right after a short exchange
+ * could find none of them yet).
+ */
 async function startCapture(net: Net, pcap: string, logFile: string, exclude?: string): Promise<Background> {
   const filter = `(udp port 500 or udp port 4500 or udp port 1701 or esp)${exclude !== undefined ? ` and not net ${exclude}` : ''}`;
-  const p = startBackground('tcpdump', 'ip', ['netns', 'exec', net.server, 'tcpdump', '-i', 'eth0', '-nn', '-U', '-s', '2048', '-w', pcap, filter], logFile);
+  const p = startBackground('tcpdump', 'ip', ['netns', 'exec', net.server, 'tcpdump', '-i', 'eth0', '-nn', '-U', '--immediate-mode', '-s', '2048', '-w', pcap, filter], logFile);
   world.bg.push(p);
   await waitFor(() => p.hasExited() || (existsSync(logFile) && /listening on/.test(readFileSync(logFile, 'utf8'))), 15_000, 200);
   return p;
