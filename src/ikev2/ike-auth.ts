@@ -7,8 +7,8 @@ import { childReply, childSaUp, DEFAULT_CHILD_POLICY, selectChildProposal, type 
 import { cpReply, cpWants } from './cp-reply.js';
 import { EapMschapv2Server, type EapMschapv2Hooks } from './eap/mschapv2-server.js';
 import { FULL_TUNNEL, narrowTrafficSelectors, type Ipv4Range } from './ts-narrow.js';
-import { AuthMethod, CertEncoding, NotifyType, PayloadType } from './wire/constants.js';
-import { encodeId, type IdPayload } from './wire/id.js';
+import { AuthMethod, authMethodNames, CertEncoding, IdType, nameOf, NotifyType, PayloadType } from './wire/constants.js';
+import { encodeId, idToString, type IdPayload } from './wire/id.js';
 import { findPayload, type PayloadChain, type Payload } from './wire/message.js';
 import { notify } from './wire/notify.js';
 import type { Ikev2Sa } from './types.js';
@@ -26,6 +26,20 @@ import type { Ikev2Sa } from './types.js';
  * success hands out an MSK, and only an AUTH computed with that MSK over the
  * initiator's signed octets establishes the SA; everything else ends with
  * AUTHENTICATION_FAILED and the SA deleted.
+ *
+ * Or with a per-user pre-shared key (AUTH method 2, "Shared Key Message Integrity Code"):
+ *
+ *   HDR, SK {IDi, AUTH(psk), SAi2, TSi, TSr, [IDr,] [CP(CFG_REQUEST)]}
+ *   HDR, SK {IDr, AUTH(psk), CP(CFG_REPLY), SAr2, TSi, TSr}
+ *
+ * There is no group key: IDi (ID_KEY_ID, ID_FQDN, ID_RFC822_ADDR or ID_IPV4_ADDR, its
+ * text the user's name) selects the user and that user's key, which checks the client's
+ * AUTH and then keys ours, so a key opens one account and can impersonate the server to
+ * that user alone. §2.16: an AUTH payload in the first request means the client does not
+ * want EAP, so it is taken as the client's authentication: method 2 is checked with the
+ * user's key; any other method, an unknown identity, a user without a key or a wrong key
+ * all end with AUTHENTICATION_FAILED (no fallback to EAP). The unknown and the keyless
+ * compute the same MIC against a dummy key: the answer and the work are the same.
  */
 export interface Ikev2AuthConfig {
   /** Our certificate chain, DER, the server's own first. */
@@ -47,6 +61,20 @@ export interface Ikev2AuthConfig {
   rsaPss?: boolean;
   /** Child SA lifetime announced to the ESP layer, default 28800 s. */
   childLifetimeSeconds?: number;
+  /** Per-user IKEv2 pre-shared keys; absent: a client's AUTH payload is refused (EAP only). */
+  psk?: {
+    /** The user an identity names and their key (undefined when they have none); undefined for an unknown identity. */
+    lookup(identity: string): { name: string; key: Buffer | undefined } | undefined;
+  };
+  /** Failed logins per user and per peer address, with backoff (the daemon's AuthFailureTracker). */
+  failures?: AuthBackoff;
+}
+
+/** The part of src/ppp's AuthFailureTracker IKE_AUTH uses. */
+export interface AuthBackoff {
+  blockedFor(user: string | undefined, address: string | undefined, now: number): number;
+  failure(user: string | undefined, address: string | undefined, now: number): number;
+  success(user: string): void;
 }
 
 /** What the IKE_AUTH step asks the responder to do. */
@@ -55,6 +83,8 @@ export interface AuthStep {
   payloads: Payload[];
   /** The SA is to be deleted after the response (authentication failed). */
   fail?: string;
+  /** The user a failure concerns, for the log (an existing user only). */
+  user?: string;
   established?: { user: string; virtualIp: string; child: ChildSaUp | undefined };
 }
 
@@ -70,16 +100,56 @@ export interface AuthState {
   user?: string;
 }
 
-const failed = (reason: string): AuthStep => ({ payloads: [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], fail: reason });
+const failed = (reason: string, user?: string): AuthStep => ({ payloads: [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], fail: reason, ...(user !== undefined ? { user } : {}) });
 
-/** The first IKE_AUTH request: checks, our certificate AUTH, and the start of EAP. */
-export function authFirst(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain, random: (n: number) => Buffer): { step: AuthStep; state?: AuthState } {
+/** What an unknown identity or a user without a key is checked against: the same work, never a match. */
+const DUMMY_PSK = Buffer.alloc(32, 0x5a);
+/** Longest identity text taken as a user name (bytes of UTF-8, as a users file name). */
+const MAX_IDENTITY = 255;
+
+/**
+ * The user name an IDi carries for a shared key: the text of ID_KEY_ID (Android's
+ * "IPSec identifier" when it is neither an address nor has an @), ID_FQDN (strongSwan's
+ * `id = alice`), ID_RFC822_ADDR (`alice@example.org`), or ID_IPV4_ADDR dotted. Other
+ * types, bytes that are not UTF-8 and control characters name nobody.
+ */
+export function pskIdentity(id: IdPayload): string | undefined {
+  switch (id.idType) {
+    case IdType.ID_IPV4_ADDR:
+      return [...id.data].join('.');
+    case IdType.ID_KEY_ID:
+    case IdType.ID_FQDN:
+    case IdType.ID_RFC822_ADDR: {
+      if (id.data.length === 0 || id.data.length > MAX_IDENTITY) return undefined;
+      const text = id.data.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(id.data)) return undefined;
+      // eslint-disable-next-line no-control-regex
+      return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? undefined : text;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A claimed identity for the log: printable, at most 64 characters. */
+const shownIdentity = (id: IdPayload): string => {
+  const t = idToString(id);
+  return JSON.stringify(t.length > 64 ? `${t.slice(0, 64)}…` : t);
+};
+
+/** The first IKE_AUTH request: checks, our certificate AUTH, and the start of EAP; or the whole shared-key login. */
+export function authFirst(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain, random: (n: number) => Buffer, now = 0, newSpi?: () => number): { step: AuthStep; state?: AuthState } {
   const idi = findPayload(chain, PayloadType.IDi);
   if (!idi || !findPayload(chain, PayloadType.SA) || !findPayload(chain, PayloadType.TSi) || !findPayload(chain, PayloadType.TSr)) {
     return { step: { payloads: [{ type: PayloadType.N, value: notify(NotifyType.INVALID_SYNTAX) }], fail: 'IKE_AUTH without IDi, SA, TSi or TSr' } };
   }
-  // An AUTH in the first request means the client authenticates with a key or certificate: we only take EAP.
-  if (findPayload(chain, PayloadType.AUTH)) return { step: failed('client did not ask for EAP') };
+  // §2.16: an AUTH in the first request means the client does not want EAP.
+  const authP = findPayload(chain, PayloadType.AUTH);
+  if (authP) {
+    if (authP.value.method !== AuthMethod.SHARED_KEY_MIC) return { step: failed(`client authenticates with ${nameOf(authMethodNames, authP.value.method)}: only EAP or a shared key`) };
+    if (!cfg.psk || !newSpi) return { step: failed('client authenticates with a shared key: IKEv2 keys are not in use here') };
+    return { step: sharedKeyLogin(cfg, sa, chain, idi, authP.value.data, now, newSpi) };
+  }
   const idrBody = encodeId(cfg.localId);
   const octets = signedOctets(sa.suite.prf, sa.initResponse, sa.ni, sa.keys.skPr, idrBody);
   const auth = signAuth(cfg.privateKey, octets, sa.peerSignatureHashes, cfg.rsaPss === undefined ? {} : { rsaPss: cfg.rsaPss });
@@ -117,27 +187,61 @@ export function authNext(cfg: Ikev2AuthConfig, sa: Ikev2Sa, st: AuthState, chain
   st.phase = 'done';
   const rOctets = signedOctets(sa.suite.prf, sa.initResponse, sa.ni, sa.keys.skPr, st.idrBody);
   const payloads: Payload[] = [{ type: PayloadType.AUTH, value: { method: AuthMethod.SHARED_KEY_MIC, data: sharedKeyAuth(sa.suite.prf, st.msk, rOctets) } }];
+  return firstChild(cfg, sa, st.request, st.user, payloads, newSpi);
+}
 
-  // The first child SA, from the first request's SAi2, TSi, TSr, CP (§1.2: failures here leave the IKE SA up).
-  const req = st.request;
+/**
+ * The whole IKE_AUTH of a client with a per-user key (§2.15): the user IDi names, the
+ * backoff, their key against the client's AUTH, admission, then our IDr and AUTH keyed
+ * with the same key, and the first child SA.
+ */
+function sharedKeyLogin(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain, idi: { body: Buffer; value: IdPayload }, received: Buffer, now: number, newSpi: () => number): AuthStep {
+  const identity = pskIdentity(idi.value);
+  const user = identity !== undefined ? cfg.psk!.lookup(identity) : undefined;
+  const address = sa.peer.address;
+  const wait = cfg.failures?.blockedFor(user?.name ?? identity, address, now) ?? 0;
+  if (wait > 0) return failed(`shared key: blocked for ${Math.ceil(wait / 1000)} s after repeated failures (${user ? JSON.stringify(user.name) : `identity ${shownIdentity(idi.value)}`})`, user?.name);
+  const iOctets = signedOctets(sa.suite.prf, sa.initRequest, sa.nr, sa.keys.skPi, idi.body);
+  // the same MIC is computed whether or not there is a user with a key
+  const match = verifySharedKeyAuth(sa.suite.prf, user?.key ?? DUMMY_PSK, iOctets, received);
+  if (!match || !user?.key) {
+    cfg.failures?.failure(user?.name ?? identity, address, now);
+    if (!user) return failed(`shared key: unknown identity ${shownIdentity(idi.value)}`);
+    if (!user.key) return failed(`shared key: ${JSON.stringify(user.name)} has no IKEv2 key`, user.name);
+    return failed(`shared key: AUTH does not match the key of ${JSON.stringify(user.name)}`, user.name);
+  }
+  const admitted = cfg.users.admit?.(user.name) ?? { ok: true };
+  if (!admitted.ok) return failed(`${admitted.message} (${JSON.stringify(user.name)})`, user.name);
+  cfg.failures?.success(user.name);
+  const idrBody = encodeId(cfg.localId);
+  const rOctets = signedOctets(sa.suite.prf, sa.initResponse, sa.ni, sa.keys.skPr, idrBody);
+  const payloads: Payload[] = [
+    { type: PayloadType.IDr, value: cfg.localId },
+    { type: PayloadType.AUTH, value: { method: AuthMethod.SHARED_KEY_MIC, data: sharedKeyAuth(sa.suite.prf, user.key, rOctets) } },
+  ];
+  return firstChild(cfg, sa, chain, user.name, payloads, newSpi);
+}
+
+/** The first child SA, from the first request's SAi2, TSi, TSr, CP (§1.2: failures here leave the IKE SA up). */
+function firstChild(cfg: Ikev2AuthConfig, sa: Ikev2Sa, req: PayloadChain, user: string, payloads: Payload[], newSpi: () => number): AuthStep {
   const wants = cpWants(findPayload(req, PayloadType.CP)?.value);
-  const virtualIp = cfg.assignAddress(st.user, wants.requestedIp4);
+  const virtualIp = cfg.assignAddress(user, wants.requestedIp4);
   if (!virtualIp) {
     payloads.push({ type: PayloadType.N, value: notify(NotifyType.INTERNAL_ADDRESS_FAILURE) });
-    return { payloads, fail: `no address for ${st.user}` };
+    return { payloads, fail: `no address for ${user}` };
   }
   if (wants.ip4) payloads.push({ type: PayloadType.CP, value: cpReply(virtualIp, wants.dns4 ? cfg.dns : []) });
   const choice = selectChildProposal(findPayload(req, PayloadType.SA)!.value, cfg.childPolicy ?? DEFAULT_CHILD_POLICY, 'ignore');
   const ts = narrowTrafficSelectors(findPayload(req, PayloadType.TSi)!.value.selectors, findPayload(req, PayloadType.TSr)!.value.selectors, virtualIp, cfg.localNetworks ?? FULL_TUNNEL);
   if (!choice || !ts) {
     payloads.push({ type: PayloadType.N, value: notify(choice ? NotifyType.TS_UNACCEPTABLE : NotifyType.NO_PROPOSAL_CHOSEN) });
-    return { payloads, established: { user: st.user, virtualIp, child: undefined } };
+    return { payloads, established: { user, virtualIp, child: undefined } };
   }
   const ourSpi = newSpi();
   const km = childKeys(sa.suite.prf, sa.keys.skD, sa.ni, sa.nr, choice.encKeyBytes, choice.integKeyBytes);
   payloads.push({ type: PayloadType.SA, value: { proposals: [childReply(choice, ourSpi)] } });
   payloads.push({ type: PayloadType.TSi, value: { selectors: ts.tsi } });
   payloads.push({ type: PayloadType.TSr, value: { selectors: ts.tsr } });
-  const child = childSaUp(sa, choice, ourSpi, km, cfg.childLifetimeSeconds, st.user);
-  return { payloads, established: { user: st.user, virtualIp, child } };
+  const child = childSaUp(sa, choice, ourSpi, km, cfg.childLifetimeSeconds, user);
+  return { payloads, established: { user, virtualIp, child } };
 }

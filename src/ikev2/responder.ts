@@ -323,7 +323,7 @@ export class Ikev2Responder {
     if (!cfg) return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], fail: 'IKE_AUTH is not configured' });
     let step: AuthStep;
     if (!sa.auth) {
-      const first = authFirst(cfg, sa, inner, this.random);
+      const first = authFirst(cfg, sa, inner, this.random, now, () => this.newSpi());
       step = first.step;
       if (first.state) {
         sa.auth = first.state;
@@ -462,7 +462,7 @@ export class Ikev2Responder {
     for (const d of datagrams) this.send(sa.local, sa.peer, d);
     if (step.fail) {
       this.counters.inc('ikev2.auth.failed');
-      this.log('warn', 'ikev2.auth.failed', { id: sa.id, peer: endpointText(sa.peer), reason: step.fail });
+      this.log('warn', 'ikev2.auth.failed', { id: sa.id, peer: endpointText(sa.peer), ...(step.user !== undefined ? { user: step.user } : {}), reason: step.fail });
       this.removeSa(sa, step.fail);
     }
   }

@@ -1,5 +1,6 @@
 /**
- * IKEv2 sessions: an IKEv2 SA that logged a user in with EAP-MSCHAPv2 and got a
+ * IKEv2 sessions: an IKEv2 SA that logged a user in (EAP-MSCHAPv2, or the user's own
+ * pre-shared key selected by the identity the client sends) and got a
  * virtual IP is a session of kind `ikev2` in the same table as the L2TP/PPP ones
  * (same users, pool, per-user limit, status, history and disconnect). Its child
  * SAs run ESP in tunnel mode: what they deliver is an IPv4 packet for the TUN,
@@ -11,6 +12,7 @@ import { logEvent } from '../core/log.js';
 import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
 import type { EspEngine, EspOutbound } from '../esp/engine.js';
 import { DEFAULT_IKEV2_POLICY, Ikev2Responder, peekMajorVersion, withoutModp1024, type Ikev2Output } from '../ikev2/index.js';
+import type { AuthBackoff } from '../ikev2/ike-auth.js';
 import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Forwarder } from '../nat/forwarder.js';
 import type { PppUser } from '../ppp/session.js';
@@ -38,6 +40,10 @@ export interface Ikev2Host {
   readonly esp: EspEngine;
   readonly forwarder: Forwarder<SessionHandle>;
   lookup(name: string): PppUser | undefined;
+  /** A user's IKEv2 pre-shared key (AUTH method 2); undefined when they have none. */
+  ikev2Key?(name: string): Buffer | undefined;
+  /** Failed logins and backoff, shared with PPP (per user and per address). */
+  failures?: AuthBackoff;
   userLimit(name: string): number;
   /** Queue a datagram's worth for ESP (flushed with the turn). */
   send(o: EspOutbound): void;
@@ -100,6 +106,14 @@ export class Ikev2Sessions {
           },
         },
         assignAddress: (user, requested) => this.assign(user, requested),
+        // the identity a client sends (IDi) is the user's name; their own key, no group key
+        psk: {
+          lookup: (identity) => {
+            const u = host.lookup(identity);
+            return u ? { name: u.name, key: host.ikev2Key?.(u.name) } : undefined;
+          },
+        },
+        ...(host.failures ? { failures: host.failures } : {}),
       },
       ...o.responder,
     });

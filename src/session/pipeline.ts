@@ -34,6 +34,8 @@ export interface UserDirectory {
   lookup(name: string): PppUser | undefined;
   get(name: string): { maxSessions?: number | undefined } | undefined;
   staticAddresses(): Iterable<string>;
+  /** A user's IKEv2 pre-shared key (src/daemon's UserStore has it). */
+  ikev2Key?(name: string): Buffer | undefined;
 }
 
 export interface PipelineOptions {
@@ -205,6 +207,8 @@ export class Pipeline {
             esp: this.esp,
             forwarder: this.forwarder,
             lookup: (name) => this.users.lookup(name),
+            ikev2Key: (name) => this.users.ikev2Key?.(name),
+            failures: this.authFailures,
             userLimit: (name) => this.users.get(name)?.maxSessions ?? this.opts.maxSessionsPerUser,
             send: (o) => this.espOut.push(o),
             sendIke: (from, to, data) => {
