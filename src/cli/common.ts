@@ -27,6 +27,12 @@ export interface UsersOptions {
   address?: string;
   maxSessions?: number;
   json?: boolean;
+  /** Generate an IKEv2 pre-shared key (printed once). */
+  ikev2Psk?: boolean;
+  /** Read the IKEv2 pre-shared key from this file. */
+  ikev2PskFile?: string;
+  /** `users passwd`: drop the IKEv2 key. */
+  removeIkev2Psk?: boolean;
 }
 
 export interface ControlOptions {

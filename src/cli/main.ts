@@ -66,13 +66,18 @@ Every command answers --help.`,
     .addOption(configOption())
     .option('--address <a.b.c.d>', 'static address from the pool')
     .option('--max-sessions <n>', 'concurrent sessions (overrides ppp.max_sessions_per_user; 0 = unlimited)', wholeNumber('--max-sessions', 0))
+    .option('--ikev2-psk', "also give the user an IKEv2 pre-shared key, generated and printed once (the identifier is the user's name)")
+    .option('--ikev2-psk-file <file>', "also give the user an IKEv2 pre-shared key, read from the file's first line (16 characters or more)")
     .addOption(jsonOption())
     .action(async (name: string, o: UsersOptions) => done((await import('./users.js')).usersAdd(name, o, io)));
   users
     .command('passwd')
-    .description("change a user's password")
+    .description("change a user's password, or with --ikev2-psk* only the IKEv2 pre-shared key")
     .argument('<name>', 'user name')
     .addOption(configOption())
+    .option('--ikev2-psk', 'set a new generated IKEv2 pre-shared key, printed once (the password stays)')
+    .option('--ikev2-psk-file <file>', "set the IKEv2 pre-shared key from the file's first line (the password stays)")
+    .option('--remove-ikev2-psk', 'remove the IKEv2 pre-shared key (the password stays)')
     .addOption(jsonOption())
     .action(async (name: string, o: UsersOptions) => done((await import('./users.js')).usersPasswd(name, o, io)));
   users

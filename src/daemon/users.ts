@@ -8,12 +8,17 @@ import type { PppUser } from '../ppp/session.js';
 
 /**
  * The user store: one TOML file, only NT hashes (MD4 of the UTF-16LE
- * password, RFC 2759 §8.3), never plaintext.
+ * password, RFC 2759 §8.3), never plaintext passwords.
  *
  *   [users.alice]
  *   nt_hash = "8846f7eaee8fb117ad06bdd830b7586c"
  *   address = "10.40.0.10"     # optional static address
  *   max_sessions = 2           # optional, overrides [ppp] max_sessions_per_user
+ *   ikev2_psk = "…"            # optional: the user's own IKEv2 pre-shared key
+ *
+ * The IKEv2 key is kept as it is, since RFC 7296 §2.15 keys the PRF with the secret
+ * itself (prf(prf(key, "Key Pad for IKEv2"), …), with the PRF the client negotiates):
+ * no hash of it would do. It lives only here (file mode 0600) and is never shown.
  */
 
 export interface UserEntry {
@@ -22,11 +27,33 @@ export interface UserEntry {
   ntHash: Buffer;
   address?: string;
   maxSessions?: number;
+  /** The user's IKEv2 pre-shared key (its UTF-8 bytes key the PRF). */
+  ikev2Psk?: string;
 }
 
 export interface UserOptions {
   address?: string;
   maxSessions?: number;
+  ikev2Psk?: string;
+}
+
+/** Shortest IKEv2 key `users add|passwd` takes: a captured IKE_AUTH lets an active attacker guess offline. */
+export const MIN_IKEV2_PSK = 16;
+/** Longest IKEv2 key (bytes of UTF-8). */
+export const MAX_IKEV2_PSK = 256;
+
+/** An IKEv2 key as the users file may hold it: 1–256 bytes of printable text (what a phone's key field can take). */
+export function checkIkev2Psk(key: string): string | undefined {
+  if (key.length === 0) return 'ikev2_psk is empty';
+  if (Buffer.byteLength(key, 'utf8') > MAX_IKEV2_PSK) return `ikev2_psk longer than ${MAX_IKEV2_PSK} bytes`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) return 'ikev2_psk contains a control character';
+  return undefined;
+}
+
+/** A new IKEv2 key (`users add|passwd --ikev2-psk`): 24 random bytes, base64url, 32 characters. */
+export function generateIkev2Psk(random: (n: number) => Buffer = randomBytes): string {
+  return random(24).toString('base64url');
 }
 
 /** A problem in the users file, named by file, line and key (as config errors are). */
@@ -116,9 +143,14 @@ export class UserStore {
         if (u.name !== name && u.address === opts.address) throw new RangeError(`address ${opts.address} is already the static address of ${JSON.stringify(u.name)}`);
       }
     }
+    if (opts.ikev2Psk !== undefined) {
+      const badKey = checkIkev2Psk(opts.ikev2Psk);
+      if (badKey) throw new RangeError(badKey);
+    }
     const e: UserEntry = { name, ntHash: Buffer.from(ntHash) };
     if (opts.address !== undefined) e.address = opts.address;
     if (opts.maxSessions !== undefined) e.maxSessions = opts.maxSessions;
+    if (opts.ikev2Psk !== undefined) e.ikev2Psk = opts.ikev2Psk;
     this.users.set(name, e);
     return e;
   }
@@ -132,6 +164,25 @@ export class UserStore {
     const u = this.users.get(name);
     if (!u) throw new RangeError(`no user ${JSON.stringify(name)}`);
     u.ntHash = ntPasswordHash(password);
+  }
+
+  /** Sets (a string) or removes (undefined) a user's IKEv2 key; throws RangeError for an unknown user or a bad key. */
+  setIkev2Psk(name: string, key: string | undefined): void {
+    const u = this.users.get(name);
+    if (!u) throw new RangeError(`no user ${JSON.stringify(name)}`);
+    if (key === undefined) {
+      delete u.ikev2Psk;
+      return;
+    }
+    const bad = checkIkev2Psk(key);
+    if (bad) throw new RangeError(bad);
+    u.ikev2Psk = key;
+  }
+
+  /** The IKEv2 key of a user, as the PRF takes it; undefined for an unknown user or one without a key. */
+  ikev2Key(name: string): Buffer | undefined {
+    const k = this.users.get(name)?.ikev2Psk;
+    return k === undefined ? undefined : Buffer.from(k, 'utf8');
   }
 
   list(): UserEntry[] {
@@ -180,7 +231,7 @@ export function userLines(text: string): Map<string, number> {
   return lines;
 }
 
-const KNOWN_KEYS = new Set(['nt_hash', 'address', 'max_sessions']);
+const KNOWN_KEYS = new Set(['nt_hash', 'address', 'max_sessions', 'ikev2_psk']);
 
 /** Parse the users file text; errors name the file, line and key. */
 export function parseUsers(text: string, file = '<users>'): UserStore {
@@ -208,7 +259,7 @@ export function parseUsers(text: string, file = '<users>'): UserStore {
     if (badName) fail(at, badName);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(at, 'must be a table');
     const t = v as Record<string, unknown>;
-    for (const k of Object.keys(t)) if (!KNOWN_KEYS.has(k)) fail(`${at}.${k}`, 'unknown key (known: nt_hash, address, max_sessions)');
+    for (const k of Object.keys(t)) if (!KNOWN_KEYS.has(k)) fail(`${at}.${k}`, 'unknown key (known: nt_hash, address, max_sessions, ikev2_psk)');
     const h = t.nt_hash;
     if (h === undefined) fail(at, 'nt_hash is required');
     if (typeof h !== 'string' || !/^[0-9a-fA-F]{32}$/.test(h)) fail(`${at}.nt_hash`, 'must be 32 hex digits (MD4 of the UTF-16LE password)');
@@ -224,6 +275,13 @@ export function parseUsers(text: string, file = '<users>'): UserStore {
       const n = typeof m === 'bigint' ? Number(m) : m;
       if (typeof n !== 'number' || checkMaxSessions(n)) fail(`${at}.max_sessions`, 'must be an integer 0–10000');
       opts.maxSessions = n as number;
+    }
+    if (t.ikev2_psk !== undefined) {
+      // the problem is named, never the key
+      if (typeof t.ikev2_psk !== 'string') fail(`${at}.ikev2_psk`, 'must be a string');
+      const bad = checkIkev2Psk(t.ikev2_psk as string);
+      if (bad) fail(`${at}.ikev2_psk`, bad);
+      opts.ikev2Psk = t.ikev2_psk as string;
     }
     try {
       store.put(name, Buffer.from(h as string, 'hex'), opts);
@@ -253,9 +311,10 @@ export function formatUsers(store: UserStore): string {
     const t: Record<string, string | number> = { nt_hash: u.ntHash.toString('hex') };
     if (u.address !== undefined) t.address = u.address;
     if (u.maxSessions !== undefined) t.max_sessions = u.maxSessions;
+    if (u.ikev2Psk !== undefined) t.ikev2_psk = u.ikev2Psk;
     users[u.name] = t;
   }
-  const header = '# l2tpsec users: nt_hash = MD4(UTF-16LE(password)), never the plaintext.\n# Managed by `l2tpsec users add|del|passwd`; keep this file mode 0600.\n\n';
+  const header = '# l2tpsec users: nt_hash = MD4(UTF-16LE(password)), never the plaintext;\n# ikev2_psk = the user\'s own IKEv2 pre-shared key (secret: the PRF needs it as it is).\n# Managed by `l2tpsec users add|del|passwd`; keep this file mode 0600.\n\n';
   return header + (store.size > 0 ? stringifyToml({ users }) + '\n' : '');
 }
 

@@ -73,3 +73,87 @@ describe('l2tpsec users: names, passwords and ordinary errors', () => {
     expect(list.find((u) => u['name'] === 'erin')).toEqual({ name: 'erin', address: null, maxSessions: null });
   }, 60_000);
 });
+
+describe('l2tpsec users: IKEv2 pre-shared keys', () => {
+  const users = join(dir, 'users.toml');
+
+  it('add --ikev2-psk makes a key, prints it once, stores it (0600) and never shows it again', async () => {
+    const r = cli(['users', 'add', 'psk1', '--ikev2-psk', '--config', cfg]);
+    expect(r.code).toBe(0);
+    const m = /IKEv2 pre-shared key of psk1 \(shown this once; identifier: psk1\):\n([A-Za-z0-9_-]{32})\n$/.exec(r.out);
+    expect(m, r.out).not.toBeNull();
+    const key = m![1]!;
+    const store = await loadUsers(users);
+    expect(store.get('psk1')!.ikev2Psk).toBe(key);
+    // the password was read as well (EAP and L2TP keep working for this user)
+    expect(store.get('psk1')!.ntHash.length).toBe(16);
+    const { statSync } = await import('node:fs');
+    expect(statSync(users).mode & 0o777).toBe(0o600);
+    const list = cli(['users', 'list', '--config', cfg]);
+    expect(list.out).toContain('psk1\tikev2_psk\n');
+    expect(list.out).not.toContain(key);
+    expect(cli(['users', 'list', '--config', cfg, '--json']).out).not.toContain(key);
+  }, 60_000);
+
+  it('add --ikev2-psk --json gives the key once in the answer', async () => {
+    const r = cli(['users', 'add', 'psk2', '--ikev2-psk', '--config', cfg, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { added: string; ikev2Psk: string };
+    expect(j.added).toBe('psk2');
+    expect((await loadUsers(users)).get('psk2')!.ikev2Psk).toBe(j.ikev2Psk);
+  }, 30_000);
+
+  it('add --ikev2-psk-file reads the first line (its line end not part of the key) and prints nothing of it', async () => {
+    const f = join(dir, 'key-a');
+    writeFileSync(f, 'my own key, long enough!\r\n', { mode: 0o600 });
+    const r = cli(['users', 'add', 'psk3', '--ikev2-psk-file', f, '--config', cfg]);
+    expect(r.code).toBe(0);
+    expect(r.out + r.err).not.toContain('my own key');
+    expect((await loadUsers(users)).get('psk3')!.ikev2Psk).toBe('my own key, long enough!');
+  }, 30_000);
+
+  it('refuses a short key, a file of several lines, a missing file and both options, without echoing the key', async () => {
+    const short = join(dir, 'key-short');
+    writeFileSync(short, 'Short-Secret\n');
+    const two = join(dir, 'key-two');
+    writeFileSync(two, 'first-line-is-long-enough\nsecond-Secret-line\n');
+    const a = cli(['users', 'add', 'psk4', '--ikev2-psk-file', short, '--config', cfg]);
+    expect(a.code).toBe(1);
+    expect(a.err).toMatch(/^l2tpsec: --ikev2-psk-file: a key of 12 characters can be guessed offline/);
+    expect(a.err).not.toContain('Short-Secret');
+    const b = cli(['users', 'add', 'psk4', '--ikev2-psk-file', two, '--config', cfg]);
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/more than one line/);
+    expect(b.err).not.toContain('Secret');
+    const c = cli(['users', 'add', 'psk4', '--ikev2-psk-file', join(dir, 'nope'), '--config', cfg]);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/cannot read .*ENOENT/);
+    const d = cli(['users', 'add', 'psk4', '--ikev2-psk', '--ikev2-psk-file', short, '--config', cfg]);
+    expect(d.code).toBe(2);
+    expect((await loadUsers(users)).has('psk4')).toBe(false);
+  }, 60_000);
+
+  it('passwd --ikev2-psk / --ikev2-psk-file set only the key (the password stays); --remove-ikev2-psk drops it', async () => {
+    cli(['users', 'add', 'psk5', '--config', cfg]);
+    const before = (await loadUsers(users)).get('psk5')!;
+    expect(before.ikev2Psk).toBeUndefined();
+    const f = join(dir, 'key-b');
+    writeFileSync(f, 'a key for an existing user\n');
+    // stdin holds something else: it must not be taken as a password
+    const r = cli(['users', 'passwd', 'psk5', '--ikev2-psk-file', f, '--config', cfg], 'other-password-123\n');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('changed the IKEv2 key of psk5');
+    let u = (await loadUsers(users)).get('psk5')!;
+    expect(u.ikev2Psk).toBe('a key for an existing user');
+    expect(u.ntHash).toEqual(before.ntHash);
+    const g = cli(['users', 'passwd', 'psk5', '--ikev2-psk', '--config', cfg]);
+    const key = /\n([A-Za-z0-9_-]{32})\n$/.exec(g.out)![1];
+    u = (await loadUsers(users)).get('psk5')!;
+    expect(u.ikev2Psk).toBe(key);
+    expect(u.ntHash).toEqual(before.ntHash);
+    const rm = cli(['users', 'passwd', 'psk5', '--remove-ikev2-psk', '--config', cfg]);
+    expect(rm.code).toBe(0);
+    expect((await loadUsers(users)).get('psk5')!.ikev2Psk).toBeUndefined();
+    expect(cli(['users', 'passwd', 'psk5', '--remove-ikev2-psk', '--ikev2-psk', '--config', cfg]).code).toBe(2);
+  }, 90_000);
+});

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { checkUserName, formatUsers, loadUsers, parseUsers, saveUsers, UserStore, UsersFileError } from '../../src/daemon/users.js';
+import { checkIkev2Psk, checkUserName, formatUsers, generateIkev2Psk, loadUsers, parseUsers, saveUsers, UserStore, UsersFileError } from '../../src/daemon/users.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -99,6 +99,50 @@ describe('user store', () => {
     );
   });
 
+  it('IKEv2 keys: kept as they are (the PRF needs them), round-trip through the 0600 file, set and removed', async () => {
+    const path = join(dir, 'users.toml');
+    const s = new UserStore();
+    s.add('alice', 'password', { ikev2Psk: 'a "quoted" key \\ with €' });
+    s.add('bob', 'pw');
+    expect(s.ikev2Key('alice')).toEqual(Buffer.from('a "quoted" key \\ with €', 'utf8'));
+    expect(s.ikev2Key('bob')).toBeUndefined();
+    expect(s.ikev2Key('nobody')).toBeUndefined();
+    // a key changes nothing for PPP/EAP
+    expect(s.lookup('alice')).toEqual({ name: 'alice', ntHash: s.get('alice')!.ntHash });
+    s.setIkev2Psk('bob', 'bobs-key-0123456789');
+    await saveUsers(path, s);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const back = await loadUsers(path);
+    expect(back.get('alice')!.ikev2Psk).toBe('a "quoted" key \\ with €');
+    expect(back.ikev2Key('bob')).toEqual(Buffer.from('bobs-key-0123456789'));
+    back.setIkev2Psk('bob', undefined);
+    expect(back.ikev2Key('bob')).toBeUndefined();
+    expect(formatUsers(back)).not.toContain('bobs-key');
+    expect(() => back.setIkev2Psk('nobody', 'x'.repeat(20))).toThrow(/no user/);
+    expect(() => back.setIkev2Psk('bob', 'bad\nkey-0123456789')).toThrow(/control character/);
+  });
+
+  it('generated IKEv2 keys: 32 characters of base64url from 24 random bytes, each different', () => {
+    expect(generateIkev2Psk(() => Buffer.alloc(24, 0xff))).toBe('_'.repeat(32));
+    const a = generateIkev2Psk();
+    expect(a).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(generateIkev2Psk()).not.toBe(a);
+    expect(checkIkev2Psk(a)).toBeUndefined();
+    expect(checkIkev2Psk('')).toMatch(/empty/);
+    expect(checkIkev2Psk('x'.repeat(257))).toMatch(/longer than 256/);
+  });
+
+  it('property: any valid IKEv2 key survives format and parse byte for byte', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }).filter((k) => checkIkev2Psk(k) === undefined), (k) => {
+        const s = new UserStore();
+        s.add('u', 'pw', { ikev2Psk: k });
+        return parseUsers(formatUsers(s), 't.toml').get('u')?.ikev2Psk === k;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   describe('bad files name the file, line and key', () => {
     const cases: Array<[string, string, number | undefined, RegExp]> = [
       ['bad TOML', '[users.alice]\nnt_hash = \n', 2, /invalid TOML/],
@@ -108,6 +152,9 @@ describe('user store', () => {
       ['bad max_sessions', '[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\n\nmax_sessions = -1\n', 4, /users\.bob\.max_sessions/],
       ['unknown key', '[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\npassword = "plain"\n', 3, /users\.bob\.password: unknown key/],
       ['unknown section', '[server]\nx = 1\n', 1, /server: unknown section/],
+      ['ikev2_psk not a string', '[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\nikev2_psk = 12\n', 3, /users\.bob\.ikev2_psk: must be a string/],
+      ['ikev2_psk empty', '[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\nikev2_psk = ""\n', 3, /users\.bob\.ikev2_psk: ikev2_psk is empty/],
+      ['ikev2_psk with a control character (not echoed)', '[users.bob]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\nikev2_psk = "SeCrEt\\u0007xyz"\n', 3, /^(?!.*SeCrEt).*users\.bob\.ikev2_psk: ikev2_psk contains a control character/],
       ['control char in quoted name', '[users."a\\tb"]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\n', 1, /control character/],
       ['duplicate static address', '[users.a]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\naddress = "10.40.0.5"\n[users.b]\nnt_hash = "8846f7eaee8fb117ad06bdd830b7586c"\naddress = "10.40.0.5"\n', 6, /users\.b\.address: .*already the static address/],
     ];

@@ -2,8 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { EspEngine } from '../../src/esp/engine.js';
-import { CfgType, DhGroup, Encr, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
-import { findPayload } from '../../src/ikev2/wire/message.js';
+import { sharedKeyAuth, signedOctets } from '../../src/ikev2/crypto/auth.js';
+import { AuthMethod, CfgType, DhGroup, Encr, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { encodeId } from '../../src/ikev2/wire/id.js';
+import { findPayload, type Payload } from '../../src/ikev2/wire/message.js';
 import { AuthClient, espProposal } from '../ikev2/auth-client.js';
 import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
 import { INTERNET, World, dstOf, ipv4, srcOf } from './harness.js';
@@ -27,6 +29,8 @@ class V2Client {
   saId = '';
   private c!: AuthClient;
   readonly at4500: Endpoint;
+  /** Log in with this IKEv2 pre-shared key (AUTH method 2, IDi = the user name as ID_FQDN) instead of EAP. */
+  psk: string | undefined;
 
   constructor(
     private readonly w: World,
@@ -45,14 +49,20 @@ class V2Client {
     const init = w.ikeFrom(this.at, SERVER, i.request());
     if (init.length !== 1) return false;
     i.handle(init[0]!);
-    const c = (this.c = new AuthClient(i, this.user, this.password));
+    const c = (this.c = new AuthClient(i, this.user, this.password, this.psk === undefined ? undefined : { idType: 2, data: Buffer.from(this.user) }));
     // after IKE_SA_INIT the client floats to 4500 (the server claimed a NAT)
     const rt = (p: Parameters<AuthClient['request']>[0]) => c.open(w.ikeFrom(this.at4500, SERVER4500, c.request(p)[0]!));
     let last;
     try {
-      let chain = rt(c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)));
-      for (let k = 0; k < 3 && findPayload(chain, PayloadType.EAP); k++) chain = rt(c.eapAnswer(chain));
-      last = rt(c.finalAuth());
+      if (this.psk !== undefined) {
+        const octets = signedOctets(i.suite!.prf, i.lastRequest, i.nr, i.keys!.skPi, encodeId(c.idi));
+        const auth: Payload = { type: PayloadType.AUTH, value: { method: AuthMethod.SHARED_KEY_MIC, data: sharedKeyAuth(i.suite!.prf, Buffer.from(this.psk), octets) } };
+        last = rt([...c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)), auth]);
+      } else {
+        let chain = rt(c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)));
+        for (let k = 0; k < 3 && findPayload(chain, PayloadType.EAP); k++) chain = rt(c.eapAnswer(chain));
+        last = rt(c.finalAuth());
+      }
     } catch {
       // EAP-Failure / AUTHENTICATION_FAILED: the server answered no more
       return false;
@@ -127,6 +137,36 @@ describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', 
     expect(again.connect()).toBe(false);
     expect(w.pipeline.table.countUser('alice')).toBe(1);
     expect(w.pipeline.sessions(w.now).map((v) => v.rec.kind).sort()).toEqual(['ikev2', 'l2tp-ppp']);
+  });
+
+  it("per-user IKEv2 keys from the users file: alice's key logs alice in (her static address), bob's key for alice does not, and the backoff is the daemon's", () => {
+    const w = world({ limits: { authFailuresBeforeBackoff: 2 } });
+    w.users.setIkev2Psk('alice', 'alice-key-0123456789');
+    w.users.setIkev2Psk('bob', 'bob-key-0123456789ab');
+    w.pipeline.setUsers(w.users);
+    const swap = new V2Client(w, 'alice', '', { address: '203.0.113.21', port: 500 });
+    swap.psk = 'bob-key-0123456789ab';
+    expect(swap.connect()).toBe(false);
+    expect(w.pipeline.table.list()).toEqual([]);
+    const ok = new V2Client(w, 'alice', '', { address: '203.0.113.22', port: 500 });
+    ok.psk = 'alice-key-0123456789';
+    expect(ok.connect()).toBe(true);
+    const [s] = w.pipeline.sessions(w.now);
+    expect(s!.rec).toMatchObject({ kind: 'ikev2', user: 'alice', address: ok.address });
+    ok.send(ipv4(ok.address, INTERNET, Buffer.from('up')));
+    expect(w.tun.map(srcOf)).toEqual([ok.address]);
+    // bob: two wrong keys, then even his right key waits
+    for (const n of [31, 32, 33]) {
+      const bad = new V2Client(w, 'bob', '', { address: `203.0.113.${n}`, port: 500 });
+      bad.psk = `not bob's key, try ${n}`;
+      expect(bad.connect()).toBe(false);
+    }
+    const bob = new V2Client(w, 'bob', '', { address: '203.0.113.40', port: 500 });
+    bob.psk = 'bob-key-0123456789ab';
+    expect(bob.connect()).toBe(false);
+    expect(w.logs.some((l) => l.event === 'ikev2.auth.failed' && /blocked for/.test(String(l.fields?.reason)) && l.fields?.user === 'bob')).toBe(true);
+    // nothing logged holds a key
+    expect(JSON.stringify(w.logs)).not.toMatch(/key-0123456789/);
   });
 
   it('a wrong password is refused and leaves nothing behind', () => {
