@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { HTTP_ADDR, SERVER_ADDR, type Net } from './netns.js';
 import { STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
-import type { ServerSetup } from './server.js';
+import type { InteropUser, ServerSetup } from './server.js';
 import { job, type Vm } from './vm.js';
 import * as g from './guest.js';
 import { checkAborted, run, say, sleep } from './util.js';
@@ -57,7 +57,7 @@ export async function ikev2Requests(pcap: string, src: string): Promise<{ init: 
 
 export interface Client {
   vm: Vm;
-  user: { name: string; password: string };
+  user: InteropUser;
   reached: Stage | 'none';
   stopped: boolean;
   /** Guest path of this attempt's log folder, and its host path. */
@@ -248,7 +248,8 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
     const before = await ikev2Requests(ctx.pcap, src);
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
-    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
+    const psk = profile.ikev2Psk ? pskLogin(ctx, c, profile) : undefined;
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45, psk), 110);
     // the capture may lag the exchange by a moment on a busy machine: look again for up to 5 s
     let after = await ikev2Requests(ctx.pcap, src);
     for (let k = 0; k < 10 && after.init <= before.init; k++) {
@@ -265,6 +266,7 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     if (!mark(ctx, c, label, multi, 'ike-sa', g.ikev2SaUp(list), g.ikev2SaUp(list) ? ikeAlg : refused ? `refused: ${refused}` : 'no ESTABLISHED IKEv2 SA')) {
       if (profile.wrongPassword) wrongPasswordRefused(ctx, c, label, multi, refused);
       if (profile.untrustedCa) untrustedCaRefused(ctx, c, label, multi, charon);
+      if (profile.ikev2Psk) pskRefused(ctx, c, label, multi, profile, charon);
       return;
     }
     const xfrm = readIf(join(c.hdir, 'xfrm-state.txt'));
@@ -329,6 +331,48 @@ async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, pr
   say(`${who}: rekeys under traffic ${ok ? '✓' : '✗'} (${detail})`);
   note(ctx, `rekey: ${ok ? 'ok' : 'FAILED'} (child ${childOk ? 'ok' : 'FAILED'}, IKE ${ikeOk ? 'ok' : 'FAILED'}, ping ${pingOk ? 'ok' : 'FAILED'}): ${detail}`);
   if (!ok) c.reached = 'child-sa';
+}
+
+/** The identity and key an IKEv2 PSK client uses: its user's, or the negative scenario's wrong one. */
+function pskLogin(ctx: Ctx, c: Client, profile: Profile): g.Ikev2PskLogin {
+  const other = ctx.server.users.find((u) => u.name !== c.user.name);
+  if (profile.swapPsk && !other) throw new Error('swapPsk needs a second user');
+  const key = profile.swapPsk ? other!.ikev2Psk : profile.wrongPsk ? `${c.user.ikev2Psk}x` : c.user.ikev2Psk;
+  return { id: profile.pskIdentity ?? c.user.name, key };
+}
+
+/**
+ * A refused IKEv2 PSK client (wrong key, unknown identity, another user's key): the
+ * client must have received AUTHENTICATION_FAILED in IKE_AUTH, and the server must have
+ * logged ikev2.auth.failed with the reason the scenario is about (naming the user where
+ * there is one). No user's key may appear in the server's log. Otherwise the client
+ * counts as having reached nothing.
+ */
+function pskRefused(ctx: Ctx, c: Client, label: string, multi: boolean, profile: Profile, charon: string): void {
+  const who = multi ? `${label}/${c.vm.name}` : label;
+  const client = /received AUTHENTICATION_FAILED notify error/.exec(charon)?.[0];
+  const slog = readIf(join(dirname(ctx.log), 'server.log'));
+  const want = profile.pskIdentity !== undefined
+    ? { reason: `shared key: unknown identity "${profile.pskIdentity}"`, user: undefined }
+    : { reason: `shared key: AUTH does not match the key of "${c.user.name}"`, user: c.user.name };
+  const failures = slog
+    .split('\n')
+    .filter((l) => l.includes('"event":"ikev2.auth.failed"'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { reason?: string; user?: string; fields?: { reason?: string; user?: string } };
+      } catch {
+        return undefined;
+      }
+    })
+    .map((e) => ({ reason: e?.reason ?? e?.fields?.reason, user: e?.user ?? e?.fields?.user }));
+  const server = failures.find((f) => f.reason === want.reason && f.user === want.user);
+  const leaked = ctx.server.users.filter((u) => slog.includes(u.ikev2Psk)).map((u) => u.name);
+  const ok = client !== undefined && server !== undefined && leaked.length === 0;
+  const detail = `client: ${client ?? 'no AUTHENTICATION_FAILED in charon.log'}; server: ${server ? `ikev2.auth.failed "${server.reason}"${server.user ? ` user ${server.user}` : ''}` : `no ikev2.auth.failed "${want.reason}" (saw: ${failures.map((f) => f.reason).join(' | ') || 'none'})`}${leaked.length ? `; KEY OF ${leaked.join(', ')} IN server.log` : ''}`;
+  say(`${who}: IKEv2 PSK login refused at IKE_AUTH ${ok ? '✓' : '✗'} (${detail})`);
+  note(ctx, `ikev2 psk: ${ok ? 'refused as expected' : 'NOT refused as expected'}: ${detail}`);
+  if (!ok) c.reached = 'none';
 }
 
 /**

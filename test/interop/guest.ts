@@ -111,8 +111,18 @@ tail -n 3 "$D/swanctl-initiate.txt"
 `;
 }
 
-/** swanctl.conf of an IKEv2 client (profile kind ikev2): EAP-MSCHAPv2 out, the server's certificate in. */
-function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: string): string {
+/** An IKEv2 client's pre-shared key login: the identity it sends (IDi) and the key it uses. */
+export interface Ikev2PskLogin {
+  id: string;
+  key: string;
+}
+
+/**
+ * swanctl.conf of an IKEv2 client (profile kind ikev2): EAP-MSCHAPv2 out, the server's
+ * certificate in; or with `psk`, the user's own pre-shared key both ways (Android's
+ * "IKEv2/IPSec PSK": identity and key, the server authenticated by the same key).
+ */
+function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: string, psk?: Ikev2PskLogin): string {
   const lines = [
     'connections {',
     '  ikev2 {',
@@ -122,12 +132,19 @@ function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: 
     '    vips = 0.0.0.0',
   ];
   if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
-  lines.push('    local {', '      auth = eap-mschapv2', `      eap_id = ${user}`, '    }');
-  lines.push('    remote {', '      auth = pubkey', `      id = ${serverId}`, '    }');
+  if (psk) {
+    lines.push('    local {', '      auth = psk', `      id = ${psk.id}`, '    }');
+    lines.push('    remote {', '      auth = psk', `      id = ${serverId}`, '    }');
+  } else {
+    lines.push('    local {', '      auth = eap-mschapv2', `      eap_id = ${user}`, '    }');
+    lines.push('    remote {', '      auth = pubkey', `      id = ${serverId}`, '    }');
+  }
   lines.push('    children {', '      ikev2 {', '        mode = tunnel', '        remote_ts = 0.0.0.0/0', `        esp_proposals = ${p.esp}`);
   if (p.childRekeyTime !== undefined) lines.push(`        rekey_time = ${p.childRekeyTime}s`, '        rand_time = 0s');
   if (p.childLifeTime !== undefined) lines.push(`        life_time = ${p.childLifeTime}s`);
-  lines.push('      }', '    }', '  }', '}', 'secrets {', `  eap-${user} {`, `    id = ${user}`, `    secret = "${password}"`, '  }', '}');
+  lines.push('      }', '    }', '  }', '}', 'secrets {');
+  if (psk) lines.push(`  ike-${psk.id} {`, `    id = ${psk.id}`, `    secret = "${psk.key}"`, '  }', '}');
+  else lines.push(`  eap-${user} {`, `    id = ${user}`, `    secret = "${password}"`, '  }', '}');
   return lines.join('\n') + '\n';
 }
 
@@ -135,7 +152,7 @@ function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: 
  * An IKEv2 client: charon with the CA of `cert init` in x509ca (and no other trust),
  * initiate, then the evidence: swanctl-list-sas.txt, xfrm-*.txt, ip-addr.txt (the virtual IP).
  */
-export function ikev2Job(guestDir: string, p: Profile, user: string, password: string, caPem: string, serverId: string, initiateTimeoutS: number): string {
+export function ikev2Job(guestDir: string, p: Profile, user: string, password: string, caPem: string, serverId: string, initiateTimeoutS: number, psk?: Ikev2PskLogin): string {
   return `
 D=${guestDir}
 mkdir -p "$D"; echo "$D" > ${LOGDIR}
@@ -144,7 +161,7 @@ cat > /etc/swanctl/x509ca/l2s-ca.crt <<'L2S_EOF'
 ${caPem.trimEnd()}
 L2S_EOF
 cat > /etc/swanctl/conf.d/l2s.conf <<'L2S_EOF'
-${swanctlIkev2Conf(p, user, password, serverId)}L2S_EOF
+${swanctlIkev2Conf(p, user, password, serverId, psk)}L2S_EOF
 ${charonStart(['enc = 1'], `grep -v 'secret = ' /etc/swanctl/conf.d/l2s.conf > "$D/swanctl.conf"`)}swanctl --load-all > "$D/swanctl-load.txt" 2>&1
 swanctl --initiate --child ikev2 --timeout ${initiateTimeoutS} > "$D/swanctl-initiate.txt" 2>&1
 echo "initiate rc=$?" >> "$D/swanctl-initiate.txt"

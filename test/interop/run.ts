@@ -503,8 +503,8 @@ async function main(): Promise<number> {
 
   const psk = randomBytes(12).toString('hex');
   const users = [
-    { name: 'alice', password: randomBytes(9).toString('base64url') },
-    { name: 'bob', password: randomBytes(9).toString('base64url') },
+    { name: 'alice', password: randomBytes(9).toString('base64url'), ikev2Psk: randomBytes(24).toString('base64url') },
+    { name: 'bob', password: randomBytes(9).toString('base64url'), ikev2Psk: randomBytes(24).toString('base64url') },
   ];
   const setup = await prepareServer(REPO, runDir, psk, users, join(tmpdir(), `${prefix}-control.sock`));
   for (const n of setup.notes) say(`server setup: ${headline(n)}`);

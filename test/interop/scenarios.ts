@@ -51,6 +51,16 @@ export interface Profile {
   wrongPassword?: boolean;
   /** Kind ikev2: the client trusts another CA (made by another `cert init`), not the server's. */
   untrustedCa?: boolean;
+  /**
+   * Kind ikev2: the client authenticates with its user's own IKEv2 pre-shared key (swanctl
+   * `local { auth = psk; id = <user> }`, the server with the same key: `remote { auth = psk }`)
+   * instead of EAP-MSCHAPv2; wrongPsk then means a wrong IKEv2 key.
+   */
+  ikev2Psk?: boolean;
+  /** With ikev2Psk: the client sends this identity (a name that is no user) with its user's key. */
+  pskIdentity?: string;
+  /** With ikev2Psk: the client sends its user's identity with ANOTHER user's key (bob's for alice). */
+  swapPsk?: boolean;
 }
 
 export const PROFILES = {
@@ -86,6 +96,14 @@ export const PROFILES = {
     ike: 'aes256-sha256-modp2048,aes256-sha256-ecp256,aes256-sha256-modp1536,aes128-sha1-modp1024,3des-sha1-modp1024',
     esp: 'aes256-sha256,aes128-sha1,3des-sha1',
     pppAuth: 'mschapv2',
+  },
+  // Android's "IKEv2/IPSec PSK": the same proposals, its IPSec identifier (the user's name) and the user's own key
+  'ikev2-android-psk': {
+    kind: 'ikev2',
+    ike: 'aes256-sha256-ecp256,aes256gcm16-prfsha256-ecp256,aes256-sha256-modp2048',
+    esp: 'aes256-sha256,aes128gcm16',
+    pppAuth: 'mschapv2',
+    ikev2Psk: true,
   },
 } satisfies Record<string, Profile>;
 export type ProfileName = keyof typeof PROFILES;
@@ -274,6 +292,14 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // per-user IKEv2 pre-shared keys (issue 13; keys given with `users add --ikev2-psk-file`): alice's identity and key connect and fetch
+  { name: 'ikev2-psk', profile: 'ikev2-android-psk', topology: 'direct', expect: 'http', ci: true },
+  // negatives, refused at IKE_AUTH (the client sees AUTHENTICATION_FAILED; the server logs ikev2.auth.failed with its reason):
+  // a wrong key for alice; an identity that is no user (with alice's real key)
+  { name: 'ikev2-psk-wrong-key', profile: 'ikev2-android-psk', tweak: { wrongPsk: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  { name: 'ikev2-psk-unknown-id', profile: 'ikev2-android-psk', tweak: { pskIdentity: 'mallory' }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // keys cannot be swapped: alice's identity with bob's (valid) key is refused; then alice with her own key connects
+  { name: 'ikev2-psk-swap', profile: 'ikev2-android-psk', tweak: { swapPsk: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', thenProfile: 'ikev2-android-psk', thenExpect: 'http', ci: true },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {

@@ -4,17 +4,26 @@
  * when the CLI is missing or fails, that is recorded and the scenario simply reaches
  * no server stage (nothing is stubbed).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_ADDR, type Net } from './netns.js';
 import { run, startBackground, stopBackground, waitFor, sleep, type Background } from './util.js';
+
+/** A user of the run: a password (EAP-MSCHAPv2, PPP) and an IKEv2 pre-shared key of their own. */
+export interface InteropUser {
+  name: string;
+  password: string;
+  ikev2Psk: string;
+}
 
 export interface ServerSetup {
   repo: string;
   dir: string;
   config: string;
   psk: string;
-  users: { name: string; password: string }[];
+  users: InteropUser[];
   /** The daemon's control socket ([control] socket) for this run. */
   controlSocket: string;
   /** Where the daemon serves /metrics ([metrics] listen), inside the server namespace. */
@@ -71,7 +80,7 @@ function cliArgs(repo: string, args: string[]): string[] {
  * The server's folder in the run's artifacts (config, users file, history); the control
  * socket is a short path of its own (a Unix socket path has at most 107 bytes).
  */
-export async function prepareServer(repo: string, runDir: string, psk: string, users: { name: string; password: string }[], controlSocket: string): Promise<ServerSetup> {
+export async function prepareServer(repo: string, runDir: string, psk: string, users: InteropUser[], controlSocket: string): Promise<ServerSetup> {
   const dir = join(runDir, 'server');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'l2tpsec.toml');
@@ -117,8 +126,20 @@ export async function cli(s: ServerSetup, args: string[], input?: string): Promi
   return { code: r.code, timedOut: r.timedOut, stdout: r.stdout, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
-export function addUser(s: ServerSetup, u: { name: string; password: string }): Promise<CliResult> {
-  return cli(s, ['users', 'add', u.name], `${u.password}\n`);
+/**
+ * `users add NAME --ikev2-psk-file FILE` with the password on stdin, as an administrator
+ * would: the key file is a private temporary one (not in the artifacts), removed after.
+ */
+export async function addUser(s: ServerSetup, u: InteropUser): Promise<CliResult> {
+  const keyDir = join(tmpdir(), `l2s-key-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(keyDir, { mode: 0o700 });
+  const keyFile = join(keyDir, 'ikev2.psk');
+  writeFileSync(keyFile, `${u.ikev2Psk}\n`, { mode: 0o600 });
+  try {
+    return await cli(s, ['users', 'add', u.name, '--ikev2-psk-file', keyFile], `${u.password}\n`);
+  } finally {
+    rmSync(keyDir, { recursive: true, force: true });
+  }
 }
 
 export interface RunningServer {
