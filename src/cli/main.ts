@@ -58,7 +58,7 @@ Every command answers --help.`,
       await done(serveCommand({ config: configPath(o.config), logFormat: o.logFormat, logLevel: o.logLevel }));
     });
 
-  const users = program.command('users').description('manage the users file (NT hashes only)');
+  const users = program.command('users').description('manage the users file (NT hashes, never passwords; IKEv2 keys)');
   users
     .command('add')
     .description('add a user; the password is read from stdin or asked for twice')
