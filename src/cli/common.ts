@@ -51,5 +51,7 @@ export interface ProfileOptions {
   psk?: boolean;
   /** android + ikev2: the strongSwan app's .sswan file. */
   sswan?: boolean;
+  /** IKEv2 with --out: a QR code of the URL the written file will be served at. */
+  qr?: string;
 }
 

@@ -152,6 +152,7 @@ Every command answers --help.`,
     .option('--no-ca', "IKEv2: no CA in the profile (the server's chain is publicly trusted)")
     .option('--sswan', "android, IKEv2: the strongSwan app's .sswan file instead of the built-in client's steps")
     .option('--psk', 'android, IKEv2: steps for "IKEv2/IPSec PSK" with a per-user key (l2tpsec users add NAME --ikev2-psk)')
+    .option('--qr <url>', 'IKEv2, with --out: print a QR code of URL, where you serve the file, for the device to scan')
     .action(async (kind: string, user: string, o: ProfileOptions) => done((await import('./profile.js')).profileCommand(kind, user, { ...o, configFile: configPath(o.config) }, io)));
 
   program

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { renderUnicodeCompact } from 'uqr';
 import { CertProblem, certFilePaths, ID_IPV4_ADDR, loadServerIdentity, pemCertificates, type ServerIdentity } from '../daemon/certs.js';
 import { loadConfig, type Config } from '../daemon/config.js';
 import { loadUsers } from '../daemon/users.js';
@@ -33,12 +34,23 @@ export async function profileCommand(kind: string, user: string, o: ProfileOptio
       ['--ca / --no-ca', o.ca !== undefined],
       ['--sswan', o.sswan],
       ['--psk', o.psk],
+      ['--qr', o.qr !== undefined],
     ] as const) {
-      if (set) throw new UsageError(`${flag} is for IKEv2 profiles (--type ikev2)`);
+      if (set) throw new UsageError(`${flag} is for IKEv2 profiles (--type ikev2)${flag === '--qr' ? ": an L2TP profile holds the group's pre-shared key, don't publish it" : ''}`);
     }
   } else {
     if ((o.sswan || o.psk) && kind !== 'android') throw new UsageError(`${o.sswan ? '--sswan' : '--psk'} is for android profiles`);
     if (o.sswan && o.psk) throw new UsageError('--sswan and --psk: one or the other (the strongSwan app has no per-user PSK profile here)');
+    if (o.qr !== undefined) {
+      if (!o.out) throw new UsageError('--qr needs --out FILE: the QR code goes to the terminal, the profile to FILE (serve it at the URL)');
+      let url: URL | undefined;
+      try {
+        url = new URL(o.qr);
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new UsageError(`--qr ${JSON.stringify(o.qr)}: an http:// or https:// URL`);
+    }
     if (!cfg.ikev2.enabled) {
       throw new CliError(`IKEv2 is off in ${cfg.file}`, `set enabled = true under [ikev2] in ${cfg.file} (and make a certificate: l2tpsec cert init --name HOST --config ${cfg.file}), or use --type l2tp`);
     }
@@ -53,6 +65,7 @@ export async function profileCommand(kind: string, user: string, o: ProfileOptio
     // mode only applies to a new file: an existing one may be readable by others (the PSK is in it)
     chmodSync(o.out, 0o600);
     io.err.write(type === 'l2tp' ? `wrote ${o.out} (it contains the pre-shared key: send it privately)\n` : `wrote ${o.out}\n`);
+    if (o.qr !== undefined) io.out.write(`${qrText(o.qr)}\nScan it on the device once ${o.out} is served at ${o.qr}\n`);
   } else {
     io.out.write(text);
   }
@@ -157,4 +170,9 @@ function chooseCa(opt: string | false | undefined, cfg: Config, chain: X509Certi
   if (top.checkIssued(top) && top.verify(top.publicKey)) return caOf(Buffer.from(top.raw), top);
   warn(`no CA in the profile: there is no ${file}, and ${top.issuer.replace(/\n/g, ', ')} (the issuer of ${cfg.ikev2.certificate}) is taken to be publicly trusted; --ca FILE puts a CA in`);
   return undefined;
+}
+
+/** A QR code of `text` in half-block characters (two modules a line), with a quiet zone. */
+export function qrText(text: string): string {
+  return renderUnicodeCompact(text, { border: 2, ecc: 'M' });
 }

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encode } from 'uqr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates } from '../../src/daemon/certs.js';
 import { makeBin } from './serve-helpers.js';
@@ -151,5 +152,57 @@ describe('l2tpsec profile: IKEv2 per device', () => {
     } finally {
       writeFileSync(caFile, saved);
     }
+  }, 60_000);
+});
+
+/** The half-block rendering back to modules (true = dark): █ both light, ▀ top light, ▄ bottom light, space both dark. */
+function modules(text: string): boolean[][] {
+  const rows: boolean[][] = [];
+  for (const line of text.split('\n').filter((l) => l.length > 0)) {
+    const chars = [...line];
+    for (const c of chars) expect(' ▀▄█').toContain(c);
+    rows.push(chars.map((c) => c === ' ' || c === '▄'));
+    rows.push(chars.map((c) => c === ' ' || c === '▀'));
+  }
+  return rows;
+}
+
+describe('l2tpsec profile --qr URL', () => {
+  it('prints a QR code of exactly the URL (dark modules dark, finder patterns in three corners) after writing the file', () => {
+    const url = 'https://vpn.example.net/p/alice.sswan';
+    const out = join(dir, 'qr.sswan');
+    const r = cli(['profile', 'android', 'alice', '--sswan', '--out', out, '--qr', url, '--config', on]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toHaveProperty('type', 'ikev2-eap');
+    const [art, note] = r.out.split('\nScan it');
+    expect(note).toBe(` on the device once ${out} is served at ${url}\n`);
+    const grid = modules(art!);
+    const { data, size } = encode(url, { ecc: 'M', border: 0 });
+    expect(size).toBe(data.length);
+    // the quiet zone: two light modules all round
+    const inner = grid.slice(2, 2 + size).map((row) => row.slice(2, 2 + size));
+    expect(grid[0]!.every((m) => !m) && grid[1]!.every((m) => !m)).toBe(true);
+    expect(inner).toEqual(data);
+    // a finder pattern: dark 7x7 ring, light ring, dark 3x3 centre
+    const finder = (r0: number, c0: number): void => {
+      for (let y = 0; y < 7; y++) {
+        for (let x = 0; x < 7; x++) {
+          const ring = y === 0 || y === 6 || x === 0 || x === 6;
+          const centre = y >= 2 && y <= 4 && x >= 2 && x <= 4;
+          expect(inner[r0 + y]![c0 + x], `finder at ${r0},${c0}: ${y},${x}`).toBe(ring || centre);
+        }
+      }
+    };
+    finder(0, 0);
+    finder(0, size - 7);
+    finder(size - 7, 0);
+  }, 60_000);
+
+  it('needs --out and an http(s) URL, and is refused for L2TP profiles (they hold the PSK)', () => {
+    expect(cli(['profile', 'apple', 'alice', '--qr', 'https://h/p', '--config', on]).err).toContain('--qr needs --out FILE');
+    expect(cli(['profile', 'apple', 'alice', '--qr', 'file:///etc/passwd', '--out', join(dir, 'q1'), '--config', on]).code).toBe(2);
+    const l2tp = cli(['profile', 'apple', 'alice', '--type', 'l2tp', '--server', 'h', '--qr', 'https://h/p', '--out', join(dir, 'q2'), '--config', on]);
+    expect(l2tp.code).toBe(2);
+    expect(l2tp.err).toContain("an L2TP profile holds the group's pre-shared key");
   }, 60_000);
 });
