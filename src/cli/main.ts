@@ -140,11 +140,11 @@ Every command answers --help.`,
 
   program
     .command('profile')
-    .description("write what a client device needs (the PSK is in it; the user's password is not)")
+    .description("write what a client device needs: an IKEv2 or L2TP/IPsec profile (an L2TP one holds the PSK; the user's password is never in it)")
     .addArgument(new Argument('<kind>', 'client kind').choices([...PROFILE_KINDS]))
     .argument('<user>', 'user name (must exist)')
     .addOption(configOption())
-    .option('--server <host>', 'address or name clients dial (default: server.listen unless 0.0.0.0)')
+    .option('--server <host>', "address or name clients dial (IKEv2: default the server certificate's name; L2TP: server.listen unless 0.0.0.0)")
     .option('--name <name>', 'connection name on the device')
     .option('-o, --out <file>', 'write to FILE (mode 0600) instead of stdout')
     .addOption(new Option('--type <type>', 'ikev2 or l2tp (default: ikev2 when [ikev2] enabled = true, else l2tp)').choices([...PROFILE_TYPES]))
