@@ -49,5 +49,15 @@ export interface ProfileOptions {
   server?: string;
   name?: string;
   out?: string;
+  /** ikev2 | l2tp; default ikev2 when [ikev2] enabled, else l2tp. */
+  type?: string;
+  /** --ca FILE: the CA to put in the profile; --no-ca: none (false). */
+  ca?: string | false;
+  /** android + ikev2: the built-in client's PSK steps. */
+  psk?: boolean;
+  /** android + ikev2: the strongSwan app's .sswan file. */
+  sswan?: boolean;
+  /** IKEv2 with --out: a QR code of the URL the written file will be served at. */
+  qr?: string;
 }
 

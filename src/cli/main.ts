@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../daemon/config.js';
-import { PROFILE_KINDS } from '../daemon/profiles/index.js';
+import { PROFILE_KINDS, PROFILE_TYPES } from '../daemon/profiles/index.js';
 import { CliError } from './errors.js';
 import { configPath, DEFAULT_CONFIG, wholeNumber, type ControlOptions, type Io, type ProfileOptions, type UsersOptions } from './common.js';
 
@@ -145,13 +145,19 @@ Every command answers --help.`,
 
   program
     .command('profile')
-    .description("write what a client device needs (the PSK is in it; the user's password is not)")
+    .description("write what a client device needs: an IKEv2 or L2TP/IPsec profile (an L2TP one holds the PSK; the user's password is never in it)")
     .addArgument(new Argument('<kind>', 'client kind').choices([...PROFILE_KINDS]))
     .argument('<user>', 'user name (must exist)')
     .addOption(configOption())
-    .option('--server <host>', 'address or name clients dial (default: server.listen unless 0.0.0.0)')
+    .option('--server <host>', "address or name clients dial (IKEv2: default the server certificate's name; L2TP: server.listen unless 0.0.0.0)")
     .option('--name <name>', 'connection name on the device')
     .option('-o, --out <file>', 'write to FILE (mode 0600) instead of stdout')
+    .addOption(new Option('--type <type>', 'ikev2 or l2tp (default: ikev2 when [ikev2] enabled = true, else l2tp)').choices([...PROFILE_TYPES]))
+    .option('--ca <file>', 'IKEv2: the CA certificate to put in the profile (default: ca.crt next to the config)')
+    .option('--no-ca', "IKEv2: no CA in the profile (the server's chain is publicly trusted)")
+    .option('--sswan', "android, IKEv2: the strongSwan app's .sswan file instead of the built-in client's steps")
+    .option('--psk', 'android, IKEv2: steps for "IKEv2/IPSec PSK" with a per-user key (l2tpsec users add NAME --ikev2-psk)')
+    .option('--qr <url>', 'IKEv2, with --out: print a QR code of URL, where you serve the file, for the device to scan')
     .action(async (kind: string, user: string, o: ProfileOptions) => done((await import('./profile.js')).profileCommand(kind, user, { ...o, configFile: configPath(o.config) }, io)));
 
   program

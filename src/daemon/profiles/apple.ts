@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connectionName, type ProfileInput } from './common.js';
+import { connectionName, type Ikev2ProfileInput, type ProfileInput } from './common.js';
+import { APPLE_CHILD_SA, APPLE_IKE_SA } from './suite.js';
 
 /**
  * An Apple configuration profile (.mobileconfig, an XML property list) with one
@@ -83,5 +84,74 @@ export function appleProfile(p: ProfileInput, opts: AppleProfileOptions = {}): s
     PayloadDescription: `Adds the L2TP/IPsec VPN "${name}". The password is asked when connecting.`,
     PayloadRemovalDisallowed: false,
     PayloadContent: [vpn],
+  });
+}
+
+/**
+ * An Apple configuration profile with an IKEv2 VPN payload (VPNType IKEv2, the keys of
+ * Apple's Device Management "VPN.IKEv2" dictionary): the server authenticates with its
+ * certificate (AuthenticationMethod Certificate) and the user with EAP
+ * (ExtendedAuthEnabled 1, AuthName; no password: the device asks), RemoteIdentifier =
+ * the server's ID, the proposals of suite.ts with PFS, DPD every 10 minutes, MOBIKE on;
+ * plus the CA as a com.apple.security.root payload when the chain is not publicly trusted.
+ */
+export function appleIkev2Profile(p: Ikev2ProfileInput, opts: AppleProfileOptions = {}): string {
+  const uuid = opts.uuid ?? randomUUID;
+  const vpnUuid = uuid().toUpperCase();
+  const topUuid = uuid().toUpperCase();
+  const name = connectionName(p);
+  const ikev2: { [key: string]: PlistValue } = {
+    RemoteAddress: p.server,
+    RemoteIdentifier: p.remoteId,
+    LocalIdentifier: p.user,
+    AuthenticationMethod: 'Certificate',
+    ExtendedAuthEnabled: 1,
+    AuthName: p.user,
+    // No AuthPassword: iOS/macOS ask for it at connect time.
+  };
+  // Makes the device send a CERTREQ for our CA and check the issuer's name.
+  if (p.issuerCommonName) ikev2['ServerCertificateIssuerCommonName'] = p.issuerCommonName;
+  if (p.serverCommonName) ikev2['ServerCertificateCommonName'] = p.serverCommonName;
+  Object.assign(ikev2, {
+    IKESecurityAssociationParameters: { ...APPLE_IKE_SA },
+    ChildSecurityAssociationParameters: { ...APPLE_CHILD_SA },
+    EnablePFS: 1,
+    DeadPeerDetectionRate: 'Medium',
+    DisableMOBIKE: 0,
+  });
+  const payloads: PlistValue[] = [];
+  if (p.ca) {
+    const caUuid = uuid().toUpperCase();
+    payloads.push({
+      PayloadType: 'com.apple.security.root',
+      PayloadVersion: 1,
+      PayloadIdentifier: `net.l2tpsec.ca.${caUuid}`,
+      PayloadUUID: caUuid,
+      PayloadDisplayName: p.ca.commonName ?? 'l2tpsec CA',
+      PayloadCertificateFileName: 'ca.crt',
+      PayloadContent: new Uint8Array(p.ca.der),
+    });
+  }
+  payloads.push({
+    PayloadType: 'com.apple.vpn.managed',
+    PayloadVersion: 1,
+    PayloadIdentifier: `net.l2tpsec.vpn.${vpnUuid}`,
+    PayloadUUID: vpnUuid,
+    PayloadDisplayName: name,
+    PayloadDescription: `IKEv2 VPN to ${p.server} as ${p.user}`,
+    UserDefinedName: name,
+    VPNType: 'IKEv2',
+    IKEv2: ikev2,
+    IPv4: { OverridePrimary: 1 },
+  });
+  return plist({
+    PayloadType: 'Configuration',
+    PayloadVersion: 1,
+    PayloadIdentifier: `net.l2tpsec.profile.${topUuid}`,
+    PayloadUUID: topUuid,
+    PayloadDisplayName: name,
+    PayloadDescription: `Adds the IKEv2 VPN "${name}"${p.ca ? ' and the certificate authority of its server' : ''}. The password is asked when connecting.`,
+    PayloadRemovalDisallowed: false,
+    PayloadContent: payloads,
   });
 }

@@ -17,7 +17,7 @@ export interface ProfileInput {
 export type ProfileKind = 'apple' | 'windows' | 'linux' | 'android';
 export const PROFILE_KINDS: readonly ProfileKind[] = ['apple', 'windows', 'linux', 'android'];
 
-export function connectionName(p: ProfileInput): string {
+export function connectionName(p: { server: string; name?: string | undefined }): string {
   return p.name ?? `l2tpsec ${p.server}`;
 }
 
@@ -62,4 +62,45 @@ export function resolveServer(serverOpt: string | undefined, listen: string): st
 export function serverBehindNat(server: string, listen: string): boolean {
   if (isPrivateIPv4(server) || isPrivateIPv4(listen)) return true;
   return listen !== '0.0.0.0' && server !== listen;
+}
+
+/** Which protocol a profile sets up. */
+export type ProfileType = 'ikev2' | 'l2tp';
+export const PROFILE_TYPES: readonly ProfileType[] = ['ikev2', 'l2tp'];
+
+/** The CA certificate a device must trust to accept the server's certificate. */
+export interface CaCertificate {
+  /** DER bytes. */
+  der: Buffer;
+  /** The same as PEM text (one CERTIFICATE block). */
+  pem: string;
+  /** Its subject's common name, when it has one. */
+  commonName?: string | undefined;
+}
+
+/** What an IKEv2 profile needs (EAP-MSCHAPv2 for the user, a certificate for the server). */
+export interface Ikev2ProfileInput {
+  /** The address or host name clients dial (UDP 500/4500). */
+  server: string;
+  /** The server's IKEv2 identity (IDr): `ikev2.local_id`, else the certificate's first DNS or IP SAN. */
+  remoteId: string;
+  /** The user name (EAP identity; must exist in the users file). */
+  user: string;
+  /** A name for the connection on the device; defaults to "l2tpsec <server>". */
+  name?: string;
+  /** The CA to install; undefined when the server's chain is publicly trusted. */
+  ca?: CaCertificate | undefined;
+  /** The server certificate's subject common name, when it has one. */
+  serverCommonName?: string | undefined;
+  /** The common name of the server certificate's issuer, when it has one. */
+  issuerCommonName?: string | undefined;
+}
+
+/** The CN of an X509Certificate subject or issuer as node:crypto prints it ("CN=x\nO=y"). */
+export function commonNameOf(dn: string): string | undefined {
+  for (const line of dn.split('\n')) {
+    const m = /^CN=(.*)$/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
 }
