@@ -569,10 +569,16 @@ const SSWAN_SCHEMA = {
   },
 } as const;
 
-/** Python's jsonschema (on this machine kind) validates the document; returns the error or ''. */
+/**
+ * The python3 that has jsonschema: the machine's own, or Debian's (test/interop/setup.sh
+ * installs python3-jsonschema, which CI runs before the tests).
+ */
+const JSONSCHEMA_PYTHON = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import jsonschema'], { encoding: 'utf8' }).status === 0) ?? 'python3';
+
+/** Python's jsonschema validates the document; returns the error or ''. */
 function jsonschema(doc: string): string {
   const py = spawnSync(
-    'python3',
+    JSONSCHEMA_PYTHON,
     ['-c', 'import json,sys,jsonschema\nschema,doc=json.loads(sys.argv[1]),json.loads(sys.stdin.read())\ntry:\n  jsonschema.Draft202012Validator(schema).validate(doc)\nexcept jsonschema.ValidationError as e:\n  print(e.message)', JSON.stringify(SSWAN_SCHEMA)],
     { input: doc, encoding: 'utf8' },
   );

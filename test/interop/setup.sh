@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the interop suite needs (client VM, namespaces, HTTP, capture).
+# Debian packages the interop suite needs (client VM, namespaces, HTTP, capture), and
+# python3-jsonschema for the unit tests' check of the .sswan profile.
 # Idempotent: apt-get runs only when a package is missing. Needs root.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ PACKAGES=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
   xl2tpd ppp kmod cpio nftables iproute2 curl tcpdump python3
   freeradius
+  python3-jsonschema
 )
 
 # test/radius starts its own FreeRADIUS (private config, random loopback port) and
