@@ -257,8 +257,11 @@ export class Ikev2Responder {
       for (const d of last.datagrams) this.send(sa.local, sa.peer, d);
       return;
     }
-    if (h.messageId !== sa.nextRequestId) return this.drop('message-id', now, from, { id: sa.id, messageId: h.messageId, expected: sa.nextRequestId });
     const { chain } = decodeMessage(msg);
+    // RFC 7383 §2.6.1: a fragmented request's retransmission is answered on its fragment 1
+    // (matched above, and then all our fragments go again); its other fragments are no news
+    if (last && h.messageId === last.messageId && chain.skf && chain.skf.fragmentNumber !== 1) return this.counters.inc('ikev2.retransmit.fragment-ignored');
+    if (h.messageId !== sa.nextRequestId) return this.drop('message-id', now, from, { id: sa.id, messageId: h.messageId, expected: sa.nextRequestId });
     let plain: Buffer;
     let firstInner: number;
     let request: Buffer = Buffer.from(msg);

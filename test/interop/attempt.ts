@@ -248,7 +248,7 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const src = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
     const before = await ikev2Requests(ctx.pcap, src);
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
-    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.scenario.bigChain ? ctx.server.bigChainCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45), 110);
     // the capture may lag the exchange by a moment on a busy machine: look again for up to 5 s
     let after = await ikev2Requests(ctx.pcap, src);
     for (let k = 0; k < 10 && after.init <= before.init; k++) {

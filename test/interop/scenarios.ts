@@ -187,6 +187,13 @@ export interface Scenario {
   knownFailures?: string[];
   /** Two-VM topologies: the second VM runs this profile instead (e.g. an IKEv2 client beside an L2TP one). */
   secondProfile?: ProfileName;
+  /**
+   * IKEv2: the server's chain is `cert init --key-bits 4096 --intermediate` (server/big-chain/:
+   * server certificate + intermediate CA, RSA 4096, well over 1500 bytes), the client trusts
+   * that chain's root; the IKE_AUTH response with the chain must reach the client as RFC 7383
+   * fragments (counted in the server's capture, and charon must log their reassembly).
+   */
+  bigChain?: boolean;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -274,6 +281,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // a chain larger than 1500 bytes (server + intermediate CA, RSA 4096): IKE_AUTH goes out in RFC 7383 fragments
+  { name: 'ikev2-big-chain', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigChain: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
