@@ -72,7 +72,7 @@ describe('Prometheus exposition', () => {
     const listeners = new Set<(e: DaemonEvent) => void>();
     const status: StatusInfo = {
       listen: [], pskFingerprint: '', pool: { cidr: '10.40.0.0/29', size: 5, used: 1, free: 4 }, ikeSas: 1, users: 1, uptime: 1,
-      sessions: [{ id: 's', user: 'a', address: '10.40.0.2', peer: null, natT: null, ike: null, esp: null, started: '', uptime: 1, bytesIn: 100, bytesOut: 200, packetsIn: 1, packetsOut: 2, idle: 0, phase: 'network' }],
+      sessions: [{ id: 's', user: 'a', address: '10.40.0.2', kind: 'l2tp', peer: null, natT: null, ike: null, esp: null, started: '', uptime: 1, bytesIn: 100, bytesOut: 200, packetsIn: 1, packetsOut: 2, idle: 0, phase: 'network' }],
     };
     const src: MetricsSource = { counters, statusInfo: () => status, subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)), logDropped: () => 7 };
     const m = new MetricsServer(src);
