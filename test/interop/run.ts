@@ -15,7 +15,7 @@ import { applyPathFaults, dropChapSuccessOffJob, dropChapSuccessOnJob, ikeDuplic
 import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
 import { ALL_STAGES, SCENARIOS, profileOf, stageIndex, usesIkev2, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, BIG_CHAIN_DIR, cli, prepareBigChain, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
-import { operate } from './operate.js';
+import { operate, operateIkev2 } from './operate.js';
 import { rebind } from './rebind.js';
 import { bigChainChecks } from './bigchain.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
@@ -248,7 +248,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     }
     if (sc.operate && first && ok) {
       say(`${sc.name}: operating the server: status, metrics, disconnect, history, users del`);
-      const fails = await operate(ctx, first, dir);
+      const fails = profileOf(sc.profile, sc.tweak).kind === 'ikev2' ? await operateIkev2(ctx, first, dir) : await operate(ctx, first, dir);
       if (fails.length > 0) {
         ok = false;
         why.push(...fails);
