@@ -214,7 +214,7 @@ export class Pipeline {
             ...(opts.random ? { random: opts.random } : {}),
           },
           opts.ikev2,
-          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax },
+          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, idleTimeout: opts.idleTimeout },
         )
       : undefined;
   }
@@ -292,7 +292,7 @@ export class Pipeline {
         if (!r) continue;
         const s = this.live.get(r.sessionKey);
         if (s) this.sendIpv4(s, r.packet, now);
-        else this.v2?.toClient(r.sessionKey, r.packet);
+        else this.v2?.toClient(r.sessionKey, r.packet, now);
       }
     });
     this.flush(now);
