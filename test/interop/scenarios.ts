@@ -284,7 +284,7 @@ export const SCENARIOS: Scenario[] = [
   // a chain larger than 1500 bytes (server + intermediate CA, RSA 4096): IKE_AUTH goes out in RFC 7383 fragments (~30 s)
   { name: 'ikev2-big-chain', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigChain: true, ci: true },
   // an IKEv2 client behind the NAT: status/sessions/metrics show it (kind ikev2), disconnect sends the IKE SA's Delete, users del refuses the next login (~30 s)
-  { name: 'ikev2-operate', profile: 'ikev2-android', topology: 'nat', expect: 'http', operate: true, thenProfile: 'ikev2-android', thenExpect: 'ike-request', thenMustNotReach: 'ike-sa', ci: false },
+  { name: 'ikev2-operate', profile: 'ikev2-android', topology: 'nat', expect: 'http', operate: true, thenProfile: 'ikev2-android', thenExpect: 'ike-request', thenMustNotReach: 'ike-sa', ci: true },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
