@@ -13,6 +13,7 @@ import type { EspEngine, EspOutbound } from '../esp/engine.js';
 import { DEFAULT_IKEV2_POLICY, Ikev2Responder, peekMajorVersion, withoutModp1024, type Ikev2Output } from '../ikev2/index.js';
 import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Forwarder } from '../nat/forwarder.js';
+import type { AuthFailureTracker } from '../ppp/auth-failures.js';
 import type { PppUser } from '../ppp/session.js';
 import type { PipelineSink } from './ports.js';
 import type { SessionHandle, SessionRecord, SessionTable } from './table.js';
@@ -44,6 +45,8 @@ export interface Ikev2Host {
   /** IKE sends go out in order with ESP queued before them. */
   sendIke(from: Endpoint, to: Endpoint, data: Buffer): void;
   random?: (n: number) => Buffer;
+  /** The daemon's failed-login backoff (PPP's): L2TP and IKEv2 failures of a user count together. */
+  authFailures?: AuthFailureTracker;
 }
 
 interface V2Session {
@@ -71,6 +74,8 @@ export class Ikev2Sessions {
   private readonly idleMs: number;
   /** No session can be idle for idleMs before this (traffic only moves it later). */
   private idleDue: number | undefined;
+  /** The time of the call in progress (the backoff's clock). */
+  private now = 0;
   due: number | undefined;
 
   constructor(
@@ -98,6 +103,7 @@ export class Ikev2Sessions {
             const u = host.lookup(name);
             return u ? { name: u.name, ntHash: u.ntHash } : undefined;
           },
+          ...(host.authFailures ? { backoff: backoffOf(host.authFailures, () => this.now) } : {}),
           admit: (name) => {
             const limit = host.userLimit(name);
             if (limit > 0 && host.table.countUser(name) >= limit) return { ok: false, message: `session limit of ${limit} reached` };
@@ -132,11 +138,13 @@ export class Ikev2Sessions {
   }
 
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    this.now = now;
     this.apply(this.responder.receive(msg, from, to, now), now);
     this.schedule();
   }
 
   tick(now: number): void {
+    this.now = now;
     this.apply(this.responder.tick(now), now);
     if (this.idleDue !== undefined && now >= this.idleDue) this.idleCheck(now);
     this.schedule();
@@ -334,4 +342,12 @@ export class Ikev2Sessions {
     h.sink.event({ type: 'session.stop', fields: { ...entry } });
     h.sink.ended(entry);
   }
+}
+
+function backoffOf(t: AuthFailureTracker, now: () => number): { blockedFor(n: string, a: string): number; failure(n: string, a: string): void; success(n: string): void } {
+  return {
+    blockedFor: (n, a) => t.blockedFor(n, a, now()),
+    failure: (n, a) => void t.failure(n, a, now()),
+    success: (n) => t.success(n),
+  };
 }

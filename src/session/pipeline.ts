@@ -212,6 +212,7 @@ export class Pipeline {
               this.udp.sendIke(from, to, data);
             },
             ...(opts.random ? { random: opts.random } : {}),
+            authFailures: this.authFailures,
           },
           opts.ikev2,
           { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, idleTimeout: opts.idleTimeout },

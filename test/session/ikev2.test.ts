@@ -175,6 +175,27 @@ describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', 
     expect(w.pipeline.table.countUser('alice')).toBe(1);
   });
 
+  it('failed logins back off per user, L2TP and IKEv2 together (the one AuthFailureTracker): once blocked, even the right IKEv2 password is refused until the block ends', () => {
+    const w = world({ limits: { authFailuresBeforeBackoff: 2 } });
+    // one wrong L2TP password, then two wrong IKEv2 passwords, each from its own address: alice is over her free failures
+    const l2tp = w.client({ user: 'alice', password: 'wrong 1', address: '198.18.7.7' });
+    expect(l2tp.connect(20_000)).toBe(false);
+    expect(l2tp.ppp.authFailures.join(' ')).toMatch(/E=691/);
+    expect(new V2Client(w, 'alice', 'wrong 2', { address: '203.0.113.21', port: 500 }).connect()).toBe(false);
+    expect(new V2Client(w, 'alice', 'wrong 3', { address: '203.0.113.22', port: 500 }).connect()).toBe(false);
+    // from a fourth address, with the right password: blocked (the user key), nobody logged in
+    const blocked = new V2Client(w, 'alice', 'alice password', { address: '203.0.113.24', port: 500 });
+    expect(blocked.connect()).toBe(false);
+    expect(w.pipeline.table.countUser('alice')).toBe(0);
+    expect(w.logged('ikev2.auth.failed').map((l) => String(l.fields?.['reason'])).join(' | ')).toMatch(/blocked for \d+ s after repeated failures/);
+    // bob is not alice: his login works meanwhile
+    expect(new V2Client(w, 'bob', 'bob password', { address: '203.0.113.25', port: 500 }).connect()).toBe(true);
+    // after the block (at most the base delay doubled once here), alice logs in
+    w.advance(10_000);
+    expect(new V2Client(w, 'alice', 'alice password', { address: '203.0.113.26', port: 500 }).connect()).toBe(true);
+    expect(w.pipeline.table.countUser('alice')).toBe(1);
+  });
+
   it('admin disconnect sends the Delete; the session ends with its history and frees its address (here after the retries of the Delete: the client stays silent)', () => {
     const w = world();
     const c = new V2Client(w, 'alice', 'alice password');
