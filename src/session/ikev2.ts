@@ -89,6 +89,8 @@ export class Ikev2Sessions {
       counters: host.counters,
       forceEncapsulation: true,
       dpdIdle: common.dpdIdle,
+      // a child the client has not rekeyed by 90% of child_lifetime_max is rekeyed by us
+      childRekey: Math.floor(common.childLifetimeMax * 0.9),
       policy: o.allowModp1024 === false ? withoutModp1024(DEFAULT_IKEV2_POLICY) : DEFAULT_IKEV2_POLICY,
       ...(host.random ? { random: host.random } : {}),
       auth: {

@@ -201,7 +201,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     const failed = await prepareBigChain(setup);
     if (failed) note(ctx, `server: ${failed}`);
   }
-  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : ''));
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);

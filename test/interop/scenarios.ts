@@ -194,6 +194,11 @@ export interface Scenario {
    * fragments (counted in the server's capture, and charon must log their reassembly).
    */
   bigChain?: boolean;
+  /**
+   * The server's `ipsec.child_lifetime_max` (seconds): an IKEv2 child the client has not
+   * rekeyed by 90% of it is rekeyed by the server (its own CREATE_CHILD_SA).
+   */
+  serverChildLifetime?: number;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -285,6 +290,9 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-big-chain', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigChain: true, ci: true },
   // an IKEv2 client behind the NAT: status/sessions/metrics show it (kind ikev2), disconnect sends the IKE SA's Delete, users del refuses the next login (~30 s)
   { name: 'ikev2-operate', profile: 'ikev2-android', topology: 'nat', expect: 'http', operate: true, thenProfile: 'ikev2-android', thenExpect: 'ike-request', thenMustNotReach: 'ike-sa', ci: true },
+  // the server rekeys the child (child_lifetime_max = 60: at 54 s) before the client does (rekey_time 1 h): charon answers
+  // our CREATE_CHILD_SA and our Delete of the old child, pings every 0.5 s meanwhile
+  { name: 'ikev2-server-rekey', profile: 'ikev2-android', topology: 'direct', expect: 'http', serverChildLifetime: 60, rekeyWaitS: 60, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
