@@ -527,6 +527,7 @@ export class Ikev2Responder {
     delete next.auth;
     delete next.firstFragment;
     sa.children = new Map();
+    if (sa.ownRequest?.rekey) this.ourSpis.delete(sa.ownRequest.rekey.ourSpi); // our child rekey on the old SA is moot
     sa.ownRequest = undefined; // a liveness check of the old SA is moot
     sa.state = 'REKEYED';
     sa.rekeyedAt = now;
@@ -685,6 +686,7 @@ export class Ikev2Responder {
 
   private removeSa(sa: Ikev2Sa, reason: string): void {
     if (!this.sas.delete(sa.spiR.toString('hex'))) return;
+    if (sa.ownRequest?.rekey) this.ourSpis.delete(sa.ownRequest.rekey.ourSpi);
     this.leaveHalfOpen(sa);
     for (const c of [...sa.children.values()]) this.childDown(sa, c, reason);
     if (sa.state === 'REKEYED') {
