@@ -1,5 +1,6 @@
 /** CREATE_CHILD_SA started by the server: a child SA the client has not rekeyed (RFC 7296 §1.3.3, §2.8, §2.17). */
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp } from '../../src/core/sa.js';
 import { encodeEncryptedMessage, openSk } from '../../src/ikev2/crypto/sk.js';
@@ -7,6 +8,7 @@ import { childKeys } from '../../src/ikev2/crypto/keys.js';
 import { Encr, ExchangeType, HeaderFlag, Integ, NotifyType, PayloadType, ProtocolId } from '../../src/ikev2/wire/constants.js';
 import { decodeMessage, decodePayloadChain, findPayload, type Payload, type PayloadChain } from '../../src/ikev2/wire/message.js';
 import { notify } from '../../src/ikev2/wire/notify.js';
+import { payloadListArb } from './arbitraries.js';
 import { ANY, espProposal } from './auth-client.js';
 import { CLIENT, established, SERVER, sends } from './established.js';
 
@@ -163,5 +165,27 @@ describe('child SA rekey started by the server', () => {
     const s = established({ dpdIdle: 0 });
     expect(s.r.nextDeadline()).toBeUndefined();
     expect(sends(s.r.tick(10 * 86400_000))).toEqual([]);
+  });
+
+  it('property: any authenticated answer to our rekey never throws; a new child comes up only with the transforms we offered, and the old one stays unless it does', () => {
+    fc.assert(
+      fc.property(payloadListArb, fc.boolean(), (payloads, withValid) => {
+        const s = established({ childRekey: 100, dpdIdle: 0 });
+        const req = serverRequest(s, sends(s.r.tick(100_000))[0]!);
+        const answer = withValid ? [...answerRekey(req, 0xbeef0009, randomBytes(32)), ...payloads] : payloads;
+        const out = s.r.receive(req.answer(answer), CLIENT, SERVER, 100_500);
+        const up = out.filter((o): o is ChildSaUp => o.type === 'child-sa-up');
+        const sa = s.r.sa(s.c.init.spiR)!;
+        expect(up.length).toBeLessThanOrEqual(1);
+        if (up[0]) {
+          expect(up[0].transform).toEqual(s.child.transform);
+          expect(sa.children.size).toBe(2);
+        } else {
+          expect([...sa.children.keys()]).toEqual([s.child.inbound.spi]);
+        }
+        expect(s.r.counters.get('ikev2.internal.error')).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
