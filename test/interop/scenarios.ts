@@ -286,7 +286,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
-  // a chain larger than 1500 bytes (server + intermediate CA, RSA 4096): IKE_AUTH goes out in RFC 7383 fragments (~30 s)
+  // a chain larger than 1500 bytes (server + intermediate CA, RSA 4096): IKE_AUTH goes out in RFC 7383 fragments (16-30 s)
   { name: 'ikev2-big-chain', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigChain: true, ci: true },
   // an IKEv2 client behind the NAT: status/sessions/metrics show it (kind ikev2), disconnect sends the IKE SA's Delete, users del refuses the next login (~30 s)
   { name: 'ikev2-operate', profile: 'ikev2-android', topology: 'nat', expect: 'http', operate: true, thenProfile: 'ikev2-android', thenExpect: 'ike-request', thenMustNotReach: 'ike-sa', ci: true },
