@@ -108,9 +108,11 @@ Every command answers --help.`,
     .requiredOption('--name <host>', 'the host name the devices dial (SAN dNSName and CN)')
     .option('--ip <address>', 'an IPv4 address the devices may dial instead (SAN iPAddress; repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--days <n>', 'server certificate validity in days (default and most: 825, what Apple accepts)', wholeNumber('--days', 1))
+    .option('--key-bits <n>', 'RSA key size of the CA and server keys: 2048, 3072 (default) or 4096', wholeNumber('--key-bits', 2048))
+    .option('--intermediate', 'an intermediate CA between the CA and the server certificate (server.crt then holds both)')
     .option('--force', 'overwrite existing files')
     .addOption(configOption())
-    .action(async (o: { name: string; ip?: string[]; days?: number; force?: boolean; config?: string }) =>
+    .action(async (o: { name: string; ip?: string[]; days?: number; keyBits?: number; intermediate?: boolean; force?: boolean; config?: string }) =>
       done((await import('./cert.js')).certInitCommand(configPath(o.config), o, io)),
     );
 

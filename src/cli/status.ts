@@ -14,6 +14,7 @@ export function formatStatus(s: StatusInfo): string {
   for (const x of s.sessions) {
     lines.push('');
     lines.push(`session: ${x.id}`);
+    lines.push(`  kind: ${x.kind}`);
     lines.push(`  user: ${x.user ?? '(authenticating)'}`);
     lines.push(`  address: ${x.address ?? '-'}`);
     lines.push(`  endpoint: ${x.peer ?? '-'}${x.natT === null ? '' : x.natT ? ' (NAT-T, UDP 4500)' : ' (ESP)'}`);
@@ -40,10 +41,10 @@ export function counterLines(c: Record<string, number>): string[] {
   ];
 }
 
-const SESSION_COLUMNS = ['SESSION', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT'] as const;
+const SESSION_COLUMNS = ['SESSION', 'KIND', 'USER', 'ADDRESS', 'PEER', 'PHASE', 'UPTIME', 'IN/OUT'] as const;
 
 function sessionCells(x: SessionInfo): string[] {
-  return [x.id, x.user ?? '-', x.address ?? '-', x.peer ?? '-', x.phase, humanDuration(x.uptime), `${humanBytes(x.bytesIn)}/${humanBytes(x.bytesOut)}`];
+  return [x.id, x.kind, x.user ?? '-', x.address ?? '-', x.peer ?? '-', x.phase, humanDuration(x.uptime), `${humanBytes(x.bytesIn)}/${humanBytes(x.bytesOut)}`];
 }
 
 /**

@@ -43,11 +43,23 @@ export function isIPv4Address(v: string): boolean {
 
 // ---- making them ------------------------------------------------------------------------
 
+/** RSA modulus sizes `cert init` makes (3072 unless told). */
+export const KEY_BITS = [2048, 3072, 4096] as const;
+export type KeyBits = (typeof KEY_BITS)[number];
+
 export interface CertInitOptions {
   name: string;
   ips?: string[];
   days?: number;
   now?: Date;
+  /** RSA modulus of all keys made (default 3072). */
+  keyBits?: KeyBits;
+  /**
+   * CA → intermediate CA → server, as public CAs issue: server.crt then holds the server's
+   * certificate and the intermediate's (the chain IKE_AUTH sends); the intermediate's key
+   * is not kept (ca.key can make another).
+   */
+  intermediate?: boolean;
 }
 
 export interface MadeCertificates {
@@ -64,8 +76,8 @@ export function isHostName(name: string): boolean {
 
 const rsaPair = promisify(generateKeyPair);
 
-async function rsaKey(): Promise<{ privateKey: KeyObject; publicPem: string }> {
-  const { privateKey, publicKey } = await rsaPair('rsa', { modulusLength: 3072, publicExponent: 0x10001 });
+async function rsaKey(bits: KeyBits): Promise<{ privateKey: KeyObject; publicPem: string }> {
+  const { privateKey, publicKey } = await rsaPair('rsa', { modulusLength: bits, publicExponent: 0x10001 });
   return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
@@ -90,57 +102,77 @@ function signWith(cert: forge.pki.Certificate, key: KeyObject): void {
   cert.signature = sign('sha256', der, key).toString('binary');
 }
 
+type Name = forge.pki.CertificateField[];
+
+/** A CA certificate for `subject`, signed by `issuer` (itself for the root); its key identifier for the next one's AKI. */
+function caCertificate(o: { subject: Name; issuer: Name; publicPem: string; signer: KeyObject; notBefore: Date; issuerKeyId?: string; pathLen?: number }): { cert: forge.pki.Certificate; keyId: string } {
+  const c = forge.pki.createCertificate();
+  c.serialNumber = serial();
+  c.publicKey = forge.pki.publicKeyFromPem(o.publicPem);
+  c.validity.notBefore = o.notBefore;
+  c.validity.notAfter = new Date(o.notBefore.getTime() + CA_DAYS * 86400_000);
+  c.setSubject(o.subject);
+  c.setIssuer(o.issuer);
+  c.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true, ...(o.pathLen !== undefined ? { pathLenConstraint: o.pathLen } : {}) },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+    ...(o.issuerKeyId !== undefined ? [{ name: 'authorityKeyIdentifier', keyIdentifier: o.issuerKeyId }] : []),
+  ]);
+  signWith(c, o.signer);
+  return { cert: c, keyId: c.generateSubjectKeyIdentifier().getBytes() };
+}
+
 /**
- * A CA (RSA 3072, SHA-256, 10 years, CA:true, keyCertSign + cRLSign) and a server
- * certificate it signed for `name` and `ips` (SAN dNSName + iPAddress, EKU serverAuth and
- * ikeIntermediate, digitalSignature + keyEncipherment, CN = name): what Apple, Windows,
- * Android and strongSwan all take.
+ * A CA (RSA 3072 unless `keyBits`, SHA-256, 10 years, CA:true, keyCertSign + cRLSign) and a
+ * server certificate it signed for `name` and `ips` (SAN dNSName + iPAddress, EKU serverAuth
+ * and ikeIntermediate, digitalSignature + keyEncipherment, CN = name): what Apple, Windows,
+ * Android and strongSwan all take. With `intermediate`, an intermediate CA (pathlen 0)
+ * signs the server certificate and follows it in `serverCert`.
  */
 export async function makeCertificates(o: CertInitOptions): Promise<MadeCertificates> {
   const days = o.days ?? MAX_SERVER_DAYS;
   if (!Number.isInteger(days) || days < 1 || days > MAX_SERVER_DAYS) throw new Error(`days must be 1 to ${MAX_SERVER_DAYS} (Apple refuses longer), got ${days}`);
   if (!isHostName(o.name)) throw new Error(`not a host name: ${JSON.stringify(o.name)}`);
+  const bits = o.keyBits ?? 3072;
+  if (!KEY_BITS.includes(bits)) throw new Error(`key bits must be one of ${KEY_BITS.join(', ')}, got ${String(bits)}`);
   const ips = (o.ips ?? []).map((ip) => formatIPv4(parseIPv4(ip)));
   // an hour back: a device whose clock is a little behind still takes it
   const notBefore = new Date((o.now ?? new Date()).getTime() - 3600_000);
   notBefore.setMilliseconds(0);
-  const [ca, server] = await Promise.all([rsaKey(), rsaKey()]);
+  const [ca, server, mid] = await Promise.all([rsaKey(bits), rsaKey(bits), o.intermediate ? rsaKey(bits) : undefined]);
 
-  const caCert = forge.pki.createCertificate();
-  caCert.serialNumber = serial();
-  caCert.publicKey = forge.pki.publicKeyFromPem(ca.publicPem);
-  caCert.validity.notBefore = notBefore;
-  caCert.validity.notAfter = new Date(notBefore.getTime() + CA_DAYS * 86400_000);
-  const caName = [{ shortName: 'CN', value: `l2tpsec CA ${o.name}`, valueTagClass: utf8 }];
-  caCert.setSubject(caName as unknown as forge.pki.CertificateField[]);
-  caCert.setIssuer(caName as unknown as forge.pki.CertificateField[]);
-  caCert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  signWith(caCert, ca.privateKey);
-  const caKeyId = caCert.generateSubjectKeyIdentifier().getBytes();
+  const caName = [{ shortName: 'CN', value: `l2tpsec CA ${o.name}`, valueTagClass: utf8 }] as unknown as Name;
+  const root = caCertificate({ subject: caName, issuer: caName, publicPem: ca.publicPem, signer: ca.privateKey, notBefore });
+  let issuer = { name: caName, keyId: root.keyId, key: ca.privateKey };
+  let midCert: forge.pki.Certificate | undefined;
+  if (mid) {
+    const midName = [{ shortName: 'CN', value: `l2tpsec intermediate CA ${o.name}`, valueTagClass: utf8 }] as unknown as Name;
+    const m = caCertificate({ subject: midName, issuer: caName, publicPem: mid.publicPem, signer: ca.privateKey, notBefore, issuerKeyId: root.keyId, pathLen: 0 });
+    midCert = m.cert;
+    issuer = { name: midName, keyId: m.keyId, key: mid.privateKey };
+  }
 
   const cert = forge.pki.createCertificate();
   cert.serialNumber = serial();
   cert.publicKey = forge.pki.publicKeyFromPem(server.publicPem);
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = new Date(notBefore.getTime() + days * 86400_000);
-  cert.setSubject([{ shortName: 'CN', value: o.name, valueTagClass: utf8 }] as unknown as forge.pki.CertificateField[]);
-  cert.setIssuer(caName as unknown as forge.pki.CertificateField[]);
+  cert.setSubject([{ shortName: 'CN', value: o.name, valueTagClass: utf8 }] as unknown as Name);
+  cert.setIssuer(issuer.name);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true, [OID_IKE_INTERMEDIATE]: true },
     { name: 'subjectAltName', altNames: [{ type: 2, value: o.name }, ...ips.map((ip) => ({ type: 7, ip }))] },
     { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: caKeyId },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId },
   ]);
-  signWith(cert, ca.privateKey);
+  signWith(cert, issuer.key);
 
   const keyPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { caCert: forge.pki.certificateToPem(caCert), caKey: keyPem(ca.privateKey), serverCert: forge.pki.certificateToPem(cert), serverKey: keyPem(server.privateKey) };
+  const serverCert = forge.pki.certificateToPem(cert) + (midCert ? forge.pki.certificateToPem(midCert) : '');
+  return { caCert: forge.pki.certificateToPem(root.cert), caKey: keyPem(ca.privateKey), serverCert, serverKey: keyPem(server.privateKey) };
 }
 
 /** The files `cert init` writes next to the config; those that exist already. */

@@ -7,6 +7,8 @@ export interface SessionInfo {
   user: string | null;
   /** Address assigned by IPCP. */
   address: string | null;
+  /** `l2tp` (L2TP/IPsec with PPP) or `ikev2` (IKEv2 with EAP-MSCHAPv2 and a virtual IP). */
+  kind: 'l2tp' | 'ikev2';
   /** Outer address:port of the client as seen here (after NAT). */
   peer: string | null;
   /** true = ESP in UDP 4500 (RFC 3948), false = raw ESP, null = no SA found. */

@@ -292,6 +292,7 @@ export class Daemon implements ControlTarget {
       id: v.rec.id,
       user: v.rec.user ?? null,
       address: v.rec.address ?? null,
+      kind: v.rec.kind === 'ikev2' ? 'ikev2' : 'l2tp',
       peer: v.peer,
       natT: v.natT,
       ike: v.ike,

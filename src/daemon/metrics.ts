@@ -101,7 +101,13 @@ export class MetricsCollector {
       .map(([k, v]) => ({ labels: { reason: k }, value: v }));
     const lagSeconds = Number.isFinite(this.lag.mean) ? this.lag.mean / 1e9 : 0;
     return [
-      { name: 'l2tpsec_sessions', help: 'PPP sessions now', type: 'gauge', samples: [{ value: st.sessions.length }] },
+      { name: 'l2tpsec_sessions', help: 'Sessions now (L2TP/IPsec and IKEv2)', type: 'gauge', samples: [{ value: st.sessions.length }] },
+      {
+        name: 'l2tpsec_sessions_by_kind',
+        help: 'Sessions now by kind (l2tp, ikev2)',
+        type: 'gauge',
+        samples: (['l2tp', 'ikev2'] as const).map((kind) => ({ labels: { kind }, value: st.sessions.filter((s) => s.kind === kind).length })),
+      },
       { name: 'l2tpsec_ike_sas', help: 'Established IKE SAs now', type: 'gauge', samples: [{ value: st.ikeSas }] },
       { name: 'l2tpsec_handshakes_total', help: 'IKE handshakes by outcome', type: 'counter', samples: handshakes },
       { name: 'l2tpsec_auth_failures_total', help: 'PPP authentication failures', type: 'counter', samples: [{ value: c['ppp.auth.failure'] ?? 0 }] },

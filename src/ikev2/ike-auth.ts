@@ -49,8 +49,10 @@ export interface Ikev2AuthConfig {
   localId: IdPayload;
   /** Name in the MS-CHAPv2 Challenge. */
   serverName: string;
-  /** Users (NT hashes) and admission (session limits). */
-  users: Pick<EapMschapv2Hooks, 'lookup' | 'admit'>;
+  /** Users (NT hashes), admission (session limits) and the failed-login backoff by user and peer address (shared with PPP). */
+  users: Pick<EapMschapv2Hooks, 'lookup' | 'admit'> & {
+    backoff?: { blockedFor(name: string, address: string): number; failure(name: string, address: string): void; success(name: string): void };
+  };
   /** An address of the pool for the user (the static one of the users file, or the one asked for when free); undefined when the pool is empty. */
   assignAddress(user: string, requested: string | undefined): string | undefined;
   dns: string[];
@@ -153,7 +155,10 @@ export function authFirst(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain
   const idrBody = encodeId(cfg.localId);
   const octets = signedOctets(sa.suite.prf, sa.initResponse, sa.ni, sa.keys.skPr, idrBody);
   const auth = signAuth(cfg.privateKey, octets, sa.peerSignatureHashes, cfg.rsaPss === undefined ? {} : { rsaPss: cfg.rsaPss });
-  const eap = new EapMschapv2Server({ random, ...cfg.users }, cfg.serverName);
+  const { backoff, ...users } = cfg.users;
+  const address = sa.peer.address;
+  const bound = backoff && { blockedFor: (n: string) => backoff.blockedFor(n, address), failure: (n: string) => backoff.failure(n, address), success: (n: string) => backoff.success(n) };
+  const eap = new EapMschapv2Server({ random, ...users, ...(bound ? { backoff: bound } : {}) }, cfg.serverName);
   const payloads: Payload[] = [
     { type: PayloadType.IDr, value: cfg.localId },
     ...cfg.certificates.map((c): Payload => ({ type: PayloadType.CERT, value: { encoding: CertEncoding.X509_SIGNATURE, data: c } })),

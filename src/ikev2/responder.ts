@@ -10,6 +10,7 @@ import { FragmentReassembler } from './fragments.js';
 import { authFirst, authNext, type AuthStep } from './ike-auth.js';
 import { createChild } from './create-child.js';
 import { isIkeRekey, rekeyIke } from './rekey-ike.js';
+import { childRekeyAnswer, childRekeyRequest } from './rekey-child-ours.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
@@ -17,7 +18,7 @@ import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, Proto
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
 import { allPayloads, decodeMessage, decodePayloadChain, encodeMessage, findPayload, type HeaderFields, type Payload, type PayloadChain } from './wire/message.js';
 import { notify } from './wire/notify.js';
-import type { Ikev2Child, Ikev2Output, Ikev2ResponderConfig, Ikev2Sa } from './types.js';
+import type { Ikev2Child, Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, OwnRequest } from './types.js';
 
 export type { Ikev2Output, Ikev2ResponderConfig, Ikev2Sa, IkeSaInitDone, IkeSaUp, SendOutput } from './types.js';
 export type { Ikev2AuthConfig } from './ike-auth.js';
@@ -68,6 +69,7 @@ export class Ikev2Responder {
   private readonly fragmentSize: number;
   private readonly ourSpis = new Set<number>();
   private readonly dpdIdleMs: number;
+  private readonly childRekeyMs: number;
 
   /** IKE SAs by our SPI (hex). */
   private readonly sas = new Map<string, Ikev2Sa>();
@@ -92,6 +94,7 @@ export class Ikev2Responder {
     this.authCfg = cfg.auth;
     this.fragmentSize = cfg.fragmentSize ?? 1280;
     this.dpdIdleMs = (cfg.dpdIdle ?? 30) * 1000;
+    this.childRekeyMs = (cfg.childRekey ?? 0) * 1000;
   }
 
   /**
@@ -114,13 +117,14 @@ export class Ikev2Responder {
     return { ok: true, outputs: this.out };
   }
 
-  /** Sends one of our INFORMATIONAL requests (window size 1). */
-  private request(sa: Ikev2Sa, kind: 'dpd' | 'delete', payloads: Payload[], now: number): void {
+  /** Sends one of our requests (window size 1): INFORMATIONAL, or CREATE_CHILD_SA for a rekey of ours. */
+  private request(sa: Ikev2Sa, kind: OwnRequest['kind'], payloads: Payload[], now: number, extra: Pick<OwnRequest, 'rekey' | 'child'> = {}): void {
     const messageId = sa.nextOwnId;
     sa.nextOwnId = (sa.nextOwnId + 1) >>> 0;
+    const exchangeType = kind === 'rekey-child' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
     // §3.1: the responder of the IKE SA sends requests with the I flag clear and R clear
-    const datagrams = [encodeEncryptedMessage({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.INFORMATIONAL, flags: 0, messageId }, payloads, sa.sk, sa.skOut, this.random)];
-    sa.ownRequest = { kind, messageId, datagrams, sentAt: now, tries: 1 };
+    const datagrams = [encodeEncryptedMessage({ spiI: sa.spiI, spiR: sa.spiR, exchangeType, flags: 0, messageId }, payloads, sa.sk, sa.skOut, this.random)];
+    sa.ownRequest = { kind, messageId, datagrams, sentAt: now, tries: 1, ...extra };
     this.counters.inc(`ikev2.request.${kind}`);
     for (const d of datagrams) this.send(sa.local, sa.peer, d);
   }
@@ -130,13 +134,88 @@ export class Ikev2Responder {
     const sa = this.sas.get(h.spiR.toString('hex'));
     if (!sa || !sa.spiI.equals(h.spiI)) return this.drop('unknown-spi', now, from);
     const req = sa.ownRequest;
-    if (!req || h.messageId !== req.messageId || h.exchangeType !== ExchangeType.INFORMATIONAL) return this.drop('unexpected-response', now, from, { id: sa.id, messageId: h.messageId });
+    const exchange = req?.kind === 'rekey-child' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
+    if (!req || h.messageId !== req.messageId || h.exchangeType !== exchange) return this.drop('unexpected-response', now, from, { id: sa.id, messageId: h.messageId });
     const { chain } = decodeMessage(msg);
-    if (!chain.sk || !openSk(sa.sk, sa.skIn, msg, chain.sk)) return this.drop('integrity', now, from, { id: sa.id });
+    const plain = chain.sk ? openSk(sa.sk, sa.skIn, msg, chain.sk) : undefined;
+    if (!chain.sk || !plain) return this.drop('integrity', now, from, { id: sa.id });
     sa.ownRequest = undefined;
     sa.lastSeen = now;
     if (req.kind === 'delete') return this.removeSa(sa, 'disconnected');
+    if (req.kind === 'delete-child') {
+      if (req.child && sa.children.get(req.child.ourSpi) === req.child) this.childDown(sa, req.child, 'rekeyed');
+      return;
+    }
+    if (req.kind === 'rekey-child' && req.rekey) {
+      let inner: PayloadChain | undefined;
+      try {
+        inner = decodePayloadChain(chain.sk.firstInner, plain, 0, plain.length, false);
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+      }
+      return this.ourRekeyAnswered(sa, req.rekey, inner, now);
+    }
     this.counters.inc('ikev2.dpd.answered');
+  }
+
+  /**
+   * The client answered our CREATE_CHILD_SA: the new child goes to ESP and we delete the
+   * old one (§2.8). If the client rekeyed the same child meanwhile (a collision, §2.8.1),
+   * ours is the redundant one: it is not installed and its Delete is sent instead. A
+   * refusal leaves the old child alone, to be tried again one rekey period later.
+   */
+  private ourRekeyAnswered(sa: Ikev2Sa, r: NonNullable<OwnRequest['rekey']>, inner: PayloadChain | undefined, now: number): void {
+    if (!this.authCfg || !inner) {
+      this.ourSpis.delete(r.ourSpi);
+      this.counters.inc('ikev2.child.rekey-failed');
+      this.log('warn', 'ikev2.child.rekey-failed', { ikeSa: sa.id, old: r.old.id, reason: 'malformed answer' });
+      r.old.created = now;
+      return;
+    }
+    const res = childRekeyAnswer(this.authCfg, sa, r, inner);
+    if (!res.ok) {
+      this.ourSpis.delete(r.ourSpi);
+      this.counters.inc('ikev2.child.rekey-failed');
+      this.log('warn', 'ikev2.child.rekey-failed', { ikeSa: sa.id, old: r.old.id, reason: res.reason });
+      r.old.created = now;
+      return;
+    }
+    if (r.old.rekeyed || sa.children.get(r.old.ourSpi) !== r.old) {
+      this.counters.inc('ikev2.child.rekey-collision');
+      this.log('info', 'ikev2.child.rekey-collision', { ikeSa: sa.id, old: r.old.id, redundant: res.child.id });
+      this.ourSpis.delete(r.ourSpi);
+      return this.request(sa, 'delete-child', [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: [u32(r.ourSpi)] } }], now);
+    }
+    r.old.rekeyed = true;
+    const c = res.child;
+    sa.children.set(c.inbound.spi, { id: c.id, ourSpi: c.inbound.spi, peerSpi: c.outbound.spi, transform: c.transform, created: now });
+    this.counters.inc('ikev2.child.rekeyed');
+    this.log('info', 'ikev2.child.rekeyed', { id: c.id, ikeSa: sa.id, old: r.old.id, algorithms: c.ikeAlgorithms, by: 'server' });
+    this.out.push(c);
+    this.request(sa, 'delete-child', [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: [u32(r.old.ourSpi)] } }], now, { child: r.old });
+  }
+
+  /** A child of an established SA due for a rekey of ours (the client has not rekeyed it). */
+  private childDue(sa: Ikev2Sa): Ikev2Child | undefined {
+    if (this.childRekeyMs <= 0 || sa.state !== 'ESTABLISHED') return undefined;
+    let due: Ikev2Child | undefined;
+    for (const c of sa.children.values()) if (!c.rekeyed && c.created !== undefined && c.transform && (!due || c.created < due.created!)) due = c;
+    return due;
+  }
+
+  private startChildRekey(sa: Ikev2Sa, old: Ikev2Child, now: number): void {
+    const cfg = this.authCfg;
+    const ourSpi = this.newSpi();
+    const ni = this.random(NONCE_BYTES);
+    const payloads = cfg ? childRekeyRequest(cfg, sa, old, ourSpi, ni) : undefined;
+    if (!payloads) {
+      this.ourSpis.delete(ourSpi);
+      old.rekeyed = true; // nothing we could propose: left to the client
+      return;
+    }
+    this.counters.inc('ikev2.child.rekey-started');
+    this.log('info', 'ikev2.child.rekey-started', { ikeSa: sa.id, old: old.id });
+    this.request(sa, 'rekey-child', payloads, now, { rekey: { old, ourSpi, ni } });
   }
 
   /** Number of half-open IKE SAs (status, tests). */
@@ -171,8 +250,9 @@ export class Ikev2Responder {
         if (req) {
           if (now - req.sentAt < RETRANSMIT_MS) continue;
           if (req.tries >= RETRANSMIT_TRIES) {
-            this.counters.inc(req.kind === 'dpd' ? 'ikev2.dpd.dead' : 'ikev2.delete.unanswered');
-            this.removeSa(sa, req.kind === 'dpd' ? 'peer not answering (DPD)' : 'disconnected (Delete not answered)');
+            const why = req.kind === 'delete' ? 'disconnected (Delete not answered)' : req.kind === 'dpd' ? 'peer not answering (DPD)' : `peer not answering (${req.kind})`;
+            this.counters.inc(req.kind === 'delete' ? 'ikev2.delete.unanswered' : 'ikev2.dpd.dead');
+            this.removeSa(sa, why);
             continue;
           }
           req.tries++;
@@ -188,8 +268,10 @@ export class Ikev2Responder {
             this.counters.inc('ikev2.halfopen.expired');
             this.removeSa(sa, 'half-open timeout');
           }
-        } else if (sa.state === 'ESTABLISHED' && this.dpdIdleMs > 0 && now - sa.lastSeen >= this.dpdIdleMs) {
-          this.request(sa, 'dpd', [], now);
+        } else if (sa.state === 'ESTABLISHED') {
+          const due = this.childDue(sa);
+          if (due && now - due.created! >= this.childRekeyMs) this.startChildRekey(sa, due, now);
+          else if (this.dpdIdleMs > 0 && now - sa.lastSeen >= this.dpdIdleMs) this.request(sa, 'dpd', [], now);
         }
       }
     } catch (e) {
@@ -208,7 +290,11 @@ export class Ikev2Responder {
       if (sa.ownRequest) at(sa.ownRequest.sentAt + RETRANSMIT_MS);
       else if (sa.state === 'REKEYED') at((sa.rekeyedAt ?? 0) + REKEYED_KEEP_MS);
       else if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') at(sa.created + HALF_OPEN_TIMEOUT_MS);
-      else if (sa.state === 'ESTABLISHED' && this.dpdIdleMs > 0) at(sa.lastSeen + this.dpdIdleMs);
+      else if (sa.state === 'ESTABLISHED') {
+        if (this.dpdIdleMs > 0) at(sa.lastSeen + this.dpdIdleMs);
+        const due = this.childDue(sa);
+        if (due) at(due.created! + this.childRekeyMs);
+      }
     }
     return d;
   }
@@ -257,8 +343,11 @@ export class Ikev2Responder {
       for (const d of last.datagrams) this.send(sa.local, sa.peer, d);
       return;
     }
-    if (h.messageId !== sa.nextRequestId) return this.drop('message-id', now, from, { id: sa.id, messageId: h.messageId, expected: sa.nextRequestId });
     const { chain } = decodeMessage(msg);
+    // RFC 7383 §2.6.1: a fragmented request's retransmission is answered on its fragment 1
+    // (matched above, and then all our fragments go again); its other fragments are no news
+    if (last && h.messageId === last.messageId && chain.skf && chain.skf.fragmentNumber !== 1) return this.counters.inc('ikev2.retransmit.fragment-ignored');
+    if (h.messageId !== sa.nextRequestId) return this.drop('message-id', now, from, { id: sa.id, messageId: h.messageId, expected: sa.nextRequestId });
     let plain: Buffer;
     let firstInner: number;
     let request: Buffer = Buffer.from(msg);
@@ -310,7 +399,8 @@ export class Ikev2Responder {
       if (res.child) {
         this.counters.inc('ikev2.child.rekeyed');
         this.log('info', 'ikev2.child.rekeyed', { id: res.child.id, ikeSa: sa.id, old: res.rekeyed?.id, algorithms: res.child.ikeAlgorithms });
-        sa.children.set(res.child.inbound.spi, { id: res.child.id, ourSpi: res.child.inbound.spi, peerSpi: res.child.outbound.spi });
+        sa.children.set(res.child.inbound.spi, { id: res.child.id, ourSpi: res.child.inbound.spi, peerSpi: res.child.outbound.spi, transform: res.child.transform, created: now });
+        if (res.rekeyed) res.rekeyed.rekeyed = true;
         this.out.push(res.child);
       }
       return;
@@ -343,7 +433,7 @@ export class Ikev2Responder {
       this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms });
       this.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });
       if (up.child) {
-        sa.children.set(up.child.inbound.spi, { id: up.child.id, ourSpi: up.child.inbound.spi, peerSpi: up.child.outbound.spi });
+        sa.children.set(up.child.inbound.spi, { id: up.child.id, ourSpi: up.child.inbound.spi, peerSpi: up.child.outbound.spi, transform: up.child.transform, created: now });
         this.out.push(up.child);
       }
     }
@@ -437,6 +527,7 @@ export class Ikev2Responder {
     delete next.auth;
     delete next.firstFragment;
     sa.children = new Map();
+    if (sa.ownRequest?.rekey) this.ourSpis.delete(sa.ownRequest.rekey.ourSpi); // our child rekey on the old SA is moot
     sa.ownRequest = undefined; // a liveness check of the old SA is moot
     sa.state = 'REKEYED';
     sa.rekeyedAt = now;
@@ -595,6 +686,7 @@ export class Ikev2Responder {
 
   private removeSa(sa: Ikev2Sa, reason: string): void {
     if (!this.sas.delete(sa.spiR.toString('hex'))) return;
+    if (sa.ownRequest?.rekey) this.ourSpis.delete(sa.ownRequest.rekey.ourSpi);
     this.leaveHalfOpen(sa);
     for (const c of [...sa.children.values()]) this.childDown(sa, c, reason);
     if (sa.state === 'REKEYED') {

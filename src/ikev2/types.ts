@@ -1,6 +1,6 @@
 import type { Counters } from '../core/counters.js';
 import type { LogEvent } from '../core/log.js';
-import type { ChildSaDown, ChildSaUp, Endpoint } from '../core/sa.js';
+import type { ChildSaDown, ChildSaUp, Endpoint, EspTransform } from '../core/sa.js';
 import type { SkSuite } from './crypto/algorithms.js';
 import type { IkeKeys } from './crypto/keys.js';
 import type { SkKeys } from './crypto/sk.js';
@@ -34,6 +34,8 @@ export interface Ikev2ResponderConfig {
   fragmentSize?: number;
   /** Seconds of silence before a liveness check (DPD), default 30; 0 = off. */
   dpdIdle?: number;
+  /** Seconds after which we rekey a child SA the client has not rekeyed (CREATE_CHILD_SA of ours), default 0 = never. */
+  childRekey?: number;
 }
 
 export interface SendOutput {
@@ -78,6 +80,11 @@ export interface Ikev2Child {
   id: string;
   ourSpi: number;
   peerSpi: number;
+  /** Its algorithms (what a rekey of ours proposes again) and when it came up. */
+  transform?: EspTransform;
+  created?: number;
+  /** Replaced by a rekey (the client's or ours): not to be rekeyed again. */
+  rekeyed?: boolean;
 }
 
 /** INIT_DONE: IKE_SA_INIT answered; AUTH: IKE_AUTH under way (EAP); ESTABLISHED: authenticated. */
@@ -86,7 +93,11 @@ export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED' | 'DELETING' | '
 
 /** A request we sent (one at a time, window size 1, §2.3) and its retransmissions. */
 export interface OwnRequest {
-  kind: 'dpd' | 'delete';
+  /** dpd: liveness; delete: of the IKE SA; rekey-child: CREATE_CHILD_SA of ours; delete-child: the child our rekey replaced. */
+  kind: 'dpd' | 'delete' | 'rekey-child' | 'delete-child';
+  /** rekey-child: the child, our new SPI and nonce; delete-child: the child. */
+  rekey?: { old: Ikev2Child; ourSpi: number; ni: Buffer };
+  child?: Ikev2Child;
   messageId: number;
   datagrams: Buffer[];
   sentAt: number;

@@ -15,6 +15,7 @@ import { DEFAULT_IKEV2_POLICY, Ikev2Responder, peekMajorVersion, withoutModp1024
 import type { AuthBackoff } from '../ikev2/ike-auth.js';
 import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Forwarder } from '../nat/forwarder.js';
+import type { AuthFailureTracker } from '../ppp/auth-failures.js';
 import type { PppUser } from '../ppp/session.js';
 import type { PipelineSink } from './ports.js';
 import type { SessionHandle, SessionRecord, SessionTable } from './table.js';
@@ -50,6 +51,8 @@ export interface Ikev2Host {
   /** IKE sends go out in order with ESP queued before them. */
   sendIke(from: Endpoint, to: Endpoint, data: Buffer): void;
   random?: (n: number) => Buffer;
+  /** The daemon's failed-login backoff (PPP's): L2TP and IKEv2 failures of a user count together. */
+  authFailures?: AuthFailureTracker;
 }
 
 interface V2Session {
@@ -63,6 +66,8 @@ interface V2Session {
   /** Why it ends, when we decided it (admin disconnect, idle). */
   endReason: string | undefined;
   lastIn: number;
+  /** The last IPv4 packet either way (the idle timeout, as PPP counts it). */
+  lastTraffic: number;
 }
 
 export class Ikev2Sessions {
@@ -72,18 +77,26 @@ export class Ikev2Sessions {
   private readonly childOwner = new Map<string, V2Session>();
   /** Children that came up before their SA's session (IKE_AUTH outputs them first). */
   private readonly pendingChildren = new Map<string, ChildSaUp[]>();
+  private readonly idleMs: number;
+  /** No session can be idle for idleMs before this (traffic only moves it later). */
+  private idleDue: number | undefined;
+  /** The time of the call in progress (the backoff's clock). */
+  private now = 0;
   due: number | undefined;
 
   constructor(
     private readonly host: Ikev2Host,
     o: Ikev2Options,
-    common: { cookieSecret: Buffer; dns: string[]; serverName: string; dpdIdle: number; childLifetimeMax: number },
+    common: { cookieSecret: Buffer; dns: string[]; serverName: string; dpdIdle: number; childLifetimeMax: number; idleTimeout?: number },
   ) {
+    this.idleMs = Math.max(0, common.idleTimeout ?? 0) * 1000;
     this.responder = new Ikev2Responder({
       cookieSecret: common.cookieSecret,
       counters: host.counters,
       forceEncapsulation: true,
       dpdIdle: common.dpdIdle,
+      // a child the client has not rekeyed by 90% of child_lifetime_max is rekeyed by us
+      childRekey: Math.floor(common.childLifetimeMax * 0.9),
       policy: o.allowModp1024 === false ? withoutModp1024(DEFAULT_IKEV2_POLICY) : DEFAULT_IKEV2_POLICY,
       ...(host.random ? { random: host.random } : {}),
       auth: {
@@ -98,6 +111,7 @@ export class Ikev2Sessions {
             const u = host.lookup(name);
             return u ? { name: u.name, ntHash: u.ntHash } : undefined;
           },
+          ...(host.authFailures ? { backoff: backoffOf(host.authFailures, () => this.now) } : {}),
           admit: (name) => {
             const limit = host.userLimit(name);
             if (limit > 0 && host.table.countUser(name) >= limit) return { ok: false, message: `session limit of ${limit} reached` };
@@ -140,13 +154,41 @@ export class Ikev2Sessions {
   }
 
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    this.now = now;
     this.apply(this.responder.receive(msg, from, to, now), now);
-    this.due = this.responder.nextDeadline();
+    this.schedule();
   }
 
   tick(now: number): void {
+    this.now = now;
     this.apply(this.responder.tick(now), now);
-    this.due = this.responder.nextDeadline();
+    if (this.idleDue !== undefined && now >= this.idleDue) this.idleCheck(now);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const r = this.responder.nextDeadline();
+    this.due = r === undefined ? this.idleDue : this.idleDue === undefined ? r : Math.min(r, this.idleDue);
+  }
+
+  /**
+   * The idle timeout (`ppp.idle_timeout`, as for L2TP): a session without an IPv4 packet
+   * either way for that long is ended like an admin disconnect (the IKE SA's Delete), with
+   * the reason PPP gives, `idle timeout`.
+   */
+  private idleCheck(now: number): void {
+    let next: number | undefined;
+    for (const s of [...this.bySa.values()]) {
+      if (s.endReason !== undefined) continue;
+      const at = s.lastTraffic + this.idleMs;
+      if (now >= at) {
+        this.host.sink.log(logEvent('info', 'ikev2.idle-timeout', { session: s.rec.id, user: s.rec.user, idleSeconds: this.idleMs / 1000 }));
+        this.disconnect(s.rec.handle, 'idle timeout', now);
+      } else if (next === undefined || at < next) {
+        next = at;
+      }
+    }
+    this.idleDue = next;
   }
 
   /** A tunnel-mode packet one of our children decrypted. */
@@ -163,15 +205,17 @@ export class Ikev2Sessions {
       return undefined;
     }
     s.lastIn = now;
+    s.lastTraffic = now;
     s.rec.bytesIn += r.packet.length;
     s.rec.packetsIn++;
     return r.packet;
   }
 
   /** An IPv4 packet from the TUN for this session: out on its newest child. */
-  toClient(handle: SessionHandle, packet: Buffer): boolean {
+  toClient(handle: SessionHandle, packet: Buffer, now?: number): boolean {
     const s = this.byHandle.get(handle);
     if (!s) return false;
+    if (now !== undefined && now > s.lastTraffic) s.lastTraffic = now;
     const saId = s.children[s.children.length - 1];
     if (saId === undefined) {
       this.host.counters.inc('session.drop.ikev2-no-child');
@@ -189,7 +233,7 @@ export class Ikev2Sessions {
     s.endReason = reason;
     const r = this.responder.disconnect(s.ikeSaId, now);
     this.apply(r.outputs, now);
-    this.due = this.responder.nextDeadline();
+    this.schedule();
   }
 
   /** Everything still up ends now (server stopping). */
@@ -224,7 +268,8 @@ export class Ikev2Sessions {
           const rec = h.table.open('ikev2', `${endpointText(o.peer)}/ikev2/${o.id}`, 0, o.peer, now);
           const admitted = h.table.admit(rec.handle, o.user);
           rec.address = o.virtualIp;
-          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now };
+          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now, lastTraffic: now };
+          if (this.idleMs > 0 && (this.idleDue === undefined || now + this.idleMs < this.idleDue)) this.idleDue = now + this.idleMs;
           this.bySa.set(o.id, s);
           this.byHandle.set(rec.handle, s);
           try {
@@ -313,4 +358,12 @@ export class Ikev2Sessions {
     h.sink.event({ type: 'session.stop', fields: { ...entry } });
     h.sink.ended(entry);
   }
+}
+
+function backoffOf(t: AuthFailureTracker, now: () => number): { blockedFor(n: string, a: string): number; failure(n: string, a: string): void; success(n: string): void } {
+  return {
+    blockedFor: (n, a) => t.blockedFor(n, a, now()),
+    failure: (n, a) => void t.failure(n, a, now()),
+    success: (n) => t.success(n),
+  };
 }

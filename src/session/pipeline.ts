@@ -216,9 +216,10 @@ export class Pipeline {
               this.udp.sendIke(from, to, data);
             },
             ...(opts.random ? { random: opts.random } : {}),
+            authFailures: this.authFailures,
           },
           opts.ikev2,
-          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax },
+          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, idleTimeout: opts.idleTimeout },
         )
       : undefined;
   }
@@ -296,7 +297,7 @@ export class Pipeline {
         if (!r) continue;
         const s = this.live.get(r.sessionKey);
         if (s) this.sendIpv4(s, r.packet, now);
-        else this.v2?.toClient(r.sessionKey, r.packet);
+        else this.v2?.toClient(r.sessionKey, r.packet, now);
       }
     });
     this.flush(now);

@@ -59,6 +59,8 @@ describe('l2tpsec cert init', () => {
       [['--name', 'a.example', '--ip', '1.2.3'], /--ip must be an IPv4 address/],
       [['--name', 'a.example', '--days', '826'], /--days must be 1 to 825: Apple/],
       [['--name', 'a.example', '--days', '0'], /--days must be a whole number of at least 1/],
+      [['--name', 'a.example', '--key-bits', '1024'], /--key-bits must be a whole number of at least 2048/],
+      [['--name', 'a.example', '--key-bits', '2500'], /--key-bits must be 2048, 3072, 4096/],
     ];
     for (const [args, msg] of cases) {
       const r = await cli(['cert', 'init', ...args, '--config', file]);

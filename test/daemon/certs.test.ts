@@ -128,6 +128,39 @@ describe('cert init', () => {
     }
   }, 30_000);
 
+  it('--intermediate and --key-bits: server.crt holds the server certificate and the intermediate that signed it, RSA 4096; loadServerIdentity sends both', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'l2tpsec-certs-'));
+    try {
+      const p = await certInit(join(d, 'l2tpsec.toml'), { name: 'vpn.example.net', ips: ['198.51.100.1'], keyBits: 4096, intermediate: true });
+      const blocks = readFileSync(p['server.crt'], 'utf8').match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+      expect(blocks.length).toBe(2);
+      const id = loadServerIdentity({ ikev2: { enabled: true, certificate: p['server.crt'], privateKey: p['server.key'], localId: '', allowModp1024: true } });
+      expect(id.warnings).toEqual([]);
+      expect(id.certificates.length).toBe(2);
+      const [server, mid] = id.certificates.map((der) => new X509Certificate(der)) as [X509Certificate, X509Certificate];
+      const root = new X509Certificate(readFileSync(p['ca.crt']));
+      expect(mid.ca).toBe(true);
+      expect(mid.subject).toBe('CN=l2tpsec intermediate CA vpn.example.net');
+      expect(server.checkIssued(mid)).toBe(true);
+      expect(server.verify(mid.publicKey)).toBe(true);
+      expect(server.verify(root.publicKey)).toBe(false);
+      expect(mid.checkIssued(root)).toBe(true);
+      expect(mid.verify(root.publicKey)).toBe(true);
+      for (const c of [server, mid, root]) expect(c.publicKey.asymmetricKeyDetails?.modulusLength).toBe(4096);
+      // what IKE_AUTH carries: more than a 1500-byte path takes in one datagram
+      expect(id.certificates.reduce((n, c) => n + c.length, 0)).toBeGreaterThan(1500);
+      if (hasOpenssl) {
+        // openssl builds the path root → intermediate (pathlen 0) → server from server.crt's second block
+        const midPem = join(d, 'mid.pem');
+        writeFileSync(midPem, mid.toString());
+        expect(execFileSync('openssl', ['verify', '-CAfile', p['ca.crt'], '-untrusted', midPem, p['server.crt']], { encoding: 'utf8' })).toContain(': OK');
+        expect(execFileSync('openssl', ['x509', '-in', midPem, '-noout', '-text'], { encoding: 'utf8' })).toMatch(/CA:TRUE, pathlen:0/);
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('refuses a validity Apple does not take, and a name a certificate cannot carry', async () => {
     await expect(certInit(join(dir, 'x', 'l2tpsec.toml'), { name: 'a.example', days: 826 })).rejects.toThrow(/825/);
     await expect(certInit(join(dir, 'x', 'l2tpsec.toml'), { name: 'bad name' })).rejects.toThrow(/host name/);

@@ -151,7 +151,7 @@ class FakeTarget implements ControlTarget {
       users: 1,
       uptime: 5,
       sessions: [
-        { id: 't1/s1', user: 'alice', address: '10.40.0.2', peer: '192.0.2.1:4500', natT: true, ike: 'aes256-sha256-modp2048', esp: 'aes-cbc256-hmac-sha1', started: '2026-11-27T00:00:00.000Z', uptime: 5, bytesIn: 1, bytesOut: 2, packetsIn: 1, packetsOut: 1, idle: 0, phase: 'network' },
+        { id: 't1/s1', user: 'alice', address: '10.40.0.2', kind: 'l2tp', peer: '192.0.2.1:4500', natT: true, ike: 'aes256-sha256-modp2048', esp: 'aes-cbc256-hmac-sha1', started: '2026-11-27T00:00:00.000Z', uptime: 5, bytesIn: 1, bytesOut: 2, packetsIn: 1, packetsOut: 1, idle: 0, phase: 'network' },
       ],
     };
   }

@@ -77,7 +77,7 @@ describe('daemon serves IKEv2 beside IKEv1 on the same ports', () => {
       const cp = findPayload(last, PayloadType.CP)!.value;
       expect(cp.cfgType).toBe(CfgType.CFG_REPLY);
       const st = d.statusInfo();
-      expect(st.sessions.map((s) => [s.user, s.address])).toEqual([['alice', [...cp.attributes.find((a) => a.type === 1)!.value].join('.')]]);
+      expect(st.sessions.map((s) => [s.user, s.kind, s.address])).toEqual([['alice', 'ikev2', [...cp.attributes.find((a) => a.type === 1)!.value].join('.')]]);
       expect(st.sessions[0]!.esp).toBe('aes256-hmac-sha256-128');
       // IKEv1 Main Mode 1 on the same port still reaches the IKEv1 responder
       const { initiator } = await import('../ike/harness.js');

@@ -72,7 +72,10 @@ describe('Prometheus exposition', () => {
     const listeners = new Set<(e: DaemonEvent) => void>();
     const status: StatusInfo = {
       listen: [], pskFingerprint: '', pool: { cidr: '10.40.0.0/29', size: 5, used: 1, free: 4 }, ikeSas: 1, users: 1, uptime: 1,
-      sessions: [{ id: 's', user: 'a', address: '10.40.0.2', peer: null, natT: null, ike: null, esp: null, started: '', uptime: 1, bytesIn: 100, bytesOut: 200, packetsIn: 1, packetsOut: 2, idle: 0, phase: 'network' }],
+      sessions: [
+        { id: 's', user: 'a', address: '10.40.0.2', kind: 'l2tp', peer: null, natT: null, ike: null, esp: null, started: '', uptime: 1, bytesIn: 100, bytesOut: 200, packetsIn: 1, packetsOut: 2, idle: 0, phase: 'network' },
+        { id: 'v', user: 'b', address: '10.40.0.3', kind: 'ikev2', peer: null, natT: true, ike: null, esp: null, started: '', uptime: 1, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, idle: 0, phase: 'network' },
+      ],
     };
     const src: MetricsSource = { counters, statusInfo: () => status, subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)), logDropped: () => 7 };
     const m = new MetricsServer(src);
@@ -96,7 +99,9 @@ describe('Prometheus exposition', () => {
       const p = parseExposition(text);
       const v = (name: string, labels: Record<string, string> = {}): number | undefined =>
         p.samples.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
-      expect(v('l2tpsec_sessions')).toBe(1);
+      expect(v('l2tpsec_sessions')).toBe(2);
+      expect(v('l2tpsec_sessions_by_kind', { kind: 'l2tp' })).toBe(1);
+      expect(v('l2tpsec_sessions_by_kind', { kind: 'ikev2' })).toBe(1);
       expect(v('l2tpsec_ike_sas')).toBe(1);
       expect(v('l2tpsec_handshakes_total', { outcome: 'established' })).toBe(1);
       expect(v('l2tpsec_handshakes_total', { outcome: 'auth-failed' })).toBe(1);

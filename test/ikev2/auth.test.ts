@@ -233,6 +233,32 @@ describe('IKE_AUTH with EAP-MSCHAPv2', () => {
     expect(plain.r.counters.get('ikev2.drop.fragment-not-negotiated')).toBe(1);
   });
 
+  it('a retransmitted fragmented request (RFC 7383 §2.6.1): its fragment 1 brings every fragment of the response again, byte for byte; its other fragments bring nothing', () => {
+    const s = setup({ fragmentation: true, fragmentSize: 600, auth: { certificates: [Buffer.alloc(1500, 0x30), Buffer.alloc(1400, 0x31)] } });
+    const req = s.c.request(s.c.firstPayloads(), 120);
+    expect(req.length).toBeGreaterThan(1);
+    let out: Ikev2Output[] = [];
+    for (const d of req) out = out.concat(s.r.receive(d, s.from, s.to, 0));
+    const first = sends(out);
+    expect(first.length).toBeGreaterThanOrEqual(6);
+    for (const d of first) {
+      expect(d.length).toBeLessThanOrEqual(600);
+      expect(decodeMessage(d).chain.skf!.totalFragments).toBe(first.length);
+    }
+    // the client missed some of them and sends its request again, all fragments
+    const again = req.map((d) => sends(s.r.receive(d, s.from, s.to, 1000)));
+    expect(again[0]).toEqual(first);
+    for (const x of again.slice(1)) expect(x).toEqual([]);
+    expect(s.r.counters.get('ikev2.retransmit')).toBe(1);
+    expect(s.r.counters.get('ikev2.retransmit.fragment-ignored')).toBe(req.length - 1);
+    expect(s.r.counters.get('ikev2.drop.message-id')).toBe(0);
+    // the resent set is a whole response, and the exchange goes on from it
+    const chain = s.c.open(again[0]!);
+    expect(allPayloads(chain, PayloadType.CERT).map((c) => c.data.length)).toEqual([1500, 1400]);
+    const next = round(s, s.c.eapAnswer(chain), 2000).chain;
+    expect(findPayload(next, PayloadType.EAP)).toBeDefined();
+  });
+
   it('a client behind NAT moves to port 4500: the SA follows it and the child SA is UDP-encapsulated', () => {
     const s = setup();
     s.from = { address: '192.0.2.50', port: 4500 };

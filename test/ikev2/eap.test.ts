@@ -186,6 +186,70 @@ describe('EAP-MSCHAPv2 authenticator', () => {
     });
   }
 
+  /** Identity, then the Response with `name` on the wire for `user`'s password: the step after the Response. */
+  function loginAs(srv: EapMschapv2Server, identity: string, user: string, password: string, name: string): EapStep {
+    const idReq = req(srv.start());
+    const ch = expectSend(srv.receive(resp(idReq.identifier, EapType.IDENTITY, Buffer.from(identity))));
+    return srv.receive(answerChallenge(ch, user, password, name).message);
+  }
+
+  function finish(srv: EapMschapv2Server, step: EapStep): EapStep {
+    const r = req(expectSend(step));
+    return srv.receive(resp(r.identifier, EapType.MSCHAPV2, [decodeMsChap(r.data, true).op === MsChapOp.SUCCESS ? MsChapOp.SUCCESS : MsChapOp.FAILURE]));
+  }
+
+  it('the EAP Identity selects the user: a Name for another user (with that user\'s right password) logs nobody in; DOMAIN\\ on either side is the same user', () => {
+    // identity alice, Name bob, bob's password: refused, and bob was never looked up
+    const looked: string[] = [];
+    const srv = new EapMschapv2Server({ random: randomBytes, lookup: (n) => (looked.push(n), lookup(n)) }, 'vpn.example.net');
+    const step = loginAs(srv, 'alice', 'bob', 'battery staple', 'bob');
+    const fm = decodeMsChap(req(expectSend(step)).data, true);
+    expect('message' in fm && fm.message).toMatch(/^E=691 R=0 .* M=Authentication failed$/);
+    expect(srv.failure).toEqual({ reason: 'MS-CHAPv2 name "bob" is not the EAP identity "alice"', user: 'alice' });
+    expect(looked).toEqual([]);
+    expect(finish(srv, step).kind).toBe('failure');
+    // the same with alice's password computed over the Name bob: still nobody
+    const s3 = server();
+    loginAs(s3, 'alice', 'bob', 'correct horse', 'bob');
+    expect(s3.state).toBe('failure-sent');
+    // Windows: DOMAIN\user as the identity, the Name, or both
+    for (const [identity, name] of [['CORP\\alice', 'alice'], ['alice', 'CORP\\alice'], ['CORP\\alice', 'CORP\\alice']] as const) {
+      const ok = server();
+      expect(finish(ok, loginAs(ok, identity, 'alice', 'correct horse', name)), `${identity} / ${name}`).toMatchObject({ kind: 'success', user: 'alice' });
+    }
+    // another domain's bob is still not alice
+    const other = server();
+    const s2 = loginAs(other, 'CORP\\alice', 'bob', 'battery staple', 'CORP\\bob');
+    expect(other.failure?.reason).toMatch(/is not the EAP identity/);
+    expect(finish(other, s2).kind).toBe('failure');
+  });
+
+  it('backoff: each failed check is a failure of the identity\'s user; while blocked even the right password gets Failure unchecked; a login is a success', () => {
+    const calls: string[] = [];
+    let blocked = 0;
+    const backoff = { blockedFor: (n: string) => (calls.push(`blocked? ${n}`), blocked), failure: (n: string) => void calls.push(`failure ${n}`), success: (n: string) => void calls.push(`success ${n}`) };
+    const mk = () => new EapMschapv2Server({ random: randomBytes, lookup, backoff }, 'vpn.example.net');
+    let srv = mk();
+    expect(finish(srv, loginAs(srv, 'CORP\\alice', 'alice', 'wrong', 'CORP\\alice')).kind).toBe('failure');
+    srv = mk();
+    expect(finish(srv, loginAs(srv, 'mallory', 'mallory', 'x', 'mallory')).kind).toBe('failure');
+    srv = mk();
+    expect(finish(srv, loginAs(srv, 'alice', 'bob', 'battery staple', 'bob')).kind).toBe('failure');
+    expect(calls).toEqual(['blocked? alice', 'failure alice', 'blocked? mallory', 'failure mallory', 'blocked? alice', 'failure alice']);
+    calls.length = 0;
+    blocked = 4000;
+    srv = mk();
+    const step = loginAs(srv, 'alice', 'alice', 'correct horse', 'alice');
+    expect(srv.failure).toEqual({ reason: 'blocked for 4 s after repeated failures', user: 'alice' });
+    expect(finish(srv, step).kind).toBe('failure');
+    expect(calls).toEqual(['blocked? alice']);
+    calls.length = 0;
+    blocked = 0;
+    srv = mk();
+    expect(finish(srv, loginAs(srv, 'alice', 'alice', 'correct horse', 'alice'))).toMatchObject({ kind: 'success', user: 'alice' });
+    expect(calls).toEqual(['blocked? alice', 'success alice']);
+  });
+
   it('admission refused after a correct password: E=649', () => {
     const srv = server(() => ({ ok: false, message: 'too many sessions' }));
     const a = answerChallenge(srv.start('alice'), 'alice', 'correct horse');

@@ -2,7 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { ntPasswordHash } from '../../src/core/mschap/mschapv2.js';
-import { Ikev2Responder, type Ikev2Output } from '../../src/ikev2/responder.js';
+import { Ikev2Responder, type Ikev2Output, type Ikev2ResponderConfig } from '../../src/ikev2/responder.js';
 import { DhGroup, Encr, Integ, Prf } from '../../src/ikev2/wire/constants.js';
 import type { Payload } from '../../src/ikev2/wire/message.js';
 import { AuthClient } from './auth-client.js';
@@ -13,8 +13,9 @@ export const CLIENT: Endpoint = { address: '203.0.113.7', port: 500 };
 export const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 export const sends = (out: Ikev2Output[]) => out.filter((o): o is Extract<Ikev2Output, { type: 'send' }> => o.type === 'send').map((s) => s.data);
 
-export function established(): { r: Ikev2Responder; c: AuthClient; child: ChildSaUp } {
+export function established(extra: Partial<Ikev2ResponderConfig> = {}): { r: Ikev2Responder; c: AuthClient; child: ChildSaUp } {
   const r = new Ikev2Responder({
+    ...extra,
     cookieSecret: Buffer.alloc(32, 1),
     auth: {
       certificates: [Buffer.from('cert')],

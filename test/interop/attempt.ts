@@ -249,7 +249,8 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const before = await ikev2Requests(ctx.pcap, src);
     const pw = profile.wrongPassword ? `${c.user.password}x` : c.user.password;
     const psk = profile.ikev2Psk ? pskLogin(ctx, c, profile) : undefined;
-    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, profile.untrustedCa ? ctx.server.otherCaPem : ctx.server.caPem, ctx.server.ikev2Id, 45, psk), 110);
+    const ca = profile.untrustedCa ? ctx.server.otherCaPem : ctx.scenario.bigChain ? ctx.server.bigChainCaPem : ctx.server.caPem;
+    await guestJob(ctx, c, 'ikev2', g.ikev2Job(c.gdir, profile, c.user.name, pw, ca, ctx.server.ikev2Id, 45, psk), 110);
     // the capture may lag the exchange by a moment on a busy machine: look again for up to 5 s
     let after = await ikev2Requests(ctx.pcap, src);
     for (let k = 0; k < 10 && after.init <= before.init; k++) {
@@ -326,8 +327,20 @@ async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, pr
   const ikeOk = g.ikev2SaUp(list) && (profile.ikeRekeyTime === undefined || (ikeAfter !== '' && ikeAfter !== ikeBefore));
   const p = g.pingCounts(readIf(join(c.hdir, 'rekey-ping.txt')));
   const pingOk = p.sent > 0 && p.received >= Math.ceil(p.sent * 0.9);
-  const ok = childOk && ikeOk && pingOk;
-  const detail = `ESP SPIs ${c.spis.join(',')} → ${spis.join(',')}; IKE SPIs ${ikeBefore || '-'} → ${ikeAfter || '-'}; ${p.received}/${p.sent} pings answered meanwhile`;
+  // a rekey the server started (serverChildLifetime): charon answered our CREATE_CHILD_SA and got our Delete of the old child
+  let serverOk = true;
+  let serverDetail = '';
+  if (ctx.scenario.serverChildLifetime !== undefined) {
+    const charon = readIf(join(c.hdir, 'charon.log'));
+    const asked = /parsed CREATE_CHILD_SA request \d+ \[[^\]]*N\(REKEY_SA\)/.exec(charon)?.[0];
+    const deleted = /received DELETE for ESP CHILD_SA[^\n]*/.exec(charon)?.[0];
+    const slog = readIf(join(dirname(ctx.log), 'server.log'));
+    const byServer = slog.split('\n').filter((l) => l.includes('"event":"ikev2.child.rekeyed"') && l.includes('"by":"server"')).length;
+    serverOk = asked !== undefined && deleted !== undefined && byServer > 0;
+    serverDetail = `; server-started: charon ${asked ? `"${asked}"` : 'got no CREATE_CHILD_SA request'}, ${deleted ? `"${deleted.trim()}"` : 'no Delete of the old child'}, server logged ${byServer} rekey(s) of its own`;
+  }
+  const ok = childOk && ikeOk && pingOk && serverOk;
+  const detail = `ESP SPIs ${c.spis.join(',')} → ${spis.join(',')}; IKE SPIs ${ikeBefore || '-'} → ${ikeAfter || '-'}; ${p.received}/${p.sent} pings answered meanwhile${serverDetail}`;
   say(`${who}: rekeys under traffic ${ok ? '✓' : '✗'} (${detail})`);
   note(ctx, `rekey: ${ok ? 'ok' : 'FAILED'} (child ${childOk ? 'ok' : 'FAILED'}, IKE ${ikeOk ? 'ok' : 'FAILED'}, ping ${pingOk ? 'ok' : 'FAILED'}): ${detail}`);
   if (!ok) c.reached = 'child-sa';

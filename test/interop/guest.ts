@@ -411,6 +411,26 @@ cat "$D/hangup-pppd.txt"
 `;
 }
 
+/**
+ * IKEv2: after the server was told to end the session, wait for charon to log the server's
+ * Delete of the IKE SA, then keep what it logged and what is left of its SAs.
+ */
+export function ikev2HangupWaitJob(guestDir: string, waitS: number): string {
+  return `
+D=${guestDir}
+i=0
+while [ $i -lt ${waitS * 2} ]; do
+  grep -q 'received DELETE for IKE_SA' "$D/charon.log" 2>/dev/null && break
+  sleep 0.5; i=$((i+1))
+done
+sleep 1
+grep -iE 'DELETE|delet|closing|INFORMATIONAL' "$D/charon.log" > "$D/hangup-charon.txt" 2>&1
+swanctl --list-sas > "$D/hangup-list-sas.txt" 2>&1
+ip xfrm state > "$D/hangup-xfrm-state.txt" 2>&1
+cat "$D/hangup-charon.txt"
+`;
+}
+
 /** After the rekey wait: the SAs again. */
 export function rekeyCheckJob(guestDir: string): string {
   return `

@@ -18,6 +18,7 @@ export interface SessionJson {
   id: string;
   user: string | null;
   address: string | null;
+  kind?: string;
   peer: string | null;
   bytesIn: number;
   bytesOut: number;
@@ -138,6 +139,95 @@ export async function operate(ctx: Ctx, c: Client, dir: string): Promise<string[
   check(last?.reason === 'admin disconnect' && (last.bytesOut ?? 0) >= (b?.bytesOut ?? 1), 'history', last ? `reason "${String(last.reason)}", ${String(last.bytesOut)} B out, address ${String(last.address)}` : `no entry for session ${a.id}: ${hist.out.slice(0, 200)}`);
 
   // 7. users del: the running daemon reloads; the next login of that user must fail (the follow-up attempt).
+  const del = await cli(s, ['users', 'del', user]);
+  writeFileSync(join(dir, 'users-del.txt'), del.out + '\n');
+  check(del.code === 0 && /reloaded/.test(del.out), 'users del + reload', del.out.split('\n').join(' | '));
+  return fails;
+}
+
+/**
+ * The same for an IKEv2 client (the `ikev2-operate` scenario): `status --json` lists it as
+ * kind `ikev2` with its virtual IP and outer address, the counters grow with a second
+ * fetch, the text views and the metrics show it; `disconnect USER` sends the INFORMATIONAL
+ * Delete of the IKE SA, which charon must log (`received DELETE for IKE_SA`), and history
+ * says `admin disconnect`; then `users del` (the follow-up login must be refused).
+ */
+export async function operateIkev2(ctx: Ctx, c: Client, dir: string): Promise<string[]> {
+  const s = ctx.server;
+  const user = c.user.name;
+  const vip = c.vip ?? '';
+  const { fails, check } = checks(ctx, 'operate');
+
+  // 1. status --json: kind ikev2, the virtual IP charon got, its outer address, counters.
+  const first = await statusJson(ctx, s, dir, 'status-1.json');
+  if (!check(first.st !== null, 'status --json', first.why || 'parsed')) return fails;
+  const mine1 = (first.st as StatusJson).sessions.filter((x) => x.user === user);
+  const a = mine1[0];
+  if (!check(mine1.length === 1 && a !== undefined, 'status: the client\'s session', `${mine1.length} session(s) of ${user} among ${(first.st as StatusJson).sessions.length}`) || !a) return fails;
+  check(a.kind === 'ikev2', 'status: kind ikev2', `kind ${String(a.kind)}`);
+  check(vip !== '' && a.address === vip, 'status: virtual IP', `status ${String(a.address)}, charon's virtual IP ${vip || '(none)'}`);
+  const home = c.vm.home.kind === 'nat' ? c.vm.home.publicAddr : c.vm.addr;
+  check(a.peer?.startsWith(`${home}:`) === true, 'status: outer address:port', `${String(a.peer)} (client seen from ${home})`);
+  check(a.bytesIn > 0 && a.bytesOut > 0 && a.packetsIn > 0 && a.packetsOut > 0, 'status: counters after the fetch', `in ${a.bytesIn} B/${a.packetsIn} pkts, out ${a.bytesOut} B/${a.packetsOut} pkts`);
+
+  // 2. Another 64 KiB fetch: the counters grow by at least that much towards the client.
+  await guestJob(ctx, c, 'http-2', g.ikev2HttpJob(c.gdir, SMALL, 60, 'curl-2.txt'), 80);
+  const h = g.ikev2HttpOk(readIf(join(c.hdir, 'curl-2.txt')), readIf(join(c.hdir, 'http-route.txt')), ctx.www.smallSha, vip);
+  check(h.ok, 'second fetch', h.detail);
+  const second = await statusJson(ctx, s, dir, 'status-2.json');
+  const b = second.st?.sessions.find((x) => x.id === a.id);
+  check(
+    b !== undefined && b.bytesOut - a.bytesOut >= 64 * 1024 && b.bytesIn > a.bytesIn && b.packetsOut > a.packetsOut,
+    'status: counters grow with traffic',
+    b ? `out ${a.bytesOut} → ${b.bytesOut} B, in ${a.bytesIn} → ${b.bytesIn} B` : `session ${a.id} gone: ${second.why || second.raw.slice(0, 200)}`,
+  );
+
+  // 3. The text views name the user, the kind and the address.
+  const text = await cli(s, ['status']);
+  const sessions = await cli(s, ['sessions']);
+  writeFileSync(join(dir, 'status.txt'), `${text.out}\n\n${sessions.out}\n`);
+  const row = sessions.out.split('\n').find((l) => l.includes(user)) ?? '';
+  check(text.code === 0 && sessions.code === 0 && text.out.includes('kind: ikev2') && /\bikev2\b/.test(row) && row.includes(vip), 'status / sessions text', `exit ${String(text.code)}/${String(sessions.code)}; row: ${row.trim() || '(none)'}`);
+
+  // 4. The metrics endpoint: one session, of kind ikev2, and the bytes.
+  const m = await run('ip', ['netns', 'exec', ctx.net.server, 'curl', '-sS', '--max-time', '10', `http://${s.metricsListen}/metrics`], { allowFail: true, timeoutMs: 20_000 });
+  writeFileSync(join(dir, 'metrics.txt'), m.stdout + m.stderr);
+  const gauge = metricValue(m.stdout, 'l2tpsec_sessions');
+  const byKind = metricValue(m.stdout, 'l2tpsec_sessions_by_kind', 'kind="ikev2"');
+  const bytesOut = metricValue(m.stdout, 'l2tpsec_bytes_total', 'direction="out"');
+  check(gauge === 1 && byKind === 1 && (bytesOut ?? 0) >= (b?.bytesOut ?? 1), 'metrics endpoint', `l2tpsec_sessions ${String(gauge)}, by kind ikev2 ${String(byKind)}, bytes out ${String(bytesOut)}`);
+
+  // 5. disconnect USER: the server deletes the IKE SA; charon must log the Delete.
+  const d = await cli(s, ['disconnect', user, '--json']);
+  writeFileSync(join(dir, 'disconnect.txt'), d.out + '\n');
+  check(d.code === 0 && d.out.includes(a.id), 'disconnect', d.out.slice(0, 200));
+  await guestJob(ctx, c, 'hangup', g.ikev2HangupWaitJob(c.gdir, 30), 60);
+  const charon = readIf(join(c.hdir, 'hangup-charon.txt'));
+  note(ctx, `charon after the disconnect:\n${charon}`);
+  check(/received DELETE for IKE_SA/.test(charon), 'client charon gets the Delete of its IKE SA', (charon.split('\n').find((l) => /DELETE/.test(l)) ?? 'no DELETE in charon.log').trim());
+  const left = readIf(join(c.hdir, 'hangup-list-sas.txt'));
+  check(!g.ikev2SaUp(left) && g.espSpis(readIf(join(c.hdir, 'hangup-xfrm-state.txt'))).length === 0, 'client has no SA left', g.ikev2SaUp(left) ? 'IKE SA still ESTABLISHED' : 'no IKE SA, no ESP state');
+
+  // 6. The session is gone from status, and history tells why it ended.
+  let gone = false;
+  for (let i = 0; i < 20 && !gone; i++) {
+    const r = await statusJson(ctx, s, dir, 'status-3.json');
+    gone = r.st !== null && !r.st.sessions.some((x) => x.user === user);
+    if (!gone) await sleep(1000);
+  }
+  check(gone, 'status after the disconnect', gone ? `no session of ${user}` : `${user} still listed`);
+  const hist = await cli(s, ['history', '--user', user, '--json']);
+  writeFileSync(join(dir, 'history.json'), hist.out + '\n');
+  let last: { reason?: string; bytesOut?: number; address?: string } | undefined;
+  try {
+    const list = JSON.parse(hist.stdout) as Array<{ reason?: string; bytesOut?: number; address?: string; session?: string }>;
+    last = list.find((e) => e.session === a.id);
+  } catch {
+    last = undefined;
+  }
+  check(last?.reason === 'admin disconnect' && last.address === vip && (last.bytesOut ?? 0) >= (b?.bytesOut ?? 1), 'history', last ? `reason "${String(last.reason)}", ${String(last.bytesOut)} B out, address ${String(last.address)}` : `no entry for session ${a.id}: ${hist.out.slice(0, 200)}`);
+
+  // 7. users del: the running daemon reloads; the next IKEv2 login of that user must fail (the follow-up attempt).
   const del = await cli(s, ['users', 'del', user]);
   writeFileSync(join(dir, 'users-del.txt'), del.out + '\n');
   check(del.code === 0 && /reloaded/.test(del.out), 'users del + reload', del.out.split('\n').join(' | '));

@@ -14,9 +14,10 @@ import { cleanupStale, createCore, createHome, deleteNamespace, listNamespaces, 
 import { applyPathFaults, dropChapSuccessOffJob, dropChapSuccessOnJob, ikeDuplicates, netemOffJob, netemOnJob, netemSent, nftCounter, pathFaultCounters, quickModeReplies, removePathFaults } from './faults.js';
 import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood.js';
 import { ALL_STAGES, SCENARIOS, profileOf, stageIndex, usesIkev2, type Scenario, type Stage, type Topology } from './scenarios.js';
-import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
-import { operate } from './operate.js';
+import { addUser, BIG_CHAIN_DIR, cli, prepareBigChain, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
+import { operate, operateIkev2 } from './operate.js';
 import { rebind } from './rebind.js';
+import { bigChainChecks } from './bigchain.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Client, type Ctx, type Www } from './attempt.js';
@@ -196,7 +197,11 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   // a scenario with an IKEv2 client: the server serves IKEv2 too ([ikev2] enabled, the chain of cert init)
   const ikev2 = usesIkev2(sc);
   const ownConfig = sc.pool !== undefined || timers !== undefined || ikev2;
-  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2));
+  if (sc.bigChain) {
+    const failed = await prepareBigChain(setup);
+    if (failed) note(ctx, `server: ${failed}`);
+  }
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime));
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
@@ -234,9 +239,16 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
         why.push(...fails);
       }
     }
+    if (sc.bigChain && first && ok) {
+      const fails = bigChainChecks(ctx, first, join(setup.dir, BIG_CHAIN_DIR, 'server.crt'));
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
+    }
     if (sc.operate && first && ok) {
       say(`${sc.name}: operating the server: status, metrics, disconnect, history, users del`);
-      const fails = await operate(ctx, first, dir);
+      const fails = profileOf(sc.profile, sc.tweak).kind === 'ikev2' ? await operateIkev2(ctx, first, dir) : await operate(ctx, first, dir);
       if (fails.length > 0) {
         ok = false;
         why.push(...fails);

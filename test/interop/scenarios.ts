@@ -205,6 +205,18 @@ export interface Scenario {
   knownFailures?: string[];
   /** Two-VM topologies: the second VM runs this profile instead (e.g. an IKEv2 client beside an L2TP one). */
   secondProfile?: ProfileName;
+  /**
+   * IKEv2: the server's chain is `cert init --key-bits 4096 --intermediate` (server/big-chain/:
+   * server certificate + intermediate CA, RSA 4096, well over 1500 bytes), the client trusts
+   * that chain's root; the IKE_AUTH response with the chain must reach the client as RFC 7383
+   * fragments (counted in the server's capture, and charon must log their reassembly).
+   */
+  bigChain?: boolean;
+  /**
+   * The server's `ipsec.child_lifetime_max` (seconds): an IKEv2 child the client has not
+   * rekeyed by 90% of it is rekeyed by the server (its own CREATE_CHILD_SA).
+   */
+  serverChildLifetime?: number;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -300,6 +312,13 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-psk-unknown-id', profile: 'ikev2-android-psk', tweak: { pskIdentity: 'mallory' }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
   // keys cannot be swapped: alice's identity with bob's (valid) key is refused; then alice with her own key connects
   { name: 'ikev2-psk-swap', profile: 'ikev2-android-psk', tweak: { swapPsk: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', thenProfile: 'ikev2-android-psk', thenExpect: 'http', ci: true },
+  // a chain larger than 1500 bytes (server + intermediate CA, RSA 4096): IKE_AUTH goes out in RFC 7383 fragments (16-30 s)
+  { name: 'ikev2-big-chain', profile: 'ikev2-android', topology: 'direct', expect: 'http', bigChain: true, ci: true },
+  // an IKEv2 client behind the NAT: status/sessions/metrics show it (kind ikev2), disconnect sends the IKE SA's Delete, users del refuses the next login (~30 s)
+  { name: 'ikev2-operate', profile: 'ikev2-android', topology: 'nat', expect: 'http', operate: true, thenProfile: 'ikev2-android', thenExpect: 'ike-request', thenMustNotReach: 'ike-sa', ci: true },
+  // the server rekeys the child (child_lifetime_max = 60: at 54 s) before the client does (rekey_time 1 h): charon answers
+  // our CREATE_CHILD_SA and our Delete of the old child, pings every 0.5 s meanwhile (~80 s; passed: 119/119 pings)
+  { name: 'ikev2-server-rekey', profile: 'ikev2-android', topology: 'direct', expect: 'http', serverChildLifetime: 60, rekeyWaitS: 60, ci: true },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {

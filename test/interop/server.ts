@@ -32,6 +32,8 @@ export interface ServerSetup {
   caPem: string;
   /** Another CA (another `cert init`, in server/other-ca/): for clients that must NOT trust the server. */
   otherCaPem: string;
+  /** The root CA of the big chain (`cert init --key-bits 4096 --intermediate` in server/big-chain/, made when a scenario first needs it). */
+  bigChainCaPem: string;
   /** What the server certificate carries and the IKEv2 clients ask for (remote.id): the name given to `cert init`. */
   ikev2Id: string;
   /** What went wrong while preparing (missing CLI, failed `users add`). */
@@ -43,12 +45,16 @@ export const METRICS_LISTEN = '127.0.0.1:9810';
 /** The server certificate's name (SAN dNSName; `cert init --name`), also the config's hostname. */
 export const IKEV2_NAME = 'vpn.example.net';
 
-/** `ikev2`: serve IKEv2 too (scenarios with an IKEv2 client), with the chain `cert init` wrote. */
-export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }, ikev2 = false): string {
+/** Where the big chain's files are, relative to the server's folder. */
+export const BIG_CHAIN_DIR = 'big-chain';
+
+/** `ikev2`: serve IKEv2 too (scenarios with an IKEv2 client), with the chain `cert init` wrote (in `certDir` when given, relative to the config). */
+export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }, ikev2 = false, certDir = '', childLifetime?: number): string {
   const psk = s.psk;
-  const ipsecTimers = timers ? `dpd_idle = ${timers.dpdIdle}\n` : '';
+  const ipsecTimers = (timers ? `dpd_idle = ${timers.dpdIdle}\n` : '') + (childLifetime !== undefined ? `child_lifetime_max = ${childLifetime}\n` : '');
   const l2tp = timers ? `[l2tp]\nhello_interval = ${timers.helloInterval}\n` : '';
-  const v2 = ikev2 ? `[ikev2]\nenabled = true\ncertificate = "server.crt"\nprivate_key = "server.key"\n` : '';
+  const at = certDir ? `${certDir}/` : '';
+  const v2 = ikev2 ? `[ikev2]\nenabled = true\ncertificate = "${at}server.crt"\nprivate_key = "${at}server.key"\n` : '';
   return `[server]
 listen = "${SERVER_ADDR}"
 hostname = "${IKEV2_NAME}"
@@ -84,7 +90,7 @@ export async function prepareServer(repo: string, runDir: string, psk: string, u
   const dir = join(runDir, 'server');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'l2tpsec.toml');
-  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, caPem: '', otherCaPem: '', ikev2Id: IKEV2_NAME, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
+  const setup: ServerSetup = { repo, dir, config, psk, users, controlSocket, metricsListen: METRICS_LISTEN, caPem: '', otherCaPem: '', bigChainCaPem: '', ikev2Id: IKEV2_NAME, notes: [], cliPresent: existsSync(join(repo, 'src/cli/main.ts')) };
   writeFileSync(config, serverConfigText(setup));
   if (!setup.cliPresent) {
     setup.notes.push('src/cli/main.ts does not exist: no server to start, no users added');
@@ -105,6 +111,23 @@ export async function prepareServer(repo: string, runDir: string, psk: string, u
     if (r.code !== 0) setup.notes.push(`users add ${u.name} failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}): ${r.out.slice(0, 2000)}`);
   }
   return setup;
+}
+
+/**
+ * The big chain (once per run, when a scenario first needs it): `cert init --key-bits 4096
+ * --intermediate` in server/big-chain/ (the project's own CLI; three RSA 4096 keys take a
+ * few seconds). Returns a note when it failed (the client then trusts nothing).
+ */
+export async function prepareBigChain(setup: ServerSetup): Promise<string | undefined> {
+  if (setup.bigChainCaPem !== '') return undefined;
+  const d = join(setup.dir, BIG_CHAIN_DIR);
+  mkdirSync(d, { recursive: true });
+  const r = await run(process.execPath, cliArgs(setup.repo, ['cert', 'init', '--name', IKEV2_NAME, '--ip', SERVER_ADDR, '--key-bits', '4096', '--intermediate', '--force', '--config', join(d, 'l2tpsec.toml')]), { cwd: setup.repo, timeoutMs: 180_000, allowFail: true });
+  if (r.code === 0 && existsSync(join(d, 'ca.crt'))) {
+    setup.bigChainCaPem = readFileSync(join(d, 'ca.crt'), 'utf8');
+    return undefined;
+  }
+  return `cert init --key-bits 4096 --intermediate failed (exit ${String(r.code)}): ${(r.stdout + r.stderr).slice(0, 2000)}`;
 }
 
 export interface CliResult {

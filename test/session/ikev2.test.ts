@@ -177,6 +177,65 @@ describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', 
     expect(w.pipeline.table.pool.free).toBe(w.pipeline.table.pool.size);
   });
 
+  it('idle timeout (ppp.idle_timeout) applies to IKEv2 sessions: traffic either way keeps one up; silence ends it on time with the IKE SA\'s Delete and the reason L2TP gives', () => {
+    const w = world({ idleTimeout: 60 });
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    const started = w.now;
+    const deleteAt: number[] = [];
+    w.ikeTaps.push({ to: c.at4500, fn: () => deleteAt.push(w.now) });
+    // a packet from the client at +40 s, one to it at +90 s: neither lets 60 s of silence pass
+    w.advance(40_000);
+    c.send(ipv4(c.address, INTERNET, Buffer.from('up')));
+    w.advance(50_000);
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('down'))], w.now);
+    w.pump();
+    expect(c.received).toHaveLength(1);
+    const lastTraffic = w.now;
+    w.advance(59_000);
+    expect(deleteAt).toEqual([]);
+    expect(w.pipeline.table.countUser('alice')).toBe(1);
+    // 60 s after the last packet: the Delete goes out (the client stays silent: retransmitted, then the session ends)
+    w.advance(2_000);
+    expect(deleteAt[0]).toBe(lastTraffic + 60_000);
+    expect(w.logged('ikev2.idle-timeout')).toHaveLength(1);
+    w.advance(60_000);
+    expect(deleteAt.length).toBeGreaterThan(1);
+    expect(w.ended.map((e) => [e.user, e.reason])).toEqual([['alice', 'idle timeout']]);
+    expect(w.pipeline.sizes()).toMatchObject({ sessions: 0, ikev2Sessions: 0, forwarder: 0, poolUsed: 0 });
+    expect(lastTraffic - started).toBe(90_000);
+  });
+
+  it('idle timeout 0 (off): an IKEv2 session stays up however long it is silent', () => {
+    const w = world({ idleTimeout: 0 });
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    w.advance(7 * 3600_000); // (at 90% of child_lifetime_max, 7.2 h, the server would rekey the child)
+    expect(w.ended).toEqual([]);
+    expect(w.pipeline.table.countUser('alice')).toBe(1);
+  });
+
+  it('failed logins back off per user, L2TP and IKEv2 together (the one AuthFailureTracker): once blocked, even the right IKEv2 password is refused until the block ends', () => {
+    const w = world({ limits: { authFailuresBeforeBackoff: 2 } });
+    // one wrong L2TP password, then two wrong IKEv2 passwords, each from its own address: alice is over her free failures
+    const l2tp = w.client({ user: 'alice', password: 'wrong 1', address: '198.18.7.7' });
+    expect(l2tp.connect(20_000)).toBe(false);
+    expect(l2tp.ppp.authFailures.join(' ')).toMatch(/E=691/);
+    expect(new V2Client(w, 'alice', 'wrong 2', { address: '203.0.113.21', port: 500 }).connect()).toBe(false);
+    expect(new V2Client(w, 'alice', 'wrong 3', { address: '203.0.113.22', port: 500 }).connect()).toBe(false);
+    // from a fourth address, with the right password: blocked (the user key), nobody logged in
+    const blocked = new V2Client(w, 'alice', 'alice password', { address: '203.0.113.24', port: 500 });
+    expect(blocked.connect()).toBe(false);
+    expect(w.pipeline.table.countUser('alice')).toBe(0);
+    expect(w.logged('ikev2.auth.failed').map((l) => String(l.fields?.['reason'])).join(' | ')).toMatch(/blocked for \d+ s after repeated failures/);
+    // bob is not alice: his login works meanwhile
+    expect(new V2Client(w, 'bob', 'bob password', { address: '203.0.113.25', port: 500 }).connect()).toBe(true);
+    // after the block (at most the base delay doubled once here), alice logs in
+    w.advance(10_000);
+    expect(new V2Client(w, 'alice', 'alice password', { address: '203.0.113.26', port: 500 }).connect()).toBe(true);
+    expect(w.pipeline.table.countUser('alice')).toBe(1);
+  });
+
   it('admin disconnect sends the Delete; the session ends with its history and frees its address (here after the retries of the Delete: the client stays silent)', () => {
     const w = world();
     const c = new V2Client(w, 'alice', 'alice password');

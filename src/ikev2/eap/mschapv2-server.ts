@@ -20,6 +20,12 @@ import { decodeMsChap, encodeMsChap, MAX_NAME, MsChapOp, msChapOpNames } from '.
  * EAP-Failure. Only the checked NT-Response of our own Challenge can lead to the Success
  * state; anything out of order, with another Identifier or malformed ends the exchange
  * with EAP-Failure (strongSwan CVE-2015-8023 class): nothing can skip the check.
+ *
+ * Whose password is checked: the EAP Identity's (RFC 3748 §5.1; the session's user). The
+ * MS-CHAPv2 Response's Name (RFC 2759 §4) must name the same user; either may carry a
+ * `DOMAIN\` prefix, which is ignored (Windows sends `DOMAIN\user` in both when the user
+ * typed it; strongSwan, Android and iOS send the identity as the Name). A Name for
+ * anyone else is refused like a wrong password and never looks that other user up.
  */
 export interface EapUser {
   name: string;
@@ -31,7 +37,16 @@ export interface EapMschapv2Hooks {
   lookup(name: string): EapUser | undefined;
   /** Admission after a correct password (session limits); a refusal is sent as E=649. */
   admit?(name: string): { ok: true } | { ok: false; message: string };
+  /**
+   * Backoff after repeated failures (the daemon's one AuthFailureTracker, shared with PPP):
+   * while `blockedFor` the user > 0 ms the Response gets Failure unchecked; each failed check
+   * is a `failure`, a login a `success`. Keyed by the EAP identity without a DOMAIN\ prefix.
+   */
+  backoff?: { blockedFor(name: string): number; failure(name: string): void; success(name: string): void };
 }
+
+/** The user part of `DOMAIN\user` (RFC 2759 §8.2). */
+const bareName = (name: string): string => name.slice(name.lastIndexOf('\\') + 1);
 
 export type EapStep =
   /** An EAP Request to carry in the IKE_AUTH response. */
@@ -154,13 +169,25 @@ export class EapMschapv2Server {
       // RFC 2759 §8.2: a Windows peer may prepend DOMAIN\ to its name; the hash excludes it.
       const slash = m.name.lastIndexOf(0x5c);
       const hashName = slash >= 0 ? m.name.subarray(slash + 1) : m.name;
-      const user = this.hooks.lookup(name) ?? (slash >= 0 ? this.hooks.lookup(hashName.toString('utf8')) : undefined);
+      // the EAP Identity selects the user; the Name must be the same one
+      const identity = this.identity ?? name;
+      const claimed = bareName(identity);
+      const id = this.next();
+      const backoff = this.hooks.backoff;
+      const wait = backoff?.blockedFor(claimed) ?? 0;
+      if (wait > 0) return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures`);
+      if (bareName(name) !== claimed) {
+        backoff?.failure(claimed);
+        return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, `MS-CHAPv2 name ${JSON.stringify(name)} is not the EAP identity ${JSON.stringify(identity)}`);
+      }
+      const user = this.hooks.lookup(identity) ?? (identity !== claimed ? this.hooks.lookup(claimed) : undefined);
       const ntHash = user?.ntHash ?? DUMMY_HASH;
       const ok = verifyNTResponse(this.challenge, m.peerChallenge, hashName, ntHash, m.ntResponse) && user !== undefined;
-      const id = this.next();
+      if (!ok) backoff?.failure(claimed);
       if (ok) {
         const admitted = this.hooks.admit?.(user.name) ?? { ok: true as const };
         if (admitted.ok) {
+          backoff?.success(user.name);
           const s = generateAuthenticatorResponseFromHash(user.ntHash, m.ntResponse, m.peerChallenge, this.challenge, hashName);
           this.pending = { msk: eapMschapv2Msk(hashNtPasswordHash(user.ntHash), m.ntResponse), user: user.name };
           this.st = 'success-sent';
@@ -170,7 +197,7 @@ export class EapMschapv2Server {
         return this.sendFailure(id, 'E=649 R=0', admitted.message.replace(/[^\x20-\x7e]/g, '?'), user.name, `not admitted: ${admitted.message}`);
       }
       // Wrong password and unknown user read the same on the wire (no user enumeration).
-      return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', name, user ? 'wrong password' : 'unknown user');
+      return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, user ? 'wrong password' : 'unknown user');
     }
 
     if (this.st === 'success-sent') {
