@@ -149,10 +149,11 @@ export class Ikev2Responder {
   }
 
   /**
-   * The answer to a return routability check (RFC 4555 §3.5) must carry our COOKIE2
-   * back; one that does not is not the answer (dropped, the check is sent again until
-   * the tries run out). The path counts as verified when the check was for the address
-   * the SA is at now; else (the client moved again meanwhile) a new check follows.
+   * The answer to a return routability check (RFC 4555 §3.7) must carry our COOKIE2
+   * back; an authenticated answer that does not closes the IKE SA (§3.7: MUST). The
+   * path counts as verified when the check was for the address the SA is at now; else
+   * (the client moved again while it was out, so the answer does not tell which address
+   * works) a new check follows.
    */
   private checkAnswered(sa: Ikev2Sa, cookie: Buffer | undefined, plain: Buffer, firstInner: number, now: number, from: Endpoint): boolean {
     let echoed: Buffer | undefined;
@@ -163,6 +164,8 @@ export class Ikev2Responder {
     }
     if (!cookie || !echoed || echoed.length !== cookie.length || !timingSafeEqual(echoed, cookie)) {
       this.drop('cookie2-mismatch', now, from, { id: sa.id });
+      sa.ownRequest = undefined;
+      this.removeSa(sa, 'COOKIE2 mismatch in the answer to the return routability check');
       return false;
     }
     this.counters.inc('ikev2.mobike.check.answered');

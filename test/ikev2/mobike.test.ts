@@ -109,15 +109,27 @@ describe('UPDATE_SA_ADDRESSES (RFC 4555 §3.5)', () => {
     expect(dpd[0]!.to).toEqual(NEW);
   });
 
-  it('an answer without our COOKIE2 (or with another one) is not the answer: the check goes on and ends the SA when unanswered', () => {
-    const s = established(MOBIKE);
-    const r = info(s, [N(NotifyType.UPDATE_SA_ADDRESSES)], NEW, SERVER_NATT);
-    const req = serverRequest(s, ownRequests(r.out)[0]!.data);
+  it('an authenticated answer without our COOKIE2 (or with another one) closes the IKE SA (RFC 4555 §3.7)', () => {
     for (const bad of [[], [N(NotifyType.COOKIE2, Buffer.alloc(16, 1))], [N(NotifyType.COOKIE2, Buffer.alloc(8, 1))]]) {
+      const s = established(MOBIKE);
+      const r = info(s, [N(NotifyType.UPDATE_SA_ADDRESSES)], NEW, SERVER_NATT);
+      const req = serverRequest(s, ownRequests(r.out)[0]!.data);
       const out = s.r.receive(req.answer(bad), NEW, SERVER_NATT, 1100);
       expect(out.some((o) => o.type === 'ikev2-path-verified')).toBe(false);
+      expect(out.find((o) => o.type === 'ikev2-sa-gone')).toMatchObject({ reason: 'COOKIE2 mismatch in the answer to the return routability check' });
+      expect(s.r.counters.get('ikev2.drop.cookie2-mismatch')).toBe(1);
     }
-    expect(s.r.counters.get('ikev2.drop.cookie2-mismatch')).toBe(3);
+  });
+
+  it('an unanswered check is sent again like DPD, then ends the SA', () => {
+    const s = established(MOBIKE);
+    const r = info(s, [N(NotifyType.UPDATE_SA_ADDRESSES)], NEW, SERVER_NATT);
+    expect(ownRequests(r.out)).toHaveLength(1);
+    // a forged answer (bad checksum) is no answer
+    const req = serverRequest(s, ownRequests(r.out)[0]!.data);
+    const forged = Buffer.from(req.answer([N(NotifyType.COOKIE2, notifies(req.inner, NotifyType.COOKIE2)[0]!.data)]));
+    forged[forged.length - 1]! ^= 1;
+    expect(s.r.receive(forged, NEW, SERVER_NATT, 1100).some((o) => o.type === 'ikev2-path-verified')).toBe(false);
     let t = 1000;
     for (let k = 0; k < 4; k++) expect(ownRequests(s.r.tick((t += 5_000)))[0]!.to).toEqual(NEW);
     const end = s.r.tick((t += 5_000));
