@@ -122,6 +122,7 @@ function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: 
     '    vips = 0.0.0.0',
   ];
   if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
+  if (p.dpdDelay !== undefined) lines.push(`    dpd_delay = ${p.dpdDelay}s`);
   lines.push('    local {', '      auth = eap-mschapv2', `      eap_id = ${user}`, '    }');
   lines.push('    remote {', '      auth = pubkey', `      id = ${serverId}`, '    }');
   lines.push('    children {', '      ikev2 {', '        mode = tunnel', '        remote_ts = 0.0.0.0/0', `        esp_proposals = ${p.esp}`);

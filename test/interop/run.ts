@@ -17,6 +17,7 @@ import { ALL_STAGES, SCENARIOS, profileOf, stageIndex, usesIkev2, type Scenario,
 import { addUser, cli, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
 import { operate } from './operate.js';
 import { rebind } from './rebind.js';
+import { mobikeMove } from './mobike.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Client, type Ctx, type Www } from './attempt.js';
@@ -229,6 +230,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     if (sc.rebind && first && ok) {
       say(`${sc.name}: the home NAT forgets the client's mapping; its next packets leave from a new port`);
       const fails = await rebind(ctx, first, dir);
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
+    }
+    if (sc.mobikeMove && first && ok) {
+      say(`${sc.name}: the home router moves the client to another public address mid-download`);
+      const fails = await mobikeMove(ctx, first, dir);
       if (fails.length > 0) {
         ok = false;
         why.push(...fails);

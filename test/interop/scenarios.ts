@@ -51,6 +51,8 @@ export interface Profile {
   wrongPassword?: boolean;
   /** Kind ikev2: the client trusts another CA (made by another `cert init`), not the server's. */
   untrustedCa?: boolean;
+  /** Kind ikev2: charon's dpd_delay in seconds (its DPD, with NAT detection behind a NAT, is how MOBIKE notices a changed mapping). */
+  dpdDelay?: number;
 }
 
 export const PROFILES = {
@@ -189,6 +191,13 @@ export interface Scenario {
   secondProfile?: ProfileName;
   /** Part of the default (CI) set. */
   ci: boolean;
+  /**
+   * MOBIKE (test/interop/mobike.ts, `nat` topology, an IKEv2 client): after the stages the
+   * home router moves the client to another public address in the middle of a 20 MB
+   * download; the download must finish intact, status must show the new address with the
+   * same session and virtual IP, and charon's log the MOBIKE update.
+   */
+  mobikeMove?: boolean;
 }
 
 /**
@@ -274,6 +283,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // MOBIKE (issue 13): the home router moves the IKEv2 client to another public address mid-download; the session follows it
+  { name: 'ikev2-mobike', profile: 'ikev2-android', tweak: { dpdDelay: 5 }, topology: 'nat', expect: 'http', mobikeMove: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
