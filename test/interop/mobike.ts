@@ -5,12 +5,16 @@
  * a second address on wan (100.64.N.2, on the /24 inet already routes), its SNAT
  * switches to it and the old UDP mappings are forgotten (UDP conntrack timeouts at 1 s,
  * UDP dropped in the home's raw prerouting for 3 s so nothing re-arms them), as when a
- * carrier-grade NAT hands out a new address. The client's ESP then reaches the server
- * from the new address; the server must follow it (RFC 4555 §3.8 allows that for ESP),
- * the download must finish with the right SHA-256, and once the client is idle its DPD
- * (with NAT detection, RFC 4555 §3.8) shows the changed mapping and charon sends
- * UPDATE_SA_ADDRESSES. `status --json` must show the new address with the same session,
- * virtual IP and growing counters; charon's log must show the MOBIKE update.
+ * carrier-grade NAT hands out a new address. The server's ESP to the old mapping is
+ * lost, so the client (the receiving side of the fetch) hears nothing and goes quiet;
+ * after dpd_delay its DPD with NAT detection (RFC 4555 §3.8) shows the changed mapping,
+ * charon sends UPDATE_SA_ADDRESSES, the server moves the SA and its child there and
+ * sends its return routability check (COOKIE2), and once that is answered the fetch goes
+ * on (measured: a stall of about 5 s). Should the client's ESP reach the server from the
+ * new mapping first, the server follows that instead (RFC 4555 §3.8 allows it for ESP)
+ * and the later update moves nothing. Either way the download must finish with the
+ * right SHA-256, `status --json` must show the new address with the same session,
+ * virtual IP and growing counters, charon's log the MOBIKE update, the server's the move.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,6 +102,14 @@ export async function mobikeMove(ctx: Ctx, c: Client, dir: string): Promise<stri
   const server = existsSync(slog) ? readFileSync(slog, 'utf8') : '';
   const upd = server.split('\n').find((l) => l.includes('"event":"ikev2.mobike.update"'));
   check(upd !== undefined, 'server took the UPDATE_SA_ADDRESSES', upd ? (/"to":"([^"]+)"/.exec(upd)?.[1] ?? upd.slice(0, 200)) : 'no ikev2.mobike.update in server.log');
+  // how the session got there: MOBIKE with the answered COOKIE2 check, or following authenticated ESP
+  const verified = server.split('\n').find((l) => l.includes('"event":"ikev2.mobike.path-verified"') && l.includes(`"peer":"${newAddr}:`));
+  const followed = server.split('\n').find((l) => l.includes('"event":"session.moved"') && l.includes('"by":"esp"') && l.includes(`"to":"${newAddr}:`));
+  check(
+    verified !== undefined || followed !== undefined,
+    'server moved the session (MOBIKE with its COOKIE2 check answered, or following ESP)',
+    verified ? `return routability check answered at ${/"peer":"([^"]+)"/.exec(verified)?.[1] ?? '?'}` : followed ? 'followed authenticated ESP from the new mapping' : 'neither ikev2.mobike.path-verified nor session.moved by esp to the new address',
+  );
   await guestJob(ctx, c, 'ping-mobike', g.ikev2PingJob(c.gdir, g.TUNNEL_SERVER_ADDR, 'ping-after-move.txt'), 30);
   check(g.pingOk(readIf(join(c.hdir, 'ping-after-move.txt'))), 'ping through the tunnel after the move', readIf(join(c.hdir, 'ping-after-move.txt')).trim().split('\n').at(-1) ?? '');
 
