@@ -347,6 +347,17 @@ export class EspEngine {
     return this.redirect(endpointKey(peer), to);
   }
 
+  /**
+   * One SA sends to `to` from now on (IKEv2 MOBIKE moved its IKE SA, RFC 4555 §3.5);
+   * false when there is no such SA.
+   */
+  moveSa(id: string, to: Endpoint): boolean {
+    const sa = this.table.byIdGet(id);
+    if (!sa) return false;
+    sa.dest = Object.freeze({ address: to.address, port: to.port });
+    return true;
+  }
+
   /** Every SA of a peer sends to `to`; returns how many changed. */
   private redirect(peerKey: string, to: Endpoint): number {
     const dest = Object.freeze({ address: to.address, port: to.port });

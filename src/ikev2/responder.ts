@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Counters, RateLimiter } from '../core/counters.js';
 import { DecodeError } from '../core/errors.js';
 import { logEvent, type LogLevel } from '../core/log.js';
@@ -8,11 +8,13 @@ import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys } from './crypto/sk.js';
 import { FragmentReassembler } from './fragments.js';
 import { authFirst, authNext, type AuthStep } from './ike-auth.js';
+import type { NatResult } from './natd.js';
 import { createChild } from './create-child.js';
 import { isIkeRekey, rekeyIke } from './rekey-ike.js';
 import { childRekeyAnswer, childRekeyRequest } from './rekey-child-ours.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
+import { MAX_PEER_ADDRESSES, mobikeAnswer, readMobike } from './mobike.js';
 import { DEFAULT_IKEV2_POLICY, selectIkeProposal, suiteLabel, type Ikev2Policy } from './policy.js';
 import { ExchangeType, HashAlgorithm, HeaderFlag, NotifyType, PayloadType, ProtocolId, exchangeTypeNames, isErrorNotify, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
@@ -70,6 +72,9 @@ export class Ikev2Responder {
   private readonly ourSpis = new Set<number>();
   private readonly dpdIdleMs: number;
   private readonly childRekeyMs: number;
+  private readonly mobike: boolean;
+  /** Where the response to the request being handled goes (our address, the peer's), when not the SA's. */
+  private replyPath: { local: Endpoint; peer: Endpoint } | undefined;
 
   /** IKE SAs by our SPI (hex). */
   private readonly sas = new Map<string, Ikev2Sa>();
@@ -95,6 +100,7 @@ export class Ikev2Responder {
     this.fragmentSize = cfg.fragmentSize ?? 1280;
     this.dpdIdleMs = (cfg.dpdIdle ?? 30) * 1000;
     this.childRekeyMs = (cfg.childRekey ?? 0) * 1000;
+    this.mobike = cfg.mobike ?? true;
   }
 
   /**
@@ -118,7 +124,7 @@ export class Ikev2Responder {
   }
 
   /** Sends one of our requests (window size 1): INFORMATIONAL, or CREATE_CHILD_SA for a rekey of ours. */
-  private request(sa: Ikev2Sa, kind: OwnRequest['kind'], payloads: Payload[], now: number, extra: Pick<OwnRequest, 'rekey' | 'child'> = {}): void {
+  private request(sa: Ikev2Sa, kind: OwnRequest['kind'], payloads: Payload[], now: number, extra: Pick<OwnRequest, 'rekey' | 'child' | 'cookie2'> = {}): void {
     const messageId = sa.nextOwnId;
     sa.nextOwnId = (sa.nextOwnId + 1) >>> 0;
     const exchangeType = kind === 'rekey-child' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
@@ -139,23 +145,60 @@ export class Ikev2Responder {
     const { chain } = decodeMessage(msg);
     const plain = chain.sk ? openSk(sa.sk, sa.skIn, msg, chain.sk) : undefined;
     if (!chain.sk || !plain) return this.drop('integrity', now, from, { id: sa.id });
+    if (req.kind === 'check' && !this.checkAnswered(sa, req.cookie2, plain, chain.sk.firstInner, now, from)) return;
     sa.ownRequest = undefined;
     sa.lastSeen = now;
     if (req.kind === 'delete') return this.removeSa(sa, 'disconnected');
     if (req.kind === 'delete-child') {
       if (req.child && sa.children.get(req.child.ourSpi) === req.child) this.childDown(sa, req.child, 'rekeyed');
-      return;
-    }
-    if (req.kind === 'rekey-child' && req.rekey) {
+    } else if (req.kind === 'rekey-child' && req.rekey) {
       let inner: PayloadChain | undefined;
       try {
         inner = decodePayloadChain(chain.sk.firstInner, plain, 0, plain.length, false);
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
       }
-      return this.ourRekeyAnswered(sa, req.rekey, inner, now);
+      this.ourRekeyAnswered(sa, req.rekey, inner, now);
+    } else if (req.kind === 'dpd') this.counters.inc('ikev2.dpd.answered');
+    this.startCheck(sa, now);
+  }
+
+  /**
+   * The answer to a return routability check (RFC 4555 §3.7) must carry our COOKIE2
+   * back; an authenticated answer that does not closes the IKE SA (§3.7: MUST). The
+   * path counts as verified when the check was for the address the SA is at now; else
+   * (the client moved again while it was out, so the answer does not tell which address
+   * works) a new check follows.
+   */
+  private checkAnswered(sa: Ikev2Sa, cookie: Buffer | undefined, plain: Buffer, firstInner: number, now: number, from: Endpoint): boolean {
+    let echoed: Buffer | undefined;
+    try {
+      echoed = allPayloads(decodePayloadChain(firstInner, plain, 0, plain.length, false), PayloadType.N).find((n) => n.type === NotifyType.COOKIE2)?.data;
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
     }
-    this.counters.inc('ikev2.dpd.answered');
+    if (!cookie || !echoed || echoed.length !== cookie.length || !timingSafeEqual(echoed, cookie)) {
+      this.drop('cookie2-mismatch', now, from, { id: sa.id });
+      sa.ownRequest = undefined;
+      this.removeSa(sa, 'COOKIE2 mismatch in the answer to the return routability check');
+      return false;
+    }
+    this.counters.inc('ikev2.mobike.check.answered');
+    const pc = sa.pathCheck;
+    if (pc && pc.cookie.equals(cookie)) {
+      sa.pathCheck = undefined;
+      this.log('info', 'ikev2.mobike.path-verified', { id: sa.id, peer: endpointText(pc.peer) });
+      this.out.push({ type: 'ikev2-path-verified', id: sa.id, peer: { ...pc.peer } });
+    }
+    return true;
+  }
+
+  /** Sends the pending return routability check, unless one of our requests is still out (window size 1). */
+  private startCheck(sa: Ikev2Sa, now: number): void {
+    const pc = sa.pathCheck;
+    if (!pc || sa.ownRequest || sa.state !== 'ESTABLISHED') return;
+    this.counters.inc('ikev2.mobike.check.sent');
+    this.request(sa, 'check', [{ type: PayloadType.N, value: notify(NotifyType.COOKIE2, pc.cookie) }], now, { cookie2: pc.cookie });
   }
 
   /**
@@ -231,6 +274,7 @@ export class Ikev2Responder {
   /** msg = one IKE message (non-ESP marker already stripped); from = peer; to = our address:port. Never throws. */
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): Ikev2Output[] {
     this.out = [];
+    this.replyPath = undefined;
     this.counters.inc('ikev2.rx');
     try {
       this.dispatch(msg, from, to, now);
@@ -238,6 +282,7 @@ export class Ikev2Responder {
       if (e instanceof DecodeError) this.drop(`decode.${e.reason}`, now, from, { error: e.message }, 'ikev2.parse.dropped');
       else this.drop('internal-error', now, from, { error: e instanceof Error ? e.message : String(e) }, 'ikev2.internal.error');
     }
+    this.replyPath = undefined;
     return this.out;
   }
 
@@ -250,8 +295,15 @@ export class Ikev2Responder {
         if (req) {
           if (now - req.sentAt < RETRANSMIT_MS) continue;
           if (req.tries >= RETRANSMIT_TRIES) {
-            const why = req.kind === 'delete' ? 'disconnected (Delete not answered)' : req.kind === 'dpd' ? 'peer not answering (DPD)' : `peer not answering (${req.kind})`;
-            this.counters.inc(req.kind === 'delete' ? 'ikev2.delete.unanswered' : 'ikev2.dpd.dead');
+            const why =
+              req.kind === 'delete'
+                ? 'disconnected (Delete not answered)'
+                : req.kind === 'dpd'
+                  ? 'peer not answering (DPD)'
+                  : req.kind === 'check'
+                    ? 'peer not answering at its new address (return routability check)'
+                    : `peer not answering (${req.kind})`;
+            this.counters.inc(req.kind === 'delete' ? 'ikev2.delete.unanswered' : req.kind === 'check' ? 'ikev2.mobike.check.failed' : 'ikev2.dpd.dead');
             this.removeSa(sa, why);
             continue;
           }
@@ -268,6 +320,8 @@ export class Ikev2Responder {
             this.counters.inc('ikev2.halfopen.expired');
             this.removeSa(sa, 'half-open timeout');
           }
+        } else if (sa.state === 'ESTABLISHED' && sa.pathCheck) {
+          this.startCheck(sa, now);
         } else if (sa.state === 'ESTABLISHED') {
           const due = this.childDue(sa);
           if (due && now - due.created! >= this.childRekeyMs) this.startChildRekey(sa, due, now);
@@ -290,6 +344,7 @@ export class Ikev2Responder {
       if (sa.ownRequest) at(sa.ownRequest.sentAt + RETRANSMIT_MS);
       else if (sa.state === 'REKEYED') at((sa.rekeyedAt ?? 0) + REKEYED_KEEP_MS);
       else if (sa.state === 'INIT_DONE' || sa.state === 'AUTH') at(sa.created + HALF_OPEN_TIMEOUT_MS);
+      else if (sa.state === 'ESTABLISHED' && sa.pathCheck) at(0);
       else if (sa.state === 'ESTABLISHED') {
         if (this.dpdIdleMs > 0) at(sa.lastSeen + this.dpdIdleMs);
         const due = this.childDue(sa);
@@ -371,7 +426,11 @@ export class Ikev2Responder {
     } else {
       return this.drop('not-encrypted', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType) });
     }
-    if (from.address !== sa.peer.address || from.port !== sa.peer.port || to.port !== sa.local.port || to.address !== sa.local.address) {
+    const elsewhere = from.address !== sa.peer.address || from.port !== sa.peer.port || to.port !== sa.local.port || to.address !== sa.local.address;
+    if (elsewhere && sa.mobike) {
+      // RFC 4555 §3.5: with MOBIKE only UPDATE_SA_ADDRESSES moves the SA; the response goes where the request came from (RFC 7296 §2.11)
+      this.replyPath = { local: { ...to }, peer: { ...from } };
+    } else if (elsewhere) {
       this.log('info', 'ikev2.peer.moved', { id: sa.id, from: endpointText(sa.peer), to: endpointText(from), local: endpointText(to) });
       sa.peer = { ...from };
       sa.local = { ...to };
@@ -389,8 +448,8 @@ export class Ikev2Responder {
       return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(inner.unsupportedCritical)) }] });
     }
     if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state !== 'ESTABLISHED') return this.ikeAuth(sa, h, request, inner, now);
-    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner);
-    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'REKEYED') return this.informational(sa, h, request, inner);
+    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return this.informational(sa, h, request, inner, from, to, now);
+    if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'REKEYED') return this.informational(sa, h, request, inner, from, to, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'AUTH') return this.informationalDuringAuth(sa, h, request, inner);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && isIkeRekey(inner)) return this.rekey(sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && this.authCfg) {
@@ -419,18 +478,25 @@ export class Ikev2Responder {
         sa.auth = first.state;
         sa.state = 'AUTH';
       }
+      // RFC 4555 §3.3: the client announces MOBIKE in its first IKE_AUTH request
+      if (first.state && allPayloads(inner, PayloadType.N).some((n) => n.type === NotifyType.MOBIKE_SUPPORTED)) sa.mobikeOffered = true;
     } else {
       step = authNext(cfg, sa, sa.auth, inner, () => this.newSpi());
     }
-    this.answer(sa, h, request, step);
     const up = step.established;
+    if (up && !step.fail && sa.mobikeOffered && this.mobike) {
+      // ... and the responder answers in the IKE_AUTH response that completes the SA
+      step.payloads.push({ type: PayloadType.N, value: notify(NotifyType.MOBIKE_SUPPORTED) });
+      sa.mobike = true;
+    }
+    this.answer(sa, h, request, step);
     if (up && !step.fail) {
       this.leaveHalfOpen(sa);
       sa.state = 'ESTABLISHED';
       sa.user = up.user;
       sa.virtualIp = up.virtualIp;
       this.counters.inc('ikev2.established');
-      this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms });
+      this.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms, mobike: sa.mobike === true });
       this.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });
       if (up.child) {
         sa.children.set(up.child.inbound.spi, { id: up.child.id, ourSpi: up.child.inbound.spi, peerSpi: up.child.outbound.spi, transform: up.child.transform, created: now });
@@ -445,7 +511,7 @@ export class Ikev2Responder {
    * Delete of ESP SPIs (theirs) is answered with Delete of ours for the same pairs
    * (§1.4.1); SPIs we do not know are ignored. Notifies need no answer of their own.
    */
-  private informational(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain): void {
+  private informational(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain, from: Endpoint, to: Endpoint, now: number): void {
     const deletes = allPayloads(inner, PayloadType.D);
     if (deletes.some((d) => d.protocolId === ProtocolId.IKE)) {
       this.counters.inc('ikev2.delete.ike');
@@ -465,7 +531,65 @@ export class Ikev2Responder {
     }
     if (deletes.length) this.counters.inc('ikev2.delete.child');
     else this.counters.inc('ikev2.liveness');
-    this.answer(sa, h, request, { payloads: ours.length ? [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: ours } }] : [] });
+    const payloads: Payload[] = ours.length ? [{ type: PayloadType.D, value: { protocolId: ProtocolId.ESP, spiSize: 4, spis: ours } }] : [];
+    const m = readMobike(allPayloads(inner, PayloadType.N));
+    const negotiated = sa.mobike === true && sa.state === 'ESTABLISHED';
+    for (const r of m.malformed) this.counters.inc(`ikev2.mobike.malformed.${r}`);
+    if (m.update && !negotiated) this.counters.inc('ikev2.mobike.not-negotiated');
+    const d = mobikeAnswer(sa.spiI, sa.spiR, negotiated, m, from, to, this.forceEncapsulation, this.random);
+    payloads.push(...d.payloads);
+    if (negotiated && (m.additional || m.noAdditional)) {
+      // RFC 4555 §3.6: the client's address list, replaced as a whole; we never pick a path ourselves (the initiator decides, §3.5)
+      sa.peerAddresses = (m.additional ?? []).slice(0, MAX_PEER_ADDRESSES);
+      this.counters.inc('ikev2.mobike.addresses');
+    }
+    if (d.refused) {
+      this.counters.inc('ikev2.mobike.update.refused');
+      this.log('warn', 'ikev2.mobike.update.refused', { id: sa.id, peer: endpointText(from), reason: d.refused });
+    }
+    this.answer(sa, h, request, { payloads });
+    if (d.move) this.mobikeMove(sa, from, to, d.nat, now);
+  }
+
+  /**
+   * UPDATE_SA_ADDRESSES (RFC 4555 §3.5), taken: the IKE SA and its children use the
+   * request's path from now on. A new address is not yet proven to reach the client
+   * (the update could be replayed from anywhere by whoever holds the keys... or
+   * reflect bulk data at a victim), so a return routability check with COOKIE2 goes
+   * there and the children hold bulk data until it is answered (bounded: the check is
+   * retransmitted like DPD, and an unanswered one ends the SA).
+   */
+  private mobikeMove(sa: Ikev2Sa, from: Endpoint, to: Endpoint, nat: NatResult | undefined, now: number): void {
+    this.counters.inc('ikev2.mobike.update');
+    const old = sa.peer;
+    const moved = from.address !== old.address || from.port !== old.port || to.address !== sa.local.address || to.port !== sa.local.port;
+    if (nat) sa.nat = this.forceEncapsulation ? { ...nat, weBehindNat: true } : nat;
+    this.log('info', 'ikev2.mobike.update', { id: sa.id, from: endpointText(old), to: endpointText(from), local: endpointText(to), moved, natPeer: nat?.peerBehindNat });
+    if (!moved) return;
+    sa.peer = { ...from };
+    sa.local = { ...to };
+    const cookie = this.random(16);
+    sa.pathCheck = { cookie, peer: { ...from } };
+    this.out.push({ type: 'ikev2-sa-moved', id: sa.id, from: { ...old }, peer: { ...from }, local: { ...to }, children: [...sa.children.values()].map((c) => c.id), by: 'mobike', verified: false });
+    this.startCheck(sa, now);
+  }
+
+  /**
+   * Authenticated ESP of one of `ikeSaId`'s children came from another endpoint (its NAT
+   * mapping changed; ESP already sends there, RFC 3948 §2.2): the IKE SA follows, so its
+   * DPD and Delete reach the client (strongSwan's responder does the same when the
+   * kernel reports a new mapping). Returns the outputs; nothing when there is no such SA.
+   */
+  followPeer(ikeSaId: string, to: Endpoint): Ikev2Output[] {
+    this.out = [];
+    const sa = [...this.sas.values()].find((x) => x.id === ikeSaId && x.state === 'ESTABLISHED');
+    if (!sa || (sa.peer.address === to.address && sa.peer.port === to.port)) return [];
+    const old = sa.peer;
+    sa.peer = { address: to.address, port: to.port };
+    this.counters.inc('ikev2.peer.followed');
+    this.log('info', 'ikev2.peer.moved', { id: sa.id, from: endpointText(old), to: endpointText(sa.peer), by: 'esp' });
+    this.out.push({ type: 'ikev2-sa-moved', id: sa.id, from: { ...old }, peer: { ...sa.peer }, local: { ...sa.local }, children: [...sa.children.values()].map((c) => c.id), by: 'esp', verified: true });
+    return this.out;
   }
 
   /**
@@ -550,7 +674,8 @@ export class Ikev2Responder {
     if (sa.fragmentation && datagrams[0]!.length > this.fragmentSize) datagrams = encodeFragments(hdr, step.payloads, sa.sk, sa.skOut, this.fragmentSize, this.random);
     sa.lastResponse = { messageId: h.messageId, request, datagrams };
     sa.nextRequestId = (h.messageId + 1) >>> 0;
-    for (const d of datagrams) this.send(sa.local, sa.peer, d);
+    const path = this.replyPath ?? { local: sa.local, peer: sa.peer };
+    for (const d of datagrams) this.send(path.local, path.peer, d);
     if (step.fail) {
       this.counters.inc('ikev2.auth.failed');
       this.log('warn', 'ikev2.auth.failed', { id: sa.id, peer: endpointText(sa.peer), ...(step.user !== undefined ? { user: step.user } : {}), reason: step.fail });

@@ -36,6 +36,8 @@ export interface Ikev2ResponderConfig {
   dpdIdle?: number;
   /** Seconds after which we rekey a child SA the client has not rekeyed (CREATE_CHILD_SA of ours), default 0 = never. */
   childRekey?: number;
+  /** Answer MOBIKE_SUPPORTED (RFC 4555) when the client announces it, default true. */
+  mobike?: boolean;
 }
 
 export interface SendOutput {
@@ -73,7 +75,32 @@ export interface IkeSaUp {
   suite: string;
 }
 
-export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaUp | IkeSaGone | ChildSaUp | ChildSaDown | LogEvent;
+/**
+ * The client is at another address and port now: the IKE SA answers and asks there,
+ * and every child SA of `children` is to send there. `by`: 'mobike' = its
+ * UPDATE_SA_ADDRESSES (RFC 4555 §3.5), 'esp' = authenticated ESP from there (its NAT
+ * mapping changed, RFC 3948 §2.2). `verified` false: a return routability check
+ * (COOKIE2) is under way; bulk data waits for 'ikev2-path-verified'.
+ */
+export interface IkeSaMoved {
+  type: 'ikev2-sa-moved';
+  id: string;
+  from: Endpoint;
+  peer: Endpoint;
+  local: Endpoint;
+  children: string[];
+  by: 'mobike' | 'esp';
+  verified: boolean;
+}
+
+/** The return routability check of the client's new address was answered with our COOKIE2 (RFC 4555 §3.5). */
+export interface IkePathVerified {
+  type: 'ikev2-path-verified';
+  id: string;
+  peer: Endpoint;
+}
+
+export type Ikev2Output = SendOutput | IkeSaInitDone | IkeSaUp | IkeSaGone | IkeSaMoved | IkePathVerified | ChildSaUp | ChildSaDown | LogEvent;
 
 /** A child SA of an IKE SA: our inbound SPI and the peer's. */
 export interface Ikev2Child {
@@ -93,11 +120,17 @@ export type Ikev2SaState = 'INIT_DONE' | 'AUTH' | 'ESTABLISHED' | 'DELETING' | '
 
 /** A request we sent (one at a time, window size 1, §2.3) and its retransmissions. */
 export interface OwnRequest {
-  /** dpd: liveness; delete: of the IKE SA; rekey-child: CREATE_CHILD_SA of ours; delete-child: the child our rekey replaced. */
-  kind: 'dpd' | 'delete' | 'rekey-child' | 'delete-child';
+  /**
+   * dpd: liveness; delete: of the IKE SA; rekey-child: CREATE_CHILD_SA of ours; delete-child:
+   * the child our rekey replaced; check: a return routability check of a new address
+   * (RFC 4555 §3.5), an INFORMATIONAL with COOKIE2.
+   */
+  kind: 'dpd' | 'delete' | 'rekey-child' | 'delete-child' | 'check';
   /** rekey-child: the child, our new SPI and nonce; delete-child: the child. */
   rekey?: { old: Ikev2Child; ourSpi: number; ni: Buffer };
   child?: Ikev2Child;
+  /** The COOKIE2 of a check, which the answer must carry back. */
+  cookie2?: Buffer;
   messageId: number;
   datagrams: Buffer[];
   sentAt: number;
@@ -159,4 +192,11 @@ export interface Ikev2Sa {
   virtualIp?: string;
   /** When the SA became REKEYED. */
   rekeyedAt?: number;
+  /** The client announced MOBIKE_SUPPORTED in IKE_AUTH (RFC 4555 §3.3); set on the SA once we answered it too. */
+  mobikeOffered?: boolean;
+  mobike?: boolean;
+  /** A new address of the client not yet proven reachable: the COOKIE2 of the check to send (or sent) there. */
+  pathCheck?: { cookie: Buffer; peer: Endpoint };
+  /** The client's other addresses (ADDITIONAL_*_ADDRESS), at most 8, for logs; never used to send. */
+  peerAddresses?: string[];
 }

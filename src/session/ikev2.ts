@@ -68,6 +68,8 @@ interface V2Session {
   lastIn: number;
   /** The last IPv4 packet either way (the idle timeout, as PPP counts it). */
   lastTraffic: number;
+  /** MOBIKE moved it to an address whose return routability check is not answered yet: bulk data waits (RFC 4555 §3.5). */
+  held: boolean;
 }
 
 export class Ikev2Sessions {
@@ -221,10 +223,28 @@ export class Ikev2Sessions {
       this.host.counters.inc('session.drop.ikev2-no-child');
       return true;
     }
+    if (s.held) {
+      // not to an address the client has not shown it can receive at (bounded: the check ends the SA when unanswered)
+      this.host.counters.inc('session.drop.ikev2-path-unverified');
+      return true;
+    }
     s.rec.bytesOut += packet.length;
     s.rec.packetsOut++;
     this.host.send({ saId, innerDstPort: 0, payload: packet });
     return true;
+  }
+
+  /** Whether this child SA belongs to an IKEv2 session. */
+  ownsChild(saId: string): boolean {
+    return this.childOwner.has(saId);
+  }
+
+  /** Authenticated ESP of `saId` came from a new endpoint (ESP already sends there): its IKE SA and session follow. */
+  espMoved(saId: string, to: Endpoint, now: number): void {
+    const s = this.childOwner.get(saId);
+    if (!s) return;
+    this.apply(this.responder.followPeer(s.ikeSaId, to), now);
+    this.due = this.responder.nextDeadline();
   }
 
   disconnect(handle: SessionHandle, reason: string, now: number): void {
@@ -268,7 +288,7 @@ export class Ikev2Sessions {
           const rec = h.table.open('ikev2', `${endpointText(o.peer)}/ikev2/${o.id}`, 0, o.peer, now);
           const admitted = h.table.admit(rec.handle, o.user);
           rec.address = o.virtualIp;
-          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now, lastTraffic: now };
+          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now, lastTraffic: now, held: false };
           if (this.idleMs > 0 && (this.idleDue === undefined || now + this.idleMs < this.idleDue)) this.idleDue = now + this.idleMs;
           this.bySa.set(o.id, s);
           this.byHandle.set(rec.handle, s);
@@ -313,6 +333,26 @@ export class Ikev2Sessions {
           }
           h.sink.log(logEvent('info', 'ipsec.sa.down', { id: o.id, reason: o.reason }));
           h.sink.event({ type: 'ipsec.sa.down', fields: { id: o.id, reason: o.reason } });
+          break;
+        }
+        case 'ikev2-sa-moved': {
+          // the same session (handle, pool address, counters) at the client's new address
+          const s = this.bySa.get(o.id);
+          if (!s) break;
+          for (const c of s.children) h.esp.moveSa(c, o.peer);
+          s.peer = { ...o.peer };
+          if (o.by === 'mobike') s.held = !o.verified;
+          const fields = { session: s.rec.id, user: s.rec.user, address: s.rec.address, from: endpointText(o.from), to: endpointText(o.peer), by: o.by, verified: o.verified };
+          h.counters.inc('session.ikev2.moved');
+          h.sink.log(logEvent('info', 'session.moved', fields));
+          h.sink.event({ type: 'session.moved', fields });
+          break;
+        }
+        case 'ikev2-path-verified': {
+          const s = this.bySa.get(o.id);
+          if (!s) break;
+          s.held = false;
+          h.sink.log(logEvent('info', 'session.path-verified', { session: s.rec.id, peer: endpointText(o.peer) }));
           break;
         }
         case 'ikev2-sa-gone': {

@@ -546,6 +546,10 @@ export class Pipeline {
         // sends there; IKE's DPD and Deletes follow. Sessions keep their handles.
         this.counters.inc('peer.moved');
         this.sink.log(logEvent('info', 'peer.moved', { sa: e.saId, peer: endpointText(e.peer), to: endpointText(e.observed), by: 'esp' }));
+        if (this.v2?.ownsChild(e.saId)) {
+          this.v2.espMoved(e.saId, e.observed, now);
+          continue;
+        }
         this.onIke(this.ike.movePeer(e.peer, e.observed), now);
         this.ikeDue = this.ike.nextDeadline();
       }

@@ -4,7 +4,7 @@ import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { ntPasswordHash } from '../../src/core/mschap/mschapv2.js';
 import { Ikev2Responder, type Ikev2Output, type Ikev2ResponderConfig } from '../../src/ikev2/responder.js';
 import { DhGroup, Encr, Integ, Prf } from '../../src/ikev2/wire/constants.js';
-import type { Payload } from '../../src/ikev2/wire/message.js';
+import type { Payload, PayloadChain } from '../../src/ikev2/wire/message.js';
 import { AuthClient } from './auth-client.js';
 import { ikeProposal, TestInitiator } from './initiator.js';
 
@@ -13,9 +13,14 @@ export const CLIENT: Endpoint = { address: '203.0.113.7', port: 500 };
 export const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 export const sends = (out: Ikev2Output[]) => out.filter((o): o is Extract<Ikev2Output, { type: 'send' }> => o.type === 'send').map((s) => s.data);
 
-export function established(extra: Partial<Ikev2ResponderConfig> = {}): { r: Ikev2Responder; c: AuthClient; child: ChildSaUp } {
+/**
+ * `firstExtra`: payloads added to the first IKE_AUTH request (e.g. N(MOBIKE_SUPPORTED)), or
+ * the responder settings when it is not a list; `cfg`: responder settings.
+ */
+export function established(firstExtra: Payload[] | Partial<Ikev2ResponderConfig> = [], cfg: Partial<Ikev2ResponderConfig> = {}): { r: Ikev2Responder; c: AuthClient; child: ChildSaUp; last: PayloadChain } {
+  if (!Array.isArray(firstExtra)) return established([], { ...firstExtra, ...cfg });
   const r = new Ikev2Responder({
-    ...extra,
+    ...cfg,
     cookieSecret: Buffer.alloc(32, 1),
     auth: {
       certificates: [Buffer.from('cert')],
@@ -34,9 +39,9 @@ export function established(extra: Partial<Ikev2ResponderConfig> = {}): { r: Ike
     const out = r.receive(c.request(p)[0]!, CLIENT, SERVER, 0);
     return { chain: c.open(sends(out)), out };
   };
-  let chain = rt(c.firstPayloads()).chain;
+  let chain = rt([...c.firstPayloads(), ...firstExtra]).chain;
   for (let k = 0; k < 3; k++) chain = rt(c.eapAnswer(chain)).chain;
   const last = rt(c.finalAuth());
-  return { r, c, child: last.out.find((o): o is ChildSaUp => o.type === 'child-sa-up')! };
+  return { r, c, child: last.out.find((o): o is ChildSaUp => o.type === 'child-sa-up')!, last: last.chain };
 }
 

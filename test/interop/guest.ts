@@ -132,6 +132,7 @@ function swanctlIkev2Conf(p: Profile, user: string, password: string, serverId: 
     '    vips = 0.0.0.0',
   ];
   if (p.ikeRekeyTime !== undefined) lines.push(`    rekey_time = ${p.ikeRekeyTime}s`);
+  if (p.dpdDelay !== undefined) lines.push(`    dpd_delay = ${p.dpdDelay}s`);
   if (psk) {
     lines.push('    local {', '      auth = psk', `      id = ${psk.id}`, '    }');
     lines.push('    remote {', '      auth = psk', `      id = ${serverId}`, '    }');

@@ -18,6 +18,7 @@ import { addUser, BIG_CHAIN_DIR, cli, prepareBigChain, prepareServer, serverConf
 import { operate, operateIkev2 } from './operate.js';
 import { rebind } from './rebind.js';
 import { bigChainChecks } from './bigchain.js';
+import { mobikeMove } from './mobike.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
 import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Client, type Ctx, type Www } from './attempt.js';
@@ -241,6 +242,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     }
     if (sc.bigChain && first && ok) {
       const fails = bigChainChecks(ctx, first, join(setup.dir, BIG_CHAIN_DIR, 'server.crt'));
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
+    }
+    if (sc.mobikeMove && first && ok) {
+      say(`${sc.name}: the home router moves the client to another public address mid-download`);
+      const fails = await mobikeMove(ctx, first, dir);
       if (fails.length > 0) {
         ok = false;
         why.push(...fails);

@@ -1,11 +1,13 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { EspEngine } from '../../src/esp/engine.js';
 import { sharedKeyAuth, signedOctets } from '../../src/ikev2/crypto/auth.js';
-import { AuthMethod, CfgType, DhGroup, Encr, Integ, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
+import { encodeEncryptedMessage, openSk } from '../../src/ikev2/crypto/sk.js';
+import { AuthMethod, CfgType, DhGroup, Encr, ExchangeType, HeaderFlag, Integ, NotifyType, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
 import { encodeId } from '../../src/ikev2/wire/id.js';
-import { findPayload, type Payload } from '../../src/ikev2/wire/message.js';
+import { allPayloads, decodeMessage, decodePayloadChain, findPayload, type Payload } from '../../src/ikev2/wire/message.js';
+import { notify } from '../../src/ikev2/wire/notify.js';
 import { AuthClient, espProposal } from '../ikev2/auth-client.js';
 import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
 import { INTERNET, World, dstOf, ipv4, srcOf } from './harness.js';
@@ -27,8 +29,8 @@ class V2Client {
   readonly received: Buffer[] = [];
   address = '';
   saId = '';
-  private c!: AuthClient;
-  readonly at4500: Endpoint;
+  c!: AuthClient;
+  at4500: Endpoint;
   /** Log in with this IKEv2 pre-shared key (AUTH method 2, IDi = the user name as ID_FQDN) instead of EAP. */
   psk: string | undefined;
 
@@ -37,9 +39,42 @@ class V2Client {
     readonly user: string,
     readonly password: string,
     readonly at: Endpoint = { address: '203.0.113.9', port: 500 },
+    /** Announce MOBIKE_SUPPORTED in IKE_AUTH (RFC 4555 §3.3). */
+    readonly mobike = false,
   ) {
     this.at4500 = { address: at.address, port: at.port === 500 ? 4500 : at.port + 1 };
     w.espTaps.push({ to: this.at4500, fn: (d) => this.fromServer(d) });
+  }
+
+  /** The client's own address changes: ESP to the new one reaches it, none to the old one. */
+  moveTo(to: Endpoint): void {
+    const old = this.at4500;
+    const i = this.w.espTaps.findIndex((t) => t.to.address === old.address && t.to.port === old.port);
+    this.w.espTaps.splice(i, 1);
+    this.at4500 = to;
+    this.w.espTaps.push({ to, fn: (d) => this.fromServer(d) });
+  }
+
+  /** An INFORMATIONAL request from where the client is now; the server's datagrams back there (its response, and a request of its own if any). */
+  informational(payloads: Payload[], messageId = this.c.messageId): Buffer[] {
+    return this.w.ikeFrom(this.at4500, SERVER4500, this.c.request(payloads, undefined, messageId, ExchangeType.INFORMATIONAL)[0]!);
+  }
+
+  /** Answers one of the server's own requests, copying its COOKIE2 (RFC 4555 §3.5), from where the client is now. */
+  answerServer(d: Buffer): void {
+    const m = decodeMessage(d);
+    const sk = { encr: this.c.init.suite!.encr, integ: this.c.init.suite!.integ };
+    const plain = openSk(sk, this.c.skIn, d, m.chain.sk!)!;
+    const inner = decodePayloadChain(m.chain.sk!.firstInner, plain, 0, plain.length, false);
+    const cookie = allPayloads(inner, PayloadType.N).filter((n) => n.type === NotifyType.COOKIE2);
+    const answer = encodeEncryptedMessage(
+      { spiI: this.c.init.spiI, spiR: this.c.init.spiR, exchangeType: ExchangeType.INFORMATIONAL, flags: HeaderFlag.INITIATOR | HeaderFlag.RESPONSE, messageId: m.header.messageId },
+      cookie.map((n) => ({ type: PayloadType.N, value: n })),
+      sk,
+      this.c.skOut,
+      randomBytes,
+    );
+    this.w.ikeFrom(this.at4500, SERVER4500, answer);
   }
 
   /** IKE_SA_INIT, IKE_AUTH with EAP-MSCHAPv2; true when the server gave an address and a child SA. */
@@ -54,12 +89,13 @@ class V2Client {
     const rt = (p: Parameters<AuthClient['request']>[0]) => c.open(w.ikeFrom(this.at4500, SERVER4500, c.request(p)[0]!));
     let last;
     try {
+      const mobike: Payload[] = this.mobike ? [{ type: PayloadType.N, value: notify(NotifyType.MOBIKE_SUPPORTED) }] : [];
       if (this.psk !== undefined) {
         const octets = signedOctets(i.suite!.prf, i.lastRequest, i.nr, i.keys!.skPi, encodeId(c.idi));
         const auth: Payload = { type: PayloadType.AUTH, value: { method: AuthMethod.SHARED_KEY_MIC, data: sharedKeyAuth(i.suite!.prf, Buffer.from(this.psk), octets) } };
-        last = rt([...c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)), auth]);
+        last = rt([...c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)), auth, ...mobike]);
       } else {
-        let chain = rt(c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)));
+        let chain = rt([...c.firstPayloads(espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128)), ...mobike]);
         for (let k = 0; k < 3 && findPayload(chain, PayloadType.EAP); k++) chain = rt(c.eapAnswer(chain));
         last = rt(c.finalAuth());
       }
@@ -249,5 +285,87 @@ describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', 
     w.advance(120_000);
     expect(w.ended.map((e) => [e.user, e.address, e.reason])).toEqual([['alice', '10.40.0.2', 'admin disconnect']]);
     expect(w.pipeline.sizes()).toMatchObject({ sessions: 0, ikev2Sessions: 0, forwarder: 0, poolUsed: 0 });
+  });
+});
+
+describe('IKEv2 sessions on the move (MOBIKE, RFC 4555)', () => {
+  const isRequest = (d: Buffer) => !(decodeMessage(d).header.flags & HeaderFlag.RESPONSE);
+
+  it('UPDATE_SA_ADDRESSES: same session, pool address and counters at the new address; bulk data waits for the COOKIE2 check, then flows there', () => {
+    const w = world();
+    const c = new V2Client(w, 'alice', 'alice password', undefined, true);
+    expect(c.connect()).toBe(true);
+    c.send(ipv4(c.address, INTERNET, Buffer.from('up')));
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('down 1'))], w.now);
+    w.pump();
+    const [before] = w.pipeline.sessions(w.now);
+    expect(before!.peer).toBe('203.0.113.9:4500');
+    const counts = { in: before!.rec.packetsIn, out: before!.rec.packetsOut };
+    expect(counts).toEqual({ in: 1, out: 1 });
+
+    // the phone leaves Wi-Fi: a new address, and it says so
+    const NEW = { address: '192.0.2.200', port: 4500 };
+    c.moveTo(NEW);
+    const back = c.informational([{ type: PayloadType.N, value: notify(NotifyType.UPDATE_SA_ADDRESSES) }]);
+    expect(back).toHaveLength(2); // the response, and the server's return routability check
+    const check = back.find(isRequest)!;
+    const [moved] = w.pipeline.sessions(w.now);
+    expect(moved!.rec.handle).toBe(before!.rec.handle);
+    expect(moved!.rec.address).toBe(c.address);
+    expect(moved!.peer).toBe('192.0.2.200:4500');
+    expect(w.events.find((e) => e.type === 'session.moved')?.fields).toMatchObject({ from: '203.0.113.9:4500', to: '192.0.2.200:4500', by: 'mobike', verified: false, address: c.address });
+
+    // not yet verified: nothing goes to the new address
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('held'))], w.now);
+    w.pump();
+    expect(c.received.map((p) => p.subarray(20).toString())).toEqual(['down 1']);
+    expect(w.pipeline.counters.get('session.drop.ikev2-path-unverified')).toBe(1);
+
+    // the client copies COOKIE2 back: data flows to the new address, counted on the same session
+    c.answerServer(check);
+    expect(w.logged('session.path-verified')).toHaveLength(1);
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('down 2'))], w.now);
+    w.pump();
+    expect(c.received.map((p) => p.subarray(20).toString())).toEqual(['down 1', 'down 2']);
+    c.send(ipv4(c.address, INTERNET, Buffer.from('up 2')));
+    expect(w.tun.map((p) => p.subarray(20).toString())).toEqual(['up', 'up 2']);
+    const [after] = w.pipeline.sessions(w.now);
+    expect(after!.rec.handle).toBe(before!.rec.handle);
+    expect({ in: after!.rec.packetsIn, out: after!.rec.packetsOut }).toEqual({ in: 2, out: 2 });
+    expect(w.pipeline.table.pool.free).toBe(w.pipeline.table.pool.size - 1);
+  });
+
+  it('a forged or replayed update from elsewhere moves nothing', () => {
+    const w = world();
+    const c = new V2Client(w, 'alice', 'alice password', undefined, true);
+    expect(c.connect()).toBe(true);
+    const upd = c.c.request([{ type: PayloadType.N, value: notify(NotifyType.UPDATE_SA_ADDRESSES) }], undefined, c.c.messageId, ExchangeType.INFORMATIONAL)[0]!;
+    const forged = Buffer.from(upd);
+    forged[forged.length - 1]! ^= 1;
+    const evil = { address: '198.18.66.6', port: 4500 };
+    expect(w.ikeFrom(evil, SERVER4500, forged)).toEqual([]);
+    // an old Message ID (already used by IKE_AUTH)
+    expect(w.ikeFrom(evil, SERVER4500, c.c.request([{ type: PayloadType.N, value: notify(NotifyType.UPDATE_SA_ADDRESSES) }], undefined, 1, ExchangeType.INFORMATIONAL)[0]!)).toEqual([]);
+    expect(w.pipeline.sessions(w.now)[0]!.peer).toBe('203.0.113.9:4500');
+    expect(w.events.some((e) => e.type === 'session.moved')).toBe(false);
+  });
+
+  it('ESP from a new NAT mapping: the session and its IKE SA follow (status, DPD), nothing is held', () => {
+    const w = world({ dpdIdle: 10 });
+    const c = new V2Client(w, 'alice', 'alice password', undefined, true);
+    expect(c.connect()).toBe(true);
+    const NEW = { address: '203.0.113.9', port: 40123 };
+    c.moveTo(NEW);
+    c.send(ipv4(c.address, INTERNET, Buffer.from('from the new mapping')));
+    expect(w.pipeline.sessions(w.now)[0]!.peer).toBe('203.0.113.9:40123');
+    expect(w.events.find((e) => e.type === 'session.moved')?.fields).toMatchObject({ by: 'esp', verified: true });
+    w.pipeline.tunPackets([ipv4(INTERNET, c.address, Buffer.from('down'))], w.now);
+    w.pump();
+    expect(c.received.map((p) => p.subarray(20).toString())).toEqual(['down']);
+    // the server's liveness check goes to the new mapping too
+    const dpd: Buffer[] = [];
+    w.ikeTaps.push({ to: NEW, fn: (d) => dpd.push(d) });
+    w.advance(11_000);
+    expect(dpd.length).toBeGreaterThan(0);
   });
 });
