@@ -485,7 +485,7 @@ function order(list: Scenario[]): Scenario[] {
 
 async function checkTools(): Promise<void> {
   const missing: string[] = [];
-  for (const t of ['qemu-system-x86_64', 'tcpdump', 'nft', 'ip', 'ss', 'modprobe', 'depmod', 'cpio', 'dpkg-deb', 'python3', '/bin/busybox', '/usr/lib/ipsec/charon', 'swanctl', 'xl2tpd', 'pppd', 'curl']) {
+  for (const t of ['qemu-system-x86_64', 'tcpdump', 'nft', 'conntrack', 'ip', 'ss', 'modprobe', 'depmod', 'cpio', 'dpkg-deb', 'python3', '/bin/busybox', '/usr/lib/ipsec/charon', 'swanctl', 'xl2tpd', 'pppd', 'curl']) {
     const r = await bash(`command -v ${t}`, { allowFail: true });
     if (r.code !== 0) missing.push(t);
   }

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   qemu-system-x86 busybox-static
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
-  xl2tpd ppp kmod cpio nftables iproute2 curl tcpdump python3
+  xl2tpd ppp kmod cpio nftables iproute2 curl tcpdump python3 conntrack
   freeradius
   python3-jsonschema
 )
