@@ -27,6 +27,7 @@ import { MinHeap } from './heap.js';
 import { Lineages, type Lineage, type Route } from './lineage.js';
 import { Ikev2Sessions, peekMajorVersion, type Ikev2Options } from './ikev2.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
+import type { RemoteAuthPort, RemoteVerdict } from './remote-auth.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
 
 /** What the pipeline needs of the user store (src/daemon's UserStore has this shape). */
@@ -72,6 +73,8 @@ export interface PipelineOptions {
   l2tp?: Partial<L2tpServerConfig>;
   /** Serve IKEv2 (EAP-MSCHAPv2 with the server's certificate) beside L2TP/IPsec. */
   ikev2?: Ikev2Options;
+  /** Passwords checked by RADIUS (src/session/remote-auth.ts) instead of the users file. */
+  remoteAuth?: RemoteAuthPort;
 }
 
 export interface PipelineLimits {
@@ -353,6 +356,17 @@ export class Pipeline {
 
   // ------------------------------------------------------------ operations
 
+  /** The remote verifier's answer for a session's pending login (RADIUS); ignored once the session is gone. */
+  authResult(handle: SessionHandle, verdict: RemoteVerdict, now: number): void {
+    this.guard('auth-result', now, () => {
+      const s = this.live.get(handle);
+      if (!s) return;
+      this.onPpp(s, s.ppp.authComplete(verdict, now), now);
+      this.schedulePpp(s);
+    });
+    this.flush(now);
+  }
+
   /**
    * Administrative disconnect: PPP Terminate-Request now; when PPP is closed the
    * L2TP session gets its CDN, and when no other session uses the SA lineage its
@@ -618,6 +632,7 @@ export class Pipeline {
       lookup: (name) => this.users.lookup(name),
       admit: (name) => this.table.admit(handle, name),
       failures: this.authFailures,
+      ...(this.opts.remoteAuth ? { remote: true, localFallback: this.opts.remoteAuth.localFallback } : {}),
     };
     const o = this.opts;
     const ppp = new PppSession(
@@ -663,6 +678,9 @@ export class Pipeline {
           break;
         case 'auth-failure':
           this.counters.inc('ppp.auth.failure');
+          break;
+        case 'auth-request':
+          this.opts.remoteAuth?.request(rec.handle, o.attempt, { peer: rec.peer, session: rec.id });
           break;
         case 'ip-up': {
           // IPCP renegotiated to the same address: the session goes on
@@ -715,6 +733,7 @@ export class Pipeline {
     this.byL2tpKey.delete(s.l2tpKey);
     this.forwarder.removeSession(rec.handle);
     s.due = undefined;
+    this.opts.remoteAuth?.ended(rec.handle);
     const entry = this.table.close(rec.handle, reason, now);
     if (entry) {
       this.sink.log(
