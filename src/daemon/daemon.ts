@@ -331,6 +331,7 @@ export class Daemon implements ControlTarget {
       users: this.users.list().length,
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
       sessions,
+      ...(this.radius ? { radius: this.radius.info() } : {}),
     };
   }
 

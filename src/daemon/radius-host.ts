@@ -33,6 +33,7 @@ import {
 } from '../radius/index.js';
 import type { EndedSession, PipelineEvent, RemoteAttempt, RemoteAuthPort, RemoteVerdict, SessionHandle, SessionTable } from '../session/index.js';
 import type { RadiusConfig } from './config.js';
+import type { RadiusServerInfo } from './control-types.js';
 import { AcctSpool, type SpooledRequest } from './radius-spool.js';
 
 /**
@@ -206,6 +207,29 @@ export class RadiusHost implements RemoteAuthPort {
 
   status(): ServerStatus[] {
     return this.client.status(this.now());
+  }
+
+  /** For `status` and metrics. */
+  info(): { servers: RadiusServerInfo[]; spooled: number } {
+    const sum = (c: Record<string, number>, f: (k: string) => boolean): number => Object.entries(c).reduce((n, [k, v]) => (f(k) ? n + v : n), 0);
+    return {
+      servers: this.status().map((s) => ({
+        name: s.name,
+        address: s.address,
+        authPort: s.authPort,
+        acctPort: s.acctPort,
+        state: s.state,
+        outstanding: s.outstanding,
+        requests: s.counters['requests'] ?? 0,
+        retransmissions: s.counters['retransmissions'] ?? 0,
+        timeouts: s.counters['timeouts'] ?? 0,
+        accepts: s.counters['responses.accept'] ?? 0,
+        rejects: s.counters['responses.reject'] ?? 0,
+        accounted: s.counters['responses.accounted'] ?? 0,
+        drops: sum(s.counters, (k) => k.startsWith('drop.')),
+      })),
+      spooled: this.spool.size,
+    };
   }
 
   get spooled(): number {

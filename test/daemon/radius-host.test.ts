@@ -176,6 +176,9 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `RADIUS host (SKIPPED: 
       expect(first!.counters['timeouts']).toBe(1);
       expect(second!.state).toBe('alive');
       expect(second!.counters['responses.accept']).toBe(1);
+      const info = h.info().servers;
+      expect(info[0]).toMatchObject({ state: 'dead', timeouts: 1, requests: 2, retransmissions: 1, accepts: 0 });
+      expect(info[1]).toMatchObject({ state: 'alive', requests: 1, accepts: 1, timeouts: 0 });
     } finally {
       silent.sock.close();
     }
