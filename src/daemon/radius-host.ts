@@ -31,7 +31,7 @@ import {
   type RadiusResult,
   type ServerStatus,
 } from '../radius/index.js';
-import type { EndedSession, PipelineEvent, RemoteAttempt, RemoteAuthPort, RemoteVerdict, SessionHandle, SessionTable } from '../session/index.js';
+import type { EapRemoteAttempt, EapVerdict, EndedSession, PipelineEvent, RemoteAttempt, RemoteAuthPort, RemoteVerdict, SessionHandle, SessionTable } from '../session/index.js';
 import type { RadiusConfig } from './config.js';
 import type { RadiusServerInfo } from './control-types.js';
 import { AcctSpool, type SpooledRequest } from './radius-spool.js';
@@ -47,6 +47,7 @@ import { AcctSpool, type SpooledRequest } from './radius-spool.js';
 /** What the host needs of the pipeline. */
 export interface RadiusPipeline {
   authResult(handle: SessionHandle, verdict: RemoteVerdict, now: number): void;
+  eapResult(saId: string, verdict: EapVerdict, now: number): void;
   readonly table: SessionTable;
   disconnect(target: { user?: string; session?: string }, reason: string, now: number): string[];
 }
@@ -73,10 +74,7 @@ export interface RadiusHostOptions {
   spoolRetryMs?: number;
 }
 
-interface AuthAsk {
-  session: SessionHandle;
-  attempt: RemoteAttempt;
-}
+type AuthAsk = { session: SessionHandle; attempt: RemoteAttempt; saId?: undefined } | { saId: string; eap: EapRemoteAttempt };
 
 interface AcctAsk {
   /** Spool it when no server takes it (Start and Stop: accounting is billing). */
@@ -118,6 +116,9 @@ export class RadiusHost implements RemoteAuthPort {
   /** Session handle → its outstanding Access-Request. */
   private readonly askOf = new Map<SessionHandle, number>();
   private readonly granted = new Map<SessionHandle, Granted>();
+  /** IKEv2: IKE SA id → its outstanding Access-Request, and what the Accept granted (until session.start). */
+  private readonly askOfSa = new Map<string, number>();
+  private readonly grantedSa = new Map<string, Granted>();
   /** By our session id (SessionRecord.id). */
   private readonly accounted = new Map<string, Accounted>();
   private timerHandle: unknown;
@@ -275,7 +276,61 @@ export class RadiusHost implements RemoteAuthPort {
     // granted stays until the history record (onEnded) has used it
   }
 
-  private onAuthResult(ask: AuthAsk, result: RadiusResult): void {
+  /** IKEv2's EAP-MSCHAPv2: the same Access-Request, keyed by the IKE SA (no session exists yet). */
+  requestEap(saId: string, attempt: EapRemoteAttempt, who: { peer: Endpoint }): void {
+    const prior = this.askOfSa.get(saId);
+    if (prior !== undefined) {
+      this.client.cancel(prior);
+      this.auths.delete(prior);
+    }
+    let req: RadiusRequest;
+    try {
+      req = msChapV2AccessRequest({ ...attempt, callingStationId: endpointText(who.peer) }, this.nas);
+    } catch (e) {
+      this.pipeline?.eapResult(saId, { kind: 'reject', reason: `cannot ask RADIUS: ${(e as Error).message}` }, this.now());
+      this.o.afterInput?.();
+      return;
+    }
+    const { handle, out } = this.client.request(req, this.now());
+    this.auths.set(handle, { saId, eap: attempt });
+    this.askOfSa.set(saId, handle);
+    this.onClient(out);
+    this.arm();
+  }
+
+  endedEap(saId: string): void {
+    this.grantedSa.delete(saId);
+    const h = this.askOfSa.get(saId);
+    if (h === undefined) return;
+    this.client.cancel(h);
+    this.auths.delete(h);
+    this.askOfSa.delete(saId);
+  }
+
+  private onEapResult(saId: string, attempt: EapRemoteAttempt, result: RadiusResult): void {
+    this.askOfSa.delete(saId);
+    if (result.kind === 'accept' || result.kind === 'reject' || result.kind === 'challenge') this.counters.inc(`auth.${result.kind}`);
+    const r = parseMsChapV2Result(result, attempt.ident);
+    let verdict: EapVerdict;
+    if (r.ok) {
+      if (!r.sendKey || !r.recvKey || r.sendKey.length < 16 || r.recvKey.length < 16) {
+        verdict = { kind: 'reject', reason: `Access-Accept from ${result.kind === 'accept' ? result.server : '?'} without MS-MPPE keys (the EAP MSK)` };
+      } else {
+        // the EAP-MSCHAPv2 MSK: the server's receive key, its send key, 32 zero octets (src/core/mschap/mppe.ts)
+        const msk = Buffer.concat([r.recvKey.subarray(0, 16), r.sendKey.subarray(0, 16), Buffer.alloc(32)]);
+        verdict = { kind: 'accept', success: r.success, msk, ...(r.framedIpAddress !== undefined ? { address: r.framedIpAddress } : {}) };
+        this.grantedSa.set(saId, { classes: r.classes, authentic: 'radius', ...(r.acctInterimInterval !== undefined ? { interim: r.acctInterimInterval } : {}) });
+      }
+    } else verdict = r.rejected ? { kind: 'reject', reason: r.reason } : { kind: 'unavailable', reason: r.reason };
+    if (verdict.kind === 'unavailable') {
+      this.counters.inc('auth.unavailable');
+      if (this.localFallback) this.grantedSa.set(saId, { classes: [], authentic: 'local' });
+    }
+    this.pipeline?.eapResult(saId, verdict, this.now());
+    this.o.afterInput?.();
+  }
+
+  private onAuthResult(ask: { session: SessionHandle; attempt: RemoteAttempt }, result: RadiusResult): void {
     if (this.askOf.get(ask.session) !== undefined) this.askOf.delete(ask.session);
     let verdict: RemoteVerdict;
     if (result.kind === 'accept' || result.kind === 'reject' || result.kind === 'challenge') this.counters.inc(`auth.${result.kind}`);
@@ -331,6 +386,13 @@ export class RadiusHost implements RemoteAuthPort {
     const id = String(ev.fields['session'] ?? '');
     const rec = this.pipeline?.table.findById(id);
     if (!rec || !rec.user || this.accounted.has(id)) return;
+    // an IKEv2 session's id ends with its IKE SA's id ("peer/ikev2/SA"): what the Accept granted that SA
+    if (rec.kind === 'ikev2') {
+      const saId = id.slice(id.lastIndexOf('/') + 1);
+      const g = this.grantedSa.get(saId);
+      this.grantedSa.delete(saId);
+      if (g) this.granted.set(rec.handle, g);
+    }
     const g = this.granted.get(rec.handle);
     const acct: AccountingSession = {
       sessionId: newAcctSessionId(this.random, this.o.cfg.nasIdentifier),
@@ -472,7 +534,8 @@ export class RadiusHost implements RemoteAuthPort {
         const auth = this.auths.get(o.handle);
         if (auth) {
           this.auths.delete(o.handle);
-          this.onAuthResult(auth, o.result);
+          if (auth.saId !== undefined) this.onEapResult(auth.saId, auth.eap, o.result);
+          else this.onAuthResult(auth, o.result);
           continue;
         }
         const acct = this.accts.get(o.handle);

@@ -15,6 +15,7 @@ import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Forwarder } from '../nat/forwarder.js';
 import type { PppUser } from '../ppp/session.js';
 import type { PipelineSink } from './ports.js';
+import type { EapVerdict, RemoteAuthPort } from './remote-auth.js';
 import type { SessionHandle, SessionRecord, SessionTable } from './table.js';
 
 export { peekMajorVersion };
@@ -44,6 +45,8 @@ export interface Ikev2Host {
   /** IKE sends go out in order with ESP queued before them. */
   sendIke(from: Endpoint, to: Endpoint, data: Buffer): void;
   random?: (n: number) => Buffer;
+  /** EAP-MSCHAPv2 checked by RADIUS (remote-auth.ts) instead of the users file. */
+  remoteAuth?: RemoteAuthPort;
 }
 
 interface V2Session {
@@ -66,6 +69,8 @@ export class Ikev2Sessions {
   private readonly childOwner = new Map<string, V2Session>();
   /** Children that came up before their SA's session (IKE_AUTH outputs them first). */
   private readonly pendingChildren = new Map<string, ChildSaUp[]>();
+  /** The address RADIUS gave an IKE SA's user (Framed-IP-Address), until its session opens. */
+  private readonly grantedAddress = new Map<string, string>();
   due: number | undefined;
 
   constructor(
@@ -99,7 +104,10 @@ export class Ikev2Sessions {
             return { ok: true };
           },
         },
-        assignAddress: (user, requested) => this.assign(user, requested),
+        assignAddress: (user, requested, saId) => this.assign(user, requested, saId),
+        ...(host.remoteAuth?.requestEap
+          ? { remote: { request: (saId: string, attempt, peer) => host.remoteAuth?.requestEap?.(saId, attempt, { peer }), localFallback: host.remoteAuth.localFallback } }
+          : {}),
       },
       ...o.responder,
     });
@@ -110,8 +118,16 @@ export class Ikev2Sessions {
    * the one asked for when free, else the next free one. IKE_AUTH reports it in
    * 'ikev2-sa-up' of the same call, where the session takes it over.
    */
-  private assign(user: string, requested: string | undefined): string | undefined {
+  private assign(user: string, requested: string | undefined, saId?: string): string | undefined {
     const pool = this.host.table.pool;
+    // RADIUS's Framed-IP-Address: that one or none (in use or outside the pool: INTERNAL_ADDRESS_FAILURE)
+    const granted = saId === undefined ? undefined : this.grantedAddress.get(saId);
+    if (granted !== undefined) {
+      this.grantedAddress.delete(saId!);
+      if (pool.reserve(granted, user)) return granted;
+      this.host.sink.log(logEvent('warn', 'ikev2.address-conflict', { user, address: granted, from: 'radius' }));
+      return undefined;
+    }
     const u = this.host.lookup(user);
     if (u?.staticAddress) return pool.reserve(u.staticAddress, user) ? u.staticAddress : undefined;
     return pool.allocate(user, requested !== undefined && pool.isFreeDynamic(requested) ? requested : undefined);
@@ -127,6 +143,13 @@ export class Ikev2Sessions {
 
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
     this.apply(this.responder.receive(msg, from, to, now), now);
+    this.due = this.responder.nextDeadline();
+  }
+
+  /** RADIUS's answer for the pending EAP-MSCHAPv2 Response of IKE SA `saId`. */
+  eapResult(saId: string, verdict: EapVerdict, now: number): void {
+    if (verdict.kind === 'accept' && verdict.address !== undefined) this.grantedAddress.set(saId, verdict.address);
+    this.apply(this.responder.eapResult(saId, verdict, now), now);
     this.due = this.responder.nextDeadline();
   }
 
@@ -258,6 +281,8 @@ export class Ikev2Sessions {
         }
         case 'ikev2-sa-gone': {
           this.pendingChildren.delete(o.id);
+          this.grantedAddress.delete(o.id);
+          h.remoteAuth?.endedEap?.(o.id);
           const s = this.bySa.get(o.id);
           if (s) this.end(s, s.endReason ?? `ikev2 ${o.reason}`, now);
           h.sink.event({ type: 'ike.sa.down', fields: { id: o.id, peer: endpointText(o.peer), reason: o.reason } });

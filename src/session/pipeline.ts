@@ -27,7 +27,7 @@ import { MinHeap } from './heap.js';
 import { Lineages, type Lineage, type Route } from './lineage.js';
 import { Ikev2Sessions, peekMajorVersion, type Ikev2Options } from './ikev2.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
-import type { RemoteAuthPort, RemoteVerdict } from './remote-auth.js';
+import type { EapVerdict, RemoteAuthPort, RemoteVerdict } from './remote-auth.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
 
 /** What the pipeline needs of the user store (src/daemon's UserStore has this shape). */
@@ -215,6 +215,7 @@ export class Pipeline {
               this.udp.sendIke(from, to, data);
             },
             ...(opts.random ? { random: opts.random } : {}),
+            ...(opts.remoteAuth ? { remoteAuth: opts.remoteAuth } : {}),
           },
           opts.ikev2,
           { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax },
@@ -355,6 +356,12 @@ export class Pipeline {
   }
 
   // ------------------------------------------------------------ operations
+
+  /** RADIUS's answer for an IKEv2 login (EAP-MSCHAPv2 of IKE SA `saId`); ignored once the SA is gone. */
+  eapResult(saId: string, verdict: EapVerdict, now: number): void {
+    this.guard('eap-result', now, () => this.v2?.eapResult(saId, verdict, now));
+    this.flush(now);
+  }
 
   /** The remote verifier's answer for a session's pending login (RADIUS); ignored once the session is gone. */
   authResult(handle: SessionHandle, verdict: RemoteVerdict, now: number): void {

@@ -5,10 +5,17 @@
  * answer back (src/daemon/radius-host.ts).
  */
 import type { Endpoint } from '../core/sa.js';
+import type { EapRemoteAttempt } from '../ikev2/index.js';
 import type { RemoteAttempt, RemoteVerdict } from '../ppp/auth.js';
 import type { SessionHandle } from './table.js';
 
-export type { RemoteAttempt, RemoteVerdict };
+export type { EapRemoteAttempt, RemoteAttempt, RemoteVerdict };
+
+/** The answer for IKEv2's EAP-MSCHAPv2: the Success String, the MSK (from the MPPE keys) and the address RADIUS gave. */
+export type EapVerdict =
+  | { kind: 'accept'; success: string; msk: Buffer; address?: string }
+  | { kind: 'reject'; reason: string }
+  | { kind: 'unavailable'; reason: string };
 
 export interface RemoteAuthPort {
   /**
@@ -20,4 +27,11 @@ export interface RemoteAuthPort {
   ended(handle: SessionHandle): void;
   /** Check the users file when no verifier answers. */
   readonly localFallback: boolean;
+  /**
+   * IKEv2: an EAP-MSCHAPv2 Response of the IKE SA `saId` (no session exists before the
+   * login); the answer goes to Pipeline.eapResult(saId, ...).
+   */
+  requestEap?(saId: string, attempt: EapRemoteAttempt, who: { peer: Endpoint }): void;
+  /** The IKE SA is gone: forget what was asked for it. */
+  endedEap?(saId: string): void;
 }

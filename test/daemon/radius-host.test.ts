@@ -18,8 +18,9 @@ import { monotonicClock } from '../../src/core/clock.js';
 import type { LogEvent } from '../../src/core/log.js';
 import type { RadiusConfig } from '../../src/daemon/config.js';
 import { RadiusHost, type RadiusPipeline } from '../../src/daemon/radius-host.js';
-import { generateAuthenticatorResponse, generateNTResponse } from '../../src/ppp/mschapv2.js';
-import { SessionTable, type EndedSession, type RemoteAttempt, type RemoteVerdict, type SessionHandle } from '../../src/session/index.js';
+import { generateAuthenticatorResponse, generateNTResponse, hashNtPasswordHash, ntPasswordHash } from '../../src/ppp/mschapv2.js';
+import { eapMschapv2Msk } from '../../src/core/mschap/mppe.js';
+import { SessionTable, type EapVerdict, type EndedSession, type RemoteAttempt, type RemoteVerdict, type SessionHandle } from '../../src/session/index.js';
 import { freeradiusUnavailable, startFreeRadius, type FreeRadius } from '../radius/freeradius.js';
 
 const SECRET = 'testing123-l2tpsec-host';
@@ -35,6 +36,10 @@ const timer = {
 class FakePipeline implements RadiusPipeline {
   readonly table = new SessionTable('10.40.0.0/24', { perUser: 0 });
   readonly verdicts: Array<{ handle: SessionHandle; verdict: RemoteVerdict }> = [];
+  readonly eap: Array<{ saId: string; verdict: EapVerdict }> = [];
+  eapResult(saId: string, verdict: EapVerdict): void {
+    this.eap.push({ saId, verdict });
+  }
   readonly disconnected: string[] = [];
   private waiters: Array<() => void> = [];
   authResult(handle: SessionHandle, verdict: RemoteVerdict): void {
@@ -160,6 +165,28 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `RADIUS host (SKIPPED: 
     expect(st[0]!.counters['responses.reject']).toBe(1);
     expect(fr.log()).toMatch(/NAS-Identifier = "vpn-test"/);
     expect(fr.log()).toMatch(/Calling-Station-Id = "192\.0\.2\.5:4500"/);
+  }, 30_000);
+
+  it('IKEv2 EAP-MSCHAPv2: the Accept gives the Success String, the address and the MSK from the MPPE keys (the one the client derives)', async () => {
+    const p = new FakePipeline();
+    const h = await host(config([{ authPort: fr.authPort, acctPort: fr.acctPort }]), p);
+    const good = attempt('alice', 'correct horse battery');
+    if (good.attempt.method !== 'mschapv2') throw new Error('unreachable');
+    const { method: _m, ...eap } = good.attempt;
+    h.requestEap('sa-1', eap, { peer: { address: '192.0.2.9', port: 4500 } });
+    expect(await until(() => p.eap.length === 1, 10_000)).toBe(true);
+    const v = p.eap[0]!.verdict;
+    expect(v.kind).toBe('accept');
+    if (v.kind !== 'accept') return;
+    expect(v.success.startsWith(good.expectS)).toBe(true);
+    expect(v.address).toBe('10.40.0.77');
+    expect(v.msk.equals(eapMschapv2Msk(hashNtPasswordHash(ntPasswordHash('correct horse battery')), eap.ntResponse))).toBe(true);
+    const bad = attempt('alice', 'nope');
+    if (bad.attempt.method !== 'mschapv2') throw new Error('unreachable');
+    const { method: _b, ...eapBad } = bad.attempt;
+    h.requestEap('sa-2', eapBad, { peer: { address: '192.0.2.9', port: 4500 } });
+    expect(await until(() => p.eap.length === 2, 10_000)).toBe(true);
+    expect(p.eap[1]!.verdict.kind).toBe('reject');
   }, 30_000);
 
   it('failover: the first server silent, the second answers; status shows the first dead with its timeouts', async () => {
