@@ -187,6 +187,12 @@ export interface Scenario {
   knownFailures?: string[];
   /** Two-VM topologies: the second VM runs this profile instead (e.g. an IKEv2 client beside an L2TP one). */
   secondProfile?: ProfileName;
+  /**
+   * RADIUS (test/interop/radius.ts): the server checks passwords with and accounts to a
+   * FreeRADIUS the harness starts in the server namespace; after the stages the RADIUS
+   * checks (its address, Start, radclient's Disconnect-Request, the Stop's bytes).
+   */
+  radius?: boolean;
   /** Part of the default (CI) set. */
   ci: boolean;
 }
@@ -274,6 +280,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-rekey', profile: 'ikev2-android', tweak: { ikeRekeyTime: 25, childRekeyTime: 15, childLifeTime: 40 }, topology: 'direct', expect: 'http', rekeyWaitS: 35, ci: true },
   // negative: a client that does not trust the server's CA refuses its certificate itself: no IKE SA, nobody logged in (~9 s)
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
+  // RADIUS: FreeRADIUS (in the server namespace) decides the login and gives the address; Start, Disconnect-Request, Stop with the bytes
+  { name: 'radius', profile: 'seed', topology: 'direct', expect: 'http', radius: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {

@@ -45,6 +45,9 @@ export interface FreeRadiusOptions {
    * (FreeRADIUS before 3.2.5 sends none with MS-CHAP). False shows the default.
    */
   messageAuthenticator: boolean;
+  /** Run inside this network namespace (`ip netns exec`), on `port` and port + 1 there (default 1812). */
+  netns?: string;
+  port?: number;
 }
 
 export interface FreeRadius {
@@ -213,10 +216,14 @@ export async function startFreeRadius(o: FreeRadiusOptions): Promise<FreeRadius>
   let child: ChildProcess | undefined;
   let output = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePortPair();
+    // a namespace of the test's own has every port free: the fixed pair, no probing on the host
+    const port = o.netns ? (o.port ?? 1812) : await freePortPair();
     writeFileSync(join(dir, 'radiusd.conf'), radiusdConf(dir, port, o));
     output = '';
-    child = spawn(FREERADIUS!, ['-X', '-d', dir, '-n', 'radiusd'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['-X', '-d', dir, '-n', 'radiusd'];
+    child = o.netns
+      ? spawn('ip', ['netns', 'exec', o.netns, FREERADIUS!, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(FREERADIUS!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const c = child;
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 15_000);
@@ -250,7 +257,7 @@ export async function startFreeRadius(o: FreeRadiusOptions): Promise<FreeRadius>
     }
     await stopChild(c);
     // a port taken between our check and FreeRADIUS's bind: try another pair; anything else is fatal
-    if (!/Address already in use|Failed binding/i.test(output)) break;
+    if (o.netns || !/Address already in use|Failed binding/i.test(output)) break;
   }
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`FreeRADIUS did not start:\n${output.slice(-4000)}`);
