@@ -3,7 +3,7 @@
  * harness in the server namespace (a config written here, test/radius/freeradius.ts;
  * the users with their passwords and a Framed-IP-Address; the README's one line that
  * puts a Message-Authenticator in 3.2.1's replies) and accounts there. After the
- * client's stages: its address is the one RADIUS gave, `status` shows the server, the
+ * client's stages (L2TP/IPsec, or IKEv2 with EAP-MSCHAPv2 in `ikev2-radius`): its address is the one RADIUS gave, `status` shows the server, the
  * detail file has the Start, radclient's Disconnect-Request ends the session (the
  * client's pppd sees the hang-up), and the Stop carries byte counts equal to the
  * server's history entry and at least what the client fetched.
@@ -14,6 +14,7 @@ import { checks, guestJob, readIf, SMALL, type Client, type Ctx } from './attemp
 import * as g from './guest.js';
 import { statusJson } from './operate.js';
 import { cli, type ServerSetup } from './server.js';
+import { profileOf } from './scenarios.js';
 import { run, sleep } from './util.js';
 import { startFreeRadius, type FreeRadius } from '../radius/freeradius.js';
 
@@ -56,12 +57,15 @@ export async function radiusChecks(ctx: Ctx, c: Client, fr: FreeRadius, dir: str
   const s = ctx.server;
   const user = c.user.name;
   const { fails, check } = checks(ctx, 'radius');
+  // an IKEv2 client (EAP-MSCHAPv2 through RADIUS) or an L2TP/IPsec one (PPP MS-CHAPv2)
+  const v2 = profileOf(ctx.scenario.profile).kind === 'ikev2';
   writeFileSync(join(dir, 'freeradius-1.log'), fr.log());
 
   // 1. The login went through RADIUS: its Access-Accept, and the address it gave is the client's.
   check(/Sent Access-Accept/.test(fr.log()) && new RegExp(`User-Name = "${user}"`).test(fr.log()), 'FreeRADIUS accepted the login', 'Access-Accept in its log');
   const ipup = (readIf(join(c.hdir, 'ipup.txt')).trim().split('\n').at(-1) ?? '').split(' ');
-  check(ipup[1] === RADIUS_ADDRESS, 'Framed-IP-Address is the client\'s address', `client's pppd ${String(ipup[1])}, RADIUS gave ${RADIUS_ADDRESS}`);
+  const got = v2 ? c.vip : ipup[1];
+  check(got === RADIUS_ADDRESS, 'Framed-IP-Address is the client\'s address', `client's ${v2 ? 'virtual IP' : 'pppd'} ${String(got)}, RADIUS gave ${RADIUS_ADDRESS}`);
 
   // 2. status shows the RADIUS server alive with the accept.
   const st = await cli(s, ['status', '--json']);
@@ -86,8 +90,10 @@ export async function radiusChecks(ctx: Ctx, c: Client, fr: FreeRadius, dir: str
   if (!acctId) return fails;
 
   // 4. A second fetch, so the session carries at least 2 x 64 KiB towards the client.
-  await guestJob(ctx, c, 'http-radius', g.httpJob(c.gdir, SMALL, 60, 'curl-radius.txt'), 80);
-  const h = g.httpOk(readIf(join(c.hdir, 'curl-radius.txt')), readIf(join(c.hdir, 'http-route.txt')), ctx.www.smallSha);
+  await guestJob(ctx, c, 'http-radius', v2 ? g.ikev2HttpJob(c.gdir, SMALL, 60, 'curl-radius.txt') : g.httpJob(c.gdir, SMALL, 60, 'curl-radius.txt'), 80);
+  const curl = readIf(join(c.hdir, 'curl-radius.txt'));
+  const route = readIf(join(c.hdir, 'http-route.txt'));
+  const h = v2 ? g.ikev2HttpOk(curl, route, ctx.www.smallSha, c.vip ?? '') : g.httpOk(curl, route, ctx.www.smallSha);
   check(h.ok, 'second fetch', h.detail);
 
   // 5. radclient's Disconnect-Request (inside the server namespace) ends the session.
@@ -101,9 +107,19 @@ export async function radiusChecks(ctx: Ctx, c: Client, fr: FreeRadius, dir: str
   });
   writeFileSync(join(dir, 'radclient.txt'), d.stdout + d.stderr);
   check(/Received Disconnect-ACK/.test(d.stdout + d.stderr), 'radclient Disconnect-Request: ACK', (d.stdout + d.stderr).split('\n').find((l) => /Received|No reply|Error/i.test(l))?.trim() ?? 'no answer');
-  await guestJob(ctx, c, 'hangup-radius', g.hangupWaitJob(c.gdir, 30), 60);
-  const pppd = readIf(join(c.hdir, 'hangup-pppd.txt'));
-  check(/LCP terminated by peer/i.test(pppd), 'client pppd reports the hang-up', (pppd.trim().split('\n').find((l) => /terminated/i.test(l)) ?? 'nothing in pppd.log').trim());
+  if (v2) {
+    // the server deletes the IKE SA: charon logs the Delete
+    let line: string | undefined;
+    for (let i = 0; i < 60 && !line; i++) {
+      line = readIf(join(c.hdir, 'charon.log')).split('\n').find((l) => /received DELETE for IKE_SA/i.test(l));
+      if (!line) await sleep(500);
+    }
+    check(line !== undefined, 'client charon gets the Delete of its IKE SA', line?.trim() ?? 'no DELETE for IKE_SA in charon.log within 30 s');
+  } else {
+    await guestJob(ctx, c, 'hangup-radius', g.hangupWaitJob(c.gdir, 30), 60);
+    const pppd = readIf(join(c.hdir, 'hangup-pppd.txt'));
+    check(/LCP terminated by peer/i.test(pppd), 'client pppd reports the hang-up', (pppd.trim().split('\n').find((l) => /terminated/i.test(l)) ?? 'nothing in pppd.log').trim());
+  }
 
   // 6. The Stop: Admin-Reset, and the bytes of the history entry (what the server forwarded), at least what was fetched.
   let stop: string | undefined;

@@ -282,6 +282,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-untrusted-ca', profile: 'ikev2-android', tweak: { untrustedCa: true }, topology: 'direct', expect: 'ike-request', mustNotReach: 'ike-sa', ci: true },
   // RADIUS: FreeRADIUS (in the server namespace) decides the login and gives the address; Start, Disconnect-Request, Stop with the bytes
   { name: 'radius', profile: 'seed', topology: 'direct', expect: 'http', radius: true, ci: false },
+  // the same for an IKEv2 client: EAP-MSCHAPv2 through RADIUS (its MSK from the MPPE keys), the virtual IP from RADIUS, Disconnect-Request = IKE SA Delete
+  { name: 'ikev2-radius', profile: 'ikev2-android', topology: 'direct', expect: 'http', radius: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
