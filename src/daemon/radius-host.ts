@@ -12,13 +12,9 @@ import {
   CODE,
   DynAuthServer,
   ERROR_CAUSE,
-  getAll,
-  getInteger,
-  getText,
   msChapV2AccessRequest,
   nasAttributes,
   newAcctSessionId,
-  parseMsChapV2Result,
   RadiusClient,
   terminateCause,
   type AccountingSession,
@@ -35,6 +31,7 @@ import type { EapRemoteAttempt, EapVerdict, EndedSession, PipelineEvent, RemoteA
 import type { RadiusConfig } from './config.js';
 import type { RadiusServerInfo } from './control-types.js';
 import { AcctSpool, type SpooledRequest } from './radius-spool.js';
+import { eapVerdict, pppVerdict, type Granted } from './radius-verdicts.js';
 
 /**
  * The daemon's RADIUS side: the sans-I/O client (src/radius) wired to a UDP socket,
@@ -93,12 +90,6 @@ interface Accounted {
   nextInterim: number | undefined;
 }
 
-/** What an Access-Accept granted that accounting needs later. */
-interface Granted {
-  classes: Buffer[];
-  interim?: number;
-  authentic: 'radius' | 'local';
-}
 
 export class RadiusHost implements RemoteAuthPort {
   readonly localFallback: boolean;
@@ -309,68 +300,26 @@ export class RadiusHost implements RemoteAuthPort {
 
   private onEapResult(saId: string, attempt: EapRemoteAttempt, result: RadiusResult): void {
     this.askOfSa.delete(saId);
-    if (result.kind === 'accept' || result.kind === 'reject' || result.kind === 'challenge') this.counters.inc(`auth.${result.kind}`);
-    const r = parseMsChapV2Result(result, attempt.ident);
-    let verdict: EapVerdict;
-    if (r.ok) {
-      if (!r.sendKey || !r.recvKey || r.sendKey.length < 16 || r.recvKey.length < 16) {
-        verdict = { kind: 'reject', reason: `Access-Accept from ${result.kind === 'accept' ? result.server : '?'} without MS-MPPE keys (the EAP MSK)` };
-      } else {
-        // the EAP-MSCHAPv2 MSK: the server's receive key, its send key, 32 zero octets (src/core/mschap/mppe.ts)
-        const msk = Buffer.concat([r.recvKey.subarray(0, 16), r.sendKey.subarray(0, 16), Buffer.alloc(32)]);
-        verdict = { kind: 'accept', success: r.success, msk, ...(r.framedIpAddress !== undefined ? { address: r.framedIpAddress } : {}) };
-        this.grantedSa.set(saId, { classes: r.classes, authentic: 'radius', ...(r.acctInterimInterval !== undefined ? { interim: r.acctInterimInterval } : {}) });
-      }
-    } else verdict = r.rejected ? { kind: 'reject', reason: r.reason } : { kind: 'unavailable', reason: r.reason };
-    if (verdict.kind === 'unavailable') {
-      this.counters.inc('auth.unavailable');
-      if (this.localFallback) this.grantedSa.set(saId, { classes: [], authentic: 'local' });
-    }
+    this.countResult(result);
+    const { verdict, granted } = eapVerdict(attempt, result);
+    if (granted) this.grantedSa.set(saId, granted);
+    if (verdict.kind === 'unavailable' && this.localFallback) this.grantedSa.set(saId, { classes: [], authentic: 'local' });
     this.pipeline?.eapResult(saId, verdict, this.now());
     this.o.afterInput?.();
   }
 
   private onAuthResult(ask: { session: SessionHandle; attempt: RemoteAttempt }, result: RadiusResult): void {
     if (this.askOf.get(ask.session) !== undefined) this.askOf.delete(ask.session);
-    let verdict: RemoteVerdict;
-    if (result.kind === 'accept' || result.kind === 'reject' || result.kind === 'challenge') this.counters.inc(`auth.${result.kind}`);
-    if (ask.attempt.method === 'mschapv2') {
-      const r = parseMsChapV2Result(result, ask.attempt.ident);
-      if (r.ok) {
-        verdict = {
-          kind: 'accept',
-          success: r.success,
-          grant: {
-            ...(r.framedIpAddress !== undefined ? { address: r.framedIpAddress } : {}),
-            ...(r.sessionTimeout !== undefined ? { sessionTimeout: r.sessionTimeout } : {}),
-            ...(r.idleTimeout !== undefined ? { idleTimeout: r.idleTimeout } : {}),
-          },
-        };
-        this.granted.set(ask.session, { classes: r.classes, authentic: 'radius', ...(r.acctInterimInterval !== undefined ? { interim: r.acctInterimInterval } : {}) });
-      } else verdict = r.rejected ? { kind: 'reject', reason: r.reason } : { kind: 'unavailable', reason: r.reason };
-    } else if (result.kind === 'accept') {
-      const a = result.attributes;
-      const ip = getText(a, 'Framed-IP-Address');
-      const st = getInteger(a, 'Session-Timeout');
-      const it = getInteger(a, 'Idle-Timeout');
-      const ai = getInteger(a, 'Acct-Interim-Interval');
-      verdict = {
-        kind: 'accept',
-        grant: {
-          ...(ip !== undefined && ip !== '255.255.255.254' && ip !== '255.255.255.255' ? { address: ip } : {}),
-          ...(st !== undefined ? { sessionTimeout: st } : {}),
-          ...(it !== undefined ? { idleTimeout: it } : {}),
-        },
-      };
-      this.granted.set(ask.session, { classes: getAll(a, 'Class').map((c) => Buffer.from(c as Uint8Array)), authentic: 'radius', ...(ai !== undefined ? { interim: ai } : {}) });
-    } else if (result.kind === 'reject' || result.kind === 'challenge' || result.kind === 'invalid') {
-      verdict = { kind: 'reject', reason: result.kind === 'invalid' ? result.reason : `Access-${result.kind === 'reject' ? 'Reject' : 'Challenge'} from ${result.server}` };
-    } else verdict = { kind: 'unavailable', reason: result.kind === 'timeout' ? `no RADIUS server answered (${result.servers.join(', ')})` : 'too many RADIUS requests outstanding' };
-    if (verdict.kind === 'unavailable') {
-      this.counters.inc('auth.unavailable');
-      if (this.localFallback) this.granted.set(ask.session, { classes: [], authentic: 'local' });
-    }
+    this.countResult(result);
+    const { verdict, granted } = pppVerdict(ask.attempt, result);
+    if (granted) this.granted.set(ask.session, granted);
+    if (verdict.kind === 'unavailable' && this.localFallback) this.granted.set(ask.session, { classes: [], authentic: 'local' });
     this.deliver(ask.session, verdict);
+  }
+
+  private countResult(result: RadiusResult): void {
+    if (result.kind === 'accept' || result.kind === 'reject' || result.kind === 'challenge') this.counters.inc(`auth.${result.kind}`);
+    else if (result.kind === 'timeout' || result.kind === 'overload') this.counters.inc('auth.unavailable');
   }
 
   private deliver(session: SessionHandle, verdict: RemoteVerdict): void {
