@@ -35,6 +35,8 @@ export interface FreeRadiusUser {
   password: string;
   /** Reply attributes, FreeRADIUS syntax ("Framed-IP-Address = 10.0.0.9"). */
   reply?: string[];
+  /** More check items ("Simultaneous-Use := 1"). */
+  check?: string[];
 }
 
 export interface FreeRadiusOptions {
@@ -45,6 +47,12 @@ export interface FreeRadiusOptions {
    * (FreeRADIUS before 3.2.5 sends none with MS-CHAP). False shows the default.
    */
   messageAuthenticator: boolean;
+  /**
+   * Simultaneous-Use: the radutmp session database, fed by accounting (Start/Stop keyed by
+   * NAS-IP-Address and NAS-Port) and checked after authentication; the NAS type "other"
+   * makes FreeRADIUS trust it without asking the NAS (checkrad).
+   */
+  sessionDb?: boolean;
   /** Run inside this network namespace (`ip netns exec`), on `port` and port + 1 there (default 1812). */
   netns?: string;
   port?: number;
@@ -82,7 +90,7 @@ function canBind(port: number): Promise<boolean> {
 function usersFile(users: FreeRadiusUser[]): string {
   return users
     .map((u) => {
-      const head = `${u.name} Cleartext-Password := "${u.password}"`;
+      const head = [`${u.name} Cleartext-Password := "${u.password}"`, ...(u.check ?? [])].join(', ');
       const reply = (u.reply ?? []).map((r) => `\t${r}`).join(',\n');
       return reply ? `${head}\n${reply}\n` : `${head}\n`;
     })
@@ -145,7 +153,7 @@ thread pool {
 }
 
 client localhost {
-	ipaddr = 127.0.0.1
+	ipaddr = 127.0.0.0/8
 	secret = ${o.secret}
 	require_message_authenticator = yes
 	nas_type = other
@@ -164,7 +172,15 @@ modules {
 	}
 	pap {
 	}
-	detail {
+${o.sessionDb ? `	radutmp {
+		filename = ${dir}/radutmp
+		username = %{User-Name}
+		case_sensitive = yes
+		check_with_nas = no
+		permissions = 0600
+		caller_id = yes
+	}
+` : ''}	detail {
 		filename = ${dir}/radacct/detail
 		escape_filenames = no
 		permissions = 0600
@@ -201,9 +217,10 @@ ${ma}		files
 	}
 	accounting {
 		detail
-	}
+${o.sessionDb ? '\t\tradutmp\n' : ''}	}
+${o.sessionDb ? '\tsession {\n\t\tradutmp\n\t}\n' : ''}
 	post-auth {
-	}
+${o.messageAuthenticator && o.sessionDb ? `\t\tPost-Auth-Type REJECT {\n\t\t\t${README_SETTING}\n\t\t}\n` : ''}	}
 }
 `;
 }
