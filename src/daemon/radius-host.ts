@@ -422,6 +422,12 @@ export class RadiusHost implements RemoteAuthPort {
       return;
     }
     this.counters.inc('acct.undelivered');
+    if (a.spooled && result.kind === 'invalid') {
+      // it cannot be encoded (a spool line from elsewhere): sending it again will not help
+      this.spool.remove(a.spooled);
+      this.o.log(logEvent('error', 'radius.spool.dropped', { reason: result.reason }));
+      return;
+    }
     if (a.spooled) return; // stays in the spool for the next round
     if (!a.spool) return;
     this.spool.add(a.req.attributes, this.wall());
