@@ -50,3 +50,41 @@ describe('accounting spool', () => {
     );
   });
 });
+
+describe('the host and its spool', () => {
+  it('a spooled request that cannot be encoded (an unknown attribute) is dropped and logged, not retried forever', async () => {
+    const { RadiusHost } = await import('../../src/daemon/radius-host.js');
+    const { monotonicClock } = await import('../../src/core/clock.js');
+    const file = join(tempDir('spool-'), 'spool.jsonl');
+    writeFileSync(file, '{"savedAt":1,"attributes":[{"name":"No-Such-Attribute","s":"x"}]}\n{"savedAt":2,"attributes":[{"name":"Acct-Status-Type","i":2},{"name":"Acct-Delay-Time","i":0}]}\n');
+    const logs: LogEvent[] = [];
+    const h = new RadiusHost({
+      cfg: {
+        enabled: true,
+        servers: [{ address: '127.0.0.1', authPort: 9, acctPort: 10, secret: 'a-long-enough-secret' }],
+        nasIdentifier: 'vpn-1',
+        nasIpAddress: '127.0.0.1',
+        timeout: 1,
+        retries: 1,
+        interimInterval: 0,
+        fallbackToUsersFile: false,
+        requireMessageAuthenticator: true,
+        dynauthListen: '',
+        dynauthClients: [],
+        spoolFile: file,
+      },
+      clock: monotonicClock,
+      timer: { set: (fn, ms) => setTimeout(fn, ms), clear: (t) => clearTimeout(t as NodeJS.Timeout) },
+      log: (e) => logs.push(e),
+    });
+    await h.start();
+    try {
+      for (let i = 0; i < 40 && h.spooled !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(h.spooled).toBe(1); // the good one waits for a server; the bad one is gone
+      expect(logs.some((l) => l.event === 'radius.spool.dropped' && String(l.fields['reason']).includes('No-Such-Attribute'))).toBe(true);
+      expect(readFileSync(file, 'utf8')).not.toContain('No-Such-Attribute');
+    } finally {
+      await h.stop(0);
+    }
+  });
+});
