@@ -145,7 +145,7 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `RADIUS host (SKIPPED: 
     await plain?.stop();
   });
 
-  it('MS-CHAPv2 login: Accept with the MS-CHAP2-Success the client can verify and the Framed-IP-Address; a wrong password is a Reject', async () => {
+  it('MS-CHAPv2 login: Accept with the MS-CHAP2-Success the client can verify and the Framed-IP-Address; a wrong password is a Reject; PAP too', async () => {
     const p = new FakePipeline();
     const h = await host(config([{ authPort: fr.authPort, acctPort: fr.acctPort }]), p);
     const good = attempt('alice', 'correct horse battery');
@@ -160,9 +160,16 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `RADIUS host (SKIPPED: 
     const s2 = open(p, 'alice', '');
     h.request(s2.handle, bad.attempt, { peer: { address: '192.0.2.5', port: 4500 }, session: s2.id });
     expect((await p.verdictFor(s2.handle)).kind).toBe('reject');
+    // PAP (when ppp.auth allows it): User-Password hidden with the secret
+    const s3 = open(p, 'bob', '');
+    h.request(s3.handle, { method: 'pap', userName: 'bob', password: Buffer.from('bob password 123') }, { peer: { address: '192.0.2.5', port: 4500 }, session: s3.id });
+    expect(await p.verdictFor(s3.handle)).toEqual({ kind: 'accept', grant: {} });
+    const s4 = open(p, 'bob', '');
+    h.request(s4.handle, { method: 'pap', userName: 'bob', password: Buffer.from('not it') }, { peer: { address: '192.0.2.5', port: 4500 }, session: s4.id });
+    expect((await p.verdictFor(s4.handle)).kind).toBe('reject');
     const st = h.status();
-    expect(st[0]!.counters['responses.accept']).toBe(1);
-    expect(st[0]!.counters['responses.reject']).toBe(1);
+    expect(st[0]!.counters['responses.accept']).toBe(2);
+    expect(st[0]!.counters['responses.reject']).toBe(2);
     expect(fr.log()).toMatch(/NAS-Identifier = "vpn-test"/);
     expect(fr.log()).toMatch(/Calling-Station-Id = "192\.0\.2\.5:4500"/);
   }, 30_000);
