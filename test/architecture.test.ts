@@ -22,8 +22,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   io: ['core'],
   session: ['core', 'ike', 'ikev2', 'esp', 'l2tp', 'ppp', 'nat'],
   cli: ['daemon'],
-  // the host reaches the protocols only through the pipeline (ppp: the users file's NT hashes)
-  daemon: ['core', 'session', 'ppp', 'io'],
+  // the host reaches the protocols only through the pipeline (ppp: the users file's NT hashes;
+  // radius: the RADIUS client, a host-side service, not a protocol of the packet path)
+  daemon: ['core', 'session', 'ppp', 'io', 'radius'],
 };
 
 function files(dir: string): string[] {

@@ -11,6 +11,14 @@ export function formatStatus(s: StatusInfo): string {
   lines.push(`  ike sas: ${s.ikeSas}, sessions: ${s.sessions.length}, users: ${s.users}`);
   lines.push(`  uptime: ${humanDuration(s.uptime)}`);
   if (s.counters) lines.push(...counterLines(s.counters));
+  if (s.radius) {
+    for (const r of s.radius.servers) {
+      lines.push(
+        `  radius ${r.name} (acct ${r.acctPort}): ${r.state}, ${r.requests} requests (${r.retransmissions} retransmitted, ${r.timeouts} timed out), ${r.accepts} accepted, ${r.rejects} rejected, ${r.accounted} accounted, ${r.drops} replies dropped${r.outstanding > 0 ? `, ${r.outstanding} in flight` : ''}`,
+      );
+    }
+    if (s.radius.spooled > 0) lines.push(`  radius accounting spooled: ${s.radius.spooled} (sent when a server answers)`);
+  }
   for (const x of s.sessions) {
     lines.push('');
     lines.push(`session: ${x.id}`);

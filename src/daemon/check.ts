@@ -175,6 +175,21 @@ export function limitsProblems(cfg: Config, keyLine: (key: string) => number | u
   return out;
 }
 
+/** [radius] settings that work but weaken something: each a warning naming its key. */
+export function radiusProblems(cfg: Config, keyLine: (key: string) => number | undefined): Problem[] {
+  const r = cfg.radius;
+  if (!r.enabled) return [];
+  const out: Problem[] = [];
+  const warn = (key: string, message: string): void => void out.push({ severity: 'warning', file: cfg.file, line: keyLine(key), key, message });
+  if (!r.requireMessageAuthenticator)
+    warn('radius.require_message_authenticator', 'false: Access-Accept/Reject without Message-Authenticator are accepted, which reopens BlastRADIUS (CVE-2024-3596); configure the RADIUS server to send it (README "RADIUS")');
+  r.servers.forEach((s, i) => {
+    if (s.secret && [...s.secret].length < 16) warn('radius.servers', `server ${i + 1} (${s.address}): a shared secret of ${[...s.secret].length} characters is guessable offline from one captured request (use 16+ random characters)`);
+  });
+  if (r.fallbackToUsersFile) warn('radius.fallback_to_users_file', 'true: when no RADIUS server answers, the local users file decides (and accounting is spooled)');
+  return out;
+}
+
 /** A DNS server inside the pool answers only if it is the server's tunnel address (and even then only with a resolver there). */
 export function dnsProblems(cfg: Config, line: number | undefined): Problem[] {
   const pool = parseCidr(cfg.ppp.pool);
@@ -221,13 +236,17 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
     }
     problems.push(...limitsProblems(config, keyLine));
     problems.push(...ikev2Problems(config, env));
+    problems.push(...radiusProblems(config, keyLine));
+    // with RADIUS and no fallback the users file is not used for logins
+    const usersNeeded = !config.radius.enabled || config.radius.fallbackToUsersFile;
     let usersText: string | undefined;
     try {
       usersText = env.readFile(config.ppp.usersFile);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      problems.push({
-        severity: code === 'ENOENT' ? 'warning' : 'error',
+      if (code === 'ENOENT' && !usersNeeded) usersText = undefined;
+      else problems.push({
+        severity: code === 'ENOENT' || !usersNeeded ? 'warning' : 'error',
         file: config.ppp.usersFile,
         line: undefined,
         key: undefined,
@@ -239,7 +258,7 @@ export function checkConfig(text: string, file: string, env: CheckEnv): CheckRes
       problems.push(...u.problems);
       problems.push(...staticAddressProblems(config, u.store, usersText));
       users = u.store.reduce((n, s) => n + s.size, 0);
-      if (users === 0 && u.problems.length === 0) problems.push({ severity: 'warning', file: config.ppp.usersFile, line: undefined, key: undefined, message: 'no users: nobody can log in' });
+      if (users === 0 && u.problems.length === 0 && usersNeeded) problems.push({ severity: 'warning', file: config.ppp.usersFile, line: undefined, key: undefined, message: 'no users: nobody can log in' });
     }
   }
   const errors = problems.filter((p) => p.severity === 'error').length;

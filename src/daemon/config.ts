@@ -75,6 +75,29 @@ export interface Config {
     localId: string;
     allowModp1024: boolean;
   };
+  /** RADIUS (README "RADIUS"): on when servers are listed; secrets read from their files. */
+  radius: RadiusConfig;
+}
+
+export interface RadiusConfig {
+  enabled: boolean;
+  servers: Array<{ address: string; authPort: number; acctPort: number; secret: string }>;
+  nasIdentifier: string;
+  /** '' = server.listen unless that is 0.0.0.0 (then none is sent). */
+  nasIpAddress: string;
+  /** Seconds before the first retransmission (doubled on each). */
+  timeout: number;
+  /** Transmissions to one server before the next is tried. */
+  retries: number;
+  /** Seconds between Interim-Updates when RADIUS sends no Acct-Interim-Interval; 0 = none unless RADIUS asks. */
+  interimInterval: number;
+  fallbackToUsersFile: boolean;
+  requireMessageAuthenticator: boolean;
+  /** "address:port" of the RFC 5176 listener; '' = off. */
+  dynauthListen: string;
+  dynauthClients: Array<{ address: string; secret: string }>;
+  /** Accounting-Requests not yet delivered (absolute path). */
+  spoolFile: string;
 }
 
 export class ConfigError extends Error {
@@ -242,6 +265,72 @@ const rawSchema = z.strictObject({
     local_id: str('').refine((v) => v === '' || isIPv4(v) || /^[A-Za-z0-9_.-]{1,253}$/.test(v), { error: 'an IPv4 address or a host name' }),
     allow_modp1024: bool(true),
   }),
+  radius: section('radius', {
+    servers: z
+      .array(
+        z.strictObject(
+          {
+            address: strType().refine(isIPv4, { error: (i) => `address: not an IPv4 address: ${JSON.stringify(i.input)}` }),
+            auth_port: int(1812, 1, 65535),
+            acct_port: int(1813, 1, 65535),
+            secret: str(''),
+            secret_file: str(''),
+          },
+          { error: (i) => (i.code === 'invalid_type' ? 'each server is a table: { address = "...", secret = "..." }' : undefined) },
+        ),
+        { error: (i) => `must be a list of tables, got ${describe(i.input)}` },
+      )
+      .default([])
+      .superRefine((list, ctx) => {
+        list.forEach((s, i) => {
+          if (s.secret && s.secret_file) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): set either secret or secret_file, not both` });
+          else if (!s.secret && !s.secret_file) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): a shared secret is required (secret = "..." or secret_file = "path")` });
+          if (s.auth_port === s.acct_port) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): auth_port and acct_port must differ` });
+          for (let j = 0; j < i; j++) {
+            const o = list[j]!;
+            if (o.address === s.address && (o.auth_port === s.auth_port || o.acct_port === s.acct_port || o.auth_port === s.acct_port || o.acct_port === s.auth_port))
+              ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}) uses a port of server ${j + 1}` });
+          }
+        });
+      }),
+    nas_identifier: str('').refine((v) => v.length <= 253, { error: 'at most 253 characters' }),
+    nas_ip_address: str('').refine((v) => v === '' || isIPv4(v), { error: (i) => `not an IPv4 address: ${JSON.stringify(i.input)}` }),
+    timeout: int(3, 1, 60),
+    retries: int(3, 1, 10),
+    interim_interval: int(0, 0, 86400).refine((v) => v === 0 || v >= 60, { error: '0 (only when RADIUS asks) or at least 60 seconds' }),
+    fallback_to_users_file: bool(false),
+    require_message_authenticator: bool(true),
+    dynauth_listen: str('').superRefine((v, ctx) => {
+      if (!v) return;
+      const m = /^(.+):(\d{1,5})$/.exec(v);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) ctx.addIssue({ code: 'custom', message: `"address:port" (RFC 5176 uses 3799), got ${JSON.stringify(v)}` });
+      else if (!isIPv4(m[1]!)) ctx.addIssue({ code: 'custom', message: `not an IPv4 address: ${JSON.stringify(m[1])}` });
+    }),
+    dynauth_clients: z
+      .array(
+        z.strictObject(
+          {
+            address: strType().refine(isIPv4, { error: (i) => `address: not an IPv4 address: ${JSON.stringify(i.input)}` }),
+            secret: str(''),
+            secret_file: str(''),
+          },
+          { error: (i) => (i.code === 'invalid_type' ? 'each client is a table: { address = "...", secret = "..." }' : undefined) },
+        ),
+        { error: (i) => `must be a list of tables, got ${describe(i.input)}` },
+      )
+      .default([])
+      .superRefine((list, ctx) => {
+        list.forEach((c, i) => {
+          if (c.secret && c.secret_file) ctx.addIssue({ code: 'custom', message: `client ${i + 1} (${c.address}): set either secret or secret_file, not both` });
+          else if (!c.secret && !c.secret_file) ctx.addIssue({ code: 'custom', message: `client ${i + 1} (${c.address}): a shared secret is required (secret = "..." or secret_file = "path")` });
+        });
+      }),
+    spool_file: str(''),
+  }).superRefine((r, ctx) => {
+    if (r.servers.length === 0 && (r.dynauth_listen || r.dynauth_clients.length > 0)) ctx.addIssue({ code: 'custom', path: ['servers'], message: 'dynauth needs RADIUS servers listed' });
+    if (r.dynauth_listen && r.dynauth_clients.length === 0) ctx.addIssue({ code: 'custom', path: ['dynauth_clients'], message: 'dynauth_listen is set: list the clients allowed to send Disconnect-Request' });
+  }),
 });
 
 type Raw = z.output<typeof rawSchema>;
@@ -292,6 +381,22 @@ function toConfig(r: Raw, file: string, dir: string | undefined): Config {
       privateKey: at(r.ikev2.private_key),
       localId: r.ikev2.local_id,
       allowModp1024: r.ikev2.allow_modp1024,
+    },
+    radius: {
+      enabled: r.radius.servers.length > 0,
+      // secrets from secret_file are read by validateConfig
+      servers: r.radius.servers.map((s) => ({ address: s.address, authPort: s.auth_port, acctPort: s.acct_port, secret: s.secret })),
+      nasIdentifier: r.radius.nas_identifier || r.server.hostname,
+      nasIpAddress: r.radius.nas_ip_address || (r.server.listen === '0.0.0.0' ? '' : r.server.listen),
+      timeout: r.radius.timeout,
+      retries: r.radius.retries,
+      interimInterval: r.radius.interim_interval,
+      fallbackToUsersFile: r.radius.fallback_to_users_file,
+      requireMessageAuthenticator: r.radius.require_message_authenticator,
+      dynauthListen: r.radius.dynauth_listen,
+      dynauthClients: r.radius.dynauth_clients.map((c) => ({ address: c.address, secret: c.secret })),
+      // beside the history file unless set
+      spoolFile: r.radius.spool_file ? at(r.radius.spool_file) : dir === undefined ? 'radius-spool.jsonl' : resolve(dirname(usersFile), 'radius-spool.jsonl'),
     },
   };
 }
@@ -391,6 +496,24 @@ export function validateConfig(text: string, file: string): { config: Config | u
     if (!psk && !problems.some((p) => p.key === 'ipsec.psk_file')) fail('ipsec.psk', 'a pre-shared key is required (psk = "..." or psk_file = "path")');
     const config = toConfig(r.data, absFile, dir);
     config.ipsec.psk = psk;
+    // RADIUS shared secrets: inline or from a file each
+    const readSecret = (file: string, key: string, who: string): string => {
+      const p = isAbsolute(file) ? file : resolve(dir, file);
+      try {
+        const v = readFileSync(p, 'utf8').replace(/\r?\n$/, '');
+        if (!v) fail(key, `${who}: ${p} is empty`);
+        return v;
+      } catch (e) {
+        fail(key, `${who}: cannot read ${p}: ${(e as Error).message}`);
+        return '';
+      }
+    };
+    r.data.radius.servers.forEach((s, i) => {
+      if (s.secret_file) config.radius.servers[i]!.secret = readSecret(s.secret_file, 'radius.servers', `server ${i + 1} (${s.address}) secret_file`);
+    });
+    r.data.radius.dynauth_clients.forEach((c, i) => {
+      if (c.secret_file) config.radius.dynauthClients[i]!.secret = readSecret(c.secret_file, 'radius.dynauth_clients', `client ${i + 1} (${c.address}) secret_file`);
+    });
     return { config, problems: inSchemaOrder(problems) };
   }
   return { config: undefined, problems: inSchemaOrder(problems) };

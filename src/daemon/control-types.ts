@@ -44,6 +44,29 @@ export interface StatusInfo {
   sessions: SessionInfo[];
   /** The daemon's counters by name (handshake failures, auth failures, drops by reason, ...), when it has them. */
   counters?: Record<string, number>;
+  /** With [radius]: each server's state and counters, and the accounting requests waiting in the spool. */
+  radius?: { servers: RadiusServerInfo[]; spooled: number };
+}
+
+export interface RadiusServerInfo {
+  /** "address:auth_port". */
+  name: string;
+  address: string;
+  authPort: number;
+  acctPort: number;
+  /** dead = passed over after a timeout until its dead time ends. */
+  state: 'alive' | 'dead';
+  /** Requests in flight now. */
+  outstanding: number;
+  /** Datagrams sent (first transmissions and retransmissions). */
+  requests: number;
+  retransmissions: number;
+  timeouts: number;
+  accepts: number;
+  rejects: number;
+  accounted: number;
+  /** Replies dropped (bad authenticator, no Message-Authenticator, unknown Identifier, malformed). */
+  drops: number;
 }
 
 /** Something that happened, as streamed by GET /v1/events (one JSON object per event). */

@@ -18,6 +18,7 @@ import { loadServerIdentity } from './certs.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import type { ControlTarget, DaemonEvent, DisconnectTarget, SessionInfo, StatusInfo } from './control-types.js';
 import { pskFingerprint } from './control-util.js';
+import { RadiusHost } from './radius-host.js';
 
 export { espLabel };
 
@@ -66,6 +67,8 @@ export class Daemon implements ControlTarget {
   private readonly startedAt = Date.now();
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
   private readonly historyFile: HistoryFile | undefined;
+  /** With [radius]: logins, accounting and Disconnect-Request (radius-host.ts). */
+  readonly radius: RadiusHost | undefined;
 
   constructor(
     readonly cfg: Config,
@@ -84,10 +87,19 @@ export class Daemon implements ControlTarget {
       },
     };
     const tunPort: TunPort = { write: (packets) => (this.tun ? this.tun.write(packets) : packets.length) };
+    this.radius = cfg.radius?.enabled
+      ? new RadiusHost({ cfg: cfg.radius, clock: this.clock, timer: realScheduler, log: (ev) => this.log.event(ev), counters: this.counters.view('radius.'), afterInput: () => this.arm() })
+      : undefined;
     const sink: PipelineSink = {
       log: (ev) => this.log.event(ev),
-      event: (ev) => this.onEvent(ev),
-      ended: (entry) => this.record(entry),
+      event: (ev) => {
+        this.onEvent(ev);
+        this.radius?.onEvent(ev);
+      },
+      ended: (entry) => {
+        this.record(entry);
+        this.radius?.onEnded(entry);
+      },
     };
     this.pipeline = new Pipeline(
       {
@@ -110,12 +122,14 @@ export class Daemon implements ControlTarget {
         limits: cfg.limits,
         counters: this.counters,
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
+        ...(this.radius ? { remoteAuth: this.radius } : {}),
       },
       users,
       udpPort,
       tunPort,
       sink,
     );
+    this.radius?.attach(this.pipeline);
   }
 
   /** The server's certificate chain, key and IDr for IKEv2 (`check` and `serve` refuse a bad one first). */
@@ -146,6 +160,7 @@ export class Daemon implements ControlTarget {
       });
       this.log.info('nat.up', { tun: this.tun.name, outInterface, masquerade: cfg.nat.masquerade });
     }
+    await this.radius?.start();
     this.udp = await UdpEndpoints.open(
       {
         address: cfg.server.listen,
@@ -181,6 +196,8 @@ export class Daemon implements ControlTarget {
     await new Promise((r) => setTimeout(r, 100));
     this.pipeline.finish(reason, this.clock.now());
     await this.udp?.close();
+    // accounting Stops of the sessions just ended: a few seconds to be answered, then the spool
+    await this.radius?.stop();
     this.tun?.close();
     if (this.net) await this.net.tearDown();
     this.log.info('daemon.stop', { reason });
@@ -315,6 +332,7 @@ export class Daemon implements ControlTarget {
       users: this.users.list().length,
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
       sessions,
+      ...(this.radius ? { radius: this.radius.info() } : {}),
     };
   }
 

@@ -133,6 +133,7 @@ export class MetricsCollector {
       { name: 'l2tpsec_pool_free_addresses', help: 'Free addresses in the PPP pool', type: 'gauge', samples: [{ value: st.pool.free }] },
       { name: 'l2tpsec_event_loop_lag_seconds', help: 'Mean event loop delay since the last scrape', type: 'gauge', samples: [{ value: lagSeconds }] },
       { name: 'l2tpsec_log_lines_dropped_total', help: 'Log lines dropped because the log output could not keep up', type: 'counter', samples: [{ value: this.src.logDropped?.() ?? 0 }] },
+      ...radiusFamilies(st),
       {
         name: 'l2tpsec_counter_total',
         help: 'Every internal counter of the daemon by name (drops, messages, refusals, ...)',
@@ -153,6 +154,23 @@ export class MetricsCollector {
     this.unsubscribe();
     this.lag.disable();
   }
+}
+
+/** Per RADIUS server (label server="address:auth_port"): requests, timeouts, rejects, accepts, drops, up; the spool. */
+function radiusFamilies(st: ReturnType<MetricsSource['statusInfo']>): MetricFamily[] {
+  const r = st.radius;
+  if (!r) return [];
+  const servers = r.servers;
+  const per = (pick: (s: (typeof servers)[number]) => number): MetricFamily['samples'] => servers.map((s) => ({ labels: { server: s.name }, value: pick(s) }));
+  return [
+    { name: 'l2tpsec_radius_requests_total', help: 'RADIUS datagrams sent by server (retransmissions included)', type: 'counter', samples: per((s) => s.requests) },
+    { name: 'l2tpsec_radius_timeouts_total', help: 'RADIUS requests a server never answered', type: 'counter', samples: per((s) => s.timeouts) },
+    { name: 'l2tpsec_radius_rejects_total', help: 'Access-Rejects by server', type: 'counter', samples: per((s) => s.rejects) },
+    { name: 'l2tpsec_radius_accepts_total', help: 'Access-Accepts by server', type: 'counter', samples: per((s) => s.accepts) },
+    { name: 'l2tpsec_radius_dropped_replies_total', help: 'RADIUS replies dropped (bad authenticator, no Message-Authenticator, ...) by server', type: 'counter', samples: per((s) => s.drops) },
+    { name: 'l2tpsec_radius_server_up', help: '1 when the RADIUS server is not passed over as dead', type: 'gauge', samples: per((s) => (s.state === 'alive' ? 1 : 0)) },
+    { name: 'l2tpsec_radius_accounting_spooled', help: 'Accounting requests waiting in the spool', type: 'gauge', samples: [{ value: r.spooled }] },
+  ];
 }
 
 /** GET /metrics on `listen` ("127.0.0.1:9810"); anything else is 404. */

@@ -1,11 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import type { ChildSaUp } from '../core/sa.js';
+import type { ChildSaUp, Endpoint } from '../core/sa.js';
 import { sharedKeyAuth, signedOctets, verifySharedKeyAuth } from './crypto/auth.js';
 import { childKeys } from './crypto/keys.js';
 import { signAuth } from './crypto/signature.js';
 import { childReply, childSaUp, DEFAULT_CHILD_POLICY, selectChildProposal, type ChildPolicy } from './child-policy.js';
 import { cpReply, cpWants } from './cp-reply.js';
-import { EapMschapv2Server, type EapMschapv2Hooks } from './eap/mschapv2-server.js';
+import { EapMschapv2Server, type EapMschapv2Hooks, type EapRemoteAttempt, type EapRemoteVerdict, type EapStep } from './eap/mschapv2-server.js';
 import { FULL_TUNNEL, narrowTrafficSelectors, type Ipv4Range } from './ts-narrow.js';
 import { AuthMethod, authMethodNames, CertEncoding, IdType, nameOf, NotifyType, PayloadType } from './wire/constants.js';
 import { encodeId, idToString, type IdPayload } from './wire/id.js';
@@ -54,7 +54,9 @@ export interface Ikev2AuthConfig {
     backoff?: { blockedFor(name: string, address: string): number; failure(name: string, address: string): void; success(name: string): void };
   };
   /** An address of the pool for the user (the static one of the users file, or the one asked for when free); undefined when the pool is empty. */
-  assignAddress(user: string, requested: string | undefined): string | undefined;
+  assignAddress(user: string, requested: string | undefined, saId?: string): string | undefined;
+  /** Passwords checked by a remote verifier (RADIUS), asked per IKE SA (src/session/ikev2.ts wires it); the answer goes to the responder's eapResult. */
+  remote?: { request(saId: string, attempt: EapRemoteAttempt, peer: Endpoint): void; localFallback: boolean };
   dns: string[];
   /** Our side of the tunnel (default: everything). */
   localNetworks?: Ipv4Range[];
@@ -87,6 +89,8 @@ export interface AuthStep {
   fail?: string;
   /** The user a failure concerns, for the log (an existing user only). */
   user?: string;
+  /** No response yet: the EAP Response is with the remote verifier (authResume answers the request). */
+  pending?: true;
   established?: { user: string; virtualIp: string; child: ChildSaUp | undefined };
 }
 
@@ -158,7 +162,16 @@ export function authFirst(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain
   const { backoff, ...users } = cfg.users;
   const address = sa.peer.address;
   const bound = backoff && { blockedFor: (n: string) => backoff.blockedFor(n, address), failure: (n: string) => backoff.failure(n, address), success: (n: string) => backoff.success(n) };
-  const eap = new EapMschapv2Server({ random, ...users, ...(bound ? { backoff: bound } : {}) }, cfg.serverName);
+  const remote = cfg.remote;
+  const eap = new EapMschapv2Server(
+    {
+      random,
+      ...users,
+      ...(bound ? { backoff: bound } : {}),
+      ...(remote ? { remote: (a: EapRemoteAttempt) => remote.request(sa.id, a, { ...sa.peer }), localFallback: remote.localFallback } : {}),
+    },
+    cfg.serverName,
+  );
   const payloads: Payload[] = [
     { type: PayloadType.IDr, value: cfg.localId },
     ...cfg.certificates.map((c): Payload => ({ type: PayloadType.CERT, value: { encoding: CertEncoding.X509_SIGNATURE, data: c } })),
@@ -168,21 +181,31 @@ export function authFirst(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain
   return { step: { payloads }, state: { phase: 'eap', idiBody: idi.body, idi: idi.value, idrBody, request: chain, eap } };
 }
 
+/** What the EAP machine's step means for the IKE_AUTH response. */
+function eapStep(st: AuthState, r: EapStep): AuthStep {
+  if (r.kind === 'pending') return { payloads: [], pending: true };
+  if (r.kind === 'send') return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }] };
+  if (r.kind === 'success') {
+    st.phase = 'final-auth';
+    st.msk = r.msk;
+    st.user = r.user;
+    return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }] };
+  }
+  if (r.kind === 'failure') return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }], fail: `EAP: ${r.reason}${r.user ? ` (${r.user})` : ''}` };
+  return failed(`EAP: ${r.reason}`);
+}
+
+/** The remote verifier's answer to a pending EAP Response: the IKE_AUTH response it was waiting for. */
+export function authResume(st: AuthState, verdict: EapRemoteVerdict): AuthStep {
+  return eapStep(st, st.eap.complete(verdict));
+}
+
 /** A later IKE_AUTH request: an EAP response, or the final AUTH. */
 export function authNext(cfg: Ikev2AuthConfig, sa: Ikev2Sa, st: AuthState, chain: PayloadChain, newSpi: () => number): AuthStep {
   if (st.phase === 'eap') {
     const eapP = findPayload(chain, PayloadType.EAP);
     if (!eapP) return failed('IKE_AUTH without EAP during EAP');
-    const r = st.eap.receive(eapP.value.message);
-    if (r.kind === 'send') return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }] };
-    if (r.kind === 'success') {
-      st.phase = 'final-auth';
-      st.msk = r.msk;
-      st.user = r.user;
-      return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }] };
-    }
-    if (r.kind === 'failure') return { payloads: [{ type: PayloadType.EAP, value: { message: r.message } }], fail: `EAP: ${r.reason}${r.user ? ` (${r.user})` : ''}` };
-    return failed(`EAP: ${r.reason}`);
+    return eapStep(st, st.eap.receive(eapP.value.message));
   }
   if (st.phase !== 'final-auth' || !st.msk || !st.user) return failed(`IKE_AUTH in phase ${st.phase}`);
   const authP = findPayload(chain, PayloadType.AUTH);
@@ -230,7 +253,7 @@ function sharedKeyLogin(cfg: Ikev2AuthConfig, sa: Ikev2Sa, chain: PayloadChain, 
 /** The first child SA, from the first request's SAi2, TSi, TSr, CP (§1.2: failures here leave the IKE SA up). */
 function firstChild(cfg: Ikev2AuthConfig, sa: Ikev2Sa, req: PayloadChain, user: string, payloads: Payload[], newSpi: () => number): AuthStep {
   const wants = cpWants(findPayload(req, PayloadType.CP)?.value);
-  const virtualIp = cfg.assignAddress(user, wants.requestedIp4);
+  const virtualIp = cfg.assignAddress(user, wants.requestedIp4, sa.id);
   if (!virtualIp) {
     payloads.push({ type: PayloadType.N, value: notify(NotifyType.INTERNAL_ADDRESS_FAILURE) });
     return { payloads, fail: `no address for ${user}` };

@@ -7,7 +7,8 @@ import { ikeKeys } from './crypto/keys.js';
 import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { encodeEncryptedMessage, encodeFragments, openEncrypted, openSk, skKeys } from './crypto/sk.js';
 import { FragmentReassembler } from './fragments.js';
-import { authFirst, authNext, type AuthStep } from './ike-auth.js';
+import { authFirst, authNext, authResume, type AuthStep } from './ike-auth.js';
+import type { EapRemoteVerdict } from './eap/mschapv2-server.js';
 import type { NatResult } from './natd.js';
 import { createChild } from './create-child.js';
 import { isIkeRekey, rekeyIke } from './rekey-ike.js';
@@ -470,6 +471,11 @@ export class Ikev2Responder {
   private ikeAuth(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain, now: number): void {
     const cfg = this.authCfg;
     if (!cfg) return this.answer(sa, h, request, { payloads: [{ type: PayloadType.N, value: notify(NotifyType.AUTHENTICATION_FAILED) }], fail: 'IKE_AUTH is not configured' });
+    if (sa.authWaiting) {
+      // the client's retransmission while RADIUS decides: asked once, answered once (by eapResult)
+      this.counters.inc('ikev2.auth.retransmit-while-pending');
+      return;
+    }
     let step: AuthStep;
     if (!sa.auth) {
       const first = authFirst(cfg, sa, inner, this.random, now, () => this.newSpi());
@@ -483,6 +489,33 @@ export class Ikev2Responder {
     } else {
       step = authNext(cfg, sa, sa.auth, inner, () => this.newSpi());
     }
+    if (step.pending) {
+      sa.authWaiting = { h, request };
+      return;
+    }
+    this.authAnswered(sa, h, request, step, now);
+  }
+
+  /**
+   * The remote verifier's answer for the IKE SA `saId` (its pending EAP Response): the
+   * IKE_AUTH response that request was waiting for. Nothing when the SA is gone or was
+   * not waiting. Never throws.
+   */
+  eapResult(saId: string, verdict: EapRemoteVerdict, now: number): Ikev2Output[] {
+    this.out = [];
+    const sa = [...this.sas.values()].find((x) => x.id === saId && x.authWaiting !== undefined);
+    const w = sa?.authWaiting;
+    if (!sa || !w || !sa.auth) return [];
+    sa.authWaiting = undefined;
+    try {
+      this.authAnswered(sa, w.h, w.request, authResume(sa.auth, verdict), now);
+    } catch (e) {
+      this.drop('internal-error', now, sa.peer, { error: e instanceof Error ? e.message : String(e) }, 'ikev2.internal.error');
+    }
+    return this.out;
+  }
+
+  private authAnswered(sa: Ikev2Sa, h: IkeHeader, request: Buffer, step: AuthStep, now: number): void {
     const up = step.established;
     if (up && !step.fail && sa.mobikeOffered && this.mobike) {
       // ... and the responder answers in the IKE_AUTH response that completes the SA

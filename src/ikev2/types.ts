@@ -7,6 +7,7 @@ import type { SkKeys } from './crypto/sk.js';
 import type { FragmentReassembler } from './fragments.js';
 import type { AuthState, Ikev2AuthConfig } from './ike-auth.js';
 import type { NatResult } from './natd.js';
+import type { IkeHeader } from './wire/header.js';
 import type { IkeSuite, Ikev2Policy } from './policy.js';
 
 export interface Ikev2ResponderConfig {
@@ -181,6 +182,8 @@ export interface Ikev2Sa {
   /** Fragment 1 of the request being reassembled. */
   firstFragment?: Buffer;
   auth?: AuthState;
+  /** An IKE_AUTH request whose EAP Response is with the remote verifier (RADIUS): answered by eapResult. */
+  authWaiting?: { h: IkeHeader; request: Buffer };
   children: Map<number, Ikev2Child>;
   /** Time of the last authenticated message from the peer (liveness). */
   lastSeen: number;

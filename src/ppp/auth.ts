@@ -32,7 +32,39 @@ export interface AuthHooks {
   failure(name: string, reason: string, final: boolean, checked: boolean): void;
   /** Milliseconds this user (from this peer) must wait before a password is checked again; 0 = now. */
   blocked?(name: string): number;
+  /**
+   * A remote verifier (RADIUS): when present the Response is handed to it and the
+   * authenticator waits ("pending") for complete(); nothing is checked locally unless
+   * the verdict is 'unavailable' and localFallback is set.
+   */
+  remote?(attempt: RemoteAttempt): void;
+  /** Check the users file when the remote verifier cannot be reached. */
+  localFallback?: boolean;
+  /** Password checked and admitted, with what the remote verifier granted (undefined for a local check). */
+  granted?(name: string, grant: RemoteGrant | undefined): void;
 }
+
+/** One MS-CHAPv2 Response (RFC 2759 §4) for a remote verifier, or a PAP password. */
+export type RemoteAttempt =
+  | { method: 'mschapv2'; userName: string; ident: number; authenticatorChallenge: Buffer; peerChallenge: Buffer; ntResponse: Buffer }
+  | { method: 'pap'; userName: string; password: Buffer };
+
+/** What a remote verifier allowed beyond the login. */
+export interface RemoteGrant {
+  /** The client's address (must be free in the pool). */
+  address?: string;
+  /** Seconds. */
+  sessionTimeout?: number;
+  idleTimeout?: number;
+}
+
+/** A remote verifier's answer. */
+export type RemoteVerdict =
+  /** success: MS-CHAP2-Success's String ("S=... M=..."), sent to the peer as is. */
+  | { kind: 'accept'; success?: string; grant?: RemoteGrant }
+  | { kind: 'reject'; reason: string }
+  /** No verifier answered (every RADIUS server down). */
+  | { kind: 'unavailable'; reason: string };
 
 export interface AuthOptions {
   serverName: string;
@@ -53,6 +85,10 @@ export interface Authenticator {
   nextDeadline(): number | undefined;
   /** The peer sent an NCP packet: it is past authentication (it has our Success). */
   peerInNetworkPhase?(): void;
+  /** The remote verifier's answer to the attempt it was handed (ignored unless one is pending). */
+  complete?(verdict: RemoteVerdict, now: number): void;
+  /** Waiting for the remote verifier. */
+  readonly pending?: boolean;
   readonly done: boolean;
 }
 
@@ -67,7 +103,7 @@ function lookupUser(hooks: AuthHooks, name: string): AuthUser | undefined {
   return i >= 0 ? hooks.lookup(name.slice(i + 1)) : undefined;
 }
 
-type ChapState = 'initial' | 'challenge-sent' | 'retry-wait' | 'success' | 'failed';
+type ChapState = 'initial' | 'challenge-sent' | 'retry-wait' | 'pending' | 'success' | 'failed';
 
 export class MsChapV2Server implements Authenticator {
   private state: ChapState = 'initial';
@@ -82,6 +118,8 @@ export class MsChapV2Server implements Authenticator {
   private answeredData: Buffer | undefined;
   /** Success sent again while the peer shows no sign of having it (see tick). */
   private successResends = 0;
+  /** The Response handed to the remote verifier, kept for a local fallback. */
+  private waiting: { id: number; name: string; hashName: Uint8Array; peerChallenge: Uint8Array; ntResponse: Uint8Array } | undefined;
   private readonly restartMs: number;
   private readonly maxTransmits: number;
   private readonly retryWaitMs: number;
@@ -98,6 +136,10 @@ export class MsChapV2Server implements Authenticator {
 
   get done(): boolean {
     return this.state === 'success' || this.state === 'failed';
+  }
+
+  get pending(): boolean {
+    return this.state === 'pending';
   }
 
   nextDeadline(): number | undefined {
@@ -158,6 +200,11 @@ export class MsChapV2Server implements Authenticator {
       this.hooks.send(this.answer);
       return;
     }
+    if (this.state === 'pending') {
+      // the peer retransmits its Response while RADIUS decides: asked once, answered once
+      this.hooks.log(logEvent('debug', 'ppp.mschapv2.response-while-pending', { id }));
+      return;
+    }
     if (this.state !== 'challenge-sent' && this.state !== 'retry-wait') {
       this.hooks.log(logEvent('warn', 'ppp.mschapv2.unexpected-response', { id, state: this.state }));
       return;
@@ -193,26 +240,85 @@ export class MsChapV2Server implements Authenticator {
       this.fail(id, name, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures`, final ? 'E=691 R=0' : 'E=691 R=1', final, now, false);
       return;
     }
+    this.deadline = undefined;
+    if (this.hooks.remote) {
+      this.state = 'pending';
+      this.waiting = { id, name, hashName, peerChallenge, ntResponse };
+      this.hooks.remote({
+        method: 'mschapv2',
+        userName: name,
+        ident: id,
+        authenticatorChallenge: Buffer.from(this.challenge),
+        peerChallenge: Buffer.from(peerChallenge),
+        ntResponse: Buffer.from(ntResponse),
+      });
+      return;
+    }
+    this.checkLocally(id, name, hashName, peerChallenge, ntResponse, now);
+  }
+
+  private checkLocally(id: number, name: string, hashName: Uint8Array, peerChallenge: Uint8Array, ntResponse: Uint8Array, now: number): void {
     const user = lookupUser(this.hooks, name);
     const ok = verifyNTResponse(this.challenge, peerChallenge, hashName, user?.ntHash ?? DUMMY_HASH, ntResponse) && user !== undefined;
-    this.deadline = undefined;
     if (ok) {
-      const admitted = this.hooks.admit(user.name);
-      if (admitted.ok) {
-        const s = generateAuthenticatorResponseFromHash(user.ntHash, ntResponse, peerChallenge, this.challenge, hashName);
-        // RFC 2759 §5: "S=<auth_string> M=<message>".
-        this.reply(CHAP_CODE.Success, id, `${s} M=Welcome`);
-        this.state = 'success';
-        this.deadline = now + this.restartMs;
-        this.hooks.success(user.name);
-        return;
-      }
-      this.fail(id, name, admitted.message, 'E=649 R=0', true, now, false);
+      // RFC 2759 §5: "S=<auth_string> M=<message>".
+      this.accept(id, name, user.name, `${generateAuthenticatorResponseFromHash(user.ntHash, ntResponse, peerChallenge, this.challenge, hashName)} M=Welcome`, undefined, now);
       return;
     }
     this.tries++;
     const final = this.tries >= this.opts.maxTries;
     this.fail(id, name, user ? 'wrong password' : 'unknown user', final ? 'E=691 R=0' : 'E=691 R=1', final, now, true);
+  }
+
+  private accept(id: number, name: string, user: string, success: string, grant: RemoteGrant | undefined, now: number): void {
+    const admitted = this.hooks.admit(user);
+    if (!admitted.ok) {
+      this.fail(id, name, admitted.message, 'E=649 R=0', true, now, false);
+      return;
+    }
+    this.reply(CHAP_CODE.Success, id, success);
+    this.state = 'success';
+    this.deadline = now + this.restartMs;
+    this.hooks.granted?.(user, grant);
+    this.hooks.success(user);
+  }
+
+  /**
+   * The remote verifier's answer: Accept sends its MS-CHAP2-Success to the peer as is
+   * (only RADIUS can compute it: it holds the password); Reject is a wrong password
+   * (counted for backoff); unavailable falls back to the users file when allowed.
+   */
+  complete(verdict: RemoteVerdict, now: number): void {
+    const w = this.waiting;
+    if (this.state !== 'pending' || !w) return;
+    this.waiting = undefined;
+    switch (verdict.kind) {
+      case 'accept':
+        if (!verdict.success || !/^S=[0-9A-F]{40}( M=.*)?$/s.test(verdict.success)) {
+          this.tries++;
+          const final = this.tries >= this.opts.maxTries;
+          this.fail(w.id, w.name, 'RADIUS accepted without a usable MS-CHAP2-Success', final ? 'E=691 R=0' : 'E=691 R=1', final, now, false);
+          return;
+        }
+        this.accept(w.id, w.name, w.name, verdict.success, verdict.grant, now);
+        return;
+      case 'reject': {
+        this.tries++;
+        const final = this.tries >= this.opts.maxTries;
+        this.fail(w.id, w.name, verdict.reason, final ? 'E=691 R=0' : 'E=691 R=1', final, now, true);
+        return;
+      }
+      case 'unavailable': {
+        if (this.hooks.localFallback) {
+          this.hooks.log(logEvent('warn', 'ppp.auth.local-fallback', { user: w.name, reason: verdict.reason }));
+          this.checkLocally(w.id, w.name, w.hashName, w.peerChallenge, w.ntResponse, now);
+          return;
+        }
+        this.tries++;
+        const final = this.tries >= this.opts.maxTries;
+        this.fail(w.id, w.name, verdict.reason, final ? 'E=691 R=0' : 'E=691 R=1', final, now, false);
+      }
+    }
   }
 
   /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
@@ -242,7 +348,7 @@ export class MsChapV2Server implements Authenticator {
   }
 }
 
-type PapState = 'waiting' | 'success' | 'failed';
+type PapState = 'waiting' | 'pending' | 'success' | 'failed';
 
 /** RFC 1334 §2 PAP: only when enabled. Verified against the NT hash (NtPasswordHash of the given password). */
 export class PapServer implements Authenticator {
@@ -259,8 +365,15 @@ export class PapServer implements Authenticator {
     this.tries = opts.triesUsed ?? 0;
   }
 
+  /** The Authenticate-Request handed to the remote verifier. */
+  private waitingFor: { id: number; name: string; password: string } | undefined;
+
   get done(): boolean {
-    return this.state !== 'waiting';
+    return this.state === 'success' || this.state === 'failed';
+  }
+
+  get pending(): boolean {
+    return this.state === 'pending';
   }
 
   nextDeadline(): number | undefined {
@@ -290,7 +403,7 @@ export class PapServer implements Authenticator {
       this.hooks.send(this.answer);
       return;
     }
-    if (this.state !== 'waiting') return;
+    if (this.state !== 'waiting') return; // pending: a retransmitted request is not asked about twice
     // RFC 1334 §2.2.1: Peer-ID Length, Peer-Id, Passwd-Length, Password.
     const r = new Reader(data);
     const peerId = r.bytes(r.u8('Peer-ID Length'), 'Peer-ID');
@@ -306,28 +419,61 @@ export class PapServer implements Authenticator {
       this.hooks.failure(name, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures (try ${this.tries}/${this.opts.maxTries})`, final, false);
       return;
     }
-    const user = lookupUser(this.hooks, name);
-    const hash = ntPasswordHash(Buffer.from(password).toString('utf8'));
-    const ok = timingSafeEqual(hash, user?.ntHash.length === 16 ? user.ntHash : DUMMY_HASH) && user !== undefined;
-    if (ok) {
-      const admitted = this.hooks.admit(user.name);
-      if (admitted.ok) {
-        this.reply(PAP_CODE.AuthenticateAck, id, 'Welcome');
-        this.state = 'success';
-        this.deadline = undefined;
-        this.hooks.success(user.name);
-        return;
-      }
-      this.reply(PAP_CODE.AuthenticateNak, id, admitted.message);
-      this.state = 'failed';
-      this.hooks.failure(name, admitted.message, true, false);
+    const pw = Buffer.from(password).toString('utf8');
+    if (this.hooks.remote) {
+      this.state = 'pending';
+      this.waitingFor = { id, name, password: pw };
+      this.deadline = undefined;
+      this.hooks.remote({ method: 'pap', userName: name, password: Buffer.from(password) });
       return;
     }
+    this.checkLocally(id, name, pw);
+  }
+
+  private checkLocally(id: number, name: string, password: string): void {
+    const user = lookupUser(this.hooks, name);
+    const hash = ntPasswordHash(password);
+    const ok = timingSafeEqual(hash, user?.ntHash.length === 16 ? user.ntHash : DUMMY_HASH) && user !== undefined;
+    if (ok) {
+      this.accept(id, name, user.name, undefined);
+      return;
+    }
+    this.refuse(id, name, user ? 'wrong password' : 'unknown user', true);
+  }
+
+  private accept(id: number, name: string, user: string, grant: RemoteGrant | undefined): void {
+    const admitted = this.hooks.admit(user);
+    if (admitted.ok) {
+      this.reply(PAP_CODE.AuthenticateAck, id, 'Welcome');
+      this.state = 'success';
+      this.deadline = undefined;
+      this.hooks.granted?.(user, grant);
+      this.hooks.success(user);
+      return;
+    }
+    this.reply(PAP_CODE.AuthenticateNak, id, admitted.message);
+    this.state = 'failed';
+    this.hooks.failure(name, admitted.message, true, false);
+  }
+
+  private refuse(id: number, name: string, reason: string, checked: boolean): void {
     this.tries++;
     const final = this.tries >= this.opts.maxTries;
     this.reply(PAP_CODE.AuthenticateNak, id, 'Authentication failed');
-    if (final) this.state = 'failed';
-    this.hooks.failure(name, `${user ? 'wrong password' : 'unknown user'} (try ${this.tries}/${this.opts.maxTries})`, final, true);
+    this.state = final ? 'failed' : 'waiting';
+    this.hooks.failure(name, `${reason} (try ${this.tries}/${this.opts.maxTries})`, final, checked);
+  }
+
+  complete(verdict: RemoteVerdict, _now: number): void {
+    const w = this.waitingFor;
+    if (this.state !== 'pending' || !w) return;
+    this.waitingFor = undefined;
+    if (verdict.kind === 'accept') this.accept(w.id, w.name, w.name, verdict.grant);
+    else if (verdict.kind === 'reject') this.refuse(w.id, w.name, verdict.reason, true);
+    else if (this.hooks.localFallback) {
+      this.hooks.log(logEvent('warn', 'ppp.auth.local-fallback', { user: w.name, reason: verdict.reason }));
+      this.checkLocally(w.id, w.name, w.password);
+    } else this.refuse(w.id, w.name, verdict.reason, false);
   }
 
   peerInNetworkPhase(): void {

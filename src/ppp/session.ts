@@ -3,7 +3,7 @@ import { Counters, RateLimiter } from '../core/counters.js';
 import { Drops, perKey } from '../core/drops.js';
 import { isDecodeError } from '../core/errors.js';
 import { logEvent, type LogEvent } from '../core/log.js';
-import { type Authenticator, MsChapV2Server, PapServer } from './auth.js';
+import { type Authenticator, MsChapV2Server, PapServer, type RemoteAttempt, type RemoteGrant, type RemoteVerdict } from './auth.js';
 import { type ControlPacket, decodeControl, decodeFrame, encodeControlFrame } from './frame.js';
 import { Fsm, type FsmSink, STATE } from './fsm.js';
 import { IpcpHandler } from './ipcp.js';
@@ -43,6 +43,10 @@ export class PppSession {
   private pendingClose: string | undefined;
   /** Failed authentication attempts in this session, across LCP renegotiations. */
   private authTries = 0;
+  /** What a remote verifier (RADIUS) granted: a fixed address, session and idle timeouts. */
+  private grant: RemoteGrant | undefined;
+  /** When a Session-Timeout ends the session. */
+  private sessionEnd: number | undefined;
   private now: number;
   private readonly random: (n: number) => Buffer;
   private readonly counters: Counters;
@@ -52,7 +56,7 @@ export class PppSession {
   /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
   private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
   private readonly debugLimiter = new RateLimiter(50, 10_000, 64);
-  private readonly idleMs: number;
+  private idleMs: number;
   private lastTraffic = 0;
   private sentSinceTick = false;
   private readonly keepalive: LcpKeepalive;
@@ -206,6 +210,16 @@ export class PppSession {
     else if (now > this.lastTraffic) this.lastTraffic = now;
   }
 
+  /** The remote verifier's answer to the last 'auth-request' (ignored when none is pending). */
+  authComplete(verdict: RemoteVerdict, now: number): PppOutput[] {
+    return this.run(now, () => this.auth?.complete?.(verdict, now));
+  }
+
+  /** An 'auth-request' is waiting for its answer. */
+  get authPending(): boolean {
+    return this.auth?.pending === true;
+  }
+
   /** Administrative close: LCP Terminate-Request, then 'closed' on Terminate-Ack or after Max-Terminate timeouts. */
   close(reason: string, now: number): PppOutput[] {
     return this.run(now, () => this.beginClose(reason, now));
@@ -232,6 +246,11 @@ export class PppSession {
         this.sentSinceTick = false;
         this.lastTraffic = now;
       }
+      if (this.sessionEnd !== undefined && now >= this.sessionEnd && this.phaseV === 'network') {
+        this.log('info', 'ppp.session-timeout', { user: this.userV, seconds: this.grant?.sessionTimeout });
+        this.sessionEnd = undefined;
+        this.beginClose('session timeout', now);
+      }
       if (this.idleMs > 0 && this.ipcp.state === STATE.Opened && now - this.lastTraffic >= this.idleMs) {
         this.log('info', 'ppp.idle-timeout', { user: this.userV, idleSeconds: this.idleMs / 1000 });
         this.beginClose('idle timeout', now);
@@ -254,6 +273,7 @@ export class PppSession {
     consider(this.ipcp.nextDeadline());
     consider(this.auth?.nextDeadline());
     if (this.idleMs > 0 && this.ipcp.state === STATE.Opened) consider(this.lastTraffic + this.idleMs);
+    if (this.phaseV === 'network') consider(this.sessionEnd);
     if (this.lcp.state === STATE.Opened) consider(this.keepalive.nextDeadline());
     return d;
   }
@@ -405,10 +425,21 @@ export class PppSession {
         if (final) this.pendingClose ??= name ? 'authentication failed' : reason;
       },
       ...(tracker ? { blocked: (name: string) => tracker.blockedFor(name, peerAddress, this.now) } : {}),
+      ...(this.backend.remote ? { remote: (attempt: RemoteAttempt) => this.out.push({ type: 'auth-request', attempt }) } : {}),
+      localFallback: this.backend.localFallback === true,
+      granted: (_name: string, grant: RemoteGrant | undefined) => this.applyGrant(grant),
     };
     // Authentication starts only now, after LCP is Opened (iOS needs that: SE #1102).
     this.auth = this.lcpH.auth === 'pap' ? new PapServer(hooks, opts) : new MsChapV2Server(hooks, opts);
     this.auth.start(this.now);
+  }
+
+  /** RADIUS's Session-Timeout and Idle-Timeout replace ours; its Framed-IP-Address is leased at IPCP. */
+  private applyGrant(grant: RemoteGrant | undefined): void {
+    if (!grant || this.userV !== undefined) return; // re-authentication keeps the first grant
+    this.grant = grant;
+    if (grant.sessionTimeout !== undefined && grant.sessionTimeout > 0) this.sessionEnd = this.now + grant.sessionTimeout * 1000;
+    if (grant.idleTimeout !== undefined && grant.idleTimeout > 0) this.idleMs = grant.idleTimeout * 1000;
   }
 
   private authSuccess(name: string): void {
@@ -439,7 +470,8 @@ export class PppSession {
 
   private leaseAddress(requested?: string): string | undefined {
     if (this.userV === undefined) return undefined;
-    const stat = this.userRec?.staticAddress;
+    // an address RADIUS assigned is this session's fixed address, like a users-file static one
+    const stat = this.grant?.address ?? this.userRec?.staticAddress;
     if (this.addressV !== undefined) {
       // Before the first ip-up, a peer asking for another free pool address (Windows asks for its
       // previous one) may have it; never .0/.1/broadcast, another session's or a static address.
@@ -453,8 +485,8 @@ export class PppSession {
     if (stat !== undefined) {
       if (this.pool.reserve(stat, this.userV)) a = stat;
       else {
-        this.pendingClose ??= `static address ${stat} is not available`;
-        this.log('warn', 'ppp.ipcp.static-address-unavailable', { user: this.userV, address: stat });
+        this.pendingClose ??= this.grant?.address !== undefined ? `address conflict: ${stat} from RADIUS is in use or outside the pool` : `static address ${stat} is not available`;
+        this.log('warn', 'ppp.ipcp.static-address-unavailable', { user: this.userV, address: stat, ...(this.grant?.address !== undefined ? { from: 'radius' } : {}) });
         return undefined;
       }
     } else {

@@ -1,6 +1,7 @@
 import type { Counters, RateLimiter } from '../core/counters.js';
 import type { AuthFailureTracker } from './auth-failures.js';
 import type { LogEvent } from '../core/log.js';
+import type { RemoteAttempt } from './auth.js';
 
 /** The types of PppSession's API (re-exported by session.ts). */
 
@@ -20,6 +21,13 @@ export interface PppAuthBackend {
    * (the caller owns one). Without it only the per-session retry cap applies.
    */
   failures?: AuthFailureTracker;
+  /**
+   * Passwords are checked elsewhere (RADIUS): each attempt is an 'auth-request' output and
+   * its answer comes back through PppSession.authComplete.
+   */
+  remote?: boolean;
+  /** With remote: check the users file when no verifier answers. */
+  localFallback?: boolean;
 }
 
 export interface PppConfig {
@@ -46,6 +54,8 @@ export type PppOutput =
   | { type: 'send'; frame: Buffer } // a whole PPP frame (FF 03 + protocol + ...)
   | { type: 'auth-success'; user: string }
   | { type: 'auth-failure'; user: string; reason: string }
+  /** Ask the remote verifier; answer with authComplete (one at a time; a retransmission is not asked again). */
+  | { type: 'auth-request'; attempt: RemoteAttempt }
   | { type: 'ip-up'; user: string; address: string }
   | { type: 'ipv4'; packet: Uint8Array } // an IPv4 packet from the client
   | { type: 'closed'; reason: string; user?: string; address?: string } // the session is over: the daemon closes the L2TP session

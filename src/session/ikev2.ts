@@ -18,6 +18,7 @@ import type { Forwarder } from '../nat/forwarder.js';
 import type { AuthFailureTracker } from '../ppp/auth-failures.js';
 import type { PppUser } from '../ppp/session.js';
 import type { PipelineSink } from './ports.js';
+import type { EapVerdict, RemoteAuthPort } from './remote-auth.js';
 import type { SessionHandle, SessionRecord, SessionTable } from './table.js';
 
 export { peekMajorVersion };
@@ -53,6 +54,8 @@ export interface Ikev2Host {
   random?: (n: number) => Buffer;
   /** The daemon's failed-login backoff (PPP's): L2TP and IKEv2 failures of a user count together. */
   authFailures?: AuthFailureTracker;
+  /** EAP-MSCHAPv2 checked by RADIUS (remote-auth.ts) instead of the users file. */
+  remoteAuth?: RemoteAuthPort;
 }
 
 interface V2Session {
@@ -84,6 +87,8 @@ export class Ikev2Sessions {
   private idleDue: number | undefined;
   /** The time of the call in progress (the backoff's clock). */
   private now = 0;
+  /** The address RADIUS gave an IKE SA's user (Framed-IP-Address), until its session opens. */
+  private readonly grantedAddress = new Map<string, string>();
   due: number | undefined;
 
   constructor(
@@ -121,7 +126,7 @@ export class Ikev2Sessions {
             return { ok: true };
           },
         },
-        assignAddress: (user, requested) => this.assign(user, requested),
+        assignAddress: (user, requested, saId) => this.assign(user, requested, saId),
         // the identity a client sends (IDi) is the user's name; their own key, no group key
         psk: {
           lookup: (identity) => {
@@ -130,6 +135,9 @@ export class Ikev2Sessions {
           },
         },
         ...(host.failures ? { failures: host.failures } : {}),
+        ...(host.remoteAuth?.requestEap
+          ? { remote: { request: (saId: string, attempt, peer) => host.remoteAuth?.requestEap?.(saId, attempt, { peer }), localFallback: host.remoteAuth.localFallback } }
+          : {}),
       },
       ...o.responder,
     });
@@ -140,8 +148,16 @@ export class Ikev2Sessions {
    * the one asked for when free, else the next free one. IKE_AUTH reports it in
    * 'ikev2-sa-up' of the same call, where the session takes it over.
    */
-  private assign(user: string, requested: string | undefined): string | undefined {
+  private assign(user: string, requested: string | undefined, saId?: string): string | undefined {
     const pool = this.host.table.pool;
+    // RADIUS's Framed-IP-Address: that one or none (in use or outside the pool: INTERNAL_ADDRESS_FAILURE)
+    const granted = saId === undefined ? undefined : this.grantedAddress.get(saId);
+    if (granted !== undefined) {
+      this.grantedAddress.delete(saId!);
+      if (pool.reserve(granted, user)) return granted;
+      this.host.sink.log(logEvent('warn', 'ikev2.address-conflict', { user, address: granted, from: 'radius' }));
+      return undefined;
+    }
     const u = this.host.lookup(user);
     if (u?.staticAddress) return pool.reserve(u.staticAddress, user) ? u.staticAddress : undefined;
     return pool.allocate(user, requested !== undefined && pool.isFreeDynamic(requested) ? requested : undefined);
@@ -158,6 +174,14 @@ export class Ikev2Sessions {
   receive(msg: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
     this.now = now;
     this.apply(this.responder.receive(msg, from, to, now), now);
+    this.schedule();
+  }
+
+  /** RADIUS's answer for the pending EAP-MSCHAPv2 Response of IKE SA `saId`. */
+  eapResult(saId: string, verdict: EapVerdict, now: number): void {
+    if (verdict.kind === 'accept' && verdict.address !== undefined) this.grantedAddress.set(saId, verdict.address);
+    this.now = now;
+    this.apply(this.responder.eapResult(saId, verdict, now), now);
     this.schedule();
   }
 
@@ -357,6 +381,8 @@ export class Ikev2Sessions {
         }
         case 'ikev2-sa-gone': {
           this.pendingChildren.delete(o.id);
+          this.grantedAddress.delete(o.id);
+          h.remoteAuth?.endedEap?.(o.id);
           const s = this.bySa.get(o.id);
           if (s) this.end(s, s.endReason ?? `ikev2 ${o.reason}`, now);
           h.sink.event({ type: 'ike.sa.down', fields: { id: o.id, peer: endpointText(o.peer), reason: o.reason } });

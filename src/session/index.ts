@@ -9,3 +9,4 @@ export type { PipelineEvent, PipelineSink, TunPort, UdpPort } from './ports.js';
 export { SessionTable, type EndedSession, type SessionHandle, type SessionKind, type SessionRecord } from './table.js';
 export { classifyNatt } from '../esp/natt.js';
 export { mssForMtu, nftRules } from '../nat/rules.js';
+export type { EapRemoteAttempt, EapVerdict, RemoteAttempt, RemoteAuthPort, RemoteVerdict } from './remote-auth.js';

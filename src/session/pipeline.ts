@@ -27,6 +27,7 @@ import { MinHeap } from './heap.js';
 import { Lineages, type Lineage, type Route } from './lineage.js';
 import { Ikev2Sessions, peekMajorVersion, type Ikev2Options } from './ikev2.js';
 import type { PipelineSink, TunPort, UdpPort } from './ports.js';
+import type { EapVerdict, RemoteAuthPort, RemoteVerdict } from './remote-auth.js';
 import { SessionTable, type SessionHandle, type SessionRecord } from './table.js';
 
 /** What the pipeline needs of the user store (src/daemon's UserStore has this shape). */
@@ -74,6 +75,8 @@ export interface PipelineOptions {
   l2tp?: Partial<L2tpServerConfig>;
   /** Serve IKEv2 (EAP-MSCHAPv2 with the server's certificate) beside L2TP/IPsec. */
   ikev2?: Ikev2Options;
+  /** Passwords checked by RADIUS (src/session/remote-auth.ts) instead of the users file. */
+  remoteAuth?: RemoteAuthPort;
 }
 
 export interface PipelineLimits {
@@ -217,6 +220,7 @@ export class Pipeline {
             },
             ...(opts.random ? { random: opts.random } : {}),
             authFailures: this.authFailures,
+            ...(opts.remoteAuth ? { remoteAuth: opts.remoteAuth } : {}),
           },
           opts.ikev2,
           { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, idleTimeout: opts.idleTimeout },
@@ -357,6 +361,23 @@ export class Pipeline {
   }
 
   // ------------------------------------------------------------ operations
+
+  /** RADIUS's answer for an IKEv2 login (EAP-MSCHAPv2 of IKE SA `saId`); ignored once the SA is gone. */
+  eapResult(saId: string, verdict: EapVerdict, now: number): void {
+    this.guard('eap-result', now, () => this.v2?.eapResult(saId, verdict, now));
+    this.flush(now);
+  }
+
+  /** The remote verifier's answer for a session's pending login (RADIUS); ignored once the session is gone. */
+  authResult(handle: SessionHandle, verdict: RemoteVerdict, now: number): void {
+    this.guard('auth-result', now, () => {
+      const s = this.live.get(handle);
+      if (!s) return;
+      this.onPpp(s, s.ppp.authComplete(verdict, now), now);
+      this.schedulePpp(s);
+    });
+    this.flush(now);
+  }
 
   /**
    * Administrative disconnect: PPP Terminate-Request now; when PPP is closed the
@@ -627,6 +648,7 @@ export class Pipeline {
       lookup: (name) => this.users.lookup(name),
       admit: (name) => this.table.admit(handle, name),
       failures: this.authFailures,
+      ...(this.opts.remoteAuth ? { remote: true, localFallback: this.opts.remoteAuth.localFallback } : {}),
     };
     const o = this.opts;
     const ppp = new PppSession(
@@ -672,6 +694,9 @@ export class Pipeline {
           break;
         case 'auth-failure':
           this.counters.inc('ppp.auth.failure');
+          break;
+        case 'auth-request':
+          this.opts.remoteAuth?.request(rec.handle, o.attempt, { peer: rec.peer, session: rec.id });
           break;
         case 'ip-up': {
           // IPCP renegotiated to the same address: the session goes on
@@ -724,6 +749,7 @@ export class Pipeline {
     this.byL2tpKey.delete(s.l2tpKey);
     this.forwarder.removeSession(rec.handle);
     s.due = undefined;
+    this.opts.remoteAuth?.ended(rec.handle);
     const entry = this.table.close(rec.handle, reason, now);
     if (entry) {
       this.sink.log(

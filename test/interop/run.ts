@@ -16,6 +16,8 @@ import { FLOOD_SRC_NET, startFlood, stopFlood, type RunningFlood } from './flood
 import { ALL_STAGES, SCENARIOS, profileOf, stageIndex, usesIkev2, type Scenario, type Stage, type Topology } from './scenarios.js';
 import { addUser, BIG_CHAIN_DIR, cli, prepareBigChain, prepareServer, serverConfigText, startServer, stopServer, type RunningServer, type ServerSetup } from './server.js';
 import { operate, operateIkev2 } from './operate.js';
+import { radiusChecks, radiusConfigText, startRadius } from './radius.js';
+import type { FreeRadius } from '../radius/freeradius.js';
 import { rebind } from './rebind.js';
 import { bigChainChecks } from './bigchain.js';
 import { mobikeMove } from './mobike.js';
@@ -197,12 +199,24 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
   const timers = sc.vanish ? { dpdIdle: 10, helloInterval: 10 } : sc.rebind ? { dpdIdle: 10, helloInterval: 60 } : undefined;
   // a scenario with an IKEv2 client: the server serves IKEv2 too ([ikev2] enabled, the chain of cert init)
   const ikev2 = usesIkev2(sc);
-  const ownConfig = sc.pool !== undefined || timers !== undefined || ikev2;
+  const ownConfig = sc.pool !== undefined || timers !== undefined || ikev2 || sc.radius === true;
   if (sc.bigChain) {
     const failed = await prepareBigChain(setup);
     if (failed) note(ctx, `server: ${failed}`);
   }
-  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime));
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime) + (sc.radius ? radiusConfigText() : ''));
+  // radius: FreeRADIUS in the server namespace before the server (its first login asks it)
+  let fr: FreeRadius | undefined;
+  if (sc.radius) {
+    try {
+      fr = await startRadius(net.server, setup);
+      note(ctx, `FreeRADIUS started in ${net.server} (${fr.dir}), auth ${fr.authPort}, acct ${fr.acctPort}`);
+    } catch (e) {
+      ok = false;
+      why.push(`FreeRADIUS did not start: ${(e as Error).message.slice(0, 300)}`);
+      note(ctx, `FreeRADIUS did not start: ${(e as Error).message}`);
+    }
+  }
   let srv = await startServer(net, setup, join(dir, 'server.log'), 60_000);
   for (const n of srv.notes) {
     note(ctx, `server: ${n}`);
@@ -258,6 +272,14 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     if (sc.operate && first && ok) {
       say(`${sc.name}: operating the server: status, metrics, disconnect, history, users del`);
       const fails = profileOf(sc.profile, sc.tweak).kind === 'ikev2' ? await operateIkev2(ctx, first, dir) : await operate(ctx, first, dir);
+      if (fails.length > 0) {
+        ok = false;
+        why.push(...fails);
+      }
+    }
+    if (sc.radius && first && ok && fr) {
+      say(`${sc.name}: RADIUS: the address it gave, Start, radclient's Disconnect-Request, the Stop's bytes`);
+      const fails = await radiusChecks(ctx, first, fr, dir);
       if (fails.length > 0) {
         ok = false;
         why.push(...fails);
@@ -348,6 +370,11 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     note(ctx, `harness error: ${(e as Error).stack ?? String(e)}`);
   } finally {
     await stopServer(srv);
+    if (fr) {
+      writeFileSync(join(dir, 'freeradius.log'), fr.log());
+      writeFileSync(join(dir, 'radius-detail.txt'), fr.detail());
+      await fr.stop();
+    }
     if (sc.kill9 && forwardingBefore !== '' && (await serverForwarding(net)) !== forwardingBefore) {
       // whatever the server did, the next scenario starts as this one did
       await setServerForwarding(net, forwardingBefore);

@@ -219,6 +219,12 @@ export interface Scenario {
    * rekeyed by 90% of it is rekeyed by the server (its own CREATE_CHILD_SA).
    */
   serverChildLifetime?: number;
+  /**
+   * RADIUS (test/interop/radius.ts): the server checks passwords with and accounts to a
+   * FreeRADIUS the harness starts in the server namespace; after the stages the RADIUS
+   * checks (its address, Start, radclient's Disconnect-Request, the Stop's bytes).
+   */
+  radius?: boolean;
   /** Part of the default (CI) set. */
   ci: boolean;
   /**
@@ -333,6 +339,10 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ikev2-mobike', profile: 'ikev2-android', tweak: { dpdDelay: 5 }, topology: 'nat', expect: 'http', mobikeMove: true, ci: true },
   // the same on a direct home: the client VM's own address changes mid-download, charon notices and sends the update itself
   { name: 'ikev2-mobike-direct', profile: 'ikev2-android', topology: 'direct', expect: 'http', mobikeMove: true, ci: false },
+  // RADIUS: FreeRADIUS (in the server namespace) decides the login and gives the address; Start, Disconnect-Request, Stop with the bytes
+  { name: 'radius', profile: 'seed', topology: 'direct', expect: 'http', radius: true, ci: false },
+  // the same for an IKEv2 client: EAP-MSCHAPv2 through RADIUS (its MSK from the MPPE keys), the virtual IP from RADIUS, Disconnect-Request = IKE SA Delete
+  { name: 'ikev2-radius', profile: 'ikev2-android', topology: 'direct', expect: 'http', radius: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {

@@ -35,6 +35,8 @@ export interface FreeRadiusUser {
   password: string;
   /** Reply attributes, FreeRADIUS syntax ("Framed-IP-Address = 10.0.0.9"). */
   reply?: string[];
+  /** More check items ("Simultaneous-Use := 1"). */
+  check?: string[];
 }
 
 export interface FreeRadiusOptions {
@@ -45,6 +47,15 @@ export interface FreeRadiusOptions {
    * (FreeRADIUS before 3.2.5 sends none with MS-CHAP). False shows the default.
    */
   messageAuthenticator: boolean;
+  /**
+   * Simultaneous-Use: the radutmp session database, fed by accounting (Start/Stop keyed by
+   * NAS-IP-Address and NAS-Port) and checked after authentication; the NAS type "other"
+   * makes FreeRADIUS trust it without asking the NAS (checkrad).
+   */
+  sessionDb?: boolean;
+  /** Run inside this network namespace (`ip netns exec`), on `port` and port + 1 there (default 1812). */
+  netns?: string;
+  port?: number;
 }
 
 export interface FreeRadius {
@@ -79,7 +90,7 @@ function canBind(port: number): Promise<boolean> {
 function usersFile(users: FreeRadiusUser[]): string {
   return users
     .map((u) => {
-      const head = `${u.name} Cleartext-Password := "${u.password}"`;
+      const head = [`${u.name} Cleartext-Password := "${u.password}"`, ...(u.check ?? [])].join(', ');
       const reply = (u.reply ?? []).map((r) => `\t${r}`).join(',\n');
       return reply ? `${head}\n${reply}\n` : `${head}\n`;
     })
@@ -142,7 +153,7 @@ thread pool {
 }
 
 client localhost {
-	ipaddr = 127.0.0.1
+	ipaddr = 127.0.0.0/8
 	secret = ${o.secret}
 	require_message_authenticator = yes
 	nas_type = other
@@ -161,7 +172,15 @@ modules {
 	}
 	pap {
 	}
-	detail {
+${o.sessionDb ? `	radutmp {
+		filename = ${dir}/radutmp
+		username = %{User-Name}
+		case_sensitive = yes
+		check_with_nas = no
+		permissions = 0600
+		caller_id = yes
+	}
+` : ''}	detail {
 		filename = ${dir}/radacct/detail
 		escape_filenames = no
 		permissions = 0600
@@ -198,9 +217,10 @@ ${ma}		files
 	}
 	accounting {
 		detail
-	}
+${o.sessionDb ? '\t\tradutmp\n' : ''}	}
+${o.sessionDb ? '\tsession {\n\t\tradutmp\n\t}\n' : ''}
 	post-auth {
-	}
+${o.messageAuthenticator && o.sessionDb ? `\t\tPost-Auth-Type REJECT {\n\t\t\t${README_SETTING}\n\t\t}\n` : ''}	}
 }
 `;
 }
@@ -213,10 +233,14 @@ export async function startFreeRadius(o: FreeRadiusOptions): Promise<FreeRadius>
   let child: ChildProcess | undefined;
   let output = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePortPair();
+    // a namespace of the test's own has every port free: the fixed pair, no probing on the host
+    const port = o.netns ? (o.port ?? 1812) : await freePortPair();
     writeFileSync(join(dir, 'radiusd.conf'), radiusdConf(dir, port, o));
     output = '';
-    child = spawn(FREERADIUS!, ['-X', '-d', dir, '-n', 'radiusd'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['-X', '-d', dir, '-n', 'radiusd'];
+    child = o.netns
+      ? spawn('ip', ['netns', 'exec', o.netns, FREERADIUS!, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(FREERADIUS!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const c = child;
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 15_000);
@@ -250,7 +274,7 @@ export async function startFreeRadius(o: FreeRadiusOptions): Promise<FreeRadius>
     }
     await stopChild(c);
     // a port taken between our check and FreeRADIUS's bind: try another pair; anything else is fatal
-    if (!/Address already in use|Failed binding/i.test(output)) break;
+    if (o.netns || !/Address already in use|Failed binding/i.test(output)) break;
   }
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`FreeRADIUS did not start:\n${output.slice(-4000)}`);

@@ -124,6 +124,13 @@ export class World {
     return mine.map((s) => s.data);
   }
 
+  /** What the server sent to `to` since it was last taken (an answer that came later than its request). */
+  takeIke(to: Endpoint): Buffer[] {
+    const mine = this.ikeToClients.filter((s) => same(s.to, to));
+    this.ikeToClients = this.ikeToClients.filter((s) => !same(s.to, to));
+    return mine.map((s) => s.data);
+  }
+
   private takeIkeFor(c: SimClient): Buffer[] {
     const mine = this.ikeToClients.filter((s) => same(s.to, c.ikeInit.src));
     this.ikeToClients = this.ikeToClients.filter((s) => !same(s.to, c.ikeInit.src));

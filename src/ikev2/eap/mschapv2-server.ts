@@ -43,10 +43,33 @@ export interface EapMschapv2Hooks {
    * is a `failure`, a login a `success`. Keyed by the EAP identity without a DOMAIN\ prefix.
    */
   backoff?: { blockedFor(name: string): number; failure(name: string): void; success(name: string): void };
+  /**
+   * A remote verifier (RADIUS): the Response is handed to it and receive() answers
+   * 'pending'; the verdict comes back through complete(). Nothing is checked locally
+   * unless the verdict is 'unavailable' and localFallback is set.
+   */
+  remote?(attempt: EapRemoteAttempt): void;
+  localFallback?: boolean;
 }
 
 /** The user part of `DOMAIN\user` (RFC 2759 §8.2). */
 const bareName = (name: string): string => name.slice(name.lastIndexOf('\\') + 1);
+
+/** One MS-CHAPv2 Response for a remote verifier. */
+export interface EapRemoteAttempt {
+  userName: string;
+  /** The MS-CHAPv2-ID (MS-CHAP2-Response's Ident). */
+  ident: number;
+  authenticatorChallenge: Buffer;
+  peerChallenge: Buffer;
+  ntResponse: Buffer;
+}
+
+/** The remote verifier's answer; accept carries the MS-CHAP2-Success String and the MSK (from the MPPE keys). */
+export type EapRemoteVerdict =
+  | { kind: 'accept'; success: string; msk: Buffer }
+  | { kind: 'reject'; reason: string }
+  | { kind: 'unavailable'; reason: string };
 
 export type EapStep =
   /** An EAP Request to carry in the IKE_AUTH response. */
@@ -56,9 +79,11 @@ export type EapStep =
   /** EAP-Failure to send (then AUTHENTICATION_FAILED). */
   | { kind: 'failure'; message: Buffer; reason: string; user?: string }
   /** The exchange is over; the message is not answered by EAP. */
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** The Response went to the remote verifier: the answer comes from complete(). */
+  | { kind: 'pending' };
 
-export type EapState = 'idle' | 'identity' | 'challenge' | 'success-sent' | 'failure-sent' | 'done';
+export type EapState = 'idle' | 'identity' | 'challenge' | 'verifying' | 'success-sent' | 'failure-sent' | 'done';
 
 /** A hash no password has, used for unknown users so both paths do the same work. */
 const DUMMY_HASH = Buffer.alloc(16, 0xa5);
@@ -74,6 +99,8 @@ export class EapMschapv2Server {
   private pending: { msk: Buffer; user: string } | undefined;
   private failedUser: string | undefined;
   private failReason = '';
+  /** The Response handed to the remote verifier (kept for a local fallback). */
+  private waiting: { name: string; identity: string; hashName: Buffer; peerChallenge: Buffer; ntResponse: Buffer } | undefined;
 
   constructor(
     private readonly hooks: EapMschapv2Hooks,
@@ -133,6 +160,7 @@ export class EapMschapv2Server {
 
   /** One EAP message from the peer (the body of an EAP payload). */
   receive(msg: Uint8Array): EapStep {
+    if (this.st === 'verifying') return { kind: 'ignored', reason: 'EAP message while the password is being checked' };
     if (this.st === 'done' || this.st === 'idle') return { kind: 'ignored', reason: `EAP message in state ${this.st}` };
     let p: EapPacket;
     try {
@@ -172,32 +200,20 @@ export class EapMschapv2Server {
       // the EAP Identity selects the user; the Name must be the same one
       const identity = this.identity ?? name;
       const claimed = bareName(identity);
-      const id = this.next();
       const backoff = this.hooks.backoff;
       const wait = backoff?.blockedFor(claimed) ?? 0;
-      if (wait > 0) return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures`);
+      if (wait > 0) return this.sendFailure(this.next(), 'E=691 R=0', 'Authentication failed', claimed, `blocked for ${Math.ceil(wait / 1000)} s after repeated failures`);
       if (bareName(name) !== claimed) {
         backoff?.failure(claimed);
-        return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, `MS-CHAPv2 name ${JSON.stringify(name)} is not the EAP identity ${JSON.stringify(identity)}`);
+        return this.sendFailure(this.next(), 'E=691 R=0', 'Authentication failed', claimed, `MS-CHAPv2 name ${JSON.stringify(name)} is not the EAP identity ${JSON.stringify(identity)}`);
       }
-      const user = this.hooks.lookup(identity) ?? (identity !== claimed ? this.hooks.lookup(claimed) : undefined);
-      const ntHash = user?.ntHash ?? DUMMY_HASH;
-      const ok = verifyNTResponse(this.challenge, m.peerChallenge, hashName, ntHash, m.ntResponse) && user !== undefined;
-      if (!ok) backoff?.failure(claimed);
-      if (ok) {
-        const admitted = this.hooks.admit?.(user.name) ?? { ok: true as const };
-        if (admitted.ok) {
-          backoff?.success(user.name);
-          const s = generateAuthenticatorResponseFromHash(user.ntHash, m.ntResponse, m.peerChallenge, this.challenge, hashName);
-          this.pending = { msk: eapMschapv2Msk(hashNtPasswordHash(user.ntHash), m.ntResponse), user: user.name };
-          this.st = 'success-sent';
-          const data = encodeMsChap({ op: MsChapOp.SUCCESS, msId: this.msId, message: `${s} M=Welcome` });
-          return { kind: 'send', message: encodeEap({ code: EapCode.REQUEST, identifier: id, type: EapType.MSCHAPV2, data }) };
-        }
-        return this.sendFailure(id, 'E=649 R=0', admitted.message.replace(/[^\x20-\x7e]/g, '?'), user.name, `not admitted: ${admitted.message}`);
+      if (this.hooks.remote) {
+        this.st = 'verifying';
+        this.waiting = { name, identity, hashName: Buffer.from(hashName), peerChallenge: Buffer.from(m.peerChallenge), ntResponse: Buffer.from(m.ntResponse) };
+        this.hooks.remote({ userName: name, ident: this.msId, authenticatorChallenge: Buffer.from(this.challenge), peerChallenge: Buffer.from(m.peerChallenge), ntResponse: Buffer.from(m.ntResponse) });
+        return { kind: 'pending' };
       }
-      // Wrong password and unknown user read the same on the wire (no user enumeration).
-      return this.sendFailure(id, 'E=691 R=0', 'Authentication failed', claimed, user ? 'wrong password' : 'unknown user');
+      return this.checkLocally(identity, hashName, m.peerChallenge, m.ntResponse);
     }
 
     if (this.st === 'success-sent') {
@@ -210,6 +226,52 @@ export class EapMschapv2Server {
 
     // failure-sent: the acknowledgement (or anything else) ends with EAP-Failure
     return this.fail(this.failReason, this.failedUser);
+  }
+
+  /** The users file's verdict on the Response of the user `identity` (the EAP Identity) selects. */
+  private checkLocally(identity: string, hashName: Uint8Array, peerChallenge: Uint8Array, ntResponse: Uint8Array): EapStep {
+    const claimed = bareName(identity);
+    const user = this.hooks.lookup(identity) ?? (identity !== claimed ? this.hooks.lookup(claimed) : undefined);
+    const ntHash = user?.ntHash ?? DUMMY_HASH;
+    const ok = verifyNTResponse(this.challenge, peerChallenge, hashName, ntHash, ntResponse) && user !== undefined;
+    if (ok) {
+      const s = generateAuthenticatorResponseFromHash(user.ntHash, ntResponse, peerChallenge, this.challenge, hashName);
+      return this.succeed(user.name, `${s} M=Welcome`, eapMschapv2Msk(hashNtPasswordHash(user.ntHash), ntResponse));
+    }
+    this.hooks.backoff?.failure(claimed);
+    // Wrong password and unknown user read the same on the wire (no user enumeration).
+    return this.sendFailure(this.next(), 'E=691 R=0', 'Authentication failed', claimed, user ? 'wrong password' : 'unknown user');
+  }
+
+  /** A checked password: admission, then the MS-CHAPv2 Success Request. */
+  private succeed(user: string, success: string, msk: Buffer): EapStep {
+    const id = this.next();
+    const admitted = this.hooks.admit?.(user) ?? { ok: true as const };
+    if (!admitted.ok) return this.sendFailure(id, 'E=649 R=0', admitted.message.replace(/[^\x20-\x7e]/g, '?'), user, `not admitted: ${admitted.message}`);
+    this.hooks.backoff?.success(user);
+    this.pending = { msk, user };
+    this.st = 'success-sent';
+    const data = encodeMsChap({ op: MsChapOp.SUCCESS, msId: this.msId, message: success });
+    return { kind: 'send', message: encodeEap({ code: EapCode.REQUEST, identifier: id, type: EapType.MSCHAPV2, data }) };
+  }
+
+  /**
+   * The remote verifier's answer to the Response handed out: Accept sends its
+   * MS-CHAP2-Success String as is and keeps its MSK; Reject is a wrong password; no answer
+   * falls back to the users file when allowed. 'ignored' when nothing was waiting.
+   */
+  complete(v: EapRemoteVerdict): EapStep {
+    const w = this.waiting;
+    if (this.st !== 'verifying' || !w) return { kind: 'ignored', reason: `verdict in state ${this.st}` };
+    this.waiting = undefined;
+    this.st = 'challenge';
+    if (v.kind === 'accept') {
+      if (!/^S=[0-9A-F]{40}( M=.*)?$/s.test(v.success) || v.msk.length < 32) return this.sendFailure(this.next(), 'E=691 R=0', 'Authentication failed', bareName(w.identity), 'RADIUS accepted without a usable MS-CHAP2-Success or MPPE keys');
+      return this.succeed(bareName(w.identity), v.success, v.msk);
+    }
+    if (v.kind === 'unavailable' && this.hooks.localFallback) return this.checkLocally(w.identity, w.hashName, w.peerChallenge, w.ntResponse);
+    if (v.kind === 'reject') this.hooks.backoff?.failure(bareName(w.identity));
+    return this.sendFailure(this.next(), 'E=691 R=0', 'Authentication failed', bareName(w.identity), v.reason);
   }
 
   /** RFC 2759 §6 Failure: "E=eeeeeeeeee R=r C=cccccccccccccccccccccccccccccccc V=vvvvvvvvvv M=<msg>". */
