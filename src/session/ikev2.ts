@@ -15,7 +15,6 @@ import { DEFAULT_IKEV2_POLICY, Ikev2Responder, peekMajorVersion, withoutModp1024
 import type { AuthBackoff } from '../ikev2/ike-auth.js';
 import type { IdPayload } from '../ikev2/wire/id.js';
 import type { Forwarder } from '../nat/forwarder.js';
-import type { AuthFailureTracker } from '../ppp/auth-failures.js';
 import type { PppUser } from '../ppp/session.js';
 import type { PipelineSink } from './ports.js';
 import type { EapVerdict, RemoteAuthPort } from './remote-auth.js';
@@ -52,8 +51,6 @@ export interface Ikev2Host {
   /** IKE sends go out in order with ESP queued before them. */
   sendIke(from: Endpoint, to: Endpoint, data: Buffer): void;
   random?: (n: number) => Buffer;
-  /** The daemon's failed-login backoff (PPP's): L2TP and IKEv2 failures of a user count together. */
-  authFailures?: AuthFailureTracker;
   /** EAP-MSCHAPv2 checked by RADIUS (remote-auth.ts) instead of the users file. */
   remoteAuth?: RemoteAuthPort;
 }
@@ -118,7 +115,7 @@ export class Ikev2Sessions {
             const u = host.lookup(name);
             return u ? { name: u.name, ntHash: u.ntHash } : undefined;
           },
-          ...(host.authFailures ? { backoff: backoffOf(host.authFailures, () => this.now) } : {}),
+          ...(host.failures ? { backoff: backoffOf(host.failures, () => this.now) } : {}),
           admit: (name) => {
             const limit = host.userLimit(name);
             if (limit > 0 && host.table.countUser(name) >= limit) return { ok: false, message: `session limit of ${limit} reached` };
@@ -426,7 +423,7 @@ export class Ikev2Sessions {
   }
 }
 
-function backoffOf(t: AuthFailureTracker, now: () => number): { blockedFor(n: string, a: string): number; failure(n: string, a: string): void; success(n: string): void } {
+function backoffOf(t: AuthBackoff, now: () => number): { blockedFor(n: string, a: string): number; failure(n: string, a: string): void; success(n: string): void } {
   return {
     blockedFor: (n, a) => t.blockedFor(n, a, now()),
     failure: (n, a) => void t.failure(n, a, now()),

@@ -219,7 +219,6 @@ export class Pipeline {
               this.udp.sendIke(from, to, data);
             },
             ...(opts.random ? { random: opts.random } : {}),
-            authFailures: this.authFailures,
             ...(opts.remoteAuth ? { remoteAuth: opts.remoteAuth } : {}),
           },
           opts.ikev2,
