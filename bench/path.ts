@@ -31,6 +31,8 @@
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
+ * PATH_BENCH_IO ("native": the daemon's NAT-T port I/O for the path part, L2TPSEC_UDP_IO; a list such as
+ * "dgram,native,dgram,native" runs the path part once per entry, interleaved, rows tagged with `io`),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -55,6 +57,7 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .map(Number)
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
+const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => v === 'native' || v === 'dgram');
 const SIZE = 1400;
 const POOL_COUNT = 512;
 const DAEMON_CPU = '0';
@@ -96,6 +99,8 @@ export interface PathRow {
   limit_generator_bound: boolean;
   /** Datagrams the kernel dropped at the daemon's UDP sockets (receive buffer full) in the window. */
   udp_rcvbuf_errors: number;
+  /** The daemon's NAT-T port I/O (L2TPSEC_UDP_IO): native recvmmsg/sendmmsg or node:dgram. */
+  io?: string;
 }
 
 export interface ScaleRow {
@@ -650,7 +655,12 @@ export async function runPathBench(): Promise<void> {
     lab.buildFwd();
     await client.start();
     if (PARTS.includes('path')) {
-      rows = await pathPart(lab, client);
+      for (const io of IOS) {
+        process.env.L2TPSEC_UDP_IO = io;
+        log(`path part with the NAT-T port through ${io}`);
+        rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
+      }
+      delete process.env.L2TPSEC_UDP_IO;
       console.table(rows);
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);

@@ -79,9 +79,7 @@ export class Daemon implements ControlTarget {
     this.historyFile = cfg.control?.historyFile && isAbsolute(cfg.control.historyFile) ? new HistoryFile(cfg.control.historyFile) : undefined;
     const udpPort: UdpPort = {
       sendIke: (from, to, data) => this.udp?.sendIke(from, to, data),
-      sendEsp: (sends) => {
-        for (const s of sends) this.udp?.sendEsp(s.to, s.data);
-      },
+      sendEsp: (sends) => this.udp?.sendEspBatch(sends),
     };
     const tunPort: TunPort = { write: (packets) => (this.tun ? this.tun.write(packets) : packets.length) };
     const sink: PipelineSink = {
@@ -154,6 +152,8 @@ export class Daemon implements ControlTarget {
         counters: this.counters,
         classify: classifyNatt,
         recvBufferSize: RECV_BUFFER,
+        // the NAT-T port's I/O: recvmmsg/sendmmsg through the addon when built; L2TPSEC_UDP_IO=dgram selects node:dgram
+        io: process.env.L2TPSEC_UDP_IO === 'dgram' ? 'dgram' : process.env.L2TPSEC_UDP_IO === 'native' ? 'native' : 'auto',
       },
       {
         onIke: (msg: Uint8Array, from: Endpoint, to: Endpoint) => this.input(() => this.pipeline.ikeMessage(msg, from, to, this.clock.now())),

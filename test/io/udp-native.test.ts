@@ -1,0 +1,119 @@
+/**
+ * The addon's UDP batch socket (native/udp.c through src/io/udp-native.ts) on
+ * loopback: recvmmsg batches in the slots, sendmmsg batches, errors, lifetime.
+ */
+import dgram from 'node:dgram';
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NativeUdpSocket, UDP_BATCH, nativeUdpAvailable } from '../../src/io/udp-native.js';
+
+const skip = nativeUdpAvailable() ? false : 'the addon is not built (node-gyp rebuild -C native)';
+const sockets: dgram.Socket[] = [];
+const natives: NativeUdpSocket[] = [];
+
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
+  for (const n of natives.splice(0)) n.close();
+});
+
+async function peer(): Promise<{ s: dgram.Socket; got: Buffer[]; port: number }> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  const got: Buffer[] = [];
+  s.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return { s, got, port: s.address().port };
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe.skipIf(skip)('native UDP batch socket', () => {
+  it('receives bursts in batches of at most UDP_BATCH, contents and source as sent', async () => {
+    const batches: number[] = [];
+    const got: { data: Buffer; address: string; port: number }[] = [];
+    const errors: number[] = [];
+    const n: NativeUdpSocket = NativeUdpSocket.open('127.0.0.1', 0, {
+      recvBufferSize: 4 << 20,
+      onBatch: (count) => {
+        batches.push(count);
+        for (let i = 0; i < count; i++) {
+          const m = n.rxMeta;
+          const from = n.endpoint(m[4 * i + 1]!, m[4 * i + 2]!);
+          got.push({ data: Buffer.from(n.datagram(i, m[4 * i]!)), address: from.address, port: from.port });
+        }
+      },
+      onError: (e) => errors.push(e),
+    });
+    natives.push(n);
+    expect(n.port).toBeGreaterThan(0);
+    const c = await peer();
+    const sent = Array.from({ length: 500 }, (_, i) => Buffer.alloc(1 + (i % 1400), i & 0xff));
+    for (const d of sent) c.s.send(d, n.port, '127.0.0.1');
+    await until(() => got.length === 500);
+    expect(got.map((g) => g.data)).toEqual(sent);
+    expect(got.every((g) => g.address === '127.0.0.1' && g.port === c.port)).toBe(true);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(UDP_BATCH);
+    // one endpoint object per source, not one per datagram
+    const m = n.rxMeta;
+    expect(n.endpoint(0x7f000001, c.port)).toBe(n.endpoint(0x7f000001, c.port));
+    expect(m.length).toBe(4 * UDP_BATCH);
+    expect(errors).toEqual([]);
+  });
+
+  it('sendBatch: more than a batch, in order; an unusable destination is dropped and reported, the rest go', async () => {
+    const n = NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} });
+    natives.push(n);
+    const c = await peer();
+    const sends = Array.from({ length: 3 * UDP_BATCH + 5 }, (_, i) => ({ to: { address: '127.0.0.1', port: c.port }, data: Buffer.alloc(100 + i, i & 0xff) }));
+    const bad = [...sends.slice(0, 10), { to: { address: 'not-an-address', port: c.port }, data: Buffer.alloc(8) }, { to: { address: '127.0.0.1', port: 0 }, data: Buffer.alloc(8) }, ...sends.slice(10)];
+    expect(n.sendBatch(bad)).toBe(2);
+    expect(n.takeSendError()?.errno).toBe(22);
+    await until(() => c.got.length === sends.length);
+    expect(c.got).toEqual(sends.map((s) => s.data));
+    expect(n.takeSendError()).toBeUndefined();
+  });
+
+  it('sendOne with the non-ESP marker prepends four zero bytes', async () => {
+    const n = NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} });
+    natives.push(n);
+    const c = await peer();
+    expect(n.sendOne({ address: '127.0.0.1', port: c.port }, Buffer.from('ike message'), true)).toBe(0);
+    await until(() => c.got.length === 1);
+    expect(c.got[0]).toEqual(Buffer.concat([Buffer.alloc(4), Buffer.from('ike message')]));
+  });
+
+  it('a port in use fails with EADDRINUSE; closing frees it; sends after close are dropped', async () => {
+    const n = NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} });
+    expect(() => NativeUdpSocket.open('127.0.0.1', n.port, { onBatch: () => {}, onError: () => {} })).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
+    n.close();
+    n.close();
+    expect(n.sendOne({ address: '127.0.0.1', port: 9 }, Buffer.alloc(8), false)).toBe(1);
+    const again = NativeUdpSocket.open('127.0.0.1', n.port, { onBatch: () => {}, onError: () => {} });
+    again.close();
+  });
+
+  it('closing inside the batch callback stops delivery; no fd leak over 100 open/close', async () => {
+    let calls = 0;
+    const n: NativeUdpSocket = NativeUdpSocket.open('127.0.0.1', 0, {
+      onBatch: () => {
+        calls++;
+        n.close();
+      },
+      onError: () => {},
+    });
+    const c = await peer();
+    for (let i = 0; i < 200; i++) c.s.send(Buffer.alloc(30, i), n.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(1);
+    const fds = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 100; i++) NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} }).close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fds + 2);
+  });
+});
