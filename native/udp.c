@@ -9,6 +9,7 @@
  *           slot: number, batch: number, cb: (n: number) => void)
  *       -> { fd: number, port: number, handle: External }
  *   udpSend(handle, n: number) -> number   (datagrams the kernel accepted)
+ *   udpSetGso(handle, on: boolean) -> boolean
  *   udpLastError(handle) -> number          (errno of the last failed send, 0 if none)
  *   udpClose(handle) -> undefined
  *
@@ -26,6 +27,14 @@
  * refuses with an error is skipped (its errno kept for udpLastError); EAGAIN
  * ends the batch. Returns how many were accepted.
  *
+ * UDP GSO (UDP_SEGMENT, Linux 4.18): consecutive datagrams to one destination
+ * that lie back to back in tx, all of one size but the last (which may be
+ * shorter), go as ONE message the kernel cuts into datagrams late (a burst of
+ * a bulk flow costs one trip through the stack instead of one per datagram).
+ * The wire sees the same datagrams. udpSetGso(handle, on) turns it off (or on
+ * again); it turns itself off for good when the kernel refuses a GSO send
+ * (EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP) and those datagrams go one by one.
+ *
  * Lifetime as in tun.c: the uv poll handle and the JS External each own the
  * state; the buffers are held by references until close.
  */
@@ -37,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -45,6 +55,16 @@
 
 #define RX_ROUNDS 8
 #define BATCH_LIMIT 1024
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+/* At most this many segments and this many bytes (IPv4 total length) in one GSO send. */
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES (65535 - 20 - 8)
+#define GSO_CMSG_SPACE CMSG_SPACE(sizeof(uint16_t))
 
 typedef struct {
   uv_poll_t poll;
@@ -70,6 +90,11 @@ typedef struct {
   struct mmsghdr *smsg;
   struct iovec *siov;
   struct sockaddr_in *saddr;
+  /* Per message of a send: first datagram and datagram count; cmsg space for UDP_SEGMENT. */
+  uint32_t *sfirst;
+  uint32_t *scount;
+  unsigned char *scmsg;
+  int gso;
   napi_async_cleanup_hook_handle hook;
   int in_cleanup;
 } udp_t;
@@ -82,6 +107,9 @@ static void udp_release(udp_t *u) {
     free(u->smsg);
     free(u->siov);
     free(u->saddr);
+    free(u->sfirst);
+    free(u->scount);
+    free(u->scmsg);
     free(u);
   }
 }
@@ -258,8 +286,11 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     u->smsg = calloc(batch, sizeof *u->smsg);
     u->siov = calloc(batch, sizeof *u->siov);
     u->saddr = calloc(batch, sizeof *u->saddr);
+    u->sfirst = calloc(batch, sizeof *u->sfirst);
+    u->scount = calloc(batch, sizeof *u->scount);
+    u->scmsg = calloc(batch, GSO_CMSG_SPACE);
   }
-  if (!u || !u->rmsg || !u->riov || !u->raddr || !u->smsg || !u->siov || !u->saddr ||
+  if (!u || !u->rmsg || !u->riov || !u->raddr || !u->smsg || !u->siov || !u->saddr || !u->sfirst || !u->scount || !u->scmsg ||
       napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
     if (u) {
       u->owners = 1;
@@ -277,6 +308,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   u->tx_meta = txm;
   u->slot = slot;
   u->batch = batch;
+  u->gso = 1;
   for (uint32_t i = 0; i < batch; i++) {
     u->riov[i].iov_base = u->rx + (size_t)i * slot;
     u->riov[i].iov_len = slot;
@@ -335,6 +367,29 @@ static udp_t *udp_of(napi_env env, napi_value v) {
   return (udp_t *)data;
 }
 
+/* Send datagrams [first, first + count) of tx one message each (after a GSO refusal); returns how many went. */
+static uint32_t send_singly(udp_t *u, uint32_t first, uint32_t count) {
+  uint32_t ok = 0;
+  for (uint32_t k = first; k < first + count; k++) {
+    const uint32_t *m = &u->tx_meta[4 * k];
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(m[2]);
+    a.sin_port = htons((uint16_t)m[3]);
+    ssize_t r;
+    do r = sendto(u->fd, u->tx + m[0], m[1], 0, (struct sockaddr *)&a, sizeof a);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      u->last_errno = errno;
+      continue;
+    }
+    ok++;
+  }
+  return ok;
+}
+
 static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -352,36 +407,93 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   }
   uint32_t accepted = 0;
   if (u->closed) n = 0;
-  /* Fill the headers (bounds-checked against tx), then send from `start`, skipping refused datagrams. */
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t *m = &u->tx_meta[4 * i];
-    uint32_t off = m[0], len = m[1];
-    if ((size_t)off > u->tx_len || (size_t)len > u->tx_len - off) {
+    if ((size_t)m[0] > u->tx_len || (size_t)m[1] > u->tx_len - m[0]) {
       napi_throw_range_error(env, NULL, "udpSend: datagram outside the send buffer");
       return NULL;
     }
-    u->siov[i].iov_base = u->tx + off;
-    u->siov[i].iov_len = len;
-    u->saddr[i].sin_family = AF_INET;
-    u->saddr[i].sin_addr.s_addr = htonl(m[2]);
-    u->saddr[i].sin_port = htons((uint16_t)m[3]);
+  }
+  /* One message per datagram, or per GSO run (same destination, back to back, equal sizes but the last). */
+  uint32_t msgs = 0;
+  for (uint32_t i = 0; i < n;) {
+    const uint32_t *m = &u->tx_meta[4 * i];
+    uint32_t seg = m[1], total = m[1], j = i + 1;
+    if (u->gso && seg > 0) {
+      while (j < n && j - i < GSO_MAX_SEGS) {
+        const uint32_t *p = &u->tx_meta[4 * (j - 1)], *q = &u->tx_meta[4 * j];
+        if (p[1] != seg || q[2] != m[2] || q[3] != m[3] || q[0] != p[0] + p[1] || q[1] == 0 || q[1] > seg ||
+            total + q[1] > GSO_MAX_BYTES)
+          break;
+        total += q[1];
+        j++;
+      }
+    }
+    struct msghdr *h = &u->smsg[msgs].msg_hdr;
+    u->siov[msgs].iov_base = u->tx + m[0];
+    u->siov[msgs].iov_len = total;
+    u->saddr[msgs].sin_family = AF_INET;
+    u->saddr[msgs].sin_addr.s_addr = htonl(m[2]);
+    u->saddr[msgs].sin_port = htons((uint16_t)m[3]);
+    if (j - i > 1) {
+      unsigned char *c = u->scmsg + (size_t)msgs * GSO_CMSG_SPACE;
+      memset(c, 0, GSO_CMSG_SPACE);
+      h->msg_control = c;
+      h->msg_controllen = GSO_CMSG_SPACE;
+      struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+      cm->cmsg_level = SOL_UDP;
+      cm->cmsg_type = UDP_SEGMENT;
+      cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t gs = (uint16_t)seg;
+      memcpy(CMSG_DATA(cm), &gs, sizeof gs);
+    } else {
+      h->msg_control = NULL;
+      h->msg_controllen = 0;
+    }
+    u->sfirst[msgs] = i;
+    u->scount[msgs] = j - i;
+    msgs++;
+    i = j;
   }
   uint32_t start = 0;
-  while (start < n) {
-    int r = sendmmsg(u->fd, u->smsg + start, n - start, 0);
+  while (start < msgs) {
+    int r = sendmmsg(u->fd, u->smsg + start, msgs - start, 0);
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
       if (e == EAGAIN || e == EWOULDBLOCK) break;
-      u->last_errno = e;
-      start++; /* this datagram is refused (e.g. EPERM, ENETUNREACH, EMSGSIZE): skip it */
+      if (u->scount[start] > 1 && (e == EIO || e == EINVAL || e == ENOPROTOOPT || e == EOPNOTSUPP)) {
+        /* the kernel or the route cannot do UDP GSO: never again, and these go one by one */
+        u->gso = 0;
+        accepted += send_singly(u, u->sfirst[start], u->scount[start]);
+      } else {
+        u->last_errno = e; /* refused (e.g. EPERM, ENETUNREACH, EMSGSIZE): skip this message */
+      }
+      start++;
       continue;
     }
-    accepted += (uint32_t)r;
+    for (int k = 0; k < r; k++) accepted += u->scount[start + k];
     start += (uint32_t)r;
   }
   napi_value out;
   napi_create_uint32(env, accepted, &out);
+  return out;
+}
+
+static napi_value js_udp_set_gso(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool on = false;
+  if (argc < 2 || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udpSetGso(handle, on)");
+    return NULL;
+  }
+  udp_t *u = udp_of(env, argv[0]);
+  if (!u) return NULL;
+  u->gso = on ? 1 : 0;
+  napi_value out;
+  napi_get_boolean(env, u->gso != 0, &out);
   return out;
 }
 
@@ -415,6 +527,7 @@ void l2s_udp_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"udpOpen", NULL, js_udp_open, NULL, NULL, NULL, napi_default, NULL},
       {"udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_default, NULL},
+      {"udpSetGso", NULL, js_udp_set_gso, NULL, NULL, NULL, napi_default, NULL},
       {"udpLastError", NULL, js_udp_last_error, NULL, NULL, NULL, napi_default, NULL},
       {"udpClose", NULL, js_udp_close, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -154,6 +154,7 @@ export class Daemon implements ControlTarget {
         recvBufferSize: RECV_BUFFER,
         // the NAT-T port's I/O: recvmmsg/sendmmsg through the addon when built; L2TPSEC_UDP_IO=dgram selects node:dgram
         io: process.env.L2TPSEC_UDP_IO === 'dgram' ? 'dgram' : process.env.L2TPSEC_UDP_IO === 'native' ? 'native' : 'auto',
+        gso: process.env.L2TPSEC_UDP_GSO !== '0',
       },
       {
         onIke: (msg: Uint8Array, from: Endpoint, to: Endpoint) => this.input(() => this.pipeline.ikeMessage(msg, from, to, this.clock.now())),

@@ -2,6 +2,8 @@
  * The NAT-T data socket through the addon (native/udp.c): recvmmsg into one
  * buffer of fixed slots and sendmmsg out of another, both allocated here and
  * read and written as views. One native call and one callback per batch.
+ * Runs of equal-size datagrams to one peer (a bulk flow's burst) leave as one
+ * UDP GSO send each: one trip through the kernel's stack for the run.
  */
 import type { Endpoint } from '../core/sa.js';
 import { loadNativeAddon, type NativeError } from './tun.js';
@@ -22,6 +24,7 @@ interface NativeUdp {
   ): { fd: number; port: number; handle: object };
   udpSend(handle: object, n: number): number;
   udpLastError(handle: object): number;
+  udpSetGso(handle: object, on: boolean): boolean;
   udpClose(handle: object): void;
 }
 
@@ -76,6 +79,8 @@ function ipv4ToU32(a: string): number {
 export interface NativeUdpOptions {
   recvBufferSize?: number | undefined;
   sendBufferSize?: number | undefined;
+  /** UDP GSO for runs of equal-size datagrams to one peer (default on; off by itself where the kernel refuses it). */
+  gso?: boolean | undefined;
   /** A receive batch of n datagrams (see datagram(i)); done with the slots when it returns. */
   onBatch(n: number): void;
   /** A receive error (negative errno, e.g. -111 for an ICMP port unreachable queued on the socket). */
@@ -126,6 +131,7 @@ export class NativeUdpSocket {
       if (count >= 0) opts.onBatch(count);
       else opts.onError(count);
     });
+    if (opts.gso === false) n.udpSetGso(r.handle, false);
     return new NativeUdpSocket(n, r.handle, r.port, rx, rxMeta, tx, txMeta);
   }
 

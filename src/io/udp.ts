@@ -73,6 +73,8 @@ export interface UdpEndpointsOptions {
    * and the address is an IPv4 literal.
    */
   io?: UdpIo;
+  /** Native I/O: UDP GSO for bursts to one peer (default true). */
+  gso?: boolean;
 }
 
 export type UdpIo = 'auto' | 'native' | 'dgram';
@@ -101,6 +103,7 @@ export class UdpEndpoints {
   private natt: dgram.Socket | null = null;
   private nattNative: NativeUdpSocket | null = null;
   private readonly io: UdpIo;
+  private readonly gso: boolean;
   private ikeQueue: PendingIke[] = [];
   private espQueue: EspDatagram[] = [];
   private scheduled: NodeJS.Immediate | null = null;
@@ -127,6 +130,7 @@ export class UdpEndpoints {
     this.recvBufferSize = opts.recvBufferSize;
     this.sendBufferSize = opts.sendBufferSize;
     this.io = opts.io ?? 'auto';
+    this.gso = opts.gso ?? true;
   }
 
   /** Which implementation the NAT-T port uses (after start()). */
@@ -146,6 +150,7 @@ export class UdpEndpoints {
         this.nattNative = NativeUdpSocket.open(this.address, this.nattPort, {
           recvBufferSize: this.recvBufferSize,
           sendBufferSize: this.sendBufferSize,
+          gso: this.gso,
           onBatch: (n) => this.onNativeBatch(n),
           onError: (errno) => this.counters.inc(errno === -111 ? 'udp.rx.icmp-refused' : 'udp.rx.error'),
         });

@@ -79,6 +79,24 @@ describe.skipIf(skip)('native UDP batch socket', () => {
     expect(n.takeSendError()).toBeUndefined();
   });
 
+  it.each([true, false])('a burst of equal-size datagrams to one peer (GSO %s) arrives as the same datagrams, in order', async (gso) => {
+    const n = NativeUdpSocket.open('127.0.0.1', 0, { gso, onBatch: () => {}, onError: () => {} });
+    natives.push(n);
+    const a = await peer();
+    const b = await peer();
+    // runs of 1460-byte datagrams (more than fit one GSO send), a shorter last one, a peer change in between
+    const sends = [
+      ...Array.from({ length: 50 }, (_, i) => ({ to: { address: '127.0.0.1', port: a.port }, data: Buffer.alloc(1460, i) })),
+      { to: { address: '127.0.0.1', port: a.port }, data: Buffer.alloc(700, 0xee) },
+      ...Array.from({ length: 5 }, (_, i) => ({ to: { address: '127.0.0.1', port: b.port }, data: Buffer.alloc(1460, 100 + i) })),
+      ...Array.from({ length: 8 }, (_, i) => ({ to: { address: '127.0.0.1', port: a.port }, data: Buffer.alloc(200, 200 + i) })),
+    ];
+    expect(n.sendBatch(sends)).toBe(0);
+    await until(() => a.got.length + b.got.length === sends.length);
+    expect(a.got).toEqual(sends.filter((s) => s.to.port === a.port).map((s) => s.data));
+    expect(b.got).toEqual(sends.filter((s) => s.to.port === b.port).map((s) => s.data));
+  });
+
   it('sendOne with the non-ESP marker prepends four zero bytes', async () => {
     const n = NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} });
     natives.push(n);
