@@ -31,9 +31,11 @@
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
- * PATH_BENCH_IO ("native": the daemon's NAT-T port I/O for the path part, L2TPSEC_UDP_IO; a list such as
- * "dgram,native,dgram,native" runs the path part once per entry, interleaved, rows tagged with `io`;
- * "native-nogso": native without UDP GSO, L2TPSEC_UDP_GSO=0),
+ * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
+ * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
+ * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
+ * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC per packet in node:crypto, L2TPSEC_HMAC=js);
+ * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -58,7 +60,7 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .map(Number)
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
-const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => v === 'native' || v === 'dgram' || v === 'native-nogso');
+const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
 const SIZE = 1400;
 const POOL_COUNT = 512;
 const DAEMON_CPU = '0';
@@ -657,13 +659,15 @@ export async function runPathBench(): Promise<void> {
     await client.start();
     if (PARTS.includes('path')) {
       for (const io of IOS) {
-        process.env.L2TPSEC_UDP_IO = io === 'dgram' ? 'dgram' : 'native';
-        process.env.L2TPSEC_UDP_GSO = io === 'native-nogso' ? '0' : '1';
+        process.env.L2TPSEC_UDP_IO = io.startsWith('dgram') ? 'dgram' : 'native';
+        process.env.L2TPSEC_UDP_GSO = io.includes('-nogso') ? '0' : '1';
+        process.env.L2TPSEC_HMAC = io.includes('-jshmac') ? 'js' : 'native';
         log(`path part with the NAT-T port through ${io}`);
         rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
       }
       delete process.env.L2TPSEC_UDP_IO;
       delete process.env.L2TPSEC_UDP_GSO;
+      delete process.env.L2TPSEC_HMAC;
       console.table(rows);
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);

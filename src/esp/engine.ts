@@ -8,9 +8,10 @@
  * Inbound, per batch:
  *   1. per datagram: SPI lookup (unknown: drop, never reply), length check;
  *      packets are bucketed per SA (order kept within an SA).
- *   2. per SA, per packet: anti-replay check BEFORE any crypto, ICV check
- *      (HMAC over SPI|seq|IV|ciphertext, constant-time compare), and only then
- *      the window moves (RFC 4303 §3.4.3).
+ *   2. per SA: anti-replay check per packet BEFORE any crypto, the ICVs of
+ *      the SA's packets in one call (HMAC over SPI|seq|IV|ciphertext,
+ *      constant-time compare), and only then, per packet, the window moves
+ *      (RFC 4303 §3.4.3; checked again first, so a duplicate within the batch is refused).
  *   3. per SA: ONE CBC decryption over all verified packets (cbc-batch.ts);
  *      AES-GCM is one decipher per packet (the tag is per packet).
  *   4. per packet: padding, then transport: Next Header 17, inner UDP to port
@@ -20,9 +21,9 @@
  *      transport SA `ipv4`.
  * Outbound: sequence numbers (no wrap; 'rekey-needed' once past 2^32 - 2^16),
  * one chained CBC encryption per SA with an unpredictable IV per packet,
- * HMAC per packet, one zero-filled allocation per SA per batch for all sends.
+ * HMAC of the SA's packets in one call, one zero-filled allocation per SA per batch for all sends.
  */
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { Counters } from '../core/counters.js';
 import { logEvent } from '../core/log.js';
 import type { ChildSaUp, Endpoint } from '../core/sa.js';
@@ -30,6 +31,7 @@ import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { ipv4Length, parseTransportPayload, parseTunnelPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload, writeTunnelPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
+import type { HmacBatchProvider } from './hmac.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
 import type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
@@ -46,6 +48,14 @@ function u32(d: Uint8Array, o: number): number {
 
 function innerLength(o: EspOutbound): number {
   return (o.head ? o.head.length : 0) + o.payload.length;
+}
+
+function ensureU32(a: Uint32Array, need: number): Uint32Array {
+  return a.length >= need ? a : new Uint32Array(Math.max(need, 2 * a.length));
+}
+
+function ensureU8(a: Uint8Array, need: number): Uint8Array {
+  return a.length >= need ? a : new Uint8Array(Math.max(need, 2 * a.length));
 }
 
 function ensure(buf: Buffer, need: number): Buffer {
@@ -67,10 +77,16 @@ export class EspEngine {
   private outStream: Buffer = Buffer.alloc(1 << 16);
   /** Flat per-SA record scratch: inbound [index, ivStart, ctLen, seq], outbound [index, seq, paddedLen]. */
   private readonly recs: number[] = [];
+  /** HMAC spans [start, end) per record, and the verdicts of a verified batch. */
+  private spans: Uint32Array = new Uint32Array(512);
+  private icvOk: Uint8Array = new Uint8Array(256);
+  private readonly hmacBatch: HmacBatchProvider | undefined;
   private readonly touched: EspSa[] = [];
   private queued: EspEvent[] = [];
 
-  constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer } = {}) {
+  /** hmacBatch: HMAC of a whole batch in one native call (the host's addon); node:crypto per packet without it. */
+  constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined } = {}) {
+    this.hmacBatch = opts.hmacBatch;
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
@@ -91,7 +107,7 @@ export class EspEngine {
   tryAddSa(sa: ChildSaUp): string | undefined {
     let esp: EspSa;
     try {
-      esp = new EspSa(sa, this.replayWindow);
+      esp = new EspSa(sa, this.replayWindow, this.hmacBatch);
       this.table.add(esp);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -197,7 +213,11 @@ export class EspEngine {
     return { delivered, ipv4, events };
   }
 
-  /** CBC + HMAC: replay check, ICV, window update per packet; one decryption for the SA's verified packets. */
+  /**
+   * CBC + HMAC: the replay check per packet before any crypto, every ICV of the
+   * SA's packets in one call, then per packet the window update (checked again:
+   * a duplicate within the batch fails there); one decryption for the verified packets.
+   */
   private inCbc(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     const bs = s.blockSize;
@@ -207,9 +227,11 @@ export class EspEngine {
     let need = 0;
     for (const idx of sa.pending) need += batch[idx]!.data.length + head + 2 * bs;
     const buf = (this.inBuf = ensure(this.inBuf, need));
+    const spans = (this.spans = ensureU32(this.spans, 2 * sa.pending.length));
     const recs = this.recs;
     recs.length = 0;
     let pos = 0;
+    let n = 0;
     for (const idx of sa.pending) {
       const pkt = batch[idx]!;
       const d = pkt.data;
@@ -226,17 +248,38 @@ export class EspEngine {
       buf.set(d, recStart);
       const ctLen = d.length - ESP_HDR - s.ivLen - icv;
       const ctEnd = ivStart + s.ivLen + ctLen;
-      const mac = hmac.digestWithHeadroom(buf, recStart, ctEnd);
-      if (!timingSafeEqual(mac.subarray(0, icv), buf.subarray(ctEnd, ctEnd + icv))) {
+      spans[2 * n] = recStart;
+      spans[2 * n + 1] = ctEnd;
+      n++;
+      recs.push(idx, ivStart, ctLen, seq);
+      pos = ctEnd + icv;
+    }
+    if (n === 0) return;
+    const ok = (this.icvOk = ensureU8(this.icvOk, n));
+    hmac.verifyMany(buf, spans, n, icv, ok);
+    let w = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
+      const pkt = batch[recs[r]!]!;
+      const seq = recs[r + 3]!;
+      if (ok[k] !== 1) {
         this.dropIn('bad-icv', pkt, sa, seq, now, events);
-        continue; // pos not advanced: the next record overwrites this one
+        continue; // its bytes stay in the span: decrypted to garbage and wiped, never delivered
+      }
+      const again = sa.replay.check(seq);
+      if (again !== 'ok') {
+        this.dropIn(again, pkt, sa, seq, now, events);
+        continue;
       }
       const newest = seq > sa.replay.highest;
       sa.replay.update(seq);
       this.noteSource(sa, pkt.from, newest, events);
-      recs.push(idx, ivStart, ctLen, seq);
-      pos = ctEnd + icv;
+      recs[w] = recs[r]!;
+      recs[w + 1] = recs[r + 1]!;
+      recs[w + 2] = recs[r + 2]!;
+      recs[w + 3] = seq;
+      w += 4;
     }
+    recs.length = w;
     if (recs.length === 0) return;
     const from = recs[1]!;
     const last = recs.length - 4;
@@ -448,6 +491,8 @@ export class EspEngine {
     const bs = s.blockSize;
     const icv = s.icvLen;
     const hmac = sa.outHmac!;
+    // room for K^ipad in front of each record only when HMAC runs per packet in JavaScript
+    const headroom = hmac.batched ? 0 : hmac.headroom;
     const tunnel = sa.tunnel;
     const udp = tunnel ? 0 : UDP_HEADER_LEN;
     const recs = this.recs;
@@ -461,7 +506,7 @@ export class EspEngine {
       const padded = paddedLength(udp + innerLength(o), bs);
       recs.push(idx, seq, padded);
       streamLen += padded + bs;
-      wireLen += hmac.headroom + ESP_HDR + s.ivLen + padded + icv;
+      wireLen += headroom + ESP_HDR + s.ivLen + padded + icv;
     }
     const n = recs.length / 3;
     if (n === 0) return;
@@ -480,24 +525,29 @@ export class EspEngine {
     }
     const out = encryptCbcChained(s.cipherName, sa.outKey, rnd.subarray(0, bs), stream, p);
     const wire = Buffer.alloc(wireLen);
+    const spans = (this.spans = ensureU32(this.spans, 2 * n));
     let q = 0;
     let c = 0;
     for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
       const seq = recs[r + 1]!;
       const padded = recs[r + 2]!;
-      const rec = q + hmac.headroom;
+      const rec = q + headroom;
       wire.writeUInt32BE(sa.outSpi, rec);
       wire.writeUInt32BE(seq, rec + 4);
       if (k === 0) rnd.copy(wire, rec + ESP_HDR, 0, bs);
       else out.copy(wire, rec + ESP_HDR, c - bs, c);
       out.copy(wire, rec + ESP_HDR + bs, c, c + padded);
       const ctEnd = rec + ESP_HDR + bs + padded;
-      hmac.digestWithHeadroom(wire, rec, ctEnd).copy(wire, ctEnd, 0, icv);
-      wire.fill(0, q, rec); // no key-derived bytes left next to wire data
-      const data = wire.subarray(rec, ctEnd + icv);
-      this.sent(sa, data, sends);
+      spans[2 * k] = rec;
+      spans[2 * k + 1] = ctEnd;
       c += padded + bs;
       q = ctEnd + icv;
+    }
+    hmac.signMany(wire, spans, n, icv);
+    for (let k = 0; k < n; k++) {
+      const rec = spans[2 * k]!;
+      if (headroom > 0) wire.fill(0, rec - headroom, rec); // no key-derived bytes left next to wire data
+      this.sent(sa, wire.subarray(rec, spans[2 * k + 1]! + icv), sends);
     }
   }
 

@@ -5,7 +5,7 @@
  * rekey; the older one keeps receiving until it is removed).
  */
 import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
-import { PreparedHmac } from './hmac.js';
+import { PreparedHmac, type HmacBatchProvider } from './hmac.js';
 import { ReplayWindow } from './replay.js';
 import { resolveTransform, type TransformSpec } from './transforms.js';
 
@@ -46,7 +46,7 @@ export class EspSa {
    * `peer` stays the identity the daemon keys its state by.
    */
   dest: Endpoint;
-  constructor(up: ChildSaUp, replayWindow: number) {
+  constructor(up: ChildSaUp, replayWindow: number, hmacBatch?: HmacBatchProvider) {
     this.spec = resolveTransform(up.transform);
     const s = this.spec;
     const keyLen = s.keyLen + s.saltLen;
@@ -76,8 +76,8 @@ export class EspSa {
       up.inbound.encKey.copy(this.inNonce, 0, s.keyLen);
       up.outbound.encKey.copy(this.outNonce, 0, s.keyLen);
     }
-    this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen) : null;
-    this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen) : null;
+    this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
+    this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.replay = new ReplayWindow(replayWindow);
   }
 }

@@ -235,3 +235,20 @@ export class NativeUdpSocket {
     this.n.udpClose(this.handle);
   }
 }
+
+/** What src/esp's HmacBatchProvider needs (the addon's OpenSSL HMAC, native/hmac.c). */
+export interface NativeHmac {
+  hmacKey(hash: string, key: Uint8Array): object;
+  hmacBatch(key: object, buf: Uint8Array, spans: Uint32Array, n: number, icvLen: number, verify: boolean, ok: Uint8Array): number;
+}
+
+/** The addon's batch HMAC, or undefined when the addon is not built or found no OpenSSL in the process. */
+export function nativeHmac(): NativeHmac | undefined {
+  try {
+    const a = loadNativeAddon();
+    if (typeof a.hmacKey !== 'function' || typeof a.hmacBatch !== 'function') return undefined;
+    return { hmacKey: a.hmacKey as NativeHmac['hmacKey'], hmacBatch: a.hmacBatch as NativeHmac['hmacBatch'] };
+  } catch {
+    return undefined;
+  }
+}

@@ -18,6 +18,7 @@ import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { endpointText, type ChildSaUp, type Endpoint, type EspTransform } from '../core/sa.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
+import type { HmacBatchProvider } from '../esp/hmac.js';
 import { IkeResponder, type IkeOutput, type IkeResponderConfig } from '../ike/responder.js';
 import { L2tpServer, type L2tpOutput, type L2tpServerConfig } from '../l2tp/server.js';
 import { Forwarder } from '../nat/forwarder.js';
@@ -72,6 +73,8 @@ export interface PipelineOptions {
   l2tp?: Partial<L2tpServerConfig>;
   /** Serve IKEv2 (EAP-MSCHAPv2 with the server's certificate) beside L2TP/IPsec. */
   ikev2?: Ikev2Options;
+  /** ESP's HMAC per batch in one native call (the host's addon); node:crypto per packet without it. */
+  hmacBatch?: HmacBatchProvider | undefined;
 }
 
 export interface PipelineLimits {
@@ -179,7 +182,7 @@ export class Pipeline {
       ...(opts.random ? { random: opts.random } : {}),
       ...opts.ike,
     });
-    this.esp = new EspEngine({ counters: this.counters, ...(opts.random ? { random: opts.random } : {}) });
+    this.esp = new EspEngine({ counters: this.counters, hmacBatch: opts.hmacBatch, ...(opts.random ? { random: opts.random } : {}) });
     this.l2tp = new L2tpServer({
       hostName: opts.hostName,
       ...(opts.l2tpSecret ? { secret: opts.l2tpSecret } : {}),
