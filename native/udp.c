@@ -7,7 +7,7 @@
  *   udpOpen(address: string, port: number, rcvbuf: number, sndbuf: number,
  *           rx: ArrayBuffer, rxMeta: ArrayBuffer, tx: ArrayBuffer, txMeta: ArrayBuffer,
  *           slot: number, batch: number, cb: (n: number) => void)
- *       -> { fd: number, port: number, handle: External }
+ *       -> { fd: number, port: number, rcvbuf: number (what the kernel set), handle: External }
  *   udpSend(handle, n: number) -> number   (datagrams the kernel accepted)
  *   udpSetGso(handle, on: boolean) -> boolean
  *   udpLastError(handle) -> number          (errno of the last failed send, 0 if none)
@@ -264,9 +264,12 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   char msg[256];
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return l2s_throw_errno(env, errno, "socket(AF_INET, SOCK_DGRAM) failed");
-  /* Socket buffers first (the kernel caps them at net.core.[rw]mem_max); a failure is not fatal. */
-  if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  if (sndbuf) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  /* Socket buffers first: with CAP_NET_ADMIN past net.core.[rw]mem_max (a burst of hang-ups
+   * must fit), else up to it; a failure is not fatal. */
+  if (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(fd);
@@ -352,6 +355,11 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "fd", v);
   napi_create_uint32(env, ntohs(bound.sin_port), &v);
   napi_set_named_property(env, obj, "port", v);
+  int got = 0;
+  socklen_t glen = sizeof got;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
+  napi_create_int32(env, got, &v);
+  napi_set_named_property(env, obj, "rcvbuf", v);
   napi_set_named_property(env, obj, "handle", ext);
   return obj;
 }

@@ -21,7 +21,7 @@ interface NativeUdp {
     slot: number,
     batch: number,
     cb: (n: number) => void,
-  ): { fd: number; port: number; handle: object };
+  ): { fd: number; port: number; rcvbuf: number; handle: object };
   udpSend(handle: object, n: number): number;
   udpLastError(handle: object): number;
   udpSetGso(handle: object, on: boolean): boolean;
@@ -91,6 +91,8 @@ export class NativeUdpSocket {
   /** [length, source address (u32), source port, truncated] per slot. */
   readonly rxMeta: Uint32Array;
   readonly port: number;
+  /** The receive buffer the kernel granted (SO_RCVBUF; with CAP_NET_ADMIN beyond net.core.rmem_max). */
+  readonly recvBufferSize: number;
   private readonly rx: Uint8Array;
   private readonly tx: Buffer;
   private readonly txMeta: Uint32Array;
@@ -107,12 +109,14 @@ export class NativeUdpSocket {
     private readonly n: NativeUdp,
     private readonly handle: object,
     port: number,
+    rcvbuf: number,
     rx: ArrayBuffer,
     rxMeta: ArrayBuffer,
     tx: ArrayBuffer,
     txMeta: ArrayBuffer,
   ) {
     this.port = port;
+    this.recvBufferSize = rcvbuf;
     this.rx = new Uint8Array(rx);
     this.rxMeta = new Uint32Array(rxMeta);
     this.tx = Buffer.from(tx);
@@ -132,7 +136,7 @@ export class NativeUdpSocket {
       else opts.onError(count);
     });
     if (opts.gso === false) n.udpSetGso(r.handle, false);
-    return new NativeUdpSocket(n, r.handle, r.port, rx, rxMeta, tx, txMeta);
+    return new NativeUdpSocket(n, r.handle, r.port, r.rcvbuf, rx, rxMeta, tx, txMeta);
   }
 
   /** Datagram i of the current receive batch (a view: valid until the batch callback returns). */

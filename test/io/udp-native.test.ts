@@ -97,6 +97,14 @@ describe.skipIf(skip)('native UDP batch socket', () => {
     expect(b.got).toEqual(sends.filter((s) => s.to.port === b.port).map((s) => s.data));
   });
 
+  it('the receive buffer asked for is granted, beyond net.core.rmem_max when we may (CAP_NET_ADMIN)', () => {
+    const n = NativeUdpSocket.open('127.0.0.1', 0, { recvBufferSize: 4 << 20, onBatch: () => {}, onError: () => {} });
+    natives.push(n);
+    // Linux doubles the value for its bookkeeping; without the capability it stops at rmem_max
+    if (process.getuid?.() === 0) expect(n.recvBufferSize).toBeGreaterThanOrEqual(4 << 20);
+    else expect(n.recvBufferSize).toBeGreaterThan(0);
+  });
+
   it('sendOne with the non-ESP marker prepends four zero bytes', async () => {
     const n = NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} });
     natives.push(n);
