@@ -81,6 +81,11 @@ export class EspEngine {
   private spans: Uint32Array = new Uint32Array(512);
   private icvOk: Uint8Array = new Uint8Array(256);
   private readonly hmacBatch: HmacBatchProvider | undefined;
+  /** Packets and bytes in, packets and bytes out, of the batch being processed (flushTally). */
+  private tallyInPackets = 0;
+  private tallyInBytes = 0;
+  private tallyOutPackets = 0;
+  private tallyOutBytes = 0;
   private readonly touched: EspSa[] = [];
   private queued: EspEvent[] = [];
 
@@ -209,6 +214,7 @@ export class EspEngine {
     } finally {
       for (const sa of touched) sa.pending.length = 0;
       touched.length = 0;
+      this.flushTally();
     }
     return { delivered, ipv4, events };
   }
@@ -362,8 +368,22 @@ export class EspEngine {
   private countIn(sa: EspSa, n: number): void {
     sa.packetsIn++;
     sa.bytesIn += n;
-    this.counters.inc('esp.in.packets');
-    this.counters.inc('esp.in.bytes', n);
+    this.tallyInPackets++;
+    this.tallyInBytes += n;
+  }
+
+  /** The batch's packet and byte counts into the counters: one update per batch, not per packet. */
+  private flushTally(): void {
+    if (this.tallyInPackets > 0) {
+      this.counters.inc('esp.in.packets', this.tallyInPackets);
+      this.counters.inc('esp.in.bytes', this.tallyInBytes);
+      this.tallyInPackets = this.tallyInBytes = 0;
+    }
+    if (this.tallyOutPackets > 0) {
+      this.counters.inc('esp.out.packets', this.tallyOutPackets);
+      this.counters.inc('esp.out.bytes', this.tallyOutBytes);
+      this.tallyOutPackets = this.tallyOutBytes = 0;
+    }
   }
 
   /**
@@ -463,6 +483,7 @@ export class EspEngine {
     } finally {
       for (const sa of touched) sa.pending.length = 0;
       touched.length = 0;
+      this.flushTally();
     }
     return { sends, events };
   }
@@ -581,8 +602,8 @@ export class EspEngine {
   private sent(sa: EspSa, data: Buffer, sends: EspSend[]): void {
     sa.packetsOut++;
     sa.bytesOut += data.length;
-    this.counters.inc('esp.out.packets');
-    this.counters.inc('esp.out.bytes', data.length);
+    this.tallyOutPackets++;
+    this.tallyOutBytes += data.length;
     sends.push({ to: sa.dest, data });
   }
 
