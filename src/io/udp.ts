@@ -247,7 +247,7 @@ export class UdpEndpoints {
         return true;
       case 'ike':
         this.counters.inc('udp.rx.ike-natt');
-        this.queueIke({ msg: fromSlots ? Uint8Array.prototype.slice.call(c.message) : c.message, from, localPort: this.nattPort });
+        this.queueIke({ msg: fromSlots ? Buffer.from(c.message) : c.message, from, localPort: this.nattPort });
         return false;
       case 'keepalive':
         this.counters.inc('udp.rx.keepalive'); // RFC 3948 §4: not liveness, ignored
