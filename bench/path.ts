@@ -97,6 +97,8 @@ export interface PathRow {
   offered_pps: number;
   /** Share of one core the daemon used in the window. */
   daemon_core: number;
+  /** The part of `cpu` spent in the kernel (stime: system calls, and the forwarding and NAT they run), µs per packet. */
+  cpu_system: number;
   limit_offered_pps: number;
   /** The forwarder passed on (nearly) all the generator offered: the limit is at least this, the generator set it. */
   limit_generator_bound: boolean;
@@ -350,6 +352,13 @@ ike_sas_per_identity = 100000
     return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15; USER_HZ is 100 on Linux
   }
 
+  /** stime alone (the kernel's work in the daemon's system calls: UDP, TUN, forwarding, NAT), seconds. */
+  systemSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[12]) / 100;
+  }
+
   rssKiB(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
     return Number(m?.[1] ?? 0);
@@ -442,6 +451,7 @@ interface Window {
   pps: number;
   offered: number;
   cpuSeconds: number;
+  systemSeconds: number;
   seconds: number;
   rcvbufErrors: number;
 }
@@ -453,14 +463,16 @@ async function measure(lab: Lab, d: DaemonProc | undefined, sink: { ns: string; 
   const b = lab.runC(blast.ns, GEN_CPU, ['blast', ...blast.args]);
   await sleep(WARMUP_MS);
   const c0 = d?.cpuSeconds() ?? 0;
+  const k0 = d?.systemSeconds() ?? 0;
   const e0 = lab.udpRcvbufErrors();
   await sleep(WINDOW_MS);
   const c1 = d?.cpuSeconds() ?? 0;
+  const k1 = d?.systemSeconds() ?? 0;
   const e1 = lab.udpRcvbufErrors();
   const [sr, br] = await Promise.all([s.done, b.done]);
   const seconds = sr.seconds || WINDOW_MS / 1000;
   const blastSeconds = (WARMUP_MS + WINDOW_MS + 500) / 1000;
-  return { pps: (sr.packets ?? 0) / seconds, offered: (br.sent ?? 0) / blastSeconds, cpuSeconds: c1 - c0, seconds, rcvbufErrors: e1 - e0 };
+  return { pps: (sr.packets ?? 0) / seconds, offered: (br.sent ?? 0) / blastSeconds, cpuSeconds: c1 - c0, systemSeconds: k1 - k0, seconds, rcvbufErrors: e1 - e0 };
 }
 
 async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
@@ -522,6 +534,7 @@ async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
       gbps: round((w.pps * SIZE * 8) / 1e9, 2),
       offered_pps: Math.round(w.offered),
       daemon_core: round(w.cpuSeconds / w.seconds, 2),
+      cpu_system: round(w.pps > 0 ? (w.systemSeconds * 1e6) / (w.pps * w.seconds) : 0, 2),
       limit_offered_pps: Math.round(l.offered),
       limit_generator_bound: l.pps >= 0.9 * l.offered,
       udp_rcvbuf_errors: w.rcvbufErrors,
