@@ -2,9 +2,14 @@
  * The addon's UDP batch socket (native/udp.c through src/io/udp-native.ts) on
  * loopback: recvmmsg batches in the slots, sendmmsg batches, errors, lifetime.
  */
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ADDON_RELATIVE_PATH } from '../../src/io/tun.js';
 import { NativeUdpSocket, UDP_BATCH, nativeUdpAvailable } from '../../src/io/udp-native.js';
 
 const skip = nativeUdpAvailable() ? false : 'the addon is not built (node-gyp rebuild -C native)';
@@ -141,5 +146,28 @@ describe.skipIf(skip)('native UDP batch socket', () => {
     for (let i = 0; i < 100; i++) NativeUdpSocket.open('127.0.0.1', 0, { onBatch: () => {}, onError: () => {} }).close();
     await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fds + 2);
+  });
+
+  it('a Worker terminated with its socket open closes it cleanly (no abort; the port is free again)', async () => {
+    const addon = join(dirname(fileURLToPath(import.meta.url)), '..', '..', ADDON_RELATIVE_PATH);
+    // in a child process: an abort there must fail this test, not kill the test runner
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const dgram = require('node:dgram');
+      const w = new Worker(\`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const a = require(workerData);
+        const ab = (n) => new ArrayBuffer(n);
+        const r = a.udpOpen('127.0.0.1', 0, 0, 0, ab(64 * 2048), ab(64 * 16), ab(65536), ab(64 * 16), 2048, 64, () => {});
+        parentPort.postMessage(r.port);\`, { eval: true, workerData: ${JSON.stringify(addon)} });
+      w.once('message', async (port) => {
+        const code = await w.terminate();
+        const s = dgram.createSocket('udp4');
+        s.once('error', (e) => { console.log('RESULT ' + JSON.stringify({ code, rebound: false, error: e.code })); process.exit(0); });
+        s.bind(port, '127.0.0.1', () => { console.log('RESULT ' + JSON.stringify({ code, rebound: true })); s.close(); });
+      });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    expect(JSON.parse(line!.slice(7))).toEqual({ code: 1, rebound: true });
   });
 });
