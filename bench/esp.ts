@@ -20,8 +20,8 @@ import { classifyNatt } from '../src/esp/natt.js';
 import { UdpEndpoints } from '../src/io/udp.js';
 import { benchPath, type PathRow } from './esp-path.js';
 import { naiveDecrypt, naiveEncrypt, nobleDecrypt, nobleEncrypt, type BenchKeys } from './esp-naive.js';
-import type { HmacBatchProvider } from '../src/esp/hmac.js';
-import { nativeHmac } from '../src/io/udp-native.js';
+import type { GcmBatchProvider, HmacBatchProvider } from '../src/esp/hmac.js';
+import { nativeGcm, nativeHmac } from '../src/io/udp-native.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BATCH = 32;
@@ -36,6 +36,11 @@ const TRANSFORMS: Record<string, EspTransform> = {
   'aes256-sha256': { cipher: 'aes-cbc', keyBits: 256, integ: 'hmac-sha256-128' },
 };
 const SIZES = [64, 512, 1400];
+/** AES-GCM (what IKEv2 clients propose first), for the node:crypto vs native batch rows. */
+const GCM_TRANSFORMS: Record<string, EspTransform> = {
+  aes128gcm16: { cipher: 'aes-gcm-16', keyBits: 128, integ: 'none' },
+  aes256gcm16: { cipher: 'aes-gcm-16', keyBits: 256, integ: 'none' },
+};
 
 export interface EspRow {
   transform: string;
@@ -165,22 +170,24 @@ export interface HmacRow {
   transform: string;
   size: number;
   direction: 'inbound' | 'outbound';
-  /** Engine packets per CPU-second with HMAC per packet through node:crypto. */
+  /** Engine packets per CPU-second with HMAC (or AES-GCM) per packet through node:crypto. */
   js_pps: number;
-  /** The same with the batch's HMAC in one native call (the addon's OpenSSL). */
+  /** The same with the batch's HMAC (or AES-GCM) in one native call (the addon's OpenSSL). */
   native_pps: number;
   ratio: number;
 }
 
 /** The engine with per-packet node:crypto HMAC against the native batch HMAC, interleaved best-of rounds. */
 function benchHmac(name: string, t: EspTransform, size: number, direction: 'inbound' | 'outbound'): HmacRow | undefined {
-  const native = nativeHmac();
-  if (!native || t.integ === 'none') return undefined;
+  const hmac = nativeHmac();
+  const gcm = nativeGcm();
+  if (!hmac || !gcm) return undefined;
+  const native = { hmacBatch: hmac, gcmBatch: gcm };
   const { ours, theirs } = makeSa(name, t);
   const payload = randomBytes(size);
-  const make = (hmacBatch: HmacBatchProvider | undefined): (() => number) => {
+  const make = (crypto: { hmacBatch?: HmacBatchProvider; gcmBatch?: GcmBatchProvider }): (() => number) => {
     if (direction === 'outbound') {
-      const e = new EspEngine({ hmacBatch });
+      const e = new EspEngine(crypto);
       e.addSa(ours);
       const batch: EspOutbound[] = Array.from({ length: BATCH }, () => ({ saId: ours.id, innerDstPort: 1701, payload }));
       return () => e.encryptBatch(batch, 0).sends.length;
@@ -192,11 +199,11 @@ function benchHmac(name: string, t: EspTransform, size: number, direction: 'inbo
       const { sends } = client.encryptBatch(Array.from({ length: BATCH }, () => ({ saId: theirs.id, innerDstPort: 1701, payload })), 0);
       batches.push(sends.map((x) => ({ data: x.data, from: ours.peer })));
     }
-    let e = new EspEngine({ hmacBatch });
+    let e = new EspEngine(crypto);
     let next = batches.length;
     return () => {
       if (next === batches.length) {
-        e = new EspEngine({ hmacBatch });
+        e = new EspEngine(crypto);
         e.addSa(ours);
         next = 0;
       }
@@ -205,7 +212,7 @@ function benchHmac(name: string, t: EspTransform, size: number, direction: 'inbo
       return BATCH;
     };
   };
-  const jsFn = make(undefined);
+  const jsFn = make({});
   const nativeFn = make(native);
   timed(30, jsFn);
   timed(30, nativeFn);
@@ -424,9 +431,9 @@ export async function runEspBench(): Promise<void> {
       }
     }
   }
-  console.log('HMAC per packet (node:crypto) vs one native call per batch (the addon), engine packets per CPU-second:');
+  console.log('HMAC / AES-GCM per packet (node:crypto) vs one native call per batch (the addon), engine packets per CPU-second:');
   const hmac: HmacRow[] = [];
-  for (const [name, t] of Object.entries(TRANSFORMS)) {
+  for (const [name, t] of [...Object.entries(TRANSFORMS), ...Object.entries(GCM_TRANSFORMS)]) {
     for (const size of [64, 1400]) {
       for (const direction of ['inbound', 'outbound'] as const) {
         const r = benchHmac(name, t, size, direction);

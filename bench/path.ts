@@ -34,7 +34,7 @@
  * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
  * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
  * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
- * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC per packet in node:crypto, L2TPSEC_HMAC=js);
+ * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js);
  * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
@@ -674,13 +674,13 @@ export async function runPathBench(): Promise<void> {
       for (const io of IOS) {
         process.env.L2TPSEC_UDP_IO = io.startsWith('dgram') ? 'dgram' : 'native';
         process.env.L2TPSEC_UDP_GSO = io.includes('-nogso') ? '0' : '1';
-        process.env.L2TPSEC_HMAC = io.includes('-jshmac') ? 'js' : 'native';
+        process.env.L2TPSEC_ESP_CRYPTO = io.includes('-jshmac') ? 'js' : 'native';
         log(`path part with the NAT-T port through ${io}`);
         rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
       }
       delete process.env.L2TPSEC_UDP_IO;
       delete process.env.L2TPSEC_UDP_GSO;
-      delete process.env.L2TPSEC_HMAC;
+      delete process.env.L2TPSEC_ESP_CRYPTO;
       console.table(rows);
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);

@@ -416,6 +416,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "BATCH_MAX", v);
   l2s_udp_init(env, exports);
   l2s_hmac_init(env, exports);
+  l2s_gcm_init(env, exports);
   return exports;
 }
 

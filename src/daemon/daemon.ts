@@ -6,7 +6,7 @@ import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
-import { nativeHmac } from '../io/udp-native.js';
+import { nativeGcm, nativeHmac } from '../io/udp-native.js';
 import { TunDevice } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
 import type { Config } from './config.js';
@@ -108,8 +108,8 @@ export class Daemon implements ControlTarget {
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
         limits: cfg.limits,
         counters: this.counters,
-        // ESP's HMAC per batch through the addon when built; L2TPSEC_HMAC=js keeps node:crypto per packet
-        hmacBatch: process.env.L2TPSEC_HMAC === 'js' ? undefined : nativeHmac(),
+        // ESP's HMAC and AES-GCM per batch through the addon when built; L2TPSEC_ESP_CRYPTO=js keeps node:crypto per packet
+        ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }),
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
       },
       users,

@@ -31,7 +31,7 @@ import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { ipv4Length, parseTransportPayload, parseTunnelPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload, writeTunnelPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
-import type { HmacBatchProvider } from './hmac.js';
+import { NO_OK, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
 import type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
@@ -81,6 +81,9 @@ export class EspEngine {
   private spans: Uint32Array = new Uint32Array(512);
   private icvOk: Uint8Array = new Uint8Array(256);
   private readonly hmacBatch: HmacBatchProvider | undefined;
+  private readonly gcmBatch: GcmBatchProvider | undefined;
+  /** AES-GCM batch records [aad, iv, in, len, out, tag] per packet. */
+  private gcmRecs: Uint32Array = new Uint32Array(6 * 256);
   /** Packets and bytes in, packets and bytes out, of the batch being processed (flushTally). */
   private tallyInPackets = 0;
   private tallyInBytes = 0;
@@ -89,9 +92,15 @@ export class EspEngine {
   private readonly touched: EspSa[] = [];
   private queued: EspEvent[] = [];
 
-  /** hmacBatch: HMAC of a whole batch in one native call (the host's addon); node:crypto per packet without it. */
-  constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined } = {}) {
+  /**
+   * hmacBatch / gcmBatch: HMAC, or AES-GCM, of a whole batch in one native call (the host's
+   * addon); node:crypto per packet without them.
+   */
+  constructor(
+    opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined } = {},
+  ) {
     this.hmacBatch = opts.hmacBatch;
+    this.gcmBatch = opts.gcmBatch;
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
@@ -112,7 +121,7 @@ export class EspEngine {
   tryAddSa(sa: ChildSaUp): string | undefined {
     let esp: EspSa;
     try {
-      esp = new EspSa(sa, this.replayWindow, this.hmacBatch);
+      esp = new EspSa(sa, this.replayWindow, this.hmacBatch, this.gcmBatch);
       this.table.add(esp);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -203,8 +212,9 @@ export class EspEngine {
       }
       for (const sa of touched) {
         try {
-          if (sa.spec.mode === 'gcm') this.inGcm(sa, batch, now, delivered, ipv4, events);
-          else this.inCbc(sa, batch, now, delivered, ipv4, events);
+          if (sa.spec.mode !== 'gcm') this.inCbc(sa, batch, now, delivered, ipv4, events);
+          else if (sa.inGcm !== undefined) this.inGcmBatch(sa, batch, now, delivered, ipv4, events);
+          else this.inGcm(sa, batch, now, delivered, ipv4, events);
         } catch (e) {
           // Not reachable by packet input; a defect must not kill the daemon.
           this.counters.inc('esp.in.internal-error');
@@ -299,6 +309,69 @@ export class EspEngine {
       out.fill(0, prevEnd, ctStart);
       prevEnd = ctStart + recs[r + 2]!;
       this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, ipv4, events);
+    }
+  }
+
+  /**
+   * AES-GCM through the batch provider: the replay check per packet before any crypto,
+   * the SA's packets copied into one buffer and opened in one call into one fresh
+   * plaintext buffer, then per authentic packet the window moves (checked again first).
+   */
+  private inGcmBatch(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const icv = s.icvLen;
+    let need = 0;
+    for (const idx of sa.pending) need += batch[idx]!.data.length;
+    const buf = (this.inBuf = ensure(this.inBuf, need));
+    const g = (this.gcmRecs = ensureU32(this.gcmRecs, 6 * sa.pending.length));
+    const recs = this.recs;
+    recs.length = 0;
+    let pos = 0;
+    let total = 0;
+    let n = 0;
+    for (const idx of sa.pending) {
+      const pkt = batch[idx]!;
+      const d = pkt.data;
+      const seq = u32(d, 4);
+      const verdict = sa.replay.check(seq);
+      if (verdict !== 'ok') {
+        this.dropIn(verdict, pkt, sa, seq, now, events);
+        continue;
+      }
+      buf.set(d, pos);
+      const ctLen = d.length - ESP_HDR - s.ivLen - icv;
+      const m = 6 * n;
+      g[m] = pos;
+      g[m + 1] = pos + ESP_HDR;
+      g[m + 2] = pos + ESP_HDR + s.ivLen;
+      g[m + 3] = ctLen;
+      g[m + 4] = total;
+      g[m + 5] = pos + ESP_HDR + s.ivLen + ctLen;
+      recs.push(idx, total, ctLen, seq);
+      total += ctLen;
+      pos += d.length;
+      n++;
+    }
+    if (n === 0) return;
+    const out = Buffer.alloc(total);
+    const ok = (this.icvOk = ensureU8(this.icvOk, n));
+    sa.gcmBatch!.gcmBatch(sa.inGcm!, buf, out, g, n, ok);
+    for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
+      const pkt = batch[recs[r]!]!;
+      const seq = recs[r + 3]!;
+      if (ok[k] !== 1) {
+        this.dropIn('bad-icv', pkt, sa, seq, now, events);
+        continue;
+      }
+      const again = sa.replay.check(seq);
+      if (again !== 'ok') {
+        this.dropIn(again, pkt, sa, seq, now, events);
+        continue;
+      }
+      const newest = seq > sa.replay.highest;
+      sa.replay.update(seq);
+      this.noteSource(sa, pkt.from, newest, events);
+      this.deliver(sa, pkt, out, recs[r + 1]!, recs[r + 1]! + recs[r + 2]!, seq, now, delivered, ipv4, events);
     }
   }
 
@@ -473,8 +546,9 @@ export class EspEngine {
       }
       for (const sa of touched) {
         try {
-          if (sa.spec.mode === 'gcm') this.outGcm(sa, batch, now, sends, events);
-          else this.outCbc(sa, batch, now, sends, events);
+          if (sa.spec.mode !== 'gcm') this.outCbc(sa, batch, now, sends, events);
+          else if (sa.outGcm !== undefined) this.outGcmBatch(sa, batch, now, sends, events);
+          else this.outGcm(sa, batch, now, sends, events);
         } catch (e) {
           this.counters.inc('esp.out.internal-error');
           events.push(logEvent('error', 'esp.out.internal-error', { saId: sa.id, error: String(e) }));
@@ -570,6 +644,50 @@ export class EspEngine {
       if (headroom > 0) wire.fill(0, rec - headroom, rec); // no key-derived bytes left next to wire data
       this.sent(sa, wire.subarray(rec, spans[2 * k + 1]! + icv), sends);
     }
+  }
+
+  /** AES-GCM through the batch provider: the SA's packets written into one buffer and sealed in place in one call. */
+  private outGcmBatch(sa: EspSa, batch: EspOutbound[], now: number, sends: EspSend[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const tunnel = sa.tunnel;
+    const udp = tunnel ? 0 : UDP_HEADER_LEN;
+    const recs = this.recs;
+    recs.length = 0;
+    let wireLen = 0;
+    for (const idx of sa.pending) {
+      const o = batch[idx]!;
+      const seq = this.nextSeq(sa, o, now, events);
+      if (seq < 0) continue;
+      const padded = paddedLength(udp + innerLength(o), s.blockSize);
+      recs.push(idx, seq, padded);
+      wireLen += ESP_HDR + s.ivLen + padded + s.icvLen;
+    }
+    const n = recs.length / 3;
+    if (n === 0) return;
+    const wire = Buffer.alloc(wireLen);
+    const g = (this.gcmRecs = ensureU32(this.gcmRecs, 6 * n));
+    let q = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
+      const o = batch[recs[r]!]!;
+      const seq = recs[r + 1]!;
+      const padded = recs[r + 2]!;
+      wire.writeUInt32BE(sa.outSpi, q);
+      wire.writeUInt32BE(seq, q + 4);
+      wire.writeUInt32BE(seq, q + 12); // explicit IV bytes 8..15 = 0,0,0,0,seq
+      const ct = q + ESP_HDR + s.ivLen;
+      if (tunnel) writeTunnelPayload(wire, ct, o.payload, padded);
+      else writeTransportPayload(wire, ct, o.innerDstPort, o.payload, padded, o.head);
+      const m = 6 * k;
+      g[m] = q;
+      g[m + 1] = q + ESP_HDR;
+      g[m + 2] = ct;
+      g[m + 3] = padded;
+      g[m + 4] = ct;
+      g[m + 5] = ct + padded;
+      q = ct + padded + s.icvLen;
+    }
+    sa.gcmBatch!.gcmBatch(sa.outGcm!, wire, wire, g, n, NO_OK);
+    for (let k = 0; k < n; k++) this.sent(sa, wire.subarray(g[6 * k]!, g[6 * k + 5]! + s.icvLen), sends);
   }
 
   /** AES-GCM (RFC 4106): explicit IV = 0^32 | seq, unique per packet under the key since seq never wraps. */

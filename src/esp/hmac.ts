@@ -35,7 +35,23 @@ export interface HmacBatchProvider {
   hmacBatch(key: object, buf: Uint8Array, spans: Uint32Array, n: number, icvLen: number, verify: boolean, ok: Uint8Array): number;
 }
 
-const NO_OK = new Uint8Array(0);
+/**
+ * AES-GCM (RFC 4106) over a batch of packets in one call (the addon's OpenSSL
+ * EVP, native/gcm.c, handed in by the host like HmacBatchProvider).
+ */
+export interface GcmBatchProvider {
+  /** One keyed context for one direction of one SA (key of 16, 24 or 32 bytes, 4-byte salt). */
+  gcmKey(key: Uint8Array, salt: Uint8Array, encrypt: boolean): object;
+  /**
+   * Record k = recs[6k..6k+5] = [aad, iv, in, len, out, tag] offsets: AAD src[aad, +8), nonce
+   * salt | src[iv, +8), text src[in, +len) into dst[out, +len), 16-byte tag at tag (written into
+   * dst when encrypting; read from src and checked when decrypting: ok[k] = 1 if authentic,
+   * else 0 and the output zeroed). Returns how many were authentic (or encrypted).
+   */
+  gcmBatch(key: object, src: Uint8Array, dst: Uint8Array, recs: Uint32Array, n: number, ok: Uint8Array): number;
+}
+
+export const NO_OK = new Uint8Array(0);
 
 export class PreparedHmac {
   /** Bytes the caller must leave in front of the message (the hash block length). */

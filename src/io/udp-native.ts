@@ -256,3 +256,20 @@ export function nativeHmac(): NativeHmac | undefined {
     return undefined;
   }
 }
+
+/** What src/esp's GcmBatchProvider needs (the addon's OpenSSL AES-GCM, native/gcm.c). */
+export interface NativeGcm {
+  gcmKey(key: Uint8Array, salt: Uint8Array, encrypt: boolean): object;
+  gcmBatch(key: object, src: Uint8Array, dst: Uint8Array, recs: Uint32Array, n: number, ok: Uint8Array): number;
+}
+
+/** The addon's batch AES-GCM, or undefined when the addon is not built or found no OpenSSL in the process. */
+export function nativeGcm(): NativeGcm | undefined {
+  try {
+    const a = loadNativeAddon();
+    if (typeof a.gcmKey !== 'function' || typeof a.gcmBatch !== 'function') return undefined;
+    return { gcmKey: a.gcmKey as NativeGcm['gcmKey'], gcmBatch: a.gcmBatch as NativeGcm['gcmBatch'] };
+  } catch {
+    return undefined;
+  }
+}

@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../src/core/counters.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
-import { PreparedHmac, type HmacBatchProvider } from '../../src/esp/hmac.js';
-import { nativeHmac } from '../../src/io/udp-native.js';
+import { PreparedHmac, type GcmBatchProvider, type HmacBatchProvider } from '../../src/esp/hmac.js';
+import { nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
 import { saPair } from './helpers.js';
 
 const NATIVE = nativeHmac();
@@ -80,13 +80,19 @@ describe.skipIf(!NATIVE)('native batch HMAC refuses bad arguments', () => {
   });
 });
 
-describe.each(PROVIDERS)('engine inbound with the ICVs of a batch checked in one call (%s)', (_name, hmacBatch) => {
-  it.each(['aes128-sha1', 'aes256-sha256', 'aes256-sha384', 'aes256-sha512'])('%s: forged and duplicate packets inside a batch are dropped, their neighbours delivered once, in order', (name) => {
+type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined };
+const JS: Crypto = {};
+const BATCHED: Crypto | undefined = NATIVE && nativeGcm() ? { hmacBatch: NATIVE, gcmBatch: nativeGcm() } : undefined;
+/** [server, client]: every pairing of per-packet node:crypto and the native batch, so each side is checked against the other. */
+const PAIRS: [string, Crypto, Crypto][] = [['node:crypto both', JS, JS], ...(BATCHED ? ([['native server, node:crypto client', BATCHED, JS], ['node:crypto server, native client', JS, BATCHED], ['native both', BATCHED, BATCHED]] as [string, Crypto, Crypto][]) : [])];
+
+describe.each(PAIRS)('engine with the batch checked in one call (%s)', (_name, serverCrypto, clientCrypto) => {
+  it.each(['aes128-sha1', 'aes256-sha256', 'aes256-sha384', 'aes256-sha512', 'aes128gcm16', 'aes256gcm16'])('%s: forged and duplicate packets inside a batch are dropped, their neighbours delivered once, in order', (name) => {
     const { ours, theirs } = saPair(name);
     const counters = new Counters();
-    const server = new EspEngine({ counters, hmacBatch });
+    const server = new EspEngine({ counters, ...serverCrypto });
     server.addSa(ours);
-    const client = new EspEngine({ hmacBatch: NATIVE });
+    const client = new EspEngine(clientCrypto);
     client.addSa(theirs);
     const payloads = Array.from({ length: 12 }, (_, i) => Buffer.alloc(40 + 37 * i, i + 1));
     const { sends } = client.encryptBatch(payloads.map((payload) => ({ saId: theirs.id, innerDstPort: 1701, payload })), 0);
@@ -102,5 +108,28 @@ describe.each(PROVIDERS)('engine inbound with the ICVs of a batch checked in one
     // the forged packets did not move the window: their genuine copies still go through
     const again = server.decryptBatch([sends[3]!, sends[7]!].map((s) => ({ data: Buffer.from(s.data), from: ours.peer })), 0);
     expect(again.delivered.map((d) => Buffer.from(d.payload))).toEqual([payloads[3], payloads[7]]);
+    // and back: the server's sends open on the client
+    const back = server.encryptBatch(payloads.map((payload) => ({ saId: ours.id, innerDstPort: 1701, payload })), 0);
+    const opened = client.decryptBatch(back.sends.map((s) => ({ data: s.data, from: theirs.peer })), 0);
+    expect(opened.delivered.map((d) => Buffer.from(d.payload))).toEqual(payloads);
+  });
+});
+
+describe.skipIf(!nativeGcm())('native batch AES-GCM refuses bad arguments', () => {
+  it('records outside the buffers, wrong key or salt sizes', () => {
+    const g = nativeGcm()!;
+    expect(() => g.gcmKey(Buffer.alloc(20), Buffer.alloc(4), true)).toThrow(RangeError);
+    expect(() => g.gcmKey(Buffer.alloc(16), Buffer.alloc(3), true)).toThrow(RangeError);
+    const k = g.gcmKey(Buffer.alloc(16, 1), Buffer.alloc(4, 2), false);
+    const buf = Buffer.alloc(64);
+    const ok = new Uint8Array(1);
+    expect(() => g.gcmBatch(k, buf, buf, new Uint32Array([0, 8, 16, 40, 16, 56]), 1, ok)).toThrow(RangeError);
+    expect(() => g.gcmBatch(k, buf, buf, new Uint32Array([60, 8, 16, 8, 16, 24]), 1, ok)).toThrow(RangeError);
+    expect(() => g.gcmBatch(k, buf, buf, new Uint32Array([0, 8, 16, 8, 16, 24]), 1, new Uint8Array(0))).toThrow(RangeError);
+    // an all-zero "packet" is not authentic: refused, its output zeroed
+    const out = Buffer.alloc(64, 0xaa);
+    expect(g.gcmBatch(k, buf, out, new Uint32Array([0, 8, 16, 8, 16, 24]), 1, ok)).toBe(0);
+    expect(ok[0]).toBe(0);
+    expect(out.subarray(16, 24).equals(Buffer.alloc(8))).toBe(true);
   });
 });
