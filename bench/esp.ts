@@ -20,6 +20,8 @@ import { classifyNatt } from '../src/esp/natt.js';
 import { UdpEndpoints } from '../src/io/udp.js';
 import { benchPath, type PathRow } from './esp-path.js';
 import { naiveDecrypt, naiveEncrypt, nobleDecrypt, nobleEncrypt, type BenchKeys } from './esp-naive.js';
+import type { GcmBatchProvider, HmacBatchProvider } from '../src/esp/hmac.js';
+import { nativeGcm, nativeHmac } from '../src/io/udp-native.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BATCH = 32;
@@ -34,6 +36,11 @@ const TRANSFORMS: Record<string, EspTransform> = {
   'aes256-sha256': { cipher: 'aes-cbc', keyBits: 256, integ: 'hmac-sha256-128' },
 };
 const SIZES = [64, 512, 1400];
+/** AES-GCM (what IKEv2 clients propose first), for the node:crypto vs native batch rows. */
+const GCM_TRANSFORMS: Record<string, EspTransform> = {
+  aes128gcm16: { cipher: 'aes-gcm-16', keyBits: 128, integ: 'none' },
+  aes256gcm16: { cipher: 'aes-gcm-16', keyBits: 256, integ: 'none' },
+};
 
 export interface EspRow {
   transform: string;
@@ -157,6 +164,65 @@ function benchOutbound(name: string, t: EspTransform, size: number): Measured {
     return BATCH;
   };
   return compare(name, size, oursFn, naiveFn, nobleFn);
+}
+
+export interface HmacRow {
+  transform: string;
+  size: number;
+  direction: 'inbound' | 'outbound';
+  /** Engine packets per CPU-second with HMAC (or AES-GCM) per packet through node:crypto. */
+  js_pps: number;
+  /** The same with the batch's HMAC (or AES-GCM) in one native call (the addon's OpenSSL). */
+  native_pps: number;
+  ratio: number;
+}
+
+/** The engine with per-packet node:crypto HMAC against the native batch HMAC, interleaved best-of rounds. */
+function benchHmac(name: string, t: EspTransform, size: number, direction: 'inbound' | 'outbound'): HmacRow | undefined {
+  const hmac = nativeHmac();
+  const gcm = nativeGcm();
+  if (!hmac || !gcm) return undefined;
+  const native = { hmacBatch: hmac, gcmBatch: gcm };
+  const { ours, theirs } = makeSa(name, t);
+  const payload = randomBytes(size);
+  const make = (crypto: { hmacBatch?: HmacBatchProvider; gcmBatch?: GcmBatchProvider }): (() => number) => {
+    if (direction === 'outbound') {
+      const e = new EspEngine(crypto);
+      e.addSa(ours);
+      const batch: EspOutbound[] = Array.from({ length: BATCH }, () => ({ saId: ours.id, innerDstPort: 1701, payload }));
+      return () => e.encryptBatch(batch, 0).sends.length;
+    }
+    const client = new EspEngine();
+    client.addSa(theirs);
+    const batches: EspInbound[][] = [];
+    for (let i = 0; i < POOL; i += BATCH) {
+      const { sends } = client.encryptBatch(Array.from({ length: BATCH }, () => ({ saId: theirs.id, innerDstPort: 1701, payload })), 0);
+      batches.push(sends.map((x) => ({ data: x.data, from: ours.peer })));
+    }
+    let e = new EspEngine(crypto);
+    let next = batches.length;
+    return () => {
+      if (next === batches.length) {
+        e = new EspEngine(crypto);
+        e.addSa(ours);
+        next = 0;
+      }
+      const r = e.decryptBatch(batches[next++]!, 0);
+      if (r.delivered.length !== BATCH) throw new Error(`bench: delivered ${r.delivered.length}`);
+      return BATCH;
+    };
+  };
+  const jsFn = make({});
+  const nativeFn = make(native);
+  timed(30, jsFn);
+  timed(30, nativeFn);
+  let js: Rate = { cpu: 0, wall: 0 };
+  let nat: Rate = { cpu: 0, wall: 0 };
+  for (let r = 0; r < ROUNDS; r++) {
+    js = best(js, timed(SLICE_MS, jsFn));
+    nat = best(nat, timed(SLICE_MS, nativeFn));
+  }
+  return { transform: name, size, direction, js_pps: Math.round(js.cpu), native_pps: Math.round(nat.cpu), ratio: round2(nat.cpu / js.cpu) };
 }
 
 type Measured = Omit<EspRow, 'direction' | 'gbps' | 'naive_gbps' | 'noble_gbps'>;
@@ -365,6 +431,18 @@ export async function runEspBench(): Promise<void> {
       }
     }
   }
+  console.log('HMAC / AES-GCM per packet (node:crypto) vs one native call per batch (the addon), engine packets per CPU-second:');
+  const hmac: HmacRow[] = [];
+  for (const [name, t] of [...Object.entries(TRANSFORMS), ...Object.entries(GCM_TRANSFORMS)]) {
+    for (const size of [64, 1400]) {
+      for (const direction of ['inbound', 'outbound'] as const) {
+        const r = benchHmac(name, t, size, direction);
+        if (!r) continue;
+        hmac.push(r);
+        console.log(`${name.padEnd(15)} ${String(size).padStart(4)}  ${direction.padEnd(9)} node:crypto ${String(r.js_pps).padStart(9)}  native ${String(r.native_pps).padStart(9)}  ratio ${r.ratio.toFixed(2)}`);
+      }
+    }
+  }
   console.log('outbound full path (TUN packet → forwarder → PPP → L2TP → ESP datagram): pipeline vs the previous copy-per-layer path');
   const path: PathRow[] = [];
   for (const [name, t] of Object.entries(TRANSFORMS)) {
@@ -390,6 +468,7 @@ export async function runEspBench(): Promise<void> {
     batch: BATCH,
     note: `shared 2-core machine; pps per CPU-second of the process (wall_* = wall clock); interleaved best-of-${ROUNDS} slices of ${SLICE_MS} ms`,
     esp: rows,
+    hmac,
     path,
     e2e,
     elapsed_ms: Date.now() - started,

@@ -31,6 +31,11 @@
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
+ * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
+ * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
+ * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
+ * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js);
+ * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -55,6 +60,7 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .map(Number)
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
+const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
 const SIZE = 1400;
 const POOL_COUNT = 512;
 const DAEMON_CPU = '0';
@@ -91,11 +97,15 @@ export interface PathRow {
   offered_pps: number;
   /** Share of one core the daemon used in the window. */
   daemon_core: number;
+  /** The part of `cpu` spent in the kernel (stime: system calls, and the forwarding and NAT they run), µs per packet. */
+  cpu_system: number;
   limit_offered_pps: number;
   /** The forwarder passed on (nearly) all the generator offered: the limit is at least this, the generator set it. */
   limit_generator_bound: boolean;
   /** Datagrams the kernel dropped at the daemon's UDP sockets (receive buffer full) in the window. */
   udp_rcvbuf_errors: number;
+  /** The daemon's NAT-T port I/O (L2TPSEC_UDP_IO): native recvmmsg/sendmmsg or node:dgram. */
+  io?: string;
 }
 
 export interface ScaleRow {
@@ -342,6 +352,13 @@ ike_sas_per_identity = 100000
     return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15; USER_HZ is 100 on Linux
   }
 
+  /** stime alone (the kernel's work in the daemon's system calls: UDP, TUN, forwarding, NAT), seconds. */
+  systemSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[12]) / 100;
+  }
+
   rssKiB(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
     return Number(m?.[1] ?? 0);
@@ -434,6 +451,7 @@ interface Window {
   pps: number;
   offered: number;
   cpuSeconds: number;
+  systemSeconds: number;
   seconds: number;
   rcvbufErrors: number;
 }
@@ -445,14 +463,16 @@ async function measure(lab: Lab, d: DaemonProc | undefined, sink: { ns: string; 
   const b = lab.runC(blast.ns, GEN_CPU, ['blast', ...blast.args]);
   await sleep(WARMUP_MS);
   const c0 = d?.cpuSeconds() ?? 0;
+  const k0 = d?.systemSeconds() ?? 0;
   const e0 = lab.udpRcvbufErrors();
   await sleep(WINDOW_MS);
   const c1 = d?.cpuSeconds() ?? 0;
+  const k1 = d?.systemSeconds() ?? 0;
   const e1 = lab.udpRcvbufErrors();
   const [sr, br] = await Promise.all([s.done, b.done]);
   const seconds = sr.seconds || WINDOW_MS / 1000;
   const blastSeconds = (WARMUP_MS + WINDOW_MS + 500) / 1000;
-  return { pps: (sr.packets ?? 0) / seconds, offered: (br.sent ?? 0) / blastSeconds, cpuSeconds: c1 - c0, seconds, rcvbufErrors: e1 - e0 };
+  return { pps: (sr.packets ?? 0) / seconds, offered: (br.sent ?? 0) / blastSeconds, cpuSeconds: c1 - c0, systemSeconds: k1 - k0, seconds, rcvbufErrors: e1 - e0 };
 }
 
 async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
@@ -514,6 +534,7 @@ async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
       gbps: round((w.pps * SIZE * 8) / 1e9, 2),
       offered_pps: Math.round(w.offered),
       daemon_core: round(w.cpuSeconds / w.seconds, 2),
+      cpu_system: round(w.pps > 0 ? (w.systemSeconds * 1e6) / (w.pps * w.seconds) : 0, 2),
       limit_offered_pps: Math.round(l.offered),
       limit_generator_bound: l.pps >= 0.9 * l.offered,
       udp_rcvbuf_errors: w.rcvbufErrors,
@@ -650,7 +671,16 @@ export async function runPathBench(): Promise<void> {
     lab.buildFwd();
     await client.start();
     if (PARTS.includes('path')) {
-      rows = await pathPart(lab, client);
+      for (const io of IOS) {
+        process.env.L2TPSEC_UDP_IO = io.startsWith('dgram') ? 'dgram' : 'native';
+        process.env.L2TPSEC_UDP_GSO = io.includes('-nogso') ? '0' : '1';
+        process.env.L2TPSEC_ESP_CRYPTO = io.includes('-jshmac') ? 'js' : 'native';
+        log(`path part with the NAT-T port through ${io}`);
+        rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
+      }
+      delete process.env.L2TPSEC_UDP_IO;
+      delete process.env.L2TPSEC_UDP_GSO;
+      delete process.env.L2TPSEC_ESP_CRYPTO;
       console.table(rows);
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);

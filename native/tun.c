@@ -38,6 +38,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common.h"
+
 #define BATCH_MAX 256
 /* Largest possible TUN packet; every read offers at least this much room. */
 #define MAX_PACKET 65536
@@ -82,6 +84,9 @@ static const char *errno_code(int e) {
     case EMFILE: return "EMFILE";
     case ENFILE: return "ENFILE";
     case EAGAIN: return "EAGAIN";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default: return "EUNKNOWN";
   }
 }
@@ -100,6 +105,8 @@ static napi_value throw_errno(napi_env env, int e, const char *msg) {
   napi_throw(env, make_error(env, e, msg));
   return NULL;
 }
+
+napi_value l2s_throw_errno(napi_env env, int e, const char *msg) { return throw_errno(env, e, msg); }
 
 static void release(tun_t *t) {
   if (--t->owners == 0) {
@@ -407,6 +414,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value v;
   napi_create_uint32(env, BATCH_MAX, &v);
   napi_set_named_property(env, exports, "BATCH_MAX", v);
+  l2s_udp_init(env, exports);
+  l2s_hmac_init(env, exports);
+  l2s_gcm_init(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@ import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
+import { nativeGcm, nativeHmac } from '../io/udp-native.js';
 import { TunDevice } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
 import type { Config } from './config.js';
@@ -82,9 +83,7 @@ export class Daemon implements ControlTarget {
     this.historyFile = cfg.control?.historyFile && isAbsolute(cfg.control.historyFile) ? new HistoryFile(cfg.control.historyFile) : undefined;
     const udpPort: UdpPort = {
       sendIke: (from, to, data) => this.udp?.sendIke(from, to, data),
-      sendEsp: (sends) => {
-        for (const s of sends) this.udp?.sendEsp(s.to, s.data);
-      },
+      sendEsp: (sends) => this.udp?.sendEspBatch(sends),
     };
     const tunPort: TunPort = { write: (packets) => (this.tun ? this.tun.write(packets) : packets.length) };
     this.radius = cfg.radius?.enabled
@@ -121,6 +120,8 @@ export class Daemon implements ControlTarget {
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
         limits: cfg.limits,
         counters: this.counters,
+        // ESP's HMAC and AES-GCM per batch through the addon when built; L2TPSEC_ESP_CRYPTO=js keeps node:crypto per packet
+        ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }),
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
         ...(this.radius ? { remoteAuth: this.radius } : {}),
       },
@@ -169,6 +170,9 @@ export class Daemon implements ControlTarget {
         counters: this.counters,
         classify: classifyNatt,
         recvBufferSize: RECV_BUFFER,
+        // the NAT-T port's I/O: recvmmsg/sendmmsg through the addon when built; L2TPSEC_UDP_IO=dgram selects node:dgram
+        io: process.env.L2TPSEC_UDP_IO === 'dgram' ? 'dgram' : process.env.L2TPSEC_UDP_IO === 'native' ? 'native' : 'auto',
+        gso: process.env.L2TPSEC_UDP_GSO !== '0',
       },
       {
         onIke: (msg: Uint8Array, from: Endpoint, to: Endpoint) => this.input(() => this.pipeline.ikeMessage(msg, from, to, this.clock.now())),

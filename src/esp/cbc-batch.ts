@@ -15,8 +15,9 @@
  * of C_k, D_K(C_k,j) xor (the block before it) = exactly the per-packet CBC
  * plaintext, because the block before C_k,1 is IV_k. The blocks decrypted
  * from IV_k and from the gaps are garbage and ignored. Packets never affect
- * each other, so a forged packet cannot corrupt its neighbours (and only
- * packets whose ICV verified are placed in the span anyway).
+ * each other, so a forged packet cannot corrupt its neighbours (a packet whose
+ * ICV failed may lie inside the span: its blocks decrypt to garbage that is
+ * wiped and never delivered).
  *
  * ENCRYPTION. Every packet needs a fresh, unpredictable IV (RFC 3602 §3);
  * chaining the previous packet's last ciphertext block as the next IV is the

@@ -8,9 +8,10 @@
  * Inbound, per batch:
  *   1. per datagram: SPI lookup (unknown: drop, never reply), length check;
  *      packets are bucketed per SA (order kept within an SA).
- *   2. per SA, per packet: anti-replay check BEFORE any crypto, ICV check
- *      (HMAC over SPI|seq|IV|ciphertext, constant-time compare), and only then
- *      the window moves (RFC 4303 §3.4.3).
+ *   2. per SA: anti-replay check per packet BEFORE any crypto, the ICVs of
+ *      the SA's packets in one call (HMAC over SPI|seq|IV|ciphertext,
+ *      constant-time compare), and only then, per packet, the window moves
+ *      (RFC 4303 §3.4.3; checked again first, so a duplicate within the batch is refused).
  *   3. per SA: ONE CBC decryption over all verified packets (cbc-batch.ts);
  *      AES-GCM is one decipher per packet (the tag is per packet).
  *   4. per packet: padding, then transport: Next Header 17, inner UDP to port
@@ -20,9 +21,9 @@
  *      transport SA `ipv4`.
  * Outbound: sequence numbers (no wrap; 'rekey-needed' once past 2^32 - 2^16),
  * one chained CBC encryption per SA with an unpredictable IV per packet,
- * HMAC per packet, one zero-filled allocation per SA per batch for all sends.
+ * HMAC of the SA's packets in one call, one zero-filled allocation per SA per batch for all sends.
  */
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { Counters } from '../core/counters.js';
 import { logEvent } from '../core/log.js';
 import type { ChildSaUp, Endpoint } from '../core/sa.js';
@@ -30,6 +31,7 @@ import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { ipv4Length, parseTransportPayload, parseTunnelPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload, writeTunnelPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
+import { NO_OK, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
 import type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
@@ -46,6 +48,14 @@ function u32(d: Uint8Array, o: number): number {
 
 function innerLength(o: EspOutbound): number {
   return (o.head ? o.head.length : 0) + o.payload.length;
+}
+
+function ensureU32(a: Uint32Array, need: number): Uint32Array {
+  return a.length >= need ? a : new Uint32Array(Math.max(need, 2 * a.length));
+}
+
+function ensureU8(a: Uint8Array, need: number): Uint8Array {
+  return a.length >= need ? a : new Uint8Array(Math.max(need, 2 * a.length));
 }
 
 function ensure(buf: Buffer, need: number): Buffer {
@@ -67,10 +77,30 @@ export class EspEngine {
   private outStream: Buffer = Buffer.alloc(1 << 16);
   /** Flat per-SA record scratch: inbound [index, ivStart, ctLen, seq], outbound [index, seq, paddedLen]. */
   private readonly recs: number[] = [];
+  /** HMAC spans [start, end) per record, and the verdicts of a verified batch. */
+  private spans: Uint32Array = new Uint32Array(512);
+  private icvOk: Uint8Array = new Uint8Array(256);
+  private readonly hmacBatch: HmacBatchProvider | undefined;
+  private readonly gcmBatch: GcmBatchProvider | undefined;
+  /** AES-GCM batch records [aad, iv, in, len, out, tag] per packet. */
+  private gcmRecs: Uint32Array = new Uint32Array(6 * 256);
+  /** Packets and bytes in, packets and bytes out, of the batch being processed (flushTally). */
+  private tallyInPackets = 0;
+  private tallyInBytes = 0;
+  private tallyOutPackets = 0;
+  private tallyOutBytes = 0;
   private readonly touched: EspSa[] = [];
   private queued: EspEvent[] = [];
 
-  constructor(opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer } = {}) {
+  /**
+   * hmacBatch / gcmBatch: HMAC, or AES-GCM, of a whole batch in one native call (the host's
+   * addon); node:crypto per packet without them.
+   */
+  constructor(
+    opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined } = {},
+  ) {
+    this.hmacBatch = opts.hmacBatch;
+    this.gcmBatch = opts.gcmBatch;
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
@@ -91,7 +121,7 @@ export class EspEngine {
   tryAddSa(sa: ChildSaUp): string | undefined {
     let esp: EspSa;
     try {
-      esp = new EspSa(sa, this.replayWindow);
+      esp = new EspSa(sa, this.replayWindow, this.hmacBatch, this.gcmBatch);
       this.table.add(esp);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -182,8 +212,9 @@ export class EspEngine {
       }
       for (const sa of touched) {
         try {
-          if (sa.spec.mode === 'gcm') this.inGcm(sa, batch, now, delivered, ipv4, events);
-          else this.inCbc(sa, batch, now, delivered, ipv4, events);
+          if (sa.spec.mode !== 'gcm') this.inCbc(sa, batch, now, delivered, ipv4, events);
+          else if (sa.inGcm !== undefined) this.inGcmBatch(sa, batch, now, delivered, ipv4, events);
+          else this.inGcm(sa, batch, now, delivered, ipv4, events);
         } catch (e) {
           // Not reachable by packet input; a defect must not kill the daemon.
           this.counters.inc('esp.in.internal-error');
@@ -193,11 +224,16 @@ export class EspEngine {
     } finally {
       for (const sa of touched) sa.pending.length = 0;
       touched.length = 0;
+      this.flushTally();
     }
     return { delivered, ipv4, events };
   }
 
-  /** CBC + HMAC: replay check, ICV, window update per packet; one decryption for the SA's verified packets. */
+  /**
+   * CBC + HMAC: the replay check per packet before any crypto, every ICV of the
+   * SA's packets in one call, then per packet the window update (checked again:
+   * a duplicate within the batch fails there); one decryption for the verified packets.
+   */
   private inCbc(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     const bs = s.blockSize;
@@ -207,9 +243,11 @@ export class EspEngine {
     let need = 0;
     for (const idx of sa.pending) need += batch[idx]!.data.length + head + 2 * bs;
     const buf = (this.inBuf = ensure(this.inBuf, need));
+    const spans = (this.spans = ensureU32(this.spans, 2 * sa.pending.length));
     const recs = this.recs;
     recs.length = 0;
     let pos = 0;
+    let n = 0;
     for (const idx of sa.pending) {
       const pkt = batch[idx]!;
       const d = pkt.data;
@@ -226,17 +264,38 @@ export class EspEngine {
       buf.set(d, recStart);
       const ctLen = d.length - ESP_HDR - s.ivLen - icv;
       const ctEnd = ivStart + s.ivLen + ctLen;
-      const mac = hmac.digestWithHeadroom(buf, recStart, ctEnd);
-      if (!timingSafeEqual(mac.subarray(0, icv), buf.subarray(ctEnd, ctEnd + icv))) {
+      spans[2 * n] = recStart;
+      spans[2 * n + 1] = ctEnd;
+      n++;
+      recs.push(idx, ivStart, ctLen, seq);
+      pos = ctEnd + icv;
+    }
+    if (n === 0) return;
+    const ok = (this.icvOk = ensureU8(this.icvOk, n));
+    hmac.verifyMany(buf, spans, n, icv, ok);
+    let w = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
+      const pkt = batch[recs[r]!]!;
+      const seq = recs[r + 3]!;
+      if (ok[k] !== 1) {
         this.dropIn('bad-icv', pkt, sa, seq, now, events);
-        continue; // pos not advanced: the next record overwrites this one
+        continue; // its bytes stay in the span: decrypted to garbage and wiped, never delivered
+      }
+      const again = sa.replay.check(seq);
+      if (again !== 'ok') {
+        this.dropIn(again, pkt, sa, seq, now, events);
+        continue;
       }
       const newest = seq > sa.replay.highest;
       sa.replay.update(seq);
       this.noteSource(sa, pkt.from, newest, events);
-      recs.push(idx, ivStart, ctLen, seq);
-      pos = ctEnd + icv;
+      recs[w] = recs[r]!;
+      recs[w + 1] = recs[r + 1]!;
+      recs[w + 2] = recs[r + 2]!;
+      recs[w + 3] = seq;
+      w += 4;
     }
+    recs.length = w;
     if (recs.length === 0) return;
     const from = recs[1]!;
     const last = recs.length - 4;
@@ -250,6 +309,69 @@ export class EspEngine {
       out.fill(0, prevEnd, ctStart);
       prevEnd = ctStart + recs[r + 2]!;
       this.deliver(sa, pkt, out, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, ipv4, events);
+    }
+  }
+
+  /**
+   * AES-GCM through the batch provider: the replay check per packet before any crypto,
+   * the SA's packets copied into one buffer and opened in one call into one fresh
+   * plaintext buffer, then per authentic packet the window moves (checked again first).
+   */
+  private inGcmBatch(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const icv = s.icvLen;
+    let need = 0;
+    for (const idx of sa.pending) need += batch[idx]!.data.length;
+    const buf = (this.inBuf = ensure(this.inBuf, need));
+    const g = (this.gcmRecs = ensureU32(this.gcmRecs, 6 * sa.pending.length));
+    const recs = this.recs;
+    recs.length = 0;
+    let pos = 0;
+    let total = 0;
+    let n = 0;
+    for (const idx of sa.pending) {
+      const pkt = batch[idx]!;
+      const d = pkt.data;
+      const seq = u32(d, 4);
+      const verdict = sa.replay.check(seq);
+      if (verdict !== 'ok') {
+        this.dropIn(verdict, pkt, sa, seq, now, events);
+        continue;
+      }
+      buf.set(d, pos);
+      const ctLen = d.length - ESP_HDR - s.ivLen - icv;
+      const m = 6 * n;
+      g[m] = pos;
+      g[m + 1] = pos + ESP_HDR;
+      g[m + 2] = pos + ESP_HDR + s.ivLen;
+      g[m + 3] = ctLen;
+      g[m + 4] = total;
+      g[m + 5] = pos + ESP_HDR + s.ivLen + ctLen;
+      recs.push(idx, total, ctLen, seq);
+      total += ctLen;
+      pos += d.length;
+      n++;
+    }
+    if (n === 0) return;
+    const out = Buffer.alloc(total);
+    const ok = (this.icvOk = ensureU8(this.icvOk, n));
+    sa.gcmBatch!.gcmBatch(sa.inGcm!, buf, out, g, n, ok);
+    for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
+      const pkt = batch[recs[r]!]!;
+      const seq = recs[r + 3]!;
+      if (ok[k] !== 1) {
+        this.dropIn('bad-icv', pkt, sa, seq, now, events);
+        continue;
+      }
+      const again = sa.replay.check(seq);
+      if (again !== 'ok') {
+        this.dropIn(again, pkt, sa, seq, now, events);
+        continue;
+      }
+      const newest = seq > sa.replay.highest;
+      sa.replay.update(seq);
+      this.noteSource(sa, pkt.from, newest, events);
+      this.deliver(sa, pkt, out, recs[r + 1]!, recs[r + 1]! + recs[r + 2]!, seq, now, delivered, ipv4, events);
     }
   }
 
@@ -319,8 +441,22 @@ export class EspEngine {
   private countIn(sa: EspSa, n: number): void {
     sa.packetsIn++;
     sa.bytesIn += n;
-    this.counters.inc('esp.in.packets');
-    this.counters.inc('esp.in.bytes', n);
+    this.tallyInPackets++;
+    this.tallyInBytes += n;
+  }
+
+  /** The batch's packet and byte counts into the counters: one update per batch, not per packet. */
+  private flushTally(): void {
+    if (this.tallyInPackets > 0) {
+      this.counters.inc('esp.in.packets', this.tallyInPackets);
+      this.counters.inc('esp.in.bytes', this.tallyInBytes);
+      this.tallyInPackets = this.tallyInBytes = 0;
+    }
+    if (this.tallyOutPackets > 0) {
+      this.counters.inc('esp.out.packets', this.tallyOutPackets);
+      this.counters.inc('esp.out.bytes', this.tallyOutBytes);
+      this.tallyOutPackets = this.tallyOutBytes = 0;
+    }
   }
 
   /**
@@ -421,8 +557,9 @@ export class EspEngine {
       }
       for (const sa of touched) {
         try {
-          if (sa.spec.mode === 'gcm') this.outGcm(sa, batch, now, sends, events);
-          else this.outCbc(sa, batch, now, sends, events);
+          if (sa.spec.mode !== 'gcm') this.outCbc(sa, batch, now, sends, events);
+          else if (sa.outGcm !== undefined) this.outGcmBatch(sa, batch, now, sends, events);
+          else this.outGcm(sa, batch, now, sends, events);
         } catch (e) {
           this.counters.inc('esp.out.internal-error');
           events.push(logEvent('error', 'esp.out.internal-error', { saId: sa.id, error: String(e) }));
@@ -431,6 +568,7 @@ export class EspEngine {
     } finally {
       for (const sa of touched) sa.pending.length = 0;
       touched.length = 0;
+      this.flushTally();
     }
     return { sends, events };
   }
@@ -459,6 +597,8 @@ export class EspEngine {
     const bs = s.blockSize;
     const icv = s.icvLen;
     const hmac = sa.outHmac!;
+    // room for K^ipad in front of each record only when HMAC runs per packet in JavaScript
+    const headroom = hmac.batched ? 0 : hmac.headroom;
     const tunnel = sa.tunnel;
     const udp = tunnel ? 0 : UDP_HEADER_LEN;
     const recs = this.recs;
@@ -472,7 +612,7 @@ export class EspEngine {
       const padded = paddedLength(udp + innerLength(o), bs);
       recs.push(idx, seq, padded);
       streamLen += padded + bs;
-      wireLen += hmac.headroom + ESP_HDR + s.ivLen + padded + icv;
+      wireLen += headroom + ESP_HDR + s.ivLen + padded + icv;
     }
     const n = recs.length / 3;
     if (n === 0) return;
@@ -491,25 +631,74 @@ export class EspEngine {
     }
     const out = encryptCbcChained(s.cipherName, sa.outKey, rnd.subarray(0, bs), stream, p);
     const wire = Buffer.alloc(wireLen);
+    const spans = (this.spans = ensureU32(this.spans, 2 * n));
     let q = 0;
     let c = 0;
     for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
       const seq = recs[r + 1]!;
       const padded = recs[r + 2]!;
-      const rec = q + hmac.headroom;
+      const rec = q + headroom;
       wire.writeUInt32BE(sa.outSpi, rec);
       wire.writeUInt32BE(seq, rec + 4);
       if (k === 0) rnd.copy(wire, rec + ESP_HDR, 0, bs);
       else out.copy(wire, rec + ESP_HDR, c - bs, c);
       out.copy(wire, rec + ESP_HDR + bs, c, c + padded);
       const ctEnd = rec + ESP_HDR + bs + padded;
-      hmac.digestWithHeadroom(wire, rec, ctEnd).copy(wire, ctEnd, 0, icv);
-      wire.fill(0, q, rec); // no key-derived bytes left next to wire data
-      const data = wire.subarray(rec, ctEnd + icv);
-      this.sent(sa, data, sends);
+      spans[2 * k] = rec;
+      spans[2 * k + 1] = ctEnd;
       c += padded + bs;
       q = ctEnd + icv;
     }
+    hmac.signMany(wire, spans, n, icv);
+    for (let k = 0; k < n; k++) {
+      const rec = spans[2 * k]!;
+      if (headroom > 0) wire.fill(0, rec - headroom, rec); // no key-derived bytes left next to wire data
+      this.sent(sa, wire.subarray(rec, spans[2 * k + 1]! + icv), sends);
+    }
+  }
+
+  /** AES-GCM through the batch provider: the SA's packets written into one buffer and sealed in place in one call. */
+  private outGcmBatch(sa: EspSa, batch: EspOutbound[], now: number, sends: EspSend[], events: EspEvent[]): void {
+    const s = sa.spec;
+    const tunnel = sa.tunnel;
+    const udp = tunnel ? 0 : UDP_HEADER_LEN;
+    const recs = this.recs;
+    recs.length = 0;
+    let wireLen = 0;
+    for (const idx of sa.pending) {
+      const o = batch[idx]!;
+      const seq = this.nextSeq(sa, o, now, events);
+      if (seq < 0) continue;
+      const padded = paddedLength(udp + innerLength(o), s.blockSize);
+      recs.push(idx, seq, padded);
+      wireLen += ESP_HDR + s.ivLen + padded + s.icvLen;
+    }
+    const n = recs.length / 3;
+    if (n === 0) return;
+    const wire = Buffer.alloc(wireLen);
+    const g = (this.gcmRecs = ensureU32(this.gcmRecs, 6 * n));
+    let q = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
+      const o = batch[recs[r]!]!;
+      const seq = recs[r + 1]!;
+      const padded = recs[r + 2]!;
+      wire.writeUInt32BE(sa.outSpi, q);
+      wire.writeUInt32BE(seq, q + 4);
+      wire.writeUInt32BE(seq, q + 12); // explicit IV bytes 8..15 = 0,0,0,0,seq
+      const ct = q + ESP_HDR + s.ivLen;
+      if (tunnel) writeTunnelPayload(wire, ct, o.payload, padded);
+      else writeTransportPayload(wire, ct, o.innerDstPort, o.payload, padded, o.head);
+      const m = 6 * k;
+      g[m] = q;
+      g[m + 1] = q + ESP_HDR;
+      g[m + 2] = ct;
+      g[m + 3] = padded;
+      g[m + 4] = ct;
+      g[m + 5] = ct + padded;
+      q = ct + padded + s.icvLen;
+    }
+    sa.gcmBatch!.gcmBatch(sa.outGcm!, wire, wire, g, n, NO_OK);
+    for (let k = 0; k < n; k++) this.sent(sa, wire.subarray(g[6 * k]!, g[6 * k + 5]! + s.icvLen), sends);
   }
 
   /** AES-GCM (RFC 4106): explicit IV = 0^32 | seq, unique per packet under the key since seq never wraps. */
@@ -542,8 +731,8 @@ export class EspEngine {
   private sent(sa: EspSa, data: Buffer, sends: EspSend[]): void {
     sa.packetsOut++;
     sa.bytesOut += data.length;
-    this.counters.inc('esp.out.packets');
-    this.counters.inc('esp.out.bytes', data.length);
+    this.tallyOutPackets++;
+    this.tallyOutBytes += data.length;
     sends.push({ to: sa.dest, data });
   }
 

@@ -5,7 +5,7 @@
  * rekey; the older one keeps receiving until it is removed).
  */
 import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
-import { PreparedHmac } from './hmac.js';
+import { PreparedHmac, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { ReplayWindow } from './replay.js';
 import { resolveTransform, type TransformSpec } from './transforms.js';
 
@@ -24,6 +24,9 @@ export class EspSa {
   /** GCM: salt(4) | explicit IV(8) nonce scratch (RFC 4106 §4). */
   readonly inNonce: Buffer;
   readonly outNonce: Buffer;
+  /** AES-GCM through a batch provider: the keyed contexts of each direction (else undefined). */
+  readonly inGcm: object | undefined;
+  readonly outGcm: object | undefined;
   readonly inHmac: PreparedHmac | null;
   readonly outHmac: PreparedHmac | null;
   readonly replay: ReplayWindow;
@@ -46,7 +49,7 @@ export class EspSa {
    * `peer` stays the identity the daemon keys its state by.
    */
   dest: Endpoint;
-  constructor(up: ChildSaUp, replayWindow: number) {
+  constructor(up: ChildSaUp, replayWindow: number, hmacBatch?: HmacBatchProvider, readonly gcmBatch?: GcmBatchProvider) {
     this.spec = resolveTransform(up.transform);
     const s = this.spec;
     const keyLen = s.keyLen + s.saltLen;
@@ -76,8 +79,11 @@ export class EspSa {
       up.inbound.encKey.copy(this.inNonce, 0, s.keyLen);
       up.outbound.encKey.copy(this.outNonce, 0, s.keyLen);
     }
-    this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen) : null;
-    this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen) : null;
+    const gcm = s.mode === 'gcm' ? gcmBatch : undefined;
+    this.inGcm = gcm?.gcmKey(this.inKey, this.inNonce.subarray(0, 4), false);
+    this.outGcm = gcm?.gcmKey(this.outKey, this.outNonce.subarray(0, 4), true);
+    this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
+    this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.replay = new ReplayWindow(replayWindow);
   }
 }

@@ -52,6 +52,11 @@ function loadAddon(): NativeTun {
   );
 }
 
+/** The addon's module object (src/io/udp-native.ts uses its UDP functions); throws when it is not built. */
+export function loadNativeAddon(): Record<string, unknown> {
+  return loadAddon() as unknown as Record<string, unknown>;
+}
+
 /** True when the compiled addon can be found (tests use it to skip with a reason). */
 export function tunAddonAvailable(): boolean {
   try {

@@ -7,6 +7,17 @@
  * datagrams of the turn as ONE batch to onEspBatch (the ESP fast path
  * decrypts a batch per SA in one cipher call). No per-packet closures.
  *
+ * The NAT-T port has two implementations (option `io`):
+ * - 'native' (the default when the addon in native/ is built): recvmmsg into
+ *   one preallocated buffer of slots and sendmmsg out of another
+ *   (native/udp.c). A receive batch is classified here from views into the
+ *   slots and handed over before the callback returns (the next recvmmsg
+ *   reuses the slots): what was queued earlier in the turn (IKE from port
+ *   500) first, then the batch in arrival order, IKE copied. ESP sends go out
+ *   as one sendmmsg per batch.
+ * - 'dgram': node:dgram, one callback per datagram, one send per datagram.
+ * Port 500 always uses node:dgram.
+ *
  * `to` (our address the peer reached) must be a real address even when bound
  * to 0.0.0.0 (IKE's NAT-D hashes and the SA's local endpoint need it): it is
  * resolved once per peer address with a throwaway UDP socket connected to the
@@ -14,8 +25,10 @@
  * from a peer whose address is being resolved wait (bounded) for it.
  */
 import dgram from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
+import { nativeUdpAvailable, NativeUdpSocket } from './udp-native.js';
 
 /** One ESP-in-UDP datagram as received (no marker; first 4 bytes = SPI). */
 export interface EspDatagram {
@@ -54,7 +67,17 @@ export interface UdpEndpointsOptions {
   maxPendingPerPeer?: number;
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /**
+   * The NAT-T port's I/O: 'native' (recvmmsg/sendmmsg through the addon),
+   * 'dgram' (node:dgram), or 'auto' (default): native when the addon is built
+   * and the address is an IPv4 literal.
+   */
+  io?: UdpIo;
+  /** Native I/O: UDP GSO for bursts to one peer (default true). */
+  gso?: boolean;
 }
+
+export type UdpIo = 'auto' | 'native' | 'dgram';
 
 interface PendingIke {
   msg: Uint8Array;
@@ -78,6 +101,9 @@ export class UdpEndpoints {
   private readonly maxPendingPerPeer: number;
   private ike: dgram.Socket | null = null;
   private natt: dgram.Socket | null = null;
+  private nattNative: NativeUdpSocket | null = null;
+  private readonly io: UdpIo;
+  private readonly gso: boolean;
   private ikeQueue: PendingIke[] = [];
   private espQueue: EspDatagram[] = [];
   private scheduled: NodeJS.Immediate | null = null;
@@ -103,6 +129,13 @@ export class UdpEndpoints {
     this.maxPendingPerPeer = opts.maxPendingPerPeer ?? 8;
     this.recvBufferSize = opts.recvBufferSize;
     this.sendBufferSize = opts.sendBufferSize;
+    this.io = opts.io ?? 'auto';
+    this.gso = opts.gso ?? true;
+  }
+
+  /** Which implementation the NAT-T port uses (after start()). */
+  get nattIo(): 'native' | 'dgram' | 'closed' {
+    return this.nattNative ? 'native' : this.natt ? 'dgram' : 'closed';
   }
 
   private readonly recvBufferSize: number | undefined;
@@ -112,7 +145,18 @@ export class UdpEndpoints {
   async start(): Promise<void> {
     this.ike = await this.bind(this.ikePort, (msg, rinfo) => this.onIkeDatagram(msg, rinfo));
     try {
-      this.natt = await this.bind(this.nattPort, (msg, rinfo) => this.onNattDatagram(msg, rinfo));
+      const native = this.io === 'native' || (this.io === 'auto' && isIPv4(this.address) && nativeUdpAvailable());
+      if (native) {
+        this.nattNative = NativeUdpSocket.open(this.address, this.nattPort, {
+          recvBufferSize: this.recvBufferSize,
+          sendBufferSize: this.sendBufferSize,
+          gso: this.gso,
+          onBatch: (n) => this.onNativeBatch(n),
+          onError: (errno) => this.counters.inc(errno === -111 ? 'udp.rx.icmp-refused' : 'udp.rx.error'),
+        });
+      } else {
+        this.natt = await this.bind(this.nattPort, (msg, rinfo) => this.onNattDatagram(msg, rinfo));
+      }
     } catch (e) {
       await closeSocket(this.ike);
       this.ike = null;
@@ -163,23 +207,54 @@ export class UdpEndpoints {
       this.counters.inc('udp.drop.src-port-0');
       return;
     }
+    if (this.onNatt(msg, { address: rinfo.address, port: rinfo.port }, false)) this.schedule();
+  }
+
+  /**
+   * One receive batch of the native socket: datagram i is in the addon's slot i.
+   * Everything queued before it and the whole batch are handed over now, in
+   * arrival order: the views into the slots must not outlive this call.
+   */
+  private onNativeBatch(n: number): void {
+    const s = this.nattNative;
+    if (!s || this.closed) return;
+    if (this.ikeQueue.length > 0 || this.espQueue.length > 0) this.flushNow();
+    const meta = s.rxMeta;
+    let esp = 0;
+    for (let i = 0, m = 0; i < n; i++, m += 4) {
+      const port = meta[m + 2]!;
+      if (port === 0) {
+        this.counters.inc('udp.drop.src-port-0');
+        continue;
+      }
+      if (meta[m + 3] !== 0) {
+        this.counters.inc('udp.drop.truncated');
+        continue;
+      }
+      if (this.onNatt(s.datagram(i, meta[m]!), s.endpoint(meta[m + 1]!, port), true)) esp++;
+    }
+    if (esp > 0) this.counters.inc('udp.rx.esp', esp);
+    this.flushNow();
+  }
+
+  /** Classify and queue one NAT-T datagram; true when it was ESP. `fromSlots`: a view into the native receive slots (IKE is copied, ESP counted per batch). */
+  private onNatt(msg: Uint8Array, from: Endpoint, fromSlots: boolean): boolean {
     const c = this.classify(msg);
     switch (c.kind) {
       case 'esp':
-        this.counters.inc('udp.rx.esp');
-        this.espQueue.push({ data: msg, from: { address: rinfo.address, port: rinfo.port } });
-        this.schedule();
-        return;
+        if (!fromSlots) this.counters.inc('udp.rx.esp');
+        this.espQueue.push({ data: msg, from });
+        return true;
       case 'ike':
         this.counters.inc('udp.rx.ike-natt');
-        this.queueIke({ msg: c.message, from: { address: rinfo.address, port: rinfo.port }, localPort: this.nattPort });
-        return;
+        this.queueIke({ msg: fromSlots ? Buffer.from(c.message) : c.message, from, localPort: this.nattPort });
+        return false;
       case 'keepalive':
         this.counters.inc('udp.rx.keepalive'); // RFC 3948 §4: not liveness, ignored
-        return;
+        return false;
       case 'drop':
         this.counters.inc(`udp.drop.${c.reason}`);
-        return;
+        return false;
     }
   }
 
@@ -249,6 +324,11 @@ export class UdpEndpoints {
     if (this.scheduled === null && !this.closed) this.scheduled = setImmediate(this.flushBound);
   }
 
+  private flushNow(): void {
+    if (this.scheduled !== null) clearImmediate(this.scheduled);
+    this.flush();
+  }
+
   /**
    * Hand over what arrived since the last flush in arrival order: the ESP that came
    * before an IKE message goes first (a client's CDN and StopCCN, then its Delete:
@@ -300,6 +380,7 @@ export class UdpEndpoints {
   /** Send an IKE message from our port `from.port` (ikePort or nattPort; on nattPort the non-ESP marker is prepended). */
   sendIke(from: Endpoint, to: Endpoint, data: Uint8Array): void {
     if (from.port === this.nattPort) {
+      if (this.nattNative) return this.nativeSent(this.nattNative.sendOne(to, data, true));
       if (!this.natt) return this.notOpen();
       this.natt.send([NON_ESP_MARKER, data], to.port, to.address, this.sendDone);
     } else {
@@ -310,8 +391,23 @@ export class UdpEndpoints {
 
   /** Send one ESP-in-UDP datagram (SPI first) from nattPort. */
   sendEsp(to: Endpoint, data: Uint8Array): void {
+    if (this.nattNative) return this.nativeSent(this.nattNative.sendOne(to, data, false));
     if (!this.natt) return this.notOpen();
     this.natt.send(data, to.port, to.address, this.sendDone);
+  }
+
+  /** Send ESP-in-UDP datagrams from nattPort, in order (native: one sendmmsg per up to a batch). */
+  sendEspBatch(sends: ReadonlyArray<{ to: Endpoint; data: Uint8Array }>): void {
+    if (this.nattNative) return this.nativeSent(this.nattNative.sendBatch(sends));
+    for (let i = 0; i < sends.length; i++) this.sendEsp(sends[i]!.to, sends[i]!.data);
+  }
+
+  /** Datagrams the kernel did not take (queue full or an error such as EPERM): counted, the first error reported. */
+  private nativeSent(dropped: number): void {
+    if (dropped === 0) return;
+    this.counters.inc('udp.send-dropped', dropped);
+    const e = this.nattNative?.takeSendError();
+    if (e) this.fail('udp.send-error', e);
   }
 
   private notOpen(): void {
@@ -333,6 +429,8 @@ export class UdpEndpoints {
     this.ikeQueue = [];
     this.espQueue = [];
     const socks = [this.ike, this.natt];
+    this.nattNative?.close();
+    this.nattNative = null;
     this.ike = null;
     this.natt = null;
     await Promise.all(socks.map((s) => (s ? closeSocket(s) : undefined)));

@@ -18,6 +18,7 @@ import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { endpointText, type ChildSaUp, type Endpoint, type EspTransform } from '../core/sa.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
+import type { GcmBatchProvider, HmacBatchProvider } from '../esp/hmac.js';
 import { IkeResponder, type IkeOutput, type IkeResponderConfig } from '../ike/responder.js';
 import { L2tpServer, type L2tpOutput, type L2tpServerConfig } from '../l2tp/server.js';
 import { Forwarder } from '../nat/forwarder.js';
@@ -77,6 +78,9 @@ export interface PipelineOptions {
   ikev2?: Ikev2Options;
   /** Passwords checked by RADIUS (src/session/remote-auth.ts) instead of the users file. */
   remoteAuth?: RemoteAuthPort;
+  /** ESP's HMAC and AES-GCM per batch in one native call (the host's addon); node:crypto per packet without them. */
+  hmacBatch?: HmacBatchProvider | undefined;
+  gcmBatch?: GcmBatchProvider | undefined;
 }
 
 export interface PipelineLimits {
@@ -184,7 +188,7 @@ export class Pipeline {
       ...(opts.random ? { random: opts.random } : {}),
       ...opts.ike,
     });
-    this.esp = new EspEngine({ counters: this.counters, ...(opts.random ? { random: opts.random } : {}) });
+    this.esp = new EspEngine({ counters: this.counters, hmacBatch: opts.hmacBatch, gcmBatch: opts.gcmBatch, ...(opts.random ? { random: opts.random } : {}) });
     this.l2tp = new L2tpServer({
       hostName: opts.hostName,
       ...(opts.l2tpSecret ? { secret: opts.l2tpSecret } : {}),

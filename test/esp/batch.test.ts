@@ -11,6 +11,12 @@ import type { ChildSaUp } from '../../src/core/sa.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
 import { craft, naiveInner, open, specOf } from './craft.js';
 import { saPair } from './helpers.js';
+import { nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
+import type { GcmBatchProvider, HmacBatchProvider } from '../../src/esp/hmac.js';
+
+/** Per packet through node:crypto, and (when the addon is built) HMAC and AES-GCM a batch per call through the addon's OpenSSL. */
+type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined };
+const HMACS: [string, Crypto][] = [['node:crypto', {}], ...(nativeHmac() && nativeGcm() ? [['native batch', { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }] as [string, Crypto]] : [])];
 
 const NAMES = ['aes128-sha1', 'aes256-sha256', '3des-sha1', 'aes128gcm16', 'aes192-sha1'];
 
@@ -39,13 +45,13 @@ const pktArb = fc.record({
   mut: mutArb,
 });
 
-describe('batch decryption equals naive per-packet decryption', () => {
+describe.each(HMACS)('batch decryption equals naive per-packet decryption (crypto: %s)', (_h, crypto) => {
   it('mixed SAs, sizes and bad packets in one batch', () => {
     fc.assert(
       fc.property(fc.array(pktArb, { minLength: 1, maxLength: 40 }), (pkts) => {
         const { sas } = fixture();
         const counters = new Counters();
-        const engine = new EspEngine({ counters });
+        const engine = new EspEngine({ counters, ...crypto });
         for (const sa of sas) engine.addSa(sa);
         const seqs = sas.map(() => 0);
         const batch: EspInbound[] = [];
@@ -111,14 +117,14 @@ describe('batch decryption equals naive per-packet decryption', () => {
   });
 });
 
-describe('batch CBC encryption: every packet stands alone, IVs are fresh', () => {
+describe.each(HMACS)('batch CBC encryption: every packet stands alone, IVs are fresh (crypto: %s)', (_h, crypto) => {
   for (const name of ['aes128-sha1', 'aes256-sha256', '3des-sha1']) {
     it(`${name}: a naive per-packet decryptor opens every packet of a batch`, () => {
       fc.assert(
         fc.property(fc.array(fc.integer({ min: 0, max: 1500 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 65535 }), (sizes, port) => {
           const { ours } = saPair(name);
           const spec = specOf(ours);
-          const e = new EspEngine();
+          const e = new EspEngine({ ...crypto });
           e.addSa(ours);
           const payloads = sizes.map((n) => randomBytes(n));
           const { sends } = e.encryptBatch(payloads.map((payload) => ({ saId: ours.id, innerDstPort: port, payload })), 0);
@@ -155,7 +161,7 @@ describe('batch CBC encryption: every packet stands alone, IVs are fresh', () =>
     const spec = specOf(ours);
     const payloads = Array.from({ length: 16 }, (_, i) => Buffer.alloc(100 + i, i));
     const run = (random: (n: number) => Buffer): Buffer[] => {
-      const e = new EspEngine({ random });
+      const e = new EspEngine({ random, ...crypto });
       e.addSa(ours);
       return e.encryptBatch(payloads.map((payload) => ({ saId: ours.id, innerDstPort: 1701, payload })), 0).sends.map((s) => s.data);
     };

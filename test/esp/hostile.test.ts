@@ -1,16 +1,23 @@
 /** HOSTILE-INPUTS.md section D (ESP) and the ESP side of section A, against the engine. */
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { GcmBatchProvider, HmacBatchProvider } from '../../src/esp/hmac.js';
+import { nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
 import { Counters } from '../../src/core/counters.js';
 import { EspEngine, type EspEvent } from '../../src/esp/engine.js';
 import { classifyNatt } from '../../src/esp/natt.js';
 import { craft, specOf } from './craft.js';
 import { saPair } from './helpers.js';
 
+/** Per packet through node:crypto, and (when the addon is built) HMAC and AES-GCM a batch per call through the addon's OpenSSL. */
+type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined };
+const HMACS: [string, Crypto][] = [['node:crypto', {}], ...(nativeHmac() && nativeGcm() ? [['native batch', { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }] as [string, Crypto]] : [])];
+let crypto: Crypto = {};
+
 function setup(name = 'aes128-sha1', replayWindow?: number) {
   const { ours } = saPair(name);
   const counters = new Counters();
-  const e = new EspEngine({ counters, ...(replayWindow ? { replayWindow } : {}) });
+  const e = new EspEngine({ counters, ...crypto, ...(replayWindow ? { replayWindow } : {}) });
   e.addSa(ours);
   const spec = specOf(ours);
   const pkt = (seq: number, p: Parameters<typeof craft>[3] = { payload: Buffer.from('l2tp') }) => ({ data: craft(spec, ours.inbound, seq, p), from: ours.peer });
@@ -19,7 +26,10 @@ function setup(name = 'aes128-sha1', replayWindow?: number) {
 
 const logs = (ev: EspEvent[]) => ev.filter((x): x is Extract<EspEvent, { type: 'log' }> => x.type === 'log');
 
-describe('ESP hostile inputs (HOSTILE-INPUTS.md D)', () => {
+describe.each(HMACS)('ESP hostile inputs (HOSTILE-INPUTS.md D), crypto: %s', (_h, provider) => {
+  beforeEach(() => {
+    crypto = provider;
+  });
   it('unknown SPI: dropped, counted, logged rate-limited, nothing sent back', () => {
     const { e, counters } = setup();
     let logged = 0;
@@ -152,7 +162,7 @@ describe('ESP hostile inputs (HOSTILE-INPUTS.md D)', () => {
     const a = saPair('aes128-sha1', 'A', 0x1111, 0x2222);
     const b = saPair('aes128-sha1', 'B', 0x3333, 0x4444);
     b.ours.peer = { address: '198.51.100.8', port: 40002 };
-    const e = new EspEngine();
+    const e = new EspEngine({ ...crypto });
     e.addSa(a.ours);
     e.addSa(b.ours);
     const spec = specOf(a.ours);

@@ -4,7 +4,8 @@ import { Counters } from '../../src/core/counters.js';
 import type { Endpoint } from '../../src/core/sa.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
 import { saPair } from '../esp/helpers.js';
-import { UdpEndpoints } from '../../src/io/udp.js';
+import { UdpEndpoints, type UdpIo } from '../../src/io/udp.js';
+import { nativeUdpAvailable } from '../../src/io/udp-native.js';
 import { classifyNatt } from '../../src/esp/natt.js';
 
 interface Seen {
@@ -20,12 +21,12 @@ afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
 });
 
-async function openEndpoints(address: string, counters: Counters): Promise<{ u: UdpEndpoints; seen: Seen }> {
+async function openEndpoints(address: string, counters: Counters, io: UdpIo): Promise<{ u: UdpEndpoints; seen: Seen }> {
   const seen: Seen = { ike: [], esp: [] };
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 20000);
     const u = new UdpEndpoints(
-      { address, ikePort: base, nattPort: base + 1, counters, classify: classifyNatt },
+      { address, ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
       {
         onIke: (msg, from, to) => seen.ike.push({ msg: Buffer.from(msg), from, to }),
         onEspBatch: (batch) => seen.esp.push(batch),
@@ -61,10 +62,18 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
 
 const ike28 = Buffer.alloc(28, 0x11);
 
-describe('UdpEndpoints over loopback', () => {
+// The addon is built by npm ci; without it only the dgram path can run.
+const IOS: UdpIo[] = nativeUdpAvailable() ? ['dgram', 'native'] : ['dgram'];
+
+describe.each(IOS)('UdpEndpoints over loopback, NAT-T port through %s', (io) => {
+  it('uses the I/O it was asked for', async () => {
+    const { u } = await openEndpoints('127.0.0.1', new Counters(), io);
+    expect(u.nattIo).toBe(io);
+  });
+
   it('bound to 0.0.0.0: classifies port 4500, strips the marker, batches ESP, resolves a real local address', async () => {
     const counters = new Counters();
-    const { u, seen } = await openEndpoints('0.0.0.0', counters);
+    const { u, seen } = await openEndpoints('0.0.0.0', counters, io);
     const c = await client();
     c.s.send(ike28, u.ikePort, '127.0.0.1');
     c.s.send(Buffer.concat([Buffer.alloc(4), ike28]), u.nattPort, '127.0.0.1');
@@ -93,7 +102,7 @@ describe('UdpEndpoints over loopback', () => {
   });
 
   it('sends IKE with the marker from 4500, without it from 500, ESP raw', async () => {
-    const { u } = await openEndpoints('127.0.0.1', new Counters());
+    const { u } = await openEndpoints('127.0.0.1', new Counters(), io);
     const c = await client();
     const to = { address: '127.0.0.1', port: c.port };
     u.sendIke({ address: '127.0.0.1', port: u.nattPort }, to, ike28);
@@ -109,8 +118,8 @@ describe('UdpEndpoints over loopback', () => {
 
   it('bound to a specific address reports it as `to`; a second bind of the same ports fails; close() is clean', async () => {
     const counters = new Counters();
-    const { u, seen } = await openEndpoints('127.0.0.1', counters);
-    const dup = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt }, { onIke: () => {}, onEspBatch: () => {} });
+    const { u, seen } = await openEndpoints('127.0.0.1', counters, io);
+    const dup = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt, io }, { onIke: () => {}, onEspBatch: () => {} });
     await expect(dup.start()).rejects.toThrow();
     const c = await client();
     c.s.send(ike28, u.ikePort, '127.0.0.1');
@@ -121,7 +130,7 @@ describe('UdpEndpoints over loopback', () => {
     u.sendEsp({ address: '127.0.0.1', port: c.port }, Buffer.alloc(8, 1));
     expect(counters.get('udp.send-not-open')).toBe(1);
     // the ports are free again
-    const again = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt }, { onIke: () => {}, onEspBatch: () => {} });
+    const again = new UdpEndpoints({ address: '127.0.0.1', ikePort: u.ikePort, nattPort: u.nattPort, classify: classifyNatt, io }, { onIke: () => {}, onEspBatch: () => {} });
     await again.start();
     await again.close();
   });
@@ -134,7 +143,7 @@ describe('UdpEndpoints over loopback', () => {
     for (let attempt = 0; attempt < 20 && !u; attempt++) {
       const base = 20000 + Math.floor(Math.random() * 20000);
       const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt },
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
         {
           onIke: () => {
             throw new Error('boom');
@@ -168,7 +177,7 @@ describe('UdpEndpoints over loopback', () => {
     for (let attempt = 0; attempt < 20 && !u; attempt++) {
       const base = 20000 + Math.floor(Math.random() * 20000);
       const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, classify: classifyNatt },
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, classify: classifyNatt, io },
         {
           onIke: (msg) => order.push(`ike${msg.length}`),
           onEspBatch: (batch) => order.push(`esp[${batch.map((d) => d.data[0]).join(',')}]`),
@@ -194,7 +203,7 @@ describe('UdpEndpoints over loopback', () => {
 
   it('ESP from a client engine over loopback reaches the server engine through the batch path', async () => {
     const counters = new Counters();
-    const { u, seen } = await openEndpoints('127.0.0.1', counters);
+    const { u, seen } = await openEndpoints('127.0.0.1', counters, io);
     const c = await client();
     const { ours, theirs } = saPair('aes128-sha1');
     ours.peer = { address: '127.0.0.1', port: c.port };
@@ -218,7 +227,7 @@ describe('UdpEndpoints over loopback', () => {
     for (let attempt = 0; attempt < 20 && !u; attempt++) {
       const base = 20000 + Math.floor(Math.random() * 20000);
       const cand = new UdpEndpoints(
-        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, maxResolving: 0 },
+        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, maxResolving: 0, io },
         { onIke: (_m, from) => seen.push(from), onEspBatch: () => {} },
       );
       try {
@@ -234,5 +243,75 @@ describe('UdpEndpoints over loopback', () => {
     c.s.send(ike28, u.ikePort, '127.0.0.1');
     await until(() => counters.get('udp.drop.resolve-busy') === 1);
     expect(seen).toHaveLength(0);
+  });
+
+  it('real sockets: ESP and IKE on the NAT-T port are handed over in arrival order, however the reads split them', async () => {
+    const order: string[] = [];
+    const counters = new Counters();
+    let u: UdpEndpoints | undefined;
+    for (let attempt = 0; attempt < 20 && !u; attempt++) {
+      const base = 20000 + Math.floor(Math.random() * 20000);
+      const cand = new UdpEndpoints(
+        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
+        {
+          onIke: (msg) => order.push(`ike${msg[0]}`),
+          onEspBatch: (batch) => {
+            for (const d of batch) order.push(`esp${d.data[4]}`);
+          },
+        },
+      );
+      try {
+        await cand.start();
+        u = cand;
+        opened.push(cand);
+      } catch {
+        // taken
+      }
+    }
+    if (!u) throw new Error('no port');
+    const c = await client();
+    const expected: string[] = [];
+    // 300 datagrams in bursts of 100 (more than one recvmmsg batch, within the default receive buffer); every 7th an IKE message behind the marker
+    for (let i = 0; i < 300; i++) {
+      if (i % 100 === 0) await until(() => order.length === i, 5000);
+      const k = i % 250;
+      if (i % 7 === 3) {
+        c.s.send(Buffer.concat([Buffer.alloc(4), Buffer.alloc(28, k)]), u.nattPort, '127.0.0.1');
+        expected.push(`ike${k}`);
+      } else {
+        c.s.send(Buffer.from([0, 0, 0x10, 0, k, 0, 0, 1, 9, 9, 9, 9]), u.nattPort, '127.0.0.1');
+        expected.push(`esp${k}`);
+      }
+    }
+    await until(() => order.length === 300, 5000);
+    expect(order).toEqual(expected);
+    expect(counters.get('udp.rx.esp') + counters.get('udp.rx.ike-natt')).toBe(300);
+  });
+
+  it('a 60000-byte IKE message behind the marker arrives whole (IP-fragmented IKE, e.g. certificates)', async () => {
+    const { u, seen } = await openEndpoints('127.0.0.1', new Counters(), io);
+    const c = await client();
+    const big = Buffer.alloc(60000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    big[0] = 1; // not a zero first byte: (0 * 31) & 0xff
+    c.s.send(Buffer.concat([Buffer.alloc(4), big]), u.nattPort, '127.0.0.1');
+    await until(() => seen.ike.length === 1);
+    expect(seen.ike[0]!.msg.equals(big)).toBe(true);
+  });
+
+  it('sendEspBatch: 150 datagrams of varied sizes to two clients arrive whole and in order (crossing send batches)', async () => {
+    const counters = new Counters();
+    const { u } = await openEndpoints('127.0.0.1', counters, io);
+    const a = await client();
+    const b = await client();
+    const sends = Array.from({ length: 150 }, (_, i) => ({
+      to: { address: '127.0.0.1', port: i % 3 === 0 ? b.port : a.port },
+      data: Buffer.alloc(8 + ((i * 97) % 1500), i),
+    }));
+    u.sendEspBatch(sends);
+    await until(() => a.got.length + b.got.length === 150);
+    expect(a.got).toEqual(sends.filter((_, i) => i % 3 !== 0).map((s) => s.data));
+    expect(b.got).toEqual(sends.filter((_, i) => i % 3 === 0).map((s) => s.data));
+    expect(counters.get('udp.send-dropped')).toBe(0);
   });
 });

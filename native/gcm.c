@@ -1,0 +1,178 @@
+/*
+ * AES-GCM for ESP (RFC 4106) over a batch of packets in ONE native call, with
+ * node's own OpenSSL (EVP, looked up with dlsym like hmac.c; without it these
+ * exports are missing and JavaScript keeps node:crypto, one cipher object per
+ * packet).
+ *
+ *   gcmKey(key: Uint8Array (16, 24 or 32 bytes), salt: Uint8Array (4), encrypt: boolean) -> External
+ *       one keyed EVP context for one direction of one SA
+ *   gcmBatch(key, src: Uint8Array, dst: Uint8Array, recs: Uint32Array, n: number, ok: Uint8Array) -> number
+ *       record k = recs[6k .. 6k+5] = [aad, iv, in, len, out, tag] (offsets):
+ *       AAD = src[aad, aad + 8) (SPI | seq), nonce = salt | src[iv, iv + 8),
+ *       text src[in, in + len) -> dst[out, out + len) (in place when src and
+ *       dst are one buffer and in == out), 16-byte tag at tag: in dst when
+ *       encrypting (written), in src when decrypting (checked; ok[k] = 1 when
+ *       authentic, else 0 and dst[out, out + len) zeroed). Returns the number
+ *       of authentic (decrypt) or encrypted packets.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/evp.h>
+
+typedef EVP_CIPHER_CTX *(*ctx_new_fn)(void);
+typedef void (*ctx_free_fn)(EVP_CIPHER_CTX *);
+typedef const EVP_CIPHER *(*cipher_fn)(void);
+typedef int (*init_fn)(EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *, const unsigned char *, int);
+typedef int (*ctrl_fn)(EVP_CIPHER_CTX *, int, int, void *);
+typedef int (*update_fn)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
+typedef int (*final_fn)(EVP_CIPHER_CTX *, unsigned char *, int *);
+
+static struct {
+  ctx_new_fn ctx_new;
+  ctx_free_fn ctx_free;
+  cipher_fn aes128, aes192, aes256;
+  init_fn init;
+  ctrl_fn ctrl;
+  update_fn update;
+  final_fn final;
+} ev;
+
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  unsigned char salt[4];
+  int encrypt;
+} gkey_t;
+
+static void gkey_finalize(napi_env env, void *data, void *hint) {
+  gkey_t *k = (gkey_t *)data;
+  if (k->ctx) ev.ctx_free(k->ctx);
+  free(k);
+}
+
+static int get_u8(napi_env env, napi_value v, unsigned char **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_get_typedarray_info(env, v, &type, len, (void **)data, NULL, NULL);
+  return type == napi_uint8_array;
+}
+
+static napi_value js_gcm_key(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  unsigned char *key, *salt;
+  size_t klen, slen;
+  bool enc = false;
+  if (argc < 3 || !get_u8(env, argv[0], &key, &klen) || !get_u8(env, argv[1], &salt, &slen) ||
+      napi_get_value_bool(env, argv[2], &enc) != napi_ok) {
+    napi_throw_type_error(env, NULL, "gcmKey(key, salt, encrypt)");
+    return NULL;
+  }
+  if ((klen != 16 && klen != 24 && klen != 32) || slen != 4) {
+    napi_throw_range_error(env, NULL, "gcmKey: key of 16, 24 or 32 bytes, salt of 4");
+    return NULL;
+  }
+  gkey_t *k = calloc(1, sizeof *k);
+  if (!k) return l2s_throw_errno(env, 12, "out of memory");
+  k->ctx = ev.ctx_new();
+  if (!k->ctx || ev.init(k->ctx, klen == 16 ? ev.aes128() : klen == 24 ? ev.aes192() : ev.aes256(), NULL, key, NULL, enc ? 1 : 0) != 1) {
+    if (k->ctx) ev.ctx_free(k->ctx);
+    free(k);
+    napi_throw_error(env, NULL, "gcmKey: OpenSSL refused the key");
+    return NULL;
+  }
+  memcpy(k->salt, salt, 4);
+  k->encrypt = enc ? 1 : 0;
+  napi_value ext;
+  napi_create_external(env, k, gkey_finalize, NULL, &ext);
+  return ext;
+}
+
+static napi_value js_gcm_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *kp = NULL;
+  napi_valuetype vt = napi_undefined;
+  unsigned char *src, *dst, *ok;
+  size_t sl, dl, okl, rl;
+  uint32_t *recs;
+  uint32_t n = 0;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (argc < 6 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_external ||
+      napi_get_value_external(env, argv[0], &kp) != napi_ok || !kp || !get_u8(env, argv[1], &src, &sl) ||
+      !get_u8(env, argv[2], &dst, &dl) || napi_is_typedarray(env, argv[3], &is_ta) != napi_ok || !is_ta ||
+      napi_get_value_uint32(env, argv[4], &n) != napi_ok || !get_u8(env, argv[5], &ok, &okl)) {
+    napi_throw_type_error(env, NULL, "gcmBatch(key, src, dst, recs, n, ok)");
+    return NULL;
+  }
+  napi_get_typedarray_info(env, argv[3], &type, &rl, (void **)&recs, NULL, NULL);
+  gkey_t *k = (gkey_t *)kp;
+  if (type != napi_uint32_array || rl < (size_t)n * 6 || (!k->encrypt && okl < n)) {
+    napi_throw_range_error(env, NULL, "gcmBatch: recs or ok too short");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *r = &recs[6 * i];
+    size_t tag_room = k->encrypt ? dl : sl;
+    if ((size_t)r[0] + 8 > sl || (size_t)r[1] + 8 > sl || (size_t)r[2] > sl || (size_t)r[3] > sl - r[2] ||
+        (size_t)r[4] > dl || (size_t)r[3] > dl - r[4] || (size_t)r[5] + 16 > tag_room || r[3] > 0x7fffffff) {
+      napi_throw_range_error(env, NULL, "gcmBatch: record outside the buffers");
+      return NULL;
+    }
+  }
+  uint32_t done = 0;
+  unsigned char nonce[12];
+  memcpy(nonce, k->salt, 4);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *r = &recs[6 * i];
+    int len = 0, good = 1;
+    memcpy(nonce + 4, src + r[1], 8);
+    good &= ev.init(k->ctx, NULL, NULL, NULL, nonce, -1) == 1;
+    good &= ev.update(k->ctx, NULL, &len, src + r[0], 8) == 1;
+    if (r[3] > 0) good &= ev.update(k->ctx, dst + r[4], &len, src + r[2], (int)r[3]) == 1;
+    if (k->encrypt) {
+      good &= ev.final(k->ctx, dst + r[4] + r[3], &len) == 1;
+      good &= ev.ctrl(k->ctx, EVP_CTRL_GCM_GET_TAG, 16, dst + r[5]) == 1;
+    } else {
+      unsigned char tag[16];
+      memcpy(tag, src + r[5], 16);
+      good &= ev.ctrl(k->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+      good &= ev.final(k->ctx, dst + r[4] + r[3], &len) == 1;
+      ok[i] = (unsigned char)good;
+      if (!good) memset(dst + r[4], 0, r[3]); /* no unauthenticated plaintext left behind */
+    }
+    done += (uint32_t)good;
+  }
+  napi_value out;
+  napi_create_uint32(env, done, &out);
+  return out;
+}
+
+void l2s_gcm_init(napi_env env, napi_value exports) {
+  ev.ctx_new = (ctx_new_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_new");
+  ev.ctx_free = (ctx_free_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_free");
+  ev.aes128 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_128_gcm");
+  ev.aes192 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_192_gcm");
+  ev.aes256 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_256_gcm");
+  ev.init = (init_fn)dlsym(RTLD_DEFAULT, "EVP_CipherInit_ex");
+  ev.ctrl = (ctrl_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_ctrl");
+  ev.update = (update_fn)dlsym(RTLD_DEFAULT, "EVP_CipherUpdate");
+  ev.final = (final_fn)dlsym(RTLD_DEFAULT, "EVP_CipherFinal_ex");
+  if (!ev.ctx_new || !ev.ctx_free || !ev.aes128 || !ev.aes192 || !ev.aes256 || !ev.init || !ev.ctrl || !ev.update || !ev.final) return;
+  napi_property_descriptor props[] = {
+      {"gcmKey", NULL, js_gcm_key, NULL, NULL, NULL, napi_default, NULL},
+      {"gcmBatch", NULL, js_gcm_batch, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,220 @@
+/*
+ * HMAC (RFC 2104) over a batch of spans of one buffer in ONE native call,
+ * with OpenSSL's SHA-1/SHA-2 (the copy inside node: the functions are looked
+ * up in the process with dlsym, so a node without them only lacks these two
+ * exports and JavaScript falls back to node:crypto).
+ *
+ *   hmacKey(hash: 'sha1'|'sha256'|'sha384'|'sha512', key: Uint8Array) -> External
+ *       the keyed inner and outer hash states (K^ipad and K^opad absorbed once)
+ *   hmacBatch(key: External, buf: Uint8Array, spans: Uint32Array, n: number,
+ *             icvLen: number, verify: boolean, ok: Uint8Array) -> number
+ *       for k < n, the message is buf[spans[2k], spans[2k+1]) and its ICV
+ *       slot is the icvLen bytes right after it.
+ *       verify: ok[k] = 1 when the HMAC truncated to icvLen equals the ICV
+ *       slot (constant-time compare), else 0; returns how many matched.
+ *       sign:   writes the truncated HMAC into the ICV slot; returns n.
+ *
+ * Per message this costs two copies of a small hash state and the hashing:
+ * no allocation, no call back into JavaScript.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* Only the state types from OpenSSL's header (node ships it); the functions come from dlsym. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+typedef SHA_CTX sha1_ctx;
+typedef SHA256_CTX sha256_ctx;
+typedef SHA512_CTX sha512_ctx;
+
+typedef int (*init_fn)(void *);
+typedef int (*update_fn)(void *, const void *, size_t);
+typedef int (*final_fn)(unsigned char *, void *);
+typedef int (*memcmp_fn)(const void *, const void *, size_t);
+
+typedef struct {
+  init_fn init;
+  update_fn update;
+  final_fn final;
+  size_t ctx_size, block, out;
+} algo_t;
+
+static algo_t algos[4];
+static const char *algo_names[4] = {"sha1", "sha256", "sha384", "sha512"};
+static memcmp_fn ct_memcmp;
+
+typedef struct {
+  const algo_t *a;
+  union {
+    sha1_ctx s1;
+    sha256_ctx s256;
+    sha512_ctx s512;
+  } inner, outer;
+} hkey_t;
+
+static void hkey_finalize(napi_env env, void *data, void *hint) {
+  hkey_t *k = (hkey_t *)data;
+  memset(k, 0, sizeof *k);
+  free(k);
+}
+
+static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[16];
+  size_t nlen = 0;
+  bool is_ta = false;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
+      napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta) {
+    napi_throw_type_error(env, NULL, "hmacKey(hash, key)");
+    return NULL;
+  }
+  const algo_t *a = NULL;
+  for (int i = 0; i < 4; i++)
+    if (strcmp(name, algo_names[i]) == 0) a = &algos[i];
+  if (!a || !a->init) {
+    napi_throw_type_error(env, NULL, "hmacKey: unknown hash");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t klen;
+  void *kdata;
+  napi_get_typedarray_info(env, argv[1], &type, &klen, &kdata, NULL, NULL);
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "hmacKey: key must be a Uint8Array");
+    return NULL;
+  }
+  hkey_t *k = calloc(1, sizeof *k);
+  if (!k) return l2s_throw_errno(env, 12, "out of memory");
+  k->a = a;
+  unsigned char kb[128], pad[128];
+  memset(kb, 0, sizeof kb);
+  if (klen > a->block) {
+    /* RFC 2104 §2: a key longer than the block is hashed first */
+    a->init(&k->inner);
+    a->update(&k->inner, kdata, klen);
+    a->final(kb, &k->inner);
+  } else {
+    memcpy(kb, kdata, klen);
+  }
+  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
+  a->init(&k->inner);
+  a->update(&k->inner, pad, a->block);
+  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
+  a->init(&k->outer);
+  a->update(&k->outer, pad, a->block);
+  memset(kb, 0, sizeof kb);
+  memset(pad, 0, sizeof pad);
+  napi_value ext;
+  napi_create_external(env, k, hkey_finalize, NULL, &ext);
+  return ext;
+}
+
+static int get_u8(napi_env env, napi_value v, unsigned char **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_get_typedarray_info(env, v, &type, len, (void **)data, NULL, NULL);
+  return type == napi_uint8_array;
+}
+
+static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *kp = NULL;
+  napi_valuetype vt = napi_undefined;
+  unsigned char *buf, *ok;
+  size_t blen, oklen, slen;
+  uint32_t *spans;
+  uint32_t n = 0, icv = 0;
+  bool verify = false, is_ta = false;
+  napi_typedarray_type type;
+  if (argc < 7 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_external ||
+      napi_get_value_external(env, argv[0], &kp) != napi_ok || !kp || !get_u8(env, argv[1], &buf, &blen) ||
+      napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+      napi_get_value_uint32(env, argv[3], &n) != napi_ok || napi_get_value_uint32(env, argv[4], &icv) != napi_ok ||
+      napi_get_value_bool(env, argv[5], &verify) != napi_ok || !get_u8(env, argv[6], &ok, &oklen)) {
+    napi_throw_type_error(env, NULL, "hmacBatch(key, buf, spans, n, icvLen, verify, ok)");
+    return NULL;
+  }
+  napi_get_typedarray_info(env, argv[2], &type, &slen, (void **)&spans, NULL, NULL);
+  hkey_t *k = (hkey_t *)kp;
+  const algo_t *a = k->a;
+  if (type != napi_uint32_array || slen < (size_t)n * 2 || (verify && oklen < n) || icv == 0 || icv > a->out) {
+    napi_throw_range_error(env, NULL, "hmacBatch: spans, ok or icvLen out of range");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t s = spans[2 * i], e = spans[2 * i + 1];
+    if (s > e || (size_t)e > blen || (size_t)icv > blen - e) {
+      napi_throw_range_error(env, NULL, "hmacBatch: span outside the buffer");
+      return NULL;
+    }
+  }
+  uint32_t matched = 0;
+  unsigned char md[64];
+  union {
+    sha1_ctx s1;
+    sha256_ctx s256;
+    sha512_ctx s512;
+  } c;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t s = spans[2 * i], e = spans[2 * i + 1];
+    memcpy(&c, &k->inner, a->ctx_size);
+    a->update(&c, buf + s, e - s);
+    a->final(md, &c);
+    memcpy(&c, &k->outer, a->ctx_size);
+    a->update(&c, md, a->out);
+    a->final(md, &c);
+    if (verify) {
+      int same = ct_memcmp(md, buf + e, icv) == 0;
+      ok[i] = (unsigned char)same;
+      matched += (uint32_t)same;
+    } else {
+      memcpy(buf + e, md, icv);
+      matched++;
+    }
+  }
+  memset(md, 0, sizeof md);
+  memset(&c, 0, sizeof c);
+  napi_value out;
+  napi_create_uint32(env, matched, &out);
+  return out;
+}
+
+static int lookup(algo_t *a, const char *i, const char *u, const char *f, size_t ctx, size_t block, size_t out) {
+  a->init = (init_fn)dlsym(RTLD_DEFAULT, i);
+  a->update = (update_fn)dlsym(RTLD_DEFAULT, u);
+  a->final = (final_fn)dlsym(RTLD_DEFAULT, f);
+  a->ctx_size = ctx;
+  a->block = block;
+  a->out = out;
+  if (!a->init || !a->update || !a->final) {
+    a->init = NULL;
+    return 0;
+  }
+  return 1;
+}
+
+void l2s_hmac_init(napi_env env, napi_value exports) {
+  ct_memcmp = (memcmp_fn)dlsym(RTLD_DEFAULT, "CRYPTO_memcmp");
+  int ok = ct_memcmp != NULL;
+  ok &= lookup(&algos[0], "SHA1_Init", "SHA1_Update", "SHA1_Final", sizeof(sha1_ctx), 64, 20);
+  ok &= lookup(&algos[1], "SHA256_Init", "SHA256_Update", "SHA256_Final", sizeof(sha256_ctx), 64, 32);
+  ok &= lookup(&algos[2], "SHA384_Init", "SHA384_Update", "SHA384_Final", sizeof(sha512_ctx), 128, 48);
+  ok &= lookup(&algos[3], "SHA512_Init", "SHA512_Update", "SHA512_Final", sizeof(sha512_ctx), 128, 64);
+  if (!ok) return; /* no OpenSSL in reach: JavaScript uses node:crypto */
+  napi_property_descriptor props[] = {
+      {"hmacKey", NULL, js_hmac_key, NULL, NULL, NULL, napi_default, NULL},
+      {"hmacBatch", NULL, js_hmac_batch, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
