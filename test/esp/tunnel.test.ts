@@ -443,8 +443,8 @@ describe('tunnel mode fuzz', () => {
       }),
       { numRuns: 300 },
     );
-    // both outcomes were exercised in earnest
-    expect(delivered).toBeGreaterThan(total / 5);
+    // both outcomes were exercised in earnest (about a fifth is delivered; the bound leaves room for the random draw)
+    expect(delivered).toBeGreaterThan(total / 10);
     expect(delivered).toBeLessThan(total * 0.8);
   });
 
