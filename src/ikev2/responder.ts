@@ -794,7 +794,8 @@ export class Ikev2Responder {
     const reply = encodeMessage({ spiI: h.spiI, spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0 }, payloads);
 
     const sa: Ikev2Sa = {
-      id: `ikev2-${++this.seq}`,
+      // our SPI's first bytes make the name unique across restarts too (history keeps both)
+      id: `ikev2-${++this.seq}-${spiR.subarray(0, 4).toString('hex')}`,
       state: 'INIT_DONE',
       spiI: Buffer.from(h.spiI),
       spiR,

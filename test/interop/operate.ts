@@ -132,7 +132,7 @@ export async function operate(ctx: Ctx, c: Client, dir: string): Promise<string[
   let last: { reason?: string; bytesOut?: number; address?: string } | undefined;
   try {
     const list = JSON.parse(hist.stdout) as Array<{ reason?: string; bytesOut?: number; address?: string; session?: string }>;
-    last = list.find((e) => e.session === a.id);
+    last = list.filter((e) => e.session === a.id).at(-1); // the newest: a name may recur after a restart
   } catch {
     last = undefined;
   }
@@ -221,7 +221,7 @@ export async function operateIkev2(ctx: Ctx, c: Client, dir: string): Promise<st
   let last: { reason?: string; bytesOut?: number; address?: string } | undefined;
   try {
     const list = JSON.parse(hist.stdout) as Array<{ reason?: string; bytesOut?: number; address?: string; session?: string }>;
-    last = list.find((e) => e.session === a.id);
+    last = list.filter((e) => e.session === a.id).at(-1); // the newest: a name may recur after a restart
   } catch {
     last = undefined;
   }
