@@ -57,22 +57,13 @@ static void gkey_finalize(napi_env env, void *data, void *hint) {
   free(k);
 }
 
-static int get_u8(napi_env env, napi_value v, unsigned char **data, size_t *len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
-  napi_get_typedarray_info(env, v, &type, len, (void **)data, NULL, NULL);
-  return type == napi_uint8_array;
-}
-
 static napi_value js_gcm_key(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 3);
   unsigned char *key, *salt;
   size_t klen, slen;
   bool enc = false;
-  if (argc < 3 || !get_u8(env, argv[0], &key, &klen) || !get_u8(env, argv[1], &salt, &slen) ||
+  if (argc < 3 || !l2s_u8(env, argv[0], &key, &klen) || !l2s_u8(env, argv[1], &salt, &slen) ||
       napi_get_value_bool(env, argv[2], &enc) != napi_ok) {
     napi_throw_type_error(env, NULL, "gcmKey(key, salt, encrypt)");
     return NULL;
@@ -98,25 +89,20 @@ static napi_value js_gcm_key(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_gcm_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 6);
   void *kp = NULL;
-  napi_valuetype vt = napi_undefined;
   unsigned char *src, *dst, *ok;
   size_t sl, dl, okl, rl;
   uint32_t *recs;
   uint32_t n = 0;
-  bool is_ta = false;
   napi_typedarray_type type;
-  if (argc < 6 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_external ||
-      napi_get_value_external(env, argv[0], &kp) != napi_ok || !kp || !get_u8(env, argv[1], &src, &sl) ||
-      !get_u8(env, argv[2], &dst, &dl) || napi_is_typedarray(env, argv[3], &is_ta) != napi_ok || !is_ta ||
-      napi_get_value_uint32(env, argv[4], &n) != napi_ok || !get_u8(env, argv[5], &ok, &okl)) {
+  if (argc < 6 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &src, &sl) || !l2s_u8(env, argv[2], &dst, &dl) ||
+      !l2s_typed(env, argv[3], &type, (void **)&recs, &rl) || napi_get_value_uint32(env, argv[4], &n) != napi_ok ||
+      !l2s_u8(env, argv[5], &ok, &okl)) {
     napi_throw_type_error(env, NULL, "gcmBatch(key, src, dst, recs, n, ok)");
     return NULL;
   }
-  napi_get_typedarray_info(env, argv[3], &type, &rl, (void **)&recs, NULL, NULL);
   gkey_t *k = (gkey_t *)kp;
   if (type != napi_uint32_array || rl < (size_t)n * 6 || (!k->encrypt && okl < n)) {
     napi_throw_range_error(env, NULL, "gcmBatch: recs or ok too short");

@@ -65,14 +65,15 @@ static void hkey_finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 2);
   char name[16];
   size_t nlen = 0;
-  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t klen;
+  void *kdata;
   if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
-      napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta) {
+      !l2s_typed(env, argv[1], &type, &kdata, &klen)) {
     napi_throw_type_error(env, NULL, "hmacKey(hash, key)");
     return NULL;
   }
@@ -83,10 +84,6 @@ static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hmacKey: unknown hash");
     return NULL;
   }
-  napi_typedarray_type type;
-  size_t klen;
-  void *kdata;
-  napi_get_typedarray_info(env, argv[1], &type, &klen, &kdata, NULL, NULL);
   if (type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "hmacKey: key must be a Uint8Array");
     return NULL;
@@ -117,35 +114,23 @@ static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static int get_u8(napi_env env, napi_value v, unsigned char **data, size_t *len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
-  napi_get_typedarray_info(env, v, &type, len, (void **)data, NULL, NULL);
-  return type == napi_uint8_array;
-}
-
 static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 7);
   void *kp = NULL;
-  napi_valuetype vt = napi_undefined;
   unsigned char *buf, *ok;
   size_t blen, oklen, slen;
   uint32_t *spans;
   uint32_t n = 0, icv = 0;
-  bool verify = false, is_ta = false;
+  bool verify = false;
   napi_typedarray_type type;
-  if (argc < 7 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_external ||
-      napi_get_value_external(env, argv[0], &kp) != napi_ok || !kp || !get_u8(env, argv[1], &buf, &blen) ||
-      napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+  if (argc < 7 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
+      !l2s_typed(env, argv[2], &type, (void **)&spans, &slen) ||
       napi_get_value_uint32(env, argv[3], &n) != napi_ok || napi_get_value_uint32(env, argv[4], &icv) != napi_ok ||
-      napi_get_value_bool(env, argv[5], &verify) != napi_ok || !get_u8(env, argv[6], &ok, &oklen)) {
+      napi_get_value_bool(env, argv[5], &verify) != napi_ok || !l2s_u8(env, argv[6], &ok, &oklen)) {
     napi_throw_type_error(env, NULL, "hmacBatch(key, buf, spans, n, icvLen, verify, ok)");
     return NULL;
   }
-  napi_get_typedarray_info(env, argv[2], &type, &slen, (void **)&spans, NULL, NULL);
   hkey_t *k = (hkey_t *)kp;
   const algo_t *a = k->a;
   if (type != napi_uint32_array || slen < (size_t)n * 2 || (verify && oklen < n) || icv == 0 || icv > a->out) {

@@ -23,7 +23,8 @@
  * Lifetime: the state struct is owned by two parties, the uv poll handle
  * (released in the uv_close callback) and the JS External (released by its
  * finalizer); it is freed when both let go. While open, a strong reference
- * keeps the External alive, like a socket; close() drops it.
+ * keeps the External alive, like a socket; close() drops it (l2s_polled_t in
+ * common.h, shared with udp.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,141 +50,21 @@
 #define SLAB_SIZE (512 * 1024)
 
 typedef struct {
-  uv_poll_t poll;
-  napi_env env;
-  int fd;
-  int closed;
-  int owners;
-  napi_ref cb;
-  napi_ref self;
-  napi_async_context ctx;
+  l2s_polled_t p; /* first: the poll handle, fd, callback and lifetime (common.h) */
   unsigned char *scratch;
   char name[IFNAMSIZ];
-  /* Closes us if the environment (a Worker, or the main thread at exit) is
-   * torn down while we are open; completed in on_uv_closed. */
-  napi_async_cleanup_hook_handle hook;
-  int in_cleanup;
 } tun_t;
 
-static const char *errno_code(int e) {
-  switch (e) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case EBUSY: return "EBUSY";
-    case EINVAL: return "EINVAL";
-    case EIO: return "EIO";
-    case EBADF: return "EBADF";
-    case EBADFD: return "EBADFD";
-    case EFAULT: return "EFAULT";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case EAGAIN: return "EAGAIN";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    default: return "EUNKNOWN";
-  }
-}
-
-static napi_value make_error(napi_env env, int e, const char *msg) {
-  napi_value code, text, err, num;
-  napi_create_string_utf8(env, errno_code(e), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &err);
-  napi_create_int32(env, e, &num);
-  napi_set_named_property(env, err, "errno", num);
-  return err;
-}
-
-static napi_value throw_errno(napi_env env, int e, const char *msg) {
-  napi_throw(env, make_error(env, e, msg));
-  return NULL;
-}
-
-napi_value l2s_throw_errno(napi_env env, int e, const char *msg) { return throw_errno(env, e, msg); }
-
-static void release(tun_t *t) {
-  if (--t->owners == 0) {
-    free(t->scratch);
-    free(t);
-  }
-}
-
-static void on_uv_closed(uv_handle_t *h) {
-  tun_t *t = (tun_t *)h->data;
-  napi_async_cleanup_hook_handle hook = t->in_cleanup ? t->hook : NULL;
-  t->hook = NULL;
-  release(t);
-  /* Tell Node the asynchronous cleanup is finished (the loop may now close). */
-  if (hook) napi_remove_async_cleanup_hook(hook);
-}
-
-static void on_external_finalize(napi_env env, void *data, void *hint) {
-  tun_t *t = (tun_t *)data;
-  if (!t->closed) {
-    /* Only at environment teardown (the strong self reference otherwise keeps
-     * us alive while open): the loop may be gone, so just close the fd and
-     * leave the poll handle's share alone. */
-    t->closed = 1;
-    if (t->fd >= 0) close(t->fd);
-    t->fd = -1;
-    return;
-  }
-  release(t);
-}
-
-/* Stop polling, close the fd, drop JS references; memory goes in on_uv_closed. */
-static void do_close(tun_t *t) {
-  if (t->closed) return;
-  t->closed = 1;
-  napi_env env = t->env;
-  if (!t->in_cleanup && t->hook) {
-    napi_remove_async_cleanup_hook(t->hook);
-    t->hook = NULL;
-  }
-  uv_poll_stop(&t->poll);
-  if (t->fd >= 0) close(t->fd);
-  t->fd = -1;
-  if (t->cb) napi_delete_reference(env, t->cb);
-  t->cb = NULL;
-  if (t->ctx) napi_async_destroy(env, t->ctx);
-  t->ctx = NULL;
-  if (t->self) napi_delete_reference(env, t->self);
-  t->self = NULL;
-  uv_close((uv_handle_t *)&t->poll, on_uv_closed);
-}
-
-static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
-  tun_t *t = (tun_t *)arg;
-  t->in_cleanup = 1;
-  t->hook = handle;
-  do_close(t);
-}
-
-/* Calls the JS callback; an exception it throws becomes an uncaught exception. */
-static void invoke(tun_t *t, size_t argc, napi_value *argv) {
-  napi_env env = t->env;
-  napi_value fn, recv, result;
-  if (!t->cb || napi_get_reference_value(env, t->cb, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-  napi_status s = napi_make_callback(env, t->ctx, recv, fn, argc, argv, &result);
-  if (s == napi_pending_exception) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
+static void tun_free(l2s_polled_t *p) {
+  tun_t *t = (tun_t *)p;
+  free(t->scratch);
+  free(t);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   tun_t *t = (tun_t *)h->data;
-  if (t->closed) return;
-  napi_env env = t->env;
+  if (t->p.closed) return;
+  napi_env env = t->p.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
 
@@ -198,7 +79,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     uint32_t n = 0;
     size_t used = 0;
     while (n < BATCH_MAX && SLAB_SIZE - used >= MAX_PACKET) {
-      ssize_t r = read(t->fd, t->scratch + used, MAX_PACKET);
+      ssize_t r = read(t->p.fd, t->scratch + used, MAX_PACKET);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -218,27 +99,26 @@ static void on_poll(uv_poll_t *h, int status, int events) {
           napi_set_element(env, arr, i, v);
         }
         napi_value argv[2] = {buf, arr};
-        invoke(t, 2, argv);
+        l2s_polled_call(&t->p, 2, argv);
       }
     }
   }
-  if (err && !t->closed) {
+  if (err && !t->p.closed) {
     char msg[256];
     snprintf(msg, sizeof msg, "reading TUN device %s failed (%s): the interface was deleted or is unusable; reading stopped",
              t->name, strerror(err));
     napi_value argv[2];
     napi_get_null(env, &argv[0]);
-    argv[1] = make_error(env, err, msg);
-    uv_poll_stop(&t->poll);
-    invoke(t, 2, argv);
+    argv[1] = l2s_make_error(env, err, msg);
+    uv_poll_stop(&t->p.poll);
+    l2s_polled_call(&t->p, 2, argv);
   }
   napi_close_handle_scope(env, scope);
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 2);
   char name[IFNAMSIZ + 1];
   size_t len = 0;
   napi_valuetype vt;
@@ -268,7 +148,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       snprintf(msg, sizeof msg, "opening /dev/net/tun needs root or CAP_NET_ADMIN (%s)", strerror(e));
     else
       snprintf(msg, sizeof msg, "cannot open /dev/net/tun: %s", strerror(e));
-    return throw_errno(env, e, msg);
+    return l2s_throw_errno(env, e, msg);
   }
 
   struct ifreq ifr;
@@ -288,7 +168,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
                name, strerror(e));
     else
       snprintf(msg, sizeof msg, "TUNSETIFF %s failed: %s", name, strerror(e));
-    return throw_errno(env, e, msg);
+    return l2s_throw_errno(env, e, msg);
   }
 
   tun_t *t = calloc(1, sizeof *t);
@@ -298,39 +178,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(t);
     free(scratch);
     close(fd);
-    return throw_errno(env, ENOMEM, "cannot set up TUN device state");
+    return l2s_throw_errno(env, ENOMEM, "cannot set up TUN device state");
   }
-  t->env = env;
-  t->fd = fd;
+  t->p.fd = fd;
+  t->p.free_state = tun_free;
   t->scratch = scratch;
   memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
   t->name[IFNAMSIZ - 1] = 0;
-  int r = uv_poll_init(loop, &t->poll, fd);
-  if (r != 0) {
-    free(t->scratch);
-    free(t);
-    close(fd);
-    snprintf(msg, sizeof msg, "uv_poll_init failed: %s", uv_strerror(r));
-    return throw_errno(env, -r, msg);
-  }
-  t->poll.data = t;
-  t->owners = 2;
-
-  napi_value ext, resource_name, obj, v;
-  napi_create_external(env, t, on_external_finalize, NULL, &ext);
-  napi_create_reference(env, ext, 1, &t->self);
-  napi_create_reference(env, argv[1], 1, &t->cb);
-  napi_create_string_utf8(env, "l2tpsec.tun", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &t->ctx);
-
-  napi_add_async_cleanup_hook(env, on_env_cleanup, t, &t->hook);
-
-  r = uv_poll_start(&t->poll, UV_READABLE, on_poll);
-  if (r != 0) {
-    do_close(t);
-    snprintf(msg, sizeof msg, "uv_poll_start failed: %s", uv_strerror(r));
-    return throw_errno(env, -r, msg);
-  }
+  napi_value ext, obj, v;
+  if (!l2s_polled_start(env, &t->p, loop, argv[1], "l2tpsec.tun", on_poll, &ext)) return NULL;
 
   napi_create_object(env, &obj);
   napi_create_int32(env, fd, &v);
@@ -342,9 +198,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 2);
   int32_t fd = -1;
   bool is_array = false;
   if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
@@ -380,7 +235,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
       char msg[256];
       snprintf(msg, sizeof msg, "write to TUN device failed: %s%s", strerror(e),
                e == EIO ? " (is the interface up?)" : "");
-      return throw_errno(env, e, msg);
+      return l2s_throw_errno(env, e, msg);
     }
     written++;
   }
@@ -390,17 +245,13 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data = NULL;
-  napi_valuetype vt = napi_undefined;
-  if (argc >= 1) napi_typeof(env, argv[0], &vt);
-  if (vt != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
+  if (l2s_args(env, info, argv, 1) < 1 || !l2s_external(env, argv[0], &data)) {
     napi_throw_type_error(env, NULL, "close(handle): not a TUN handle");
     return NULL;
   }
-  do_close((tun_t *)data);
+  l2s_polled_close((l2s_polled_t *)data);
   return NULL;
 }
 

@@ -35,7 +35,7 @@
  * again); it turns itself off for good when the kernel refuses a GSO send
  * (EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP) and those datagrams go one by one.
  *
- * Lifetime as in tun.c: the uv poll handle and the JS External each own the
+ * Lifetime as in tun.c (l2s_polled_t, common.h): the uv poll handle and the JS External each own the
  * state; the buffers are held by references until close.
  */
 #define _GNU_SOURCE
@@ -67,16 +67,9 @@
 #define GSO_CMSG_SPACE CMSG_SPACE(sizeof(uint16_t))
 
 typedef struct {
-  uv_poll_t poll;
-  napi_env env;
-  int fd;
-  int closed;
-  int owners;
+  l2s_polled_t p; /* first: the poll handle, fd, callback and lifetime (common.h) */
   int last_errno;
-  napi_ref cb;
-  napi_ref self;
   napi_ref bufs[4];
-  napi_async_context ctx;
   unsigned char *rx;
   uint32_t *rx_meta;
   unsigned char *tx;
@@ -95,97 +88,45 @@ typedef struct {
   uint32_t *scount;
   unsigned char *scmsg;
   int gso;
-  napi_async_cleanup_hook_handle hook;
-  int in_cleanup;
 } udp_t;
 
-static void udp_release(udp_t *u) {
-  if (--u->owners == 0) {
-    free(u->rmsg);
-    free(u->riov);
-    free(u->raddr);
-    free(u->smsg);
-    free(u->siov);
-    free(u->saddr);
-    free(u->sfirst);
-    free(u->scount);
-    free(u->scmsg);
-    free(u);
-  }
+static void udp_free(l2s_polled_t *p) {
+  udp_t *u = (udp_t *)p;
+  free(u->rmsg);
+  free(u->riov);
+  free(u->raddr);
+  free(u->smsg);
+  free(u->siov);
+  free(u->saddr);
+  free(u->sfirst);
+  free(u->scount);
+  free(u->scmsg);
+  free(u);
 }
 
-static void udp_on_uv_closed(uv_handle_t *h) {
-  udp_t *u = (udp_t *)h->data;
-  napi_async_cleanup_hook_handle hook = u->in_cleanup ? u->hook : NULL;
-  u->hook = NULL;
-  udp_release(u);
-  if (hook) napi_remove_async_cleanup_hook(hook);
-}
-
-static void udp_on_external_finalize(napi_env env, void *data, void *hint) {
-  udp_t *u = (udp_t *)data;
-  if (!u->closed) {
-    u->closed = 1;
-    if (u->fd >= 0) close(u->fd);
-    u->fd = -1;
-    return;
-  }
-  udp_release(u);
-}
-
-static void udp_do_close(udp_t *u) {
-  if (u->closed) return;
-  u->closed = 1;
-  napi_env env = u->env;
-  if (!u->in_cleanup && u->hook) {
-    napi_remove_async_cleanup_hook(u->hook);
-    u->hook = NULL;
-  }
-  uv_poll_stop(&u->poll);
-  if (u->fd >= 0) close(u->fd);
-  u->fd = -1;
-  if (u->cb) napi_delete_reference(env, u->cb);
-  u->cb = NULL;
+/* At close: the buffers go with the callback. */
+static void udp_drop_refs(l2s_polled_t *p) {
+  udp_t *u = (udp_t *)p;
   for (int i = 0; i < 4; i++) {
-    if (u->bufs[i]) napi_delete_reference(env, u->bufs[i]);
+    if (u->bufs[i]) napi_delete_reference(p->env, u->bufs[i]);
     u->bufs[i] = NULL;
   }
   u->rx = u->tx = NULL;
   u->rx_meta = u->tx_meta = NULL;
-  if (u->ctx) napi_async_destroy(env, u->ctx);
-  u->ctx = NULL;
-  if (u->self) napi_delete_reference(env, u->self);
-  u->self = NULL;
-  uv_close((uv_handle_t *)&u->poll, udp_on_uv_closed);
-}
-
-static void udp_on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
-  udp_t *u = (udp_t *)arg;
-  u->in_cleanup = 1;
-  u->hook = handle;
-  udp_do_close(u);
 }
 
 /* cb(n); an exception it throws becomes an uncaught exception. Returns 0 if the socket closed meanwhile. */
 static int udp_invoke(udp_t *u, int32_t n) {
-  napi_env env = u->env;
-  napi_value fn, recv, result, arg;
-  if (!u->cb || napi_get_reference_value(env, u->cb, &fn) != napi_ok || fn == NULL) return 0;
-  napi_get_global(env, &recv);
-  napi_create_int32(env, n, &arg);
-  napi_status s = napi_make_callback(env, u->ctx, recv, fn, 1, &arg, &result);
-  if (s == napi_pending_exception) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
-  return !u->closed;
+  napi_value arg;
+  napi_create_int32(u->p.env, n, &arg);
+  l2s_polled_call(&u->p, 1, &arg);
+  return !u->p.closed;
 }
 
 static void udp_on_poll(uv_poll_t *h, int status, int events) {
   udp_t *u = (udp_t *)h->data;
-  if (u->closed) return;
-  napi_env env = u->env;
+  if (u->p.closed) return;
+  napi_env env = u->p.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (status < 0) {
@@ -193,13 +134,13 @@ static void udp_on_poll(uv_poll_t *h, int status, int events) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  for (int round = 0; round < RX_ROUNDS && !u->closed; round++) {
+  for (int round = 0; round < RX_ROUNDS && !u->p.closed; round++) {
     for (uint32_t i = 0; i < u->batch; i++) {
       u->rmsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
       u->rmsg[i].msg_hdr.msg_flags = 0;
     }
     int n;
-    do n = recvmmsg(u->fd, u->rmsg, u->batch, MSG_DONTWAIT, NULL);
+    do n = recvmmsg(u->p.fd, u->rmsg, u->batch, MSG_DONTWAIT, NULL);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       int e = errno;
@@ -222,16 +163,9 @@ static void udp_on_poll(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static int get_ab(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is_ab = false;
-  if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok || !is_ab) return 0;
-  return napi_get_arraybuffer_info(env, v, data, len) == napi_ok;
-}
-
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
   napi_value argv[11];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 11);
   char addr[64];
   size_t alen = 0;
   uint32_t port = 0, rcvbuf = 0, sndbuf = 0, slot = 0, batch = 0;
@@ -240,8 +174,8 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   napi_valuetype vt = napi_undefined;
   if (argc < 11 || napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &alen) != napi_ok ||
       napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &rcvbuf) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &sndbuf) != napi_ok || !get_ab(env, argv[4], &rx, &rxl) ||
-      !get_ab(env, argv[5], &rxm, &rxml) || !get_ab(env, argv[6], &tx, &txl) || !get_ab(env, argv[7], &txm, &txml) ||
+      napi_get_value_uint32(env, argv[3], &sndbuf) != napi_ok || !l2s_arraybuffer(env, argv[4], &rx, &rxl) ||
+      !l2s_arraybuffer(env, argv[5], &rxm, &rxml) || !l2s_arraybuffer(env, argv[6], &tx, &txl) || !l2s_arraybuffer(env, argv[7], &txm, &txml) ||
       napi_get_value_uint32(env, argv[8], &slot) != napi_ok || napi_get_value_uint32(env, argv[9], &batch) != napi_ok ||
       napi_typeof(env, argv[10], &vt) != napi_ok || vt != napi_function) {
     napi_throw_type_error(env, NULL,
@@ -295,15 +229,13 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   }
   if (!u || !u->rmsg || !u->riov || !u->raddr || !u->smsg || !u->siov || !u->saddr || !u->sfirst || !u->scount || !u->scmsg ||
       napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
-    if (u) {
-      u->owners = 1;
-      udp_release(u);
-    }
+    if (u) udp_free(&u->p);
     close(fd);
     return l2s_throw_errno(env, ENOMEM, "cannot set up UDP socket state");
   }
-  u->env = env;
-  u->fd = fd;
+  u->p.fd = fd;
+  u->p.free_state = udp_free;
+  u->p.drop_refs = udp_drop_refs;
   u->rx = rx;
   u->rx_meta = rxm;
   u->tx = tx;
@@ -324,32 +256,9 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     u->smsg[i].msg_hdr.msg_name = &u->saddr[i];
     u->smsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
   }
-  int r = uv_poll_init(loop, &u->poll, fd);
-  if (r != 0) {
-    u->owners = 1;
-    udp_release(u);
-    close(fd);
-    snprintf(msg, sizeof msg, "uv_poll_init failed: %s", uv_strerror(r));
-    return l2s_throw_errno(env, -r, msg);
-  }
-  u->poll.data = u;
-  u->owners = 2;
-
-  napi_value ext, resource_name, obj, v;
-  napi_create_external(env, u, udp_on_external_finalize, NULL, &ext);
-  napi_create_reference(env, ext, 1, &u->self);
-  napi_create_reference(env, argv[10], 1, &u->cb);
+  napi_value ext, obj, v;
+  if (!l2s_polled_start(env, &u->p, loop, argv[10], "l2tpsec.udp", udp_on_poll, &ext)) return NULL;
   for (int i = 0; i < 4; i++) napi_create_reference(env, argv[4 + i], 1, &u->bufs[i]);
-  napi_create_string_utf8(env, "l2tpsec.udp", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &u->ctx);
-  napi_add_async_cleanup_hook(env, udp_on_env_cleanup, u, &u->hook);
-
-  r = uv_poll_start(&u->poll, UV_READABLE, udp_on_poll);
-  if (r != 0) {
-    udp_do_close(u);
-    snprintf(msg, sizeof msg, "uv_poll_start failed: %s", uv_strerror(r));
-    return l2s_throw_errno(env, -r, msg);
-  }
   napi_create_object(env, &obj);
   napi_create_int32(env, fd, &v);
   napi_set_named_property(env, obj, "fd", v);
@@ -366,9 +275,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
 
 static udp_t *udp_of(napi_env env, napi_value v) {
   void *data = NULL;
-  napi_valuetype vt = napi_undefined;
-  napi_typeof(env, v, &vt);
-  if (vt != napi_external || napi_get_value_external(env, v, &data) != napi_ok || !data) {
+  if (!l2s_external(env, v, &data)) {
     napi_throw_type_error(env, NULL, "not a UDP handle");
     return NULL;
   }
@@ -386,7 +293,7 @@ static uint32_t send_singly(udp_t *u, uint32_t first, uint32_t count) {
     a.sin_addr.s_addr = htonl(m[2]);
     a.sin_port = htons((uint16_t)m[3]);
     ssize_t r;
-    do r = sendto(u->fd, u->tx + m[0], m[1], 0, (struct sockaddr *)&a, sizeof a);
+    do r = sendto(u->p.fd, u->tx + m[0], m[1], 0, (struct sockaddr *)&a, sizeof a);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -399,9 +306,8 @@ static uint32_t send_singly(udp_t *u, uint32_t first, uint32_t count) {
 }
 
 static napi_value js_udp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 2);
   uint32_t n = 0;
   if (argc < 2) {
     napi_throw_type_error(env, NULL, "udpSend(handle, n)");
@@ -414,7 +320,7 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t accepted = 0;
-  if (u->closed) n = 0;
+  if (u->p.closed) n = 0;
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t *m = &u->tx_meta[4 * i];
     if ((size_t)m[0] > u->tx_len || (size_t)m[1] > u->tx_len - m[0]) {
@@ -465,7 +371,7 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   }
   uint32_t start = 0;
   while (start < msgs) {
-    int r = sendmmsg(u->fd, u->smsg + start, msgs - start, 0);
+    int r = sendmmsg(u->p.fd, u->smsg + start, msgs - start, 0);
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
@@ -489,9 +395,8 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_udp_set_gso(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 2);
   bool on = false;
   if (argc < 2 || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
     napi_throw_type_error(env, NULL, "udpSetGso(handle, on)");
@@ -506,9 +411,8 @@ static napi_value js_udp_set_gso(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_udp_last_error(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 1);
   if (argc < 1) return NULL;
   udp_t *u = udp_of(env, argv[0]);
   if (!u) return NULL;
@@ -519,15 +423,14 @@ static napi_value js_udp_last_error(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_udp_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t argc = l2s_args(env, info, argv, 1);
   if (argc < 1) {
     napi_throw_type_error(env, NULL, "udpClose(handle)");
     return NULL;
   }
   udp_t *u = udp_of(env, argv[0]);
-  if (u) udp_do_close(u);
+  if (u) l2s_polled_close(&u->p);
   return NULL;
 }
 

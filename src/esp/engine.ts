@@ -252,11 +252,7 @@ export class EspEngine {
       const pkt = batch[idx]!;
       const d = pkt.data;
       const seq = u32(d, 4);
-      const verdict = sa.replay.check(seq);
-      if (verdict !== 'ok') {
-        this.dropIn(verdict, pkt, sa, seq, now, events);
-        continue;
-      }
+      if (!this.replayOk(sa, pkt, seq, now, events)) continue;
       // IV start block-aligned (relative to 0); SPI|seq right before it, HMAC headroom before that.
       let ivStart = pos + head;
       ivStart += (bs - (ivStart % bs)) % bs;
@@ -277,18 +273,8 @@ export class EspEngine {
     for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
       const pkt = batch[recs[r]!]!;
       const seq = recs[r + 3]!;
-      if (ok[k] !== 1) {
-        this.dropIn('bad-icv', pkt, sa, seq, now, events);
-        continue; // its bytes stay in the span: decrypted to garbage and wiped, never delivered
-      }
-      const again = sa.replay.check(seq);
-      if (again !== 'ok') {
-        this.dropIn(again, pkt, sa, seq, now, events);
-        continue;
-      }
-      const newest = seq > sa.replay.highest;
-      sa.replay.update(seq);
-      this.noteSource(sa, pkt.from, newest, events);
+      // a failed ICV: its bytes stay in the span, decrypted to garbage and wiped, never delivered
+      if (!this.authenticOnce(ok[k] === 1, sa, pkt, seq, now, events)) continue;
       recs[w] = recs[r]!;
       recs[w + 1] = recs[r + 1]!;
       recs[w + 2] = recs[r + 2]!;
@@ -333,11 +319,7 @@ export class EspEngine {
       const pkt = batch[idx]!;
       const d = pkt.data;
       const seq = u32(d, 4);
-      const verdict = sa.replay.check(seq);
-      if (verdict !== 'ok') {
-        this.dropIn(verdict, pkt, sa, seq, now, events);
-        continue;
-      }
+      if (!this.replayOk(sa, pkt, seq, now, events)) continue;
       buf.set(d, pos);
       const ctLen = d.length - ESP_HDR - s.ivLen - icv;
       const m = 6 * n;
@@ -359,18 +341,7 @@ export class EspEngine {
     for (let r = 0, k = 0; r < recs.length; r += 4, k++) {
       const pkt = batch[recs[r]!]!;
       const seq = recs[r + 3]!;
-      if (ok[k] !== 1) {
-        this.dropIn('bad-icv', pkt, sa, seq, now, events);
-        continue;
-      }
-      const again = sa.replay.check(seq);
-      if (again !== 'ok') {
-        this.dropIn(again, pkt, sa, seq, now, events);
-        continue;
-      }
-      const newest = seq > sa.replay.highest;
-      sa.replay.update(seq);
-      this.noteSource(sa, pkt.from, newest, events);
+      if (!this.authenticOnce(ok[k] === 1, sa, pkt, seq, now, events)) continue;
       this.deliver(sa, pkt, out, recs[r + 1]!, recs[r + 1]! + recs[r + 2]!, seq, now, delivered, ipv4, events);
     }
   }
@@ -382,11 +353,7 @@ export class EspEngine {
       const pkt = batch[idx]!;
       const d = pkt.data;
       const seq = u32(d, 4);
-      const verdict = sa.replay.check(seq);
-      if (verdict !== 'ok') {
-        this.dropIn(verdict, pkt, sa, seq, now, events);
-        continue;
-      }
+      if (!this.replayOk(sa, pkt, seq, now, events)) continue;
       const ctStart = ESP_HDR + s.ivLen;
       const ctEnd = d.length - s.icvLen;
       sa.inNonce.set(d.subarray(ESP_HDR, ctStart), 4);
@@ -400,11 +367,40 @@ export class EspEngine {
         this.dropIn('bad-icv', pkt, sa, seq, now, events);
         continue;
       }
-      const newest = seq > sa.replay.highest;
-      sa.replay.update(seq);
-      this.noteSource(sa, pkt.from, newest, events);
+      this.accept(sa, pkt, seq, events);
       this.deliver(sa, pkt, pt, 0, pt.length, seq, now, delivered, ipv4, events);
     }
+  }
+
+  /** The replay window before any crypto (cheap rejection); false when the packet was dropped. */
+  private replayOk(sa: EspSa, pkt: EspInbound, seq: number, now: number, events: EspEvent[]): boolean {
+    const verdict = sa.replay.check(seq);
+    if (verdict !== 'ok') {
+      this.dropIn(verdict, pkt, sa, seq, now, events);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * After a batch's ICVs: a packet whose ICV failed is dropped, the window is checked
+   * again (a duplicate within the batch fails here) and then moved; false when dropped.
+   */
+  private authenticOnce(icvOk: boolean, sa: EspSa, pkt: EspInbound, seq: number, now: number, events: EspEvent[]): boolean {
+    if (!icvOk) {
+      this.dropIn('bad-icv', pkt, sa, seq, now, events);
+      return false;
+    }
+    if (!this.replayOk(sa, pkt, seq, now, events)) return false;
+    this.accept(sa, pkt, seq, events);
+    return true;
+  }
+
+  /** An authentic packet: the window moves and its source is noted (NAT-T mapping changes). */
+  private accept(sa: EspSa, pkt: EspInbound, seq: number, events: EspEvent[]): void {
+    const newest = seq > sa.replay.highest;
+    sa.replay.update(seq);
+    this.noteSource(sa, pkt.from, newest, events);
   }
 
   private deliver(

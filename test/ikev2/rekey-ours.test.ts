@@ -47,6 +47,17 @@ function answerRekey(req: ReturnType<typeof serverRequest>, clientSpi: number, n
   ];
 }
 
+/** The client's own CREATE_CHILD_SA request rekeying the child (its new SPI 0xbeef0001). */
+function clientRekey(s: S): Payload[] {
+  return [
+    { type: PayloadType.N, value: { protocolId: 3, spi: u32(s.child.outbound.spi), type: NotifyType.REKEY_SA, data: Buffer.alloc(0) } },
+    { type: PayloadType.SA, value: { proposals: [espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128, 0xbeef0001)] } },
+    { type: PayloadType.NONCE, value: { nonce: randomBytes(32) } },
+    { type: PayloadType.TSi, value: { selectors: [ANY] } },
+    { type: PayloadType.TSr, value: { selectors: [ANY] } },
+  ] as Payload[];
+}
+
 describe('child SA rekey started by the server', () => {
   it('after childRekey seconds: REKEY_SA with our old SPI, the child\'s algorithms with our new SPI, our nonce, TSi ours and TSr the virtual IP; the answer gives the new child (our keys = the initiator\'s), then the old one is deleted', () => {
     const s = established({ childRekey: 100, dpdIdle: 0 });
@@ -97,13 +108,7 @@ describe('child SA rekey started by the server', () => {
 
   it('a child the client rekeyed itself is not rekeyed by us; its successor is, a full period after it came up', () => {
     const s = established({ childRekey: 100, dpdIdle: 0 });
-    const req = [
-      { type: PayloadType.N, value: { protocolId: 3, spi: u32(s.child.outbound.spi), type: NotifyType.REKEY_SA, data: Buffer.alloc(0) } },
-      { type: PayloadType.SA, value: { proposals: [espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128, 0xbeef0001)] } },
-      { type: PayloadType.NONCE, value: { nonce: randomBytes(32) } },
-      { type: PayloadType.TSi, value: { selectors: [ANY] } },
-      { type: PayloadType.TSr, value: { selectors: [ANY] } },
-    ] as Payload[];
+    const req = clientRekey(s);
     const out = s.r.receive(s.c.request(req, undefined, s.c.messageId, ExchangeType.CREATE_CHILD_SA)[0]!, CLIENT, SERVER, 50_000);
     const theirs = out.find((o): o is ChildSaUp => o.type === 'child-sa-up')!;
     s.c.open(sends(out));
@@ -118,13 +123,7 @@ describe('child SA rekey started by the server', () => {
     const s = established({ childRekey: 100, dpdIdle: 0 });
     const req = serverRequest(s, sends(s.r.tick(100_000))[0]!);
     const ourNewSpi = findPayload(req.chain, PayloadType.SA)!.value.proposals[0]!.spi.readUInt32BE(0);
-    const theirs = [
-      { type: PayloadType.N, value: { protocolId: 3, spi: u32(s.child.outbound.spi), type: NotifyType.REKEY_SA, data: Buffer.alloc(0) } },
-      { type: PayloadType.SA, value: { proposals: [espProposal(Encr.AES_CBC, 256, Integ.HMAC_SHA2_256_128, 0xbeef0001)] } },
-      { type: PayloadType.NONCE, value: { nonce: randomBytes(32) } },
-      { type: PayloadType.TSi, value: { selectors: [ANY] } },
-      { type: PayloadType.TSr, value: { selectors: [ANY] } },
-    ] as Payload[];
+    const theirs = clientRekey(s);
     const o1 = s.r.receive(s.c.request(theirs, undefined, s.c.messageId, ExchangeType.CREATE_CHILD_SA)[0]!, CLIENT, SERVER, 100_100);
     expect(o1.filter((o) => o.type === 'child-sa-up')).toHaveLength(1);
     const o2 = s.r.receive(req.answer(answerRekey(req, 0xbeef0009, randomBytes(32))), CLIENT, SERVER, 100_200);

@@ -11,6 +11,7 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADDON_RELATIVE_PATH } from '../../src/io/tun.js';
 import { NativeUdpSocket, UDP_BATCH, nativeUdpAvailable } from '../../src/io/udp-native.js';
+import { loopbackPeer, until } from './udp-helpers.js';
 
 const skip = nativeUdpAvailable() ? false : 'the addon is not built (node-gyp rebuild -C native)';
 const sockets: dgram.Socket[] = [];
@@ -21,22 +22,7 @@ afterEach(() => {
   for (const n of natives.splice(0)) n.close();
 });
 
-async function peer(): Promise<{ s: dgram.Socket; got: Buffer[]; port: number }> {
-  const s = dgram.createSocket('udp4');
-  sockets.push(s);
-  const got: Buffer[] = [];
-  s.on('message', (m) => got.push(m));
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return { s, got, port: s.address().port };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const peer = (): ReturnType<typeof loopbackPeer> => loopbackPeer(sockets);
 
 describe.skipIf(skip)('native UDP batch socket', () => {
   it('receives bursts in batches of at most UDP_BATCH, contents and source as sent', async () => {

@@ -7,6 +7,7 @@ import { saPair } from '../esp/helpers.js';
 import { UdpEndpoints, type UdpIo } from '../../src/io/udp.js';
 import { nativeUdpAvailable } from '../../src/io/udp-native.js';
 import { classifyNatt } from '../../src/esp/natt.js';
+import { loopbackPeer, startOnFreePorts, until } from './udp-helpers.js';
 
 interface Seen {
   ike: { msg: Buffer; from: Endpoint; to: Endpoint }[];
@@ -23,42 +24,18 @@ afterEach(async () => {
 
 async function openEndpoints(address: string, counters: Counters, io: UdpIo): Promise<{ u: UdpEndpoints; seen: Seen }> {
   const seen: Seen = { ike: [], esp: [] };
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const u = new UdpEndpoints(
-      { address, ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
-      {
-        onIke: (msg, from, to) => seen.ike.push({ msg: Buffer.from(msg), from, to }),
-        onEspBatch: (batch) => seen.esp.push(batch),
-      },
-    );
-    try {
-      await u.start();
-      opened.push(u);
-      return { u, seen };
-    } catch {
-      // port taken: try another
-    }
-  }
-  throw new Error('no free port pair');
+  const u = await startOnFreePorts(
+    { address, counters, classify: classifyNatt, io },
+    {
+      onIke: (msg, from, to) => seen.ike.push({ msg: Buffer.from(msg), from, to }),
+      onEspBatch: (batch) => seen.esp.push(batch),
+    },
+    opened,
+  );
+  return { u, seen };
 }
 
-async function client(): Promise<{ s: dgram.Socket; got: Buffer[]; port: number }> {
-  const s = dgram.createSocket('udp4');
-  sockets.push(s);
-  const got: Buffer[] = [];
-  s.on('message', (m) => got.push(m));
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return { s, got, port: s.address().port };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const client = (): ReturnType<typeof loopbackPeer> => loopbackPeer(sockets);
 
 const ike28 = Buffer.alloc(28, 0x11);
 
@@ -139,30 +116,19 @@ describe.each(IOS)('UdpEndpoints over loopback, NAT-T port through %s', (io) => 
     const counters = new Counters();
     const errors: unknown[] = [];
     let batches = 0;
-    let u: UdpEndpoints | undefined;
-    for (let attempt = 0; attempt < 20 && !u; attempt++) {
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
-        {
-          onIke: () => {
-            throw new Error('boom');
-          },
-          onEspBatch: () => {
-            batches++;
-          },
-          onError: (e) => errors.push(e),
+    const u = await startOnFreePorts(
+      { address: '127.0.0.1', counters, classify: classifyNatt, io },
+      {
+        onIke: () => {
+          throw new Error('boom');
         },
-      );
-      try {
-        await cand.start();
-        u = cand;
-        opened.push(cand);
-      } catch {
-        // taken
-      }
-    }
-    if (!u) throw new Error('no port');
+        onEspBatch: () => {
+          batches++;
+        },
+        onError: (e) => errors.push(e),
+      },
+      opened,
+    );
     const c = await client();
     c.s.send(ike28, u.ikePort, '127.0.0.1');
     await until(() => counters.get('udp.handler-error') === 1);
@@ -173,25 +139,14 @@ describe.each(IOS)('UdpEndpoints over loopback, NAT-T port through %s', (io) => 
 
   it('keeps arrival order: ESP that came before an IKE message is handed over before it (a CDN and StopCCN, then the Delete)', async () => {
     const order: string[] = [];
-    let u: UdpEndpoints | undefined;
-    for (let attempt = 0; attempt < 20 && !u; attempt++) {
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, classify: classifyNatt, io },
-        {
-          onIke: (msg) => order.push(`ike${msg.length}`),
-          onEspBatch: (batch) => order.push(`esp[${batch.map((d) => d.data[0]).join(',')}]`),
-        },
-      );
-      try {
-        await cand.start();
-        u = cand;
-        opened.push(cand);
-      } catch {
-        // taken
-      }
-    }
-    if (!u) throw new Error('no port');
+    const u = await startOnFreePorts(
+      { address: '127.0.0.1', classify: classifyNatt, io },
+      {
+        onIke: (msg) => order.push(`ike${msg.length}`),
+        onEspBatch: (batch) => order.push(`esp[${batch.map((d) => d.data[0]).join(',')}]`),
+      },
+      opened,
+    );
     // what one read of the socket delivers within one turn of the event loop, fed as the socket would
     const deliver = (u as unknown as { onNattDatagram(m: Buffer, r: { address: string; port: number }): void }).onNattDatagram.bind(u);
     const from = { address: '127.0.0.1', port: 40000 };
@@ -222,23 +177,12 @@ describe.each(IOS)('UdpEndpoints over loopback, NAT-T port through %s', (io) => 
 
   it('bounded local-address resolution: beyond maxResolving, IKE from new peers is dropped and counted', async () => {
     const counters = new Counters();
-    let u: UdpEndpoints | undefined;
     const seen: Endpoint[] = [];
-    for (let attempt = 0; attempt < 20 && !u; attempt++) {
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const cand = new UdpEndpoints(
-        { address: '0.0.0.0', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, maxResolving: 0, io },
-        { onIke: (_m, from) => seen.push(from), onEspBatch: () => {} },
-      );
-      try {
-        await cand.start();
-        u = cand;
-        opened.push(cand);
-      } catch {
-        // taken
-      }
-    }
-    if (!u) throw new Error('no port');
+    const u = await startOnFreePorts(
+      { address: '0.0.0.0', counters, classify: classifyNatt, maxResolving: 0, io },
+      { onIke: (_m, from) => seen.push(from), onEspBatch: () => {} },
+      opened,
+    );
     const c = await client();
     c.s.send(ike28, u.ikePort, '127.0.0.1');
     await until(() => counters.get('udp.drop.resolve-busy') === 1);
@@ -248,27 +192,16 @@ describe.each(IOS)('UdpEndpoints over loopback, NAT-T port through %s', (io) => 
   it('real sockets: ESP and IKE on the NAT-T port are handed over in arrival order, however the reads split them', async () => {
     const order: string[] = [];
     const counters = new Counters();
-    let u: UdpEndpoints | undefined;
-    for (let attempt = 0; attempt < 20 && !u; attempt++) {
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const cand = new UdpEndpoints(
-        { address: '127.0.0.1', ikePort: base, nattPort: base + 1, counters, classify: classifyNatt, io },
-        {
-          onIke: (msg) => order.push(`ike${msg[0]}`),
-          onEspBatch: (batch) => {
-            for (const d of batch) order.push(`esp${d.data[4]}`);
-          },
+    const u = await startOnFreePorts(
+      { address: '127.0.0.1', counters, classify: classifyNatt, io },
+      {
+        onIke: (msg) => order.push(`ike${msg[0]}`),
+        onEspBatch: (batch) => {
+          for (const d of batch) order.push(`esp${d.data[4]}`);
         },
-      );
-      try {
-        await cand.start();
-        u = cand;
-        opened.push(cand);
-      } catch {
-        // taken
-      }
-    }
-    if (!u) throw new Error('no port');
+      },
+      opened,
+    );
     const c = await client();
     const expected: string[] = [];
     // 300 datagrams in bursts of 100 (more than one recvmmsg batch, within the default receive buffer); every 7th an IKE message behind the marker

@@ -75,16 +75,7 @@ export function appleProfile(p: ProfileInput, opts: AppleProfileOptions = {}): s
       OverridePrimary: 1,
     },
   };
-  return plist({
-    PayloadType: 'Configuration',
-    PayloadVersion: 1,
-    PayloadIdentifier: `net.l2tpsec.profile.${topUuid}`,
-    PayloadUUID: topUuid,
-    PayloadDisplayName: name,
-    PayloadDescription: `Adds the L2TP/IPsec VPN "${name}". The password is asked when connecting.`,
-    PayloadRemovalDisallowed: false,
-    PayloadContent: [vpn],
-  });
+  return configurationProfile(topUuid, name, `Adds the L2TP/IPsec VPN "${name}". The password is asked when connecting.`, [vpn]);
 }
 
 /**
@@ -144,14 +135,24 @@ export function appleIkev2Profile(p: Ikev2ProfileInput, opts: AppleProfileOption
     IKEv2: ikev2,
     IPv4: { OverridePrimary: 1 },
   });
+  return configurationProfile(
+    topUuid,
+    name,
+    `Adds the IKEv2 VPN "${name}"${p.ca ? ' and the certificate authority of its server' : ''}. The password is asked when connecting.`,
+    payloads,
+  );
+}
+
+/** The top-level Configuration profile around the payloads (removable by the user). */
+function configurationProfile(topUuid: string, name: string, description: string, content: PlistValue[]): string {
   return plist({
     PayloadType: 'Configuration',
     PayloadVersion: 1,
     PayloadIdentifier: `net.l2tpsec.profile.${topUuid}`,
     PayloadUUID: topUuid,
     PayloadDisplayName: name,
-    PayloadDescription: `Adds the IKEv2 VPN "${name}"${p.ca ? ' and the certificate authority of its server' : ''}. The password is asked when connecting.`,
+    PayloadDescription: description,
     PayloadRemovalDisallowed: false,
-    PayloadContent: payloads,
+    PayloadContent: content,
   });
 }
