@@ -31,12 +31,15 @@
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
+ * PATH_BENCH_HEAPSNAP (1: a V8 heap snapshot of the daemon with every scale client connected, in bench/results/prof/;
+ * PATH_BENCH_HEAPSNAP_WAIT_MS, 20000, for it to be written),
  * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
  * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
  * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
  * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js);
  * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the scale part once per source tree, interleaved, rows tagged with `tree`),
+ * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -62,8 +65,10 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
-// PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run
-const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => (r === '.' ? ROOT : r));
+// PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run;
+// a tree written "<dir>+tsx" runs its sources through tsx
+const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$)/, ROOT));
+const TSX = process.env.PATH_BENCH_TSX === '1';
 const SIZE = 1400;
 const POOL_COUNT = 512;
 const DAEMON_CPU = '0';
@@ -322,7 +327,7 @@ listen = "${SERVER_C}:${METRICS_PORT}"
 half_open_total = 100000
 ike_sas_total = 100000
 ike_sas_per_identity = 100000
-${readFileSync(join(this.root, 'src/daemon/config.ts'), 'utf8').includes('tunnels_total') ? 'tunnels_total = 100000\nsessions_total = 100000\n' : ''}`;
+${readFileSync(join(this.root.replace(/\+tsx$/, ''), 'src/daemon/config.ts'), 'utf8').includes('tunnels_total') ? 'tunnels_total = 65535\nsessions_total = 100000\n' : ''}`;
     const file = join(dir, 'l2tpsec.toml');
     writeFileSync(file, cfg);
     return file;
@@ -333,8 +338,14 @@ ${readFileSync(join(this.root, 'src/daemon/config.ts'), 'utf8').includes('tunnel
     rmSync(this.control, { force: true });
     // PATH_BENCH_PROF=1: a V8 CPU profile of each daemon run, written when it stops
     const prof = process.env.PATH_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF_DIR, `${process.pid}-${run}`)}`] : [];
-    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], {
-      cwd: this.root,
+    // PATH_BENCH_HEAPSNAP=1: SIGUSR2 writes a heap snapshot (the scale part asks for one with every client connected)
+    if (process.env.PATH_BENCH_HEAPSNAP) prof.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(PROF_DIR, `${process.pid}-${run}`)}`);
+    // the daemon as installed (tsc's dist/, `npm run build`); PATH_BENCH_TSX=1 runs the sources through tsx instead
+    // (tsx compiles with keepNames: every closure gets a name property, more memory and CPU than the installed daemon)
+    const tsx = TSX || this.root.endsWith('+tsx');
+    const main = tsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/src/cli/main.js'];
+    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, ...main, 'serve', '--config', file], {
+      cwd: this.root.replace(/\+tsx$/, ''),
       logFile: join(this.lab.dir, `daemon-${run}.log`),
     });
     this.pid = this.proc.pid ?? 0;
@@ -592,6 +603,11 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
     const cpu = d.cpuSeconds() - c0;
     await sleep(1000);
     const rss1 = d.rssKiB();
+    if (process.env.PATH_BENCH_HEAPSNAP) {
+      mkdirSync(join(PROF_DIR, `${process.pid}-scale-${name}-${k}-${scaleRunNo - 1}`), { recursive: true });
+      process.kill(d.pid, 'SIGUSR2');
+      await sleep(Number(process.env.PATH_BENCH_HEAPSNAP_WAIT_MS ?? 20_000));
+    }
     log(`  ${name} K=${k}: ${c.ok} connected${c.failed ? ` (${c.failed} failed: ${c.errors.join('; ')})` : ''} in ${round(wall, 2)} s`);
     const before = await client.counters();
     const e0 = lab.udpRcvbufErrors();
@@ -682,6 +698,13 @@ export async function runPathBench(): Promise<void> {
     log(`namespaces ${lab.nsC} ${lab.nsS} ${lab.nsI}; building bench/fwd.c`);
     lab.setUp();
     lab.buildFwd();
+    if (!TSX) {
+      for (const root of new Set([ROOT, ...ROOTS.filter((r) => !r.endsWith('+tsx'))])) {
+        log(`building the daemon in ${root} (tsc, dist/)`);
+        const b = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+        if (b.status !== 0) throw new Error(`tsc failed in ${root}`);
+      }
+    }
     await client.start();
     if (PARTS.includes('path')) {
       for (const io of IOS) {
