@@ -66,8 +66,8 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
 // PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run;
-// a tree written "<dir>+tsx" runs its sources through tsx
-const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$)/, ROOT));
+// a tree written "<dir>+tsx" runs its sources through tsx, "<dir>+flags" with PATH_BENCH_NODE_FLAGS
+const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$|\+flags$)/, ROOT));
 const TSX = process.env.PATH_BENCH_TSX === '1';
 const SIZE = 1400;
 const POOL_COUNT = 512;
@@ -327,7 +327,7 @@ listen = "${SERVER_C}:${METRICS_PORT}"
 half_open_total = 100000
 ike_sas_total = 100000
 ike_sas_per_identity = 100000
-${readFileSync(join(this.root.replace(/\+tsx$/, ''), 'src/daemon/config.ts'), 'utf8').includes('tunnels_total') ? 'tunnels_total = 65535\nsessions_total = 100000\n' : ''}`;
+${readFileSync(join(this.root.replace(/\+(tsx|flags)$/, ''), 'src/daemon/config.ts'), 'utf8').includes('tunnels_total') ? 'tunnels_total = 65535\nsessions_total = 100000\n' : ''}`;
     const file = join(dir, 'l2tpsec.toml');
     writeFileSync(file, cfg);
     return file;
@@ -343,9 +343,12 @@ ${readFileSync(join(this.root.replace(/\+tsx$/, ''), 'src/daemon/config.ts'), 'u
     // the daemon as installed (tsc's dist/, `npm run build`); PATH_BENCH_TSX=1 runs the sources through tsx instead
     // (tsx compiles with keepNames: every closure gets a name property, more memory and CPU than the installed daemon)
     const tsx = TSX || this.root.endsWith('+tsx');
+    // PATH_BENCH_NODE_FLAGS: V8/node flags for the daemon (e.g. "--max-semi-space-size=2"); a tree written "<dir>+flags" gets them, others not
+    const flags = process.env.PATH_BENCH_NODE_FLAGS && (this.root.endsWith('+flags') || !ROOTS.some((r) => r.endsWith('+flags'))) ? process.env.PATH_BENCH_NODE_FLAGS.split(' ') : [];
+    prof.push(...flags);
     const main = tsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/src/cli/main.js'];
     this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, ...main, 'serve', '--config', file], {
-      cwd: this.root.replace(/\+tsx$/, ''),
+      cwd: this.root.replace(/\+(tsx|flags)$/, ''),
       logFile: join(this.lab.dir, `daemon-${run}.log`),
     });
     this.pid = this.proc.pid ?? 0;
@@ -699,7 +702,7 @@ export async function runPathBench(): Promise<void> {
     lab.setUp();
     lab.buildFwd();
     if (!TSX) {
-      for (const root of new Set([ROOT, ...ROOTS.filter((r) => !r.endsWith('+tsx'))])) {
+      for (const root of new Set([ROOT, ...ROOTS.filter((r) => !r.endsWith('+tsx')).map((r) => r.replace(/\+flags$/, ''))])) {
         log(`building the daemon in ${root} (tsc, dist/)`);
         const b = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
         if (b.status !== 0) throw new Error(`tsc failed in ${root}`);
