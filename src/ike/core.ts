@@ -11,7 +11,7 @@ import { encodeNotify } from './wire/notify.js';
 import { phase2Iv, qmHash1 } from './crypto/keys.js';
 import { DEFAULT_POLICY, type ProposalPolicy } from './policy.js';
 import { seal } from './seal.js';
-import type { DeadlineQueue } from '../session/heap.js';
+import type { DeadlineQueue } from '../core/heap.js';
 import type { ChildSa, IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
 

@@ -4,7 +4,7 @@ import { endpointText, type Endpoint } from '../core/sa.js';
 import { NotifyType, ProtocolId } from './wire/constants.js';
 import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
 import { dispatch } from './steps.js';
-import { DeadlineQueue } from '../session/heap.js';
+import { DeadlineQueue } from '../core/heap.js';
 import { QM2_RESEND_FIRST_MS, QM2_RESENDS } from './quickmode.js';
 import type { IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';

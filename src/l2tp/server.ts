@@ -15,7 +15,7 @@ import {
 import { FLAG_L, FLAG_S, L2TP_VERSION, type L2tpHeader, decodeHeader } from './header.js';
 import { challengeResponse } from './hidden.js';
 import { buildHello, buildSccrp, buildStandalone, buildStopCcn } from './messages.js';
-import { DeadlineQueue } from '../session/heap.js';
+import { DeadlineQueue } from '../core/heap.js';
 import { LnsCore } from './lns-core.js';
 import { ControlChannel } from './reliable.js';
 import type { Inbound, Session, Tunnel } from './tunnel.js';

@@ -1,7 +1,7 @@
 /** DeadlineQueue: the earliest deadline of many objects from a heap, the same answer as a scan of them all. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue } from '../../src/session/heap.js';
+import { DeadlineQueue } from '../../src/core/heap.js';
 
 interface Obj {
   id: number;
