@@ -31,11 +31,15 @@
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
+ * PATH_BENCH_HEAPSNAP (1: a V8 heap snapshot of the daemon with every scale client connected, in bench/results/prof/;
+ * PATH_BENCH_HEAPSNAP_WAIT_MS, 20000, for it to be written),
  * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
  * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
  * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
  * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js);
  * "dgram-jshmac" is the path before batch I/O),
+ * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the scale part once per source tree, interleaved, rows tagged with `tree`),
+ * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -61,6 +65,10 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
+// PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run;
+// a tree written "<dir>+tsx" runs its sources through tsx, "<dir>+flags" with PATH_BENCH_NODE_FLAGS
+const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$|\+flags$)/, ROOT));
+const TSX = process.env.PATH_BENCH_TSX === '1';
 const SIZE = 1400;
 const POOL_COUNT = 512;
 const DAEMON_CPU = '0';
@@ -109,6 +117,8 @@ export interface PathRow {
 }
 
 export interface ScaleRow {
+  /** The daemon's source tree when PATH_BENCH_DAEMON_ROOTS compares trees (absent: this one). */
+  tree?: string;
   group: string;
   clients: number;
   connected: number;
@@ -199,10 +209,10 @@ class Lab {
     if (r.status !== 0) throw new Error(`cc bench/fwd.c failed (needs a C compiler and OpenSSL's libcrypto headers): ${r.stderr || r.error?.message}`);
   }
 
-  spawnIn(ns: string, cpu: string, argv: string[], opts: { ipc?: boolean; logFile?: string } = {}): ChildProcess {
+  spawnIn(ns: string, cpu: string, argv: string[], opts: { ipc?: boolean; logFile?: string; cwd?: string } = {}): ChildProcess {
     const stdio: Array<'ignore' | 'pipe' | 'inherit' | 'ipc'> = ['ignore', 'pipe', 'pipe'];
     if (opts.ipc) stdio.push('ipc');
-    const p = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', cpu, ...argv], { cwd: ROOT, stdio });
+    const p = spawn('ip', ['netns', 'exec', ns, 'taskset', '-c', cpu, ...argv], { cwd: opts.cwd ?? ROOT, stdio });
     this.procs.add(p);
     p.on('exit', () => this.procs.delete(p));
     if (opts.logFile) {
@@ -273,7 +283,11 @@ class DaemonProc {
   pid = 0;
   readonly control: string;
 
-  constructor(private readonly lab: Lab) {
+  /** The tree whose src/cli/main.ts runs (PATH_BENCH_DAEMON_ROOTS compares trees). */
+  constructor(
+    private readonly lab: Lab,
+    private readonly root = ROOT,
+  ) {
     this.control = join(lab.dir, 'control.sock');
   }
 
@@ -313,7 +327,7 @@ listen = "${SERVER_C}:${METRICS_PORT}"
 half_open_total = 100000
 ike_sas_total = 100000
 ike_sas_per_identity = 100000
-`;
+${readFileSync(join(this.root.replace(/\+(tsx|flags)$/, ''), 'src/daemon/config.ts'), 'utf8').includes('tunnels_total') ? 'tunnels_total = 65535\nsessions_total = 100000\n' : ''}`;
     const file = join(dir, 'l2tpsec.toml');
     writeFileSync(file, cfg);
     return file;
@@ -324,7 +338,17 @@ ike_sas_per_identity = 100000
     rmSync(this.control, { force: true });
     // PATH_BENCH_PROF=1: a V8 CPU profile of each daemon run, written when it stops
     const prof = process.env.PATH_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF_DIR, `${process.pid}-${run}`)}`] : [];
-    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], {
+    // PATH_BENCH_HEAPSNAP=1: SIGUSR2 writes a heap snapshot (the scale part asks for one with every client connected)
+    if (process.env.PATH_BENCH_HEAPSNAP) prof.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(PROF_DIR, `${process.pid}-${run}`)}`);
+    // the daemon as installed (tsc's dist/, `npm run build`); PATH_BENCH_TSX=1 runs the sources through tsx instead
+    // (tsx compiles with keepNames: every closure gets a name property, more memory and CPU than the installed daemon)
+    const tsx = TSX || this.root.endsWith('+tsx');
+    // PATH_BENCH_NODE_FLAGS: V8/node flags for the daemon (e.g. "--max-semi-space-size=2"); a tree written "<dir>+flags" gets them, others not
+    const flags = process.env.PATH_BENCH_NODE_FLAGS && (this.root.endsWith('+flags') || !ROOTS.some((r) => r.endsWith('+flags'))) ? process.env.PATH_BENCH_NODE_FLAGS.split(' ') : [];
+    prof.push(...flags);
+    const main = tsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/src/cli/main.js'];
+    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, ...main, 'serve', '--config', file], {
+      cwd: this.root.replace(/\+(tsx|flags)$/, ''),
       logFile: join(this.lab.dir, `daemon-${run}.log`),
     });
     this.pid = this.proc.pid ?? 0;
@@ -564,12 +588,14 @@ function writePool(file: string, datagrams: Buffer[]): void {
 
 // ---- scale part -------------------------------------------------------------------
 
-async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number): Promise<ScaleRow> {
+let scaleRunNo = 0;
+
+async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, root = ROOT): Promise<ScaleRow> {
   const name = group === 2 ? 'modp1024' : group === 14 ? 'modp2048' : `group${group}`;
-  const d = new DaemonProc(lab);
+  const d = new DaemonProc(lab, root);
   // a pool with room for every client (and the server's own address)
   const prefix = Math.min(24, 32 - Math.ceil(Math.log2(k + 3)));
-  await d.start(`10.64.0.0/${prefix}`, `scale-${name}-${k}`);
+  await d.start(`10.64.0.0/${prefix}`, `scale-${name}-${k}-${scaleRunNo++}`);
   try {
     await sleep(500);
     const rss0 = d.rssKiB();
@@ -580,6 +606,11 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number):
     const cpu = d.cpuSeconds() - c0;
     await sleep(1000);
     const rss1 = d.rssKiB();
+    if (process.env.PATH_BENCH_HEAPSNAP) {
+      mkdirSync(join(PROF_DIR, `${process.pid}-scale-${name}-${k}-${scaleRunNo - 1}`), { recursive: true });
+      process.kill(d.pid, 'SIGUSR2');
+      await sleep(Number(process.env.PATH_BENCH_HEAPSNAP_WAIT_MS ?? 20_000));
+    }
     log(`  ${name} K=${k}: ${c.ok} connected${c.failed ? ` (${c.failed} failed: ${c.errors.join('; ')})` : ''} in ${round(wall, 2)} s`);
     const before = await client.counters();
     const e0 = lab.udpRcvbufErrors();
@@ -601,6 +632,7 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number):
     const del = delta('udp.rx.ike-natt');
     if (process.env.PATH_BENCH_DEBUG) log(JSON.stringify(Object.fromEntries(Object.keys(after).map((n) => [n, delta(n)]).filter(([, v]) => v !== 0))));
     const row: ScaleRow = {
+      ...(root === ROOT ? {} : { tree: root }),
       group: name,
       clients: k,
       connected: c.ok,
@@ -669,6 +701,13 @@ export async function runPathBench(): Promise<void> {
     log(`namespaces ${lab.nsC} ${lab.nsS} ${lab.nsI}; building bench/fwd.c`);
     lab.setUp();
     lab.buildFwd();
+    if (!TSX) {
+      for (const root of new Set([ROOT, ...ROOTS.filter((r) => !r.endsWith('+tsx')).map((r) => r.replace(/\+flags$/, ''))])) {
+        log(`building the daemon in ${root} (tsc, dist/)`);
+        const b = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+        if (b.status !== 0) throw new Error(`tsc failed in ${root}`);
+      }
+    }
     await client.start();
     if (PARTS.includes('path')) {
       for (const io of IOS) {
@@ -686,7 +725,7 @@ export async function runPathBench(): Promise<void> {
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);
     if (sizes.length > 0) log(`scale: ${sizes.join(', ')} clients, each from its own address, modp1024 and modp2048`);
     for (const group of GROUPS) {
-      for (const k of sizes) scale.push(await scaleRun(lab, client, group, k));
+      for (const k of sizes) for (const root of ROOTS) scale.push(await scaleRun(lab, client, group, k, root));
     }
     if (scale.length > 0) console.table(scale);
     failed = false;

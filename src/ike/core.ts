@@ -11,6 +11,7 @@ import { encodeNotify } from './wire/notify.js';
 import { phase2Iv, qmHash1 } from './crypto/keys.js';
 import { DEFAULT_POLICY, type ProposalPolicy } from './policy.js';
 import { seal } from './seal.js';
+import type { DeadlineQueue } from '../core/heap.js';
 import type { ChildSa, IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
 
@@ -78,12 +79,20 @@ export class ResponderCore {
   readonly establishedByAddress = new Map<string, number>();
   readonly establishedByIdentity = new Map<string, number>();
   established = 0;
+  /** Established SAs by the endpoint text of their `peer` and of their `remote` (related(), findHeir() without a scan). */
+  private readonly establishedAt = new Map<string, Set<IkeSa>>();
   readonly ourSpis = new Set<number>();
   /** Child SAs by our inbound SPI (unique) and by the peer's SPI (chosen by peers, may repeat across them). */
   readonly childByOurSpi = new Map<number, ChildSa>();
   readonly childrenByPeerSpi = new Map<number, Set<ChildSa>>();
   private seq = 0;
   out: IkeOutput[] = [];
+  /**
+   * The SAs' deadlines (set by the responder); SAs whose deadlines may have moved earlier
+   * during the call in progress are listed in `touched` and re-filed when it ends.
+   */
+  deadlines: DeadlineQueue<IkeSa> | undefined;
+  readonly touched: IkeSa[] = [];
   /** The time of the call in progress (receive, tick, ...). */
   now = 0;
 
@@ -271,6 +280,7 @@ export class ResponderCore {
     this.sas.set(key, sa);
     this.byInitiator.set(`${endpointText(sa.origin)}:${sa.ckyI.toString('hex')}`, sa);
     this.byId.set(sa.id, sa);
+    this.touched.push(sa);
     this.halfOpenSas.add(sa);
     let set = this.halfOpenByAddress.get(sa.origin.address);
     if (!set) this.halfOpenByAddress.set(sa.origin.address, (set = new Set()));
@@ -303,14 +313,45 @@ export class ResponderCore {
 
   /** Called when Main Mode completes: the SA no longer counts as half-open, it counts as established. */
   markEstablished(sa: IkeSa): void {
+    this.touched.push(sa);
     this.leaveHalfOpen(sa);
     this.established += 1;
+    this.indexAt(endpointText(sa.peer), sa);
+    this.indexAt(endpointText(sa.remote), sa);
     this.establishedByAddress.set(sa.peer.address, (this.establishedByAddress.get(sa.peer.address) ?? 0) + 1);
     this.establishedByIdentity.set(sa.peerId, (this.establishedByIdentity.get(sa.peerId) ?? 0) + 1);
   }
 
+  private indexAt(key: string, sa: IkeSa): void {
+    let set = this.establishedAt.get(key);
+    if (!set) this.establishedAt.set(key, (set = new Set()));
+    set.add(sa);
+  }
+
+  private unindexAt(key: string, sa: IkeSa): void {
+    const set = this.establishedAt.get(key);
+    if (!set) return;
+    // the same key may stand for both peer and remote: keep it while either still matches
+    if (endpointText(sa.peer) === key && sa.state === 'ESTABLISHED' && this.byId.get(sa.id) === sa) return;
+    set.delete(sa);
+    if (set.size === 0) this.establishedAt.delete(key);
+  }
+
+  /** Established SAs whose peer or remote is `ep` (a superset of what the callers filter). */
+  private establishedWith(ep: Endpoint): Iterable<IkeSa> {
+    return this.establishedAt.get(endpointText(ep)) ?? [];
+  }
+
   private leaveEstablished(sa: IkeSa): void {
     this.established -= 1;
+    const peer = endpointText(sa.peer);
+    const remote = endpointText(sa.remote);
+    for (const key of [peer, remote]) {
+      const set = this.establishedAt.get(key);
+      if (!set) continue;
+      set.delete(sa);
+      if (set.size === 0) this.establishedAt.delete(key);
+    }
     const dec = (m: Map<string, number>, k: string): void => {
       const n = (m.get(k) ?? 1) - 1;
       if (n <= 0) m.delete(k);
@@ -327,6 +368,7 @@ export class ResponderCore {
   removeSa(sa: IkeSa, reason: string, keepChildren = true): void {
     if (!this.sas.delete(cookieKey(sa.ckyI, sa.ckyR))) return;
     this.byId.delete(sa.id);
+    this.deadlines?.forget(sa);
     if (sa.state !== 'ESTABLISHED') {
       this.leaveHalfOpen(sa);
       // Anyone can create half-open SAs: their removal is logged at a limited rate.
@@ -340,6 +382,7 @@ export class ResponderCore {
         sa.children.delete(child.id);
         child.ikeSaId = heir.id;
         heir.children.set(child.id, child);
+        this.touched.push(heir);
       } else {
         this.childDown(sa, child, reason);
       }
@@ -351,7 +394,7 @@ export class ResponderCore {
   /** The newest other established SA with the same peer endpoint and identity. */
   findHeir(sa: IkeSa): IkeSa | undefined {
     let best: IkeSa | undefined;
-    for (const o of this.sas.values()) {
+    for (const o of this.establishedWith(sa.peer)) {
       if (o === sa || o.state !== 'ESTABLISHED' || !sameEndpoint(o.peer, sa.peer) || o.peerId !== sa.peerId) continue;
       if (!best || o.established > best.established) best = o;
     }
@@ -363,7 +406,11 @@ export class ResponderCore {
    * identity (Delete and INITIAL-CONTACT scope).
    */
   related(sa: IkeSa): IkeSa[] {
-    return [...this.sas.values()].filter((o) => o.state === 'ESTABLISHED' && (sameEndpoint(o.peer, sa.peer) || sameEndpoint(o.remote, sa.peer)) && o.peerId === sa.peerId);
+    const res: IkeSa[] = [];
+    for (const o of this.establishedWith(sa.peer)) {
+      if (o.state === 'ESTABLISHED' && (sameEndpoint(o.peer, sa.peer) || sameEndpoint(o.remote, sa.peer)) && o.peerId === sa.peerId) res.push(o);
+    }
+    return res;
   }
 
   /**
@@ -381,6 +428,9 @@ export class ResponderCore {
   /** From now on the SA's messages (DPD, Delete, notifies) go to `to`; `by` = who saw the move. */
   setRemote(sa: IkeSa, to: Endpoint, by: 'ike' | 'esp'): void {
     this.log('info', 'ike.peer.moved', { id: sa.id, peer: endpointText(sa.peer), from: endpointText(sa.remote), to: endpointText(to), by });
+    const established = this.byId.get(sa.id) === sa && sa.state === 'ESTABLISHED' && !this.halfOpenSas.has(sa);
+    if (established) this.unindexAt(endpointText(sa.remote), sa);
     sa.remote = { address: to.address, port: to.port };
+    if (established) this.indexAt(endpointText(sa.remote), sa);
   }
 }

@@ -23,6 +23,8 @@ import { readPlain, type StepContext, type StepFns, type StepRead } from './exch
 import type { IkeSa } from './state.js';
 import { handleInitialContact } from './informational.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** Main Mode responder with pre-shared keys (RFC 2409 §5.4), messages 1, 3 and 5. */
 
 const NONCE_BYTES = 32;
@@ -264,7 +266,6 @@ function handleMm5(c: StepContext, read: StepRead): void {
   sa.peer = { ...from };
   sa.remote = { ...from };
   sa.local = { ...to };
-  sa.peerIdPayload = id;
   sa.peerId = peerId;
   const idr = ourIdentity(core.localId, to, id);
   const idirB = encodeId(idr);
@@ -282,8 +283,15 @@ function handleMm5(c: StepContext, read: StepRead): void {
   sa.expiresAt = now + life * 1000;
   if (core.dpdIdle > 0) sa.dpd.nextProbe = now + core.dpdIdle * 1000;
   core.markEstablished(sa);
-  // Drop secrets no longer needed.
+  // Drop secrets and Main Mode material no longer needed (MM5 retransmissions are answered from the cache).
   sa.dh = undefined;
+  sa.gxi = undefined;
+  sa.gxr = undefined;
+  sa.niB = undefined;
+  sa.nrB = undefined;
+  sa.saiB = EMPTY;
+  // The parsed proposal (views into the MM1 datagram) only built MM2.
+  sa.choice = { ...sa.choice, proposal: { number: sa.choice.proposal.number, protocolId: sa.choice.proposal.protocolId, spi: EMPTY, transforms: [] }, transform: { number: sa.choice.transform.number, id: sa.choice.transform.id, attributes: [] } };
   core.send(to, from, sealed.data);
   core.log('info', 'ike.phase1.established', { id: sa.id, peer: endpointText(sa.peer), peerId: sa.peerId, algorithms: sa.choice.label, floated, lifetime: life });
   core.out.push({ type: 'ike-sa-up', id: sa.id, peer: { ...sa.peer }, peerId: sa.peerId, algorithms: sa.choice.label });

@@ -4,6 +4,7 @@ import { endpointText, type Endpoint } from '../core/sa.js';
 import { NotifyType, ProtocolId } from './wire/constants.js';
 import { cookieKey, DPD_RETRY_MS, DPD_TRIES, HALF_OPEN_TIMEOUT_MS, ResponderCore, sameEndpoint } from './core.js';
 import { dispatch } from './steps.js';
+import { DeadlineQueue } from '../core/heap.js';
 import { QM2_RESEND_FIRST_MS, QM2_RESENDS } from './quickmode.js';
 import type { IkeSa } from './state.js';
 import type { IkeOutput, IkeResponderConfig } from './types.js';
@@ -24,6 +25,19 @@ export class IkeResponder {
 
   constructor(cfg: IkeResponderConfig) {
     this.core = new ResponderCore(cfg);
+    const core = this.core;
+    this.core.deadlines = new DeadlineQueue<IkeSa>(
+      (sa) => this.saDeadline(sa),
+      (sa) => core.byId.get(sa.id) === sa,
+    );
+  }
+
+  /** Re-files the deadlines of the SAs the call in progress touched. */
+  private refile(): void {
+    const core = this.core;
+    const q = core.deadlines!;
+    for (const sa of core.touched) if (core.byId.get(sa.id) === sa) q.touch(sa);
+    core.touched.length = 0;
   }
 
   /** msg = one ISAKMP message (marker already stripped); from = peer; to = our address:port it arrived on. Never throws. */
@@ -46,6 +60,7 @@ export class IkeResponder {
         core.drop('internal-error', now, from, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
       }
     }
+    this.refile();
     return core.out;
   }
 
@@ -55,7 +70,11 @@ export class IkeResponder {
     core.out = [];
     core.now = now;
     try {
-      for (const sa of [...core.sas.values()]) {
+      // only the SAs with a deadline due (every other SA's timers would do nothing now)
+      const due = core.deadlines!.due(now);
+      core.touched.push(...due);
+      for (const sa of due) {
+        if (core.byId.get(sa.id) !== sa) continue; // removed earlier in this tick
         if (sa.state !== 'ESTABLISHED') {
           if (now - sa.created >= HALF_OPEN_TIMEOUT_MS) {
             core.counters.inc('ike.halfopen.expired');
@@ -94,6 +113,7 @@ export class IkeResponder {
     } catch (e) {
       core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
     }
+    this.refile();
     return core.out;
   }
 
@@ -134,23 +154,34 @@ export class IkeResponder {
     core.sendNotify(sa, NotifyType.R_U_THERE, ProtocolId.ISAKMP, Buffer.concat([sa.ckyI, sa.ckyR]), seq);
   }
 
+  /** The earliest time tick() has work: O(log n) per call (a heap of the SAs' deadlines). */
   nextDeadline(): number | undefined {
+    return this.core.deadlines!.next();
+  }
+
+  /** The same answer by a scan of every SA (tests compare the two). */
+  nextDeadlineByScan(): number | undefined {
     let next: number | undefined;
-    const at = (t: number): void => {
-      if (next === undefined || t < next) next = t;
-    };
     for (const sa of this.core.sas.values()) {
-      if (sa.state !== 'ESTABLISHED') {
-        at(sa.created + HALF_OPEN_TIMEOUT_MS);
-        continue;
-      }
-      at(sa.expiresAt);
-      for (const c of sa.children.values()) at(c.expiresAt);
-      for (const qm of sa.quickModes.values()) {
-        at(qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS));
-        if (!qm.done && qm.resends < QM2_RESENDS) at(qm.nextResend);
-      }
-      if (this.core.dpdIdle > 0 && sa.peerDpd) at(sa.dpd.outstanding ? sa.dpd.nextProbe : sa.lastSeen + this.core.dpdIdle * 1000);
+      const d = this.saDeadline(sa);
+      if (d !== undefined && (next === undefined || d < next)) next = d;
+    }
+    return next;
+  }
+
+  /** The earliest time one SA's timers have work (half-open expiry, lifetimes, Quick Mode resends and expiry, DPD). */
+  private saDeadline(sa: IkeSa): number {
+    if (sa.state !== 'ESTABLISHED') return sa.created + HALF_OPEN_TIMEOUT_MS;
+    let next = sa.expiresAt;
+    for (const c of sa.children.values()) if (c.expiresAt < next) next = c.expiresAt;
+    for (const qm of sa.quickModes.values()) {
+      const end = qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS);
+      if (end < next) next = end;
+      if (!qm.done && qm.resends < QM2_RESENDS && qm.nextResend < next) next = qm.nextResend;
+    }
+    if (this.core.dpdIdle > 0 && sa.peerDpd) {
+      const dpd = sa.dpd.outstanding ? sa.dpd.nextProbe : sa.lastSeen + this.core.dpdIdle * 1000;
+      if (dpd < next) next = dpd;
     }
     return next;
   }
@@ -171,6 +202,7 @@ export class IkeResponder {
     } catch (e) {
       core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
     }
+    this.refile();
     return core.out;
   }
 
@@ -192,6 +224,7 @@ export class IkeResponder {
     } catch (e) {
       core.drop('internal-error', now, undefined, { error: e instanceof Error ? e.message : String(e) }, 'ike.internal.error');
     }
+    this.refile();
     return core.out;
   }
 

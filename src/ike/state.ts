@@ -77,7 +77,6 @@ export interface IkeSa {
   /** Phase 1 IV chain; after MM6 the last CBC block of Phase 1 (seed of Phase 2 IVs). */
   iv: Buffer;
   peerId: string;
-  peerIdPayload?: IdPayload;
   /** The last Main Mode request and our reply to it (retransmissions). */
   cache?: CachedReply;
   quickModes: Map<number, QuickMode>;

@@ -130,6 +130,7 @@ export function dispatch(core: ResponderCore, msg: Uint8Array, from: Endpoint, t
     if (!sa) return core.drop('unknown-cookies', now, from);
     if (from.address !== sa.peer.address && from.address !== sa.remote.address) return core.drop('wrong-peer-address', now, from, { id: sa.id });
     c.sa = sa;
+    core.touched.push(sa);
   }
   const rules = EXCHANGES.get(header.exchangeType);
   if (!rules) return core.drop('unsupported-exchange', now, from, { exchange: nameOf(exchangeTypeNames, header.exchangeType) });

@@ -17,7 +17,7 @@ import type { L2tpOutput, L2tpServerConfig } from './types.js';
  * maxTunnelsPerPeer × maxSessionsPerTunnel sessions, not all of maxSessions.
  */
 export const L2TP_LIMIT_DEFAULTS = {
-  maxTunnels: 4096,
+  maxTunnels: 10000,
   maxTunnelsPerPeer: 128,
   maxSessionsPerTunnel: 8,
   maxSessions: 16384,

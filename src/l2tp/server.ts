@@ -15,6 +15,7 @@ import {
 import { FLAG_L, FLAG_S, L2TP_VERSION, type L2tpHeader, decodeHeader } from './header.js';
 import { challengeResponse } from './hidden.js';
 import { buildHello, buildSccrp, buildStandalone, buildStopCcn } from './messages.js';
+import { DeadlineQueue } from '../core/heap.js';
 import { LnsCore } from './lns-core.js';
 import { ControlChannel } from './reliable.js';
 import type { Inbound, Session, Tunnel } from './tunnel.js';
@@ -33,8 +34,24 @@ const LINGER_MS = 31_000;
  * peer key the daemon assigns, outputs out; time is passed in (`now`, ms).
  */
 export class L2tpServer extends LnsCore {
+  /** The tunnels' deadlines: re-filed after every call that ran a tunnel's messages or timers. */
+  private readonly deadlines: DeadlineQueue<Tunnel>;
+
   constructor(cfg: L2tpServerConfig) {
     super(cfg);
+    this.deadlines = new DeadlineQueue<Tunnel>(
+      (t) => this.tunnelDeadline(t),
+      (t) => this.tunnels.get(t.tunnelId) === t,
+    );
+  }
+
+  private refile(t: Tunnel): void {
+    if (this.tunnels.get(t.tunnelId) === t) this.deadlines.touch(t);
+  }
+
+  protected override freeTunnel(t: Tunnel, reason: string, out: L2tpOutput[]): void {
+    super.freeTunnel(t, reason, out);
+    if (this.tunnels.get(t.tunnelId) !== t) this.deadlines.forget(t);
   }
 
   // ---------------------------------------------------------------- receive
@@ -75,7 +92,11 @@ export class L2tpServer extends LnsCore {
     }
     const t = this.tunnels.get(h.tunnelId);
     if (t === undefined || t.peerKey !== peerKey) return this.drop('unknown-tunnel', now, out, { peer: peerKey, tunnelId: h.tunnelId });
-    this.onTunnelMessage(t, ns, nr, msg === null ? null : { sessionId: h.sessionId, msg }, now, out);
+    try {
+      this.onTunnelMessage(t, ns, nr, msg === null ? null : { sessionId: h.sessionId, msg }, now, out);
+    } finally {
+      this.refile(t);
+    }
   }
 
   /** Feed one control message through the tunnel's reliable channel, then process what it delivers in order. */
@@ -226,6 +247,7 @@ export class L2tpServer extends LnsCore {
       ...(t.ourChallenge ? { challenge: t.ourChallenge } : {}),
     });
     this.sendControl(t, 0, sccrp, now, out);
+    this.refile(t);
     out.push(logEvent('info', 'l2tp.SendSCCRP', this.fields(t)));
   }
 
@@ -345,6 +367,7 @@ export class L2tpServer extends LnsCore {
       this.sendCdn(t, s.peerSessionId, s.sessionId, resultCode, message === undefined ? undefined : ErrorCode.NoError, message ?? 'closed', now, out);
     }
     this.freeSession(s, message ?? `closed (result ${resultCode})`, out);
+    this.refile(t);
     return out;
   }
 
@@ -364,27 +387,44 @@ export class L2tpServer extends LnsCore {
 
   tick(now: number): L2tpOutput[] {
     const out: L2tpOutput[] = [];
+    // only the tunnels with a deadline due (every other tunnel's timers would do nothing now)
+    const due = this.deadlines.due(now);
     try {
-      for (const t of [...this.tunnels.values()]) this.tickTunnel(t, now, out);
+      for (const t of due) if (this.tunnels.get(t.tunnelId) === t) this.tickTunnel(t, now, out);
     } catch (e) {
       this.drop('internal-error', now, out, { error: e instanceof Error ? e.message : String(e) });
     }
+    for (const t of due) this.refile(t);
     return out;
   }
 
+  /** The earliest time tick() has work: O(log n) per call (a heap of the tunnels' deadlines). */
   nextDeadline(): number | undefined {
+    return this.deadlines.next();
+  }
+
+  /** The same answer by a scan of every tunnel (tests compare the two). */
+  nextDeadlineByScan(): number | undefined {
+    let next: number | undefined;
+    for (const t of this.tunnels.values()) {
+      const d = this.tunnelDeadline(t);
+      if (d !== undefined && (next === undefined || d < next)) next = d;
+    }
+    return next;
+  }
+
+  /** The earliest time one tunnel's timers have work: retransmission, linger, SCCCN and ICCN waits, HELLO. */
+  private tunnelDeadline(t: Tunnel): number | undefined {
     let next: number | undefined;
     const at = (v: number | undefined): void => {
       if (v !== undefined && (next === undefined || v < next)) next = v;
     };
-    for (const t of this.tunnels.values()) {
-      at(t.channel.deadline);
-      if (t.state === 'dead') at(t.lingerUntil);
-      else if (t.state === 'wait-ctl-conn' && t.channel.idle) at(t.createdAt + this.setupMs);
-      else if (t.state === 'established') {
-        if (this.helloMs > 0) at(t.lastHeard + this.helloMs);
-        if (t.pendingSessions > 0) for (const s of t.sessions.values()) if (s.state === 'wait-connect') at(s.createdAt + this.setupMs);
-      }
+    at(t.channel.deadline);
+    if (t.state === 'dead') at(t.lingerUntil);
+    else if (t.state === 'wait-ctl-conn' && t.channel.idle) at(t.createdAt + this.setupMs);
+    else if (t.state === 'established') {
+      if (this.helloMs > 0) at(t.lastHeard + this.helloMs);
+      if (t.pendingSessions > 0) for (const s of t.sessions.values()) if (s.state === 'wait-connect') at(s.createdAt + this.setupMs);
     }
     return next;
   }

@@ -8,7 +8,7 @@ export interface L2tpServerConfig {
   secret?: Buffer;
   /** Seconds of silence before a HELLO, default 60 (npppd); 0 disables HELLO. */
   helloInterval?: number;
-  /** Tunnels in all, default 4096. */
+  /** Tunnels in all, default 10000 (`[limits] tunnels_total`). */
   maxTunnels?: number;
   /** Tunnels per peer group (see peerGroup), default 128; tunnels lingering after StopCCN count. */
   maxTunnelsPerPeer?: number;

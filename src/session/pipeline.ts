@@ -91,7 +91,11 @@ export interface PipelineLimits {
   ikeSasTotal: number;
   childSasPerIkeSa: number;
   tunnelsPerAddress: number;
+  /** L2TP tunnels in all (default 10000). */
+  tunnelsTotal?: number;
   sessionsPerTunnel: number;
+  /** Sessions in all, L2TP and IKEv2 (default 16384; `maxSessions` wins when set). */
+  sessionsTotal?: number;
   authFailuresBeforeBackoff: number;
   /** Seconds. */
   authBackoffMax: number;
@@ -196,6 +200,8 @@ export class Pipeline {
       counters: this.counters,
       ...(lim.tunnelsPerAddress !== undefined ? { maxTunnelsPerPeer: lim.tunnelsPerAddress } : {}),
       ...(lim.sessionsPerTunnel !== undefined ? { maxSessionsPerTunnel: lim.sessionsPerTunnel } : {}),
+      ...(lim.tunnelsTotal !== undefined ? { maxTunnels: lim.tunnelsTotal } : {}),
+      ...(lim.sessionsTotal !== undefined ? { maxSessions: lim.sessionsTotal } : {}),
       // tunnels per peer are counted per outer address, whatever the SA or inner port
       peerGroup: (key) => this.lineages.route(key)?.lineage.peer.address ?? key,
       ...(opts.random ? { random: opts.random } : {}),
@@ -235,7 +241,7 @@ export class Pipeline {
     return {
       perUser: this.opts.maxSessionsPerUser,
       userLimit: (u) => users.get(u)?.maxSessions,
-      total: this.opts.maxSessions ?? 16384,
+      total: this.opts.maxSessions ?? this.opts.limits?.sessionsTotal ?? 16384,
     };
   }
 

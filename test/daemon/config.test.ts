@@ -54,9 +54,9 @@ describe('config', () => {
     const d = parseConfig(MINIMAL, '/etc/l2tpsec/l2tpsec.toml').limits;
     expect(d).toEqual({
       halfOpenPerAddress: 10, halfOpenTotal: 1000, ikeSasPerAddress: 100, ikeSasPerIdentity: 1000, ikeSasTotal: 10000,
-      childSasPerIkeSa: 8, tunnelsPerAddress: 128, sessionsPerTunnel: 8, authFailuresBeforeBackoff: 5, authBackoffMax: 300,
+      childSasPerIkeSa: 8, tunnelsPerAddress: 128, tunnelsTotal: 10000, sessionsPerTunnel: 8, sessionsTotal: 16384, authFailuresBeforeBackoff: 5, authBackoffMax: 300,
     });
-    const keys = ['half_open_per_address', 'half_open_total', 'ike_sas_per_address', 'ike_sas_per_identity', 'ike_sas_total', 'child_sas_per_ike_sa', 'tunnels_per_address', 'sessions_per_tunnel', 'auth_failures_before_backoff', 'auth_backoff_max'];
+    const keys = ['half_open_per_address', 'half_open_total', 'ike_sas_per_address', 'ike_sas_per_identity', 'ike_sas_total', 'child_sas_per_ike_sa', 'tunnels_per_address', 'tunnels_total', 'sessions_per_tunnel', 'sessions_total', 'auth_failures_before_backoff', 'auth_backoff_max'];
     const c = parseConfig(`${MINIMAL}[limits]\n${keys.map((k, i) => `${k} = ${i + 2}`).join('\n')}\n`, '/etc/l2tpsec/l2tpsec.toml');
     expect(Object.values(c.limits)).toEqual(keys.map((_, i) => i + 2));
     expect(errorOf(`${MINIMAL}[limits]\nhalf_open = 3\n`).key).toBe('limits.half_open');

@@ -81,6 +81,8 @@ describe('LNS state fuzz', () => {
             check(p.server.receive(d, PEER, p.now));
           }
           expect(p.server.counters.get('l2tp.drop.internal-error')).toBe(0);
+          // the deadline from the heap is the one a scan of every tunnel finds
+          expect(p.server.nextDeadline()).toBe(p.server.nextDeadlineByScan());
           // Every session the server lists as up was announced.
           for (const t of p.server.list()) for (const s of t.sessions) if (up.has(s.sessionKey)) expect(downTunnels.has(t.tunnelId)).toBe(false);
         }

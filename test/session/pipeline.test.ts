@@ -305,3 +305,23 @@ describe('pipeline composition (IKE initiator + LAC + PPP client through fake po
     );
   });
 });
+
+describe('pipeline: [limits] tunnels_total and sessions_total', () => {
+  it('tunnels_total caps L2TP tunnels in all: the next client gets StopCCN "insufficient resources"', () => {
+    const w = new World({ limits: { tunnelsTotal: 1 } }, [['alice', 'alice password'], ['bob', 'bob password']]);
+    connected(w, 'alice', { address: '198.18.0.1' });
+    const b = w.client({ user: 'bob', password: 'bob password', address: '198.18.0.2' });
+    expect(b.connect(20_000)).toBe(false);
+    expect(b.lac.closeReason).toBe('StopCCN 2'); // General error, with error code "insufficient resources"
+    expect(w.logged('l2tp.SendStopCCN').some((e) => JSON.stringify(e).includes('too many tunnels'))).toBe(true);
+    expect(w.pipeline.sessions(w.now)).toHaveLength(1);
+  });
+
+  it('sessions_total caps sessions in all', () => {
+    const w = new World({ limits: { sessionsTotal: 1 } });
+    connected(w, 'alice', { address: '198.18.0.1' });
+    const b = w.client({ user: 'bob', password: 'bob password', address: '198.18.0.2' });
+    expect(b.connect(20_000)).toBe(false);
+    expect(w.pipeline.sessions(w.now)).toHaveLength(1);
+  });
+});
