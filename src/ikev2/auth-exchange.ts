@@ -1,6 +1,7 @@
 import { endpointText } from '../core/sa.js';
 import type { EapRemoteVerdict } from './eap/mschapv2-server.js';
 import { authFirst, authNext, authResume, type AuthStep } from './ike-auth.js';
+import { scheduleIkeRekey } from './ike-sa-rekey.js';
 import { suiteLabel } from './policy.js';
 import type { ResponderCore } from './responder-core.js';
 import { NotifyType, PayloadType } from './wire/constants.js';
@@ -75,6 +76,7 @@ function authAnswered(c: ResponderCore, sa: Ikev2Sa, h: IkeHeader, request: Buff
     sa.state = 'ESTABLISHED';
     sa.user = up.user;
     sa.virtualIp = up.virtualIp;
+    scheduleIkeRekey(c, sa, now);
     c.counters.inc('ikev2.established');
     c.log('info', 'ikev2.established', { id: sa.id, peer: endpointText(sa.peer), user: up.user, virtualIp: up.virtualIp, child: up.child?.ikeAlgorithms, mobike: sa.mobike === true });
     c.out.push({ type: 'ikev2-sa-up', id: sa.id, peer: { ...sa.peer }, user: up.user, virtualIp: up.virtualIp, suite: suiteLabel(sa.suite) });

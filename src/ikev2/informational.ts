@@ -1,4 +1,5 @@
 import { endpointText, type Endpoint } from '../core/sa.js';
+import { collisionLoserDeleted } from './ike-sa-rekey.js';
 import { MAX_PEER_ADDRESSES, mobikeAnswer, readMobike } from './mobike.js';
 import type { NatResult } from './natd.js';
 import { startCheck } from './own-requests.js';
@@ -19,6 +20,7 @@ export function informational(c: ResponderCore, sa: Ikev2Sa, h: IkeHeader, reque
   if (deletes.some((d) => d.protocolId === ProtocolId.IKE)) {
     c.counters.inc('ikev2.delete.ike');
     c.answer(sa, h, request, { payloads: [] });
+    if (sa.collidesWith) collisionLoserDeleted(sa, now);
     return c.removeSa(sa, sa.state === 'REKEYED' ? 'rekeyed' : 'deleted by the peer');
   }
   const ours: Buffer[] = [];

@@ -3,8 +3,9 @@ import { DecodeError } from '../core/errors.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { encodeEncryptedMessage, openSk } from './crypto/sk.js';
 import { childRekeyAnswer, childRekeyRequest } from './rekey-child-ours.js';
-import { NONCE_BYTES, u32, type ResponderCore } from './responder-core.js';
-import { ExchangeType, NotifyType, PayloadType, ProtocolId } from './wire/constants.js';
+import { ourIkeRekeyAnswered, startIkeRekey } from './ike-sa-rekey.js';
+import { findSa, NONCE_BYTES, u32, type ResponderCore } from './responder-core.js';
+import { ExchangeType, HeaderFlag, NotifyType, PayloadType, ProtocolId } from './wire/constants.js';
 import type { IkeHeader } from './wire/header.js';
 import { allPayloads, decodeMessage, decodePayloadChain, type Payload, type PayloadChain } from './wire/message.js';
 import { notify } from './wire/notify.js';
@@ -13,7 +14,7 @@ import type { Ikev2Child, Ikev2Sa, OwnRequest } from './types.js';
 /**
  * Our own requests to the client (window size 1, §2.3): liveness checks (DPD), the
  * Delete of the IKE SA (`disconnect`) and of a child our rekey replaced, our rekey of
- * a child SA (CREATE_CHILD_SA), MOBIKE return routability checks (RFC 4555 §3.5);
+ * a child SA or of the IKE SA (CREATE_CHILD_SA), MOBIKE return routability checks (RFC 4555 §3.5);
  * their retransmission, their answers and the timers that start them.
  */
 
@@ -25,12 +26,13 @@ export const REKEYED_KEEP_MS = 60_000;
 export const HALF_OPEN_TIMEOUT_MS = 30_000;
 
 /** Sends one of our requests (window size 1): INFORMATIONAL, or CREATE_CHILD_SA for a rekey of ours. */
-export function request(c: ResponderCore, sa: Ikev2Sa, kind: OwnRequest['kind'], payloads: Payload[], now: number, extra: Pick<OwnRequest, 'rekey' | 'child' | 'cookie2'> = {}): void {
+export function request(c: ResponderCore, sa: Ikev2Sa, kind: OwnRequest['kind'], payloads: Payload[], now: number, extra: Pick<OwnRequest, 'rekey' | 'child' | 'cookie2' | 'ikeRekey'> = {}): void {
   const messageId = sa.nextOwnId;
   sa.nextOwnId = (sa.nextOwnId + 1) >>> 0;
-  const exchangeType = kind === 'rekey-child' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
-  // §3.1: the responder of the IKE SA sends requests with the I flag clear and R clear
-  const datagrams = [encodeEncryptedMessage({ spiI: sa.spiI, spiR: sa.spiR, exchangeType, flags: 0, messageId }, payloads, sa.sk, sa.skOut, c.random)];
+  const exchangeType = kind === 'rekey-child' || kind === 'rekey-ike' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
+  // §3.1: the responder of the IKE SA sends requests with the I flag clear and R clear; after a rekey of ours we are its initiator
+  const flags = sa.weInitiated ? HeaderFlag.INITIATOR : 0;
+  const datagrams = [encodeEncryptedMessage({ spiI: sa.spiI, spiR: sa.spiR, exchangeType, flags, messageId }, payloads, sa.sk, sa.skOut, c.random)];
   sa.ownRequest = { kind, messageId, datagrams, sentAt: now, tries: 1, ...extra };
   c.counters.inc(`ikev2.request.${kind}`);
   for (const d of datagrams) c.send(sa.local, sa.peer, d);
@@ -57,10 +59,10 @@ export function disconnectSa(c: ResponderCore, id: string, now: number): boolean
 
 /** A response to one of our requests: checked, then the request is done. */
 export function ownResponse(c: ResponderCore, msg: Uint8Array, h: IkeHeader, from: Endpoint, now: number): void {
-  const sa = c.sas.get(h.spiR.toString('hex'));
-  if (!sa || !sa.spiI.equals(h.spiI)) return c.drop('unknown-spi', now, from);
+  const sa = findSa(c.sas, h);
+  if (!sa) return c.drop('unknown-spi', now, from);
   const req = sa.ownRequest;
-  const exchange = req?.kind === 'rekey-child' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
+  const exchange = req?.kind === 'rekey-child' || req?.kind === 'rekey-ike' ? ExchangeType.CREATE_CHILD_SA : ExchangeType.INFORMATIONAL;
   if (!req || h.messageId !== req.messageId || h.exchangeType !== exchange) return c.drop('unexpected-response', now, from, { id: sa.id, messageId: h.messageId });
   const { chain } = decodeMessage(msg);
   const plain = chain.sk ? openSk(sa.sk, sa.skIn, msg, chain.sk) : undefined;
@@ -71,14 +73,15 @@ export function ownResponse(c: ResponderCore, msg: Uint8Array, h: IkeHeader, fro
   if (req.kind === 'delete') return c.removeSa(sa, 'disconnected');
   if (req.kind === 'delete-child') {
     if (req.child && sa.children.get(req.child.ourSpi) === req.child) c.childDown(sa, req.child, 'rekeyed');
-  } else if (req.kind === 'rekey-child' && req.rekey) {
+  } else if ((req.kind === 'rekey-child' && req.rekey) || (req.kind === 'rekey-ike' && req.ikeRekey)) {
     let inner: PayloadChain | undefined;
     try {
       inner = decodePayloadChain(chain.sk.firstInner, plain, 0, plain.length, false);
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }
-    ourRekeyAnswered(c, sa, req.rekey, inner, now);
+    if (req.rekey) ourRekeyAnswered(c, sa, req.rekey, inner, now);
+    else if (req.ikeRekey) return ourIkeRekeyAnswered(c, sa, req.ikeRekey, inner, now);
   } else if (req.kind === 'dpd') c.counters.inc('ikev2.dpd.answered');
   startCheck(c, sa, now);
 }
@@ -214,6 +217,8 @@ export function tickSa(c: ResponderCore, sa: Ikev2Sa, now: number): void {
     }
   } else if (sa.state === 'ESTABLISHED' && sa.pathCheck) {
     startCheck(c, sa, now);
+  } else if (sa.state === 'ESTABLISHED' && sa.rekeyAt !== undefined && now >= sa.rekeyAt) {
+    startIkeRekey(c, sa, now);
   } else if (sa.state === 'ESTABLISHED') {
     const due = childDue(c, sa);
     if (due && now - due.created! >= c.childRekeyMs) startChildRekey(c, sa, due, now);
@@ -230,6 +235,7 @@ export function saDeadline(c: ResponderCore, sa: Ikev2Sa): number | undefined {
   if (sa.state !== 'ESTABLISHED') return undefined;
   let d: number | undefined;
   if (c.dpdIdleMs > 0) d = sa.lastSeen + c.dpdIdleMs;
+  if (sa.rekeyAt !== undefined) d = Math.min(d ?? Infinity, sa.rekeyAt);
   const due = childDue(c, sa);
   if (due) d = Math.min(d ?? Infinity, due.created! + c.childRekeyMs);
   return d;

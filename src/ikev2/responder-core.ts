@@ -19,6 +19,20 @@ export const u32 = (v: number): Buffer => {
   return b;
 };
 
+/** Our SPI of an IKE SA (the key of `sas`): the responder's, or the initiator's after a rekey of ours. */
+export const ourSpiHex = (sa: Ikev2Sa): string => (sa.weInitiated ? sa.spiI : sa.spiR).toString('hex');
+
+/**
+ * The IKE SA a message belongs to: with the I flag it comes from the SA's initiator and
+ * our SPI is SPIr; without, we are the initiator (an SA of our rekey) and ours is SPIi.
+ */
+export function findSa(sas: Map<string, Ikev2Sa>, h: IkeHeader): Ikev2Sa | undefined {
+  const weInitiated = (h.flags & HeaderFlag.INITIATOR) === 0;
+  const sa = sas.get((weInitiated ? h.spiI : h.spiR).toString('hex'));
+  if (!sa || (sa.weInitiated === true) !== weInitiated || !sa.spiI.equals(h.spiI) || !sa.spiR.equals(h.spiR)) return undefined;
+  return sa;
+}
+
 /** Notify names in lower case with dashes, for counter keys ("invalid-ke-payload"). */
 export const notifyNamesLower: Record<number, string> = Object.fromEntries(
   Object.entries(NotifyType).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, '-')]),
@@ -47,6 +61,7 @@ export class ResponderCore {
   readonly ourSpis = new Set<number>();
   readonly dpdIdleMs: number;
   readonly childRekeyMs: number;
+  readonly ikeRekeyMs: number;
   readonly mobike: boolean;
   /** Where the response to the request being handled goes (our address, the peer's), when not the SA's. */
   replyPath: { local: Endpoint; peer: Endpoint } | undefined;
@@ -75,6 +90,7 @@ export class ResponderCore {
     this.fragmentSize = cfg.fragmentSize ?? 1280;
     this.dpdIdleMs = (cfg.dpdIdle ?? 30) * 1000;
     this.childRekeyMs = (cfg.childRekey ?? 0) * 1000;
+    this.ikeRekeyMs = (cfg.ikeRekey ?? 0) * 1000;
     this.mobike = cfg.mobike ?? true;
   }
 
@@ -115,7 +131,9 @@ export class ResponderCore {
 
   /** Encrypts and sends the response to request `h` (in SKF fragments when negotiated and large), caches it, then applies a failure. */
   answer(sa: Ikev2Sa, h: IkeHeader, request: Buffer, step: AuthStep): void {
-    const hdr: HeaderFields = { spiI: sa.spiI, spiR: sa.spiR, exchangeType: h.exchangeType, flags: HeaderFlag.RESPONSE, messageId: h.messageId };
+    // §3.1: the I flag is set in messages of the IKE SA's initiator (who started its last rekey)
+    const flags = HeaderFlag.RESPONSE | (sa.weInitiated ? HeaderFlag.INITIATOR : 0);
+    const hdr: HeaderFields = { spiI: sa.spiI, spiR: sa.spiR, exchangeType: h.exchangeType, flags, messageId: h.messageId };
     let datagrams = [encodeEncryptedMessage(hdr, step.payloads, sa.sk, sa.skOut, this.random)];
     if (sa.fragmentation && datagrams[0]!.length > this.fragmentSize) datagrams = encodeFragments(hdr, step.payloads, sa.sk, sa.skOut, this.fragmentSize, this.random);
     sa.lastResponse = { messageId: h.messageId, request, datagrams };
@@ -148,12 +166,12 @@ export class ResponderCore {
   }
 
   removeSa(sa: Ikev2Sa, reason: string): void {
-    if (!this.sas.delete(sa.spiR.toString('hex'))) return;
+    if (!this.sas.delete(ourSpiHex(sa))) return;
     if (sa.ownRequest?.rekey) this.ourSpis.delete(sa.ownRequest.rekey.ourSpi);
     this.leaveHalfOpen(sa);
     for (const c of [...sa.children.values()]) this.childDown(sa, c, reason);
     if (sa.state === 'REKEYED') {
-      this.log('info', 'ikev2.sa.old-removed', { id: sa.id, spiR: sa.spiR.toString('hex'), reason });
+      this.log('info', 'ikev2.sa.old-removed', { id: sa.id, spi: ourSpiHex(sa), reason });
       return; // its successor carries the id on
     }
     this.log('info', 'ikev2.sa.gone', { id: sa.id, peer: endpointText(sa.peer), reason });

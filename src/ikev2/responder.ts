@@ -6,13 +6,14 @@ import { openEncrypted, openSk, skKeys } from './crypto/sk.js';
 import { FragmentReassembler } from './fragments.js';
 import type { EapRemoteVerdict } from './eap/mschapv2-server.js';
 import { createChild } from './create-child.js';
-import { isIkeRekey, rekeyIke } from './rekey-ike.js';
+import { isIkeRekey } from './rekey-ike.js';
+import { peerRekeysIke } from './ike-sa-rekey.js';
 import { checkCookie, makeCookie } from './cookie.js';
 import { initResponse } from './init-response.js';
 import { eapResult, ikeAuth } from './auth-exchange.js';
 import { followPeer, informational, informationalDuringAuth } from './informational.js';
 import { disconnectSa, ownResponse, saDeadline, tickSa } from './own-requests.js';
-import { NONCE_BYTES, notifyNamesLower, ResponderCore, ZERO_SPI } from './responder-core.js';
+import { findSa, NONCE_BYTES, notifyNamesLower, ResponderCore, ZERO_SPI } from './responder-core.js';
 import { selectIkeProposal, suiteLabel } from './policy.js';
 import { ExchangeType, HeaderFlag, NotifyType, PayloadType, exchangeTypeNames, nameOf, payloadTypeNames } from './wire/constants.js';
 import { decodeHeader, isInitiator, isResponse, type IkeHeader } from './wire/header.js';
@@ -134,14 +135,15 @@ export class Ikev2Responder {
     const c = this.c;
     if (from.port === 0) return c.drop('source-port-zero', now, from);
     const h = decodeHeader(msg);
-    if (!isInitiator(h)) return c.drop('not-from-initiator', now, from);
+    // without the I flag only an SA of our rekey (we its initiator, §2.18) is addressed
+    if (!isInitiator(h) && (h.exchangeType === ExchangeType.IKE_SA_INIT || !findSa(c.sas, h))) return c.drop('not-from-initiator', now, from);
     if (isResponse(h)) {
       if (h.exchangeType === ExchangeType.IKE_SA_INIT) return c.drop('response-to-responder', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
       return ownResponse(c, msg, h, from, now);
     }
     if (h.exchangeType === ExchangeType.IKE_SA_INIT) return this.ikeSaInit(msg, h, from, to, now);
-    const sa = c.sas.get(h.spiR.toString('hex'));
-    if (!sa || !sa.spiI.equals(h.spiI)) return c.drop('unknown-spi', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
+    const sa = findSa(c.sas, h);
+    if (!sa) return c.drop('unknown-spi', now, from, { exchange: nameOf(exchangeTypeNames, h.exchangeType) });
     return this.encrypted(sa, msg, h, from, to, now);
   }
 
@@ -212,7 +214,7 @@ export class Ikev2Responder {
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'ESTABLISHED') return informational(c, sa, h, request, inner, from, to, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'REKEYED') return informational(c, sa, h, request, inner, from, to, now);
     if (h.exchangeType === ExchangeType.INFORMATIONAL && sa.state === 'AUTH') return informationalDuringAuth(c, sa, h, request, inner);
-    if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && isIkeRekey(inner)) return this.rekey(sa, h, request, inner, now);
+    if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && isIkeRekey(inner)) return peerRekeysIke(c, sa, h, request, inner, now);
     if (h.exchangeType === ExchangeType.CREATE_CHILD_SA && sa.state === 'ESTABLISHED' && c.authCfg) {
       const res = createChild(c.authCfg, sa, inner, c.random, () => c.newSpi());
       c.answer(sa, h, request, { payloads: res.payloads });
@@ -226,50 +228,6 @@ export class Ikev2Responder {
       return;
     }
     return c.drop('exchange-not-handled', now, from, { id: sa.id, exchange: nameOf(exchangeTypeNames, h.exchangeType), state: sa.state });
-  }
-
-  /**
-   * IKE SA rekey by the client: a new SA under the same id takes the children,
-   * user and address; the old one stays REKEYED until the client deletes it (or a
-   * minute passes), and its end is nobody's business but the log's.
-   */
-  private rekey(sa: Ikev2Sa, h: IkeHeader, request: Buffer, inner: PayloadChain, now: number): void {
-    const c = this.c;
-    const res = rekeyIke(c.policy, sa, inner, c.random, () => c.newIkeSpi());
-    c.answer(sa, h, request, { payloads: res.payloads });
-    const n = res.next;
-    if (!n) return;
-    const next: Ikev2Sa = {
-      ...sa,
-      state: 'ESTABLISHED',
-      spiI: n.spiI,
-      spiR: n.spiR,
-      created: now,
-      suite: n.suite,
-      keys: n.keys,
-      ni: n.ni,
-      nr: n.nr,
-      nextRequestId: 0,
-      nextOwnId: 0,
-      sk: { encr: n.suite.encr, integ: n.suite.integ },
-      skIn: skKeys({ encr: n.suite.encr, integ: n.suite.integ }, n.keys.skEi, n.suite.integ ? n.keys.skAi : undefined),
-      skOut: skKeys({ encr: n.suite.encr, integ: n.suite.integ }, n.keys.skEr, n.suite.integ ? n.keys.skAr : undefined),
-      reassembler: new FragmentReassembler(),
-      children: sa.children,
-      lastSeen: now,
-    };
-    delete next.lastResponse;
-    delete next.ownRequest;
-    delete next.auth;
-    delete next.firstFragment;
-    sa.children = new Map();
-    if (sa.ownRequest?.rekey) c.ourSpis.delete(sa.ownRequest.rekey.ourSpi); // our child rekey on the old SA is moot
-    sa.ownRequest = undefined; // a liveness check of the old SA is moot
-    sa.state = 'REKEYED';
-    sa.rekeyedAt = now;
-    c.sas.set(n.spiR.toString('hex'), next);
-    c.counters.inc('ikev2.ike.rekeyed');
-    c.log('info', 'ikev2.ike.rekeyed', { id: sa.id, suite: suiteLabel(n.suite) });
   }
 
   /** An answer without state: header with SPIr zero (§2.6, §1.2), one notify. */
