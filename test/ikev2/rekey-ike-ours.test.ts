@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp } from '../../src/core/sa.js';
 import { oursRedundant } from '../../src/ikev2/rekey-ike.js';
-import type { Ikev2Output } from '../../src/ikev2/responder.js';
+import type { Ikev2Output, Ikev2ResponderConfig } from '../../src/ikev2/responder.js';
 import { DhGroup, Encr, ExchangeType, HeaderFlag, Integ, NotifyType, PayloadType, Prf, ProtocolId, TransformType } from '../../src/ikev2/wire/constants.js';
 import { decodeMessage, findPayload, type Payload } from '../../src/ikev2/wire/message.js';
 import { notify } from '../../src/ikev2/wire/notify.js';
@@ -18,7 +18,7 @@ const T = 1000; // ikeRekey in seconds
 const logs = (out: Ikev2Output[], event: string) => out.filter((o) => o.type === 'log' && (o as { event: string }).event === event);
 const types = (out: Ikev2Output[]) => out.map((o) => o.type).filter((t) => t !== 'log' && t !== 'send');
 
-function setup(cfg: Parameters<typeof established>[0] = {}) {
+function setup(cfg: Partial<Ikev2ResponderConfig> = {}) {
   const s = established({ ikeRekey: T, dpdIdle: 0, ...cfg });
   const old = ClientIkeSa.of(s.c);
   const due = s.r.sa(s.c.init.spiR)!.rekeyAt!;
