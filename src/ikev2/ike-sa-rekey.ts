@@ -165,9 +165,9 @@ export function ourIkeRekeyAnswered(c: ResponderCore, sa: Ikev2Sa, r: OurIkeReke
  * (it found its own redundant, §2.8.1, before our answer reached us): the children go
  * back to the old SA, for our new SA to take when the answer comes.
  */
-export function collisionLoserDeleted(sa: Ikev2Sa, now: number): void {
+export function collisionLoserDeleted(c: ResponderCore, sa: Ikev2Sa, now: number): void {
   const old = sa.collidesWith;
-  if (!old || old.ownRequest?.kind !== 'rekey-ike') return;
+  if (!old || old.ownRequest?.kind !== 'rekey-ike' || c.sas.get(ourSpiHex(old)) !== old) return;
   for (const [k, ch] of sa.children) old.children.set(k, ch);
   sa.children = new Map();
   sa.state = 'REKEYED';

@@ -20,7 +20,7 @@ export function informational(c: ResponderCore, sa: Ikev2Sa, h: IkeHeader, reque
   if (deletes.some((d) => d.protocolId === ProtocolId.IKE)) {
     c.counters.inc('ikev2.delete.ike');
     c.answer(sa, h, request, { payloads: [] });
-    if (sa.collidesWith) collisionLoserDeleted(sa, now);
+    if (sa.collidesWith) collisionLoserDeleted(c, sa, now);
     return c.removeSa(sa, sa.state === 'REKEYED' ? 'rekeyed' : 'deleted by the peer');
   }
   const ours: Buffer[] = [];
