@@ -70,7 +70,7 @@ export function ownResponse(c: ResponderCore, msg: Uint8Array, h: IkeHeader, fro
   if (req.kind === 'check' && !checkAnswered(c, sa, req.cookie2, plain, chain.sk.firstInner, now, from)) return;
   sa.ownRequest = undefined;
   sa.lastSeen = now;
-  if (req.kind === 'delete') return c.removeSa(sa, 'disconnected');
+  if (req.kind === 'delete') return c.removeSa(sa, sa.state === 'REKEYED' ? 'rekeyed' : 'disconnected');
   if (req.kind === 'delete-child') {
     if (req.child && sa.children.get(req.child.ourSpi) === req.child) c.childDown(sa, req.child, 'rekeyed');
   } else if ((req.kind === 'rekey-child' && req.rekey) || (req.kind === 'rekey-ike' && req.ikeRekey)) {

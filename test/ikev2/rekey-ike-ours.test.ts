@@ -78,7 +78,7 @@ describe('IKE SA rekey started by the server', () => {
     expect(findPayload(del.chain, PayloadType.D)!.value.protocolId).toBe(ProtocolId.IKE);
     const gone = s.r.receive(del.answer([]), CLIENT, SERVER, s.due + 200);
     expect(types(gone)).toEqual([]);
-    expect(logs(gone, 'ikev2.sa.old-removed')).toHaveLength(1);
+    expect(logs(gone, 'ikev2.sa.old-removed')).toMatchObject([{ fields: { reason: 'rekeyed' } }]);
     expect(s.r.sa(s.old.spiR)).toBeUndefined();
 
     // on the new SA the roles are flipped: our requests carry I, the client's do not
