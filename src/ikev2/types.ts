@@ -9,6 +9,7 @@ import type { AuthState, Ikev2AuthConfig } from './ike-auth.js';
 import type { NatResult } from './natd.js';
 import type { IkeHeader } from './wire/header.js';
 import type { IkeSuite, Ikev2Policy } from './policy.js';
+import type { OurIkeRekey } from './rekey-ike.js';
 
 export interface Ikev2ResponderConfig {
   /** Random per daemon run: keys the COOKIE (§2.6). */
@@ -37,6 +38,8 @@ export interface Ikev2ResponderConfig {
   dpdIdle?: number;
   /** Seconds after which we rekey a child SA the client has not rekeyed (CREATE_CHILD_SA of ours), default 0 = never. */
   childRekey?: number;
+  /** Seconds after which we rekey an IKE SA the client has not rekeyed (less up to a tenth at random), default 0 = never. */
+  ikeRekey?: number;
   /** Answer MOBIKE_SUPPORTED (RFC 4555) when the client announces it, default true. */
   mobike?: boolean;
 }
@@ -124,12 +127,15 @@ export interface OwnRequest {
   /**
    * dpd: liveness; delete: of the IKE SA; rekey-child: CREATE_CHILD_SA of ours; delete-child:
    * the child our rekey replaced; check: a return routability check of a new address
-   * (RFC 4555 §3.5), an INFORMATIONAL with COOKIE2.
+   * (RFC 4555 §3.5), an INFORMATIONAL with COOKIE2; rekey-ike: CREATE_CHILD_SA of ours
+   * for the IKE SA (§2.18).
    */
-  kind: 'dpd' | 'delete' | 'rekey-child' | 'delete-child' | 'check';
+  kind: 'dpd' | 'delete' | 'rekey-child' | 'delete-child' | 'check' | 'rekey-ike';
   /** rekey-child: the child, our new SPI and nonce; delete-child: the child. */
   rekey?: { old: Ikev2Child; ourSpi: number; ni: Buffer };
   child?: Ikev2Child;
+  /** rekey-ike: the suite, our new SPI, nonce and DH key pair. */
+  ikeRekey?: OurIkeRekey;
   /** The COOKIE2 of a check, which the answer must carry back. */
   cookie2?: Buffer;
   messageId: number;
@@ -195,6 +201,17 @@ export interface Ikev2Sa {
   virtualIp?: string;
   /** When the SA became REKEYED. */
   rekeyedAt?: number;
+  /**
+   * We are the initiator of this IKE SA: it comes from a rekey of ours (§2.18). Our SPI
+   * is then spiI, our messages carry the I flag, and we send with SK_ei/SK_ai.
+   */
+  weInitiated?: boolean;
+  /** When we rekey it if the client has not (ESTABLISHED, `ikeRekey` set). */
+  rekeyAt?: number;
+  /** Our rekey of this SA is out and the client rekeyed it too: its new SA (§2.8.1). */
+  successor?: Ikev2Sa;
+  /** The reverse: the old SA whose rekey of ours is still out. */
+  collidesWith?: Ikev2Sa;
   /** The client announced MOBIKE_SUPPORTED in IKE_AUTH (RFC 4555 §3.3); set on the SA once we answered it too. */
   mobikeOffered?: boolean;
   mobike?: boolean;

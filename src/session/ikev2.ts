@@ -91,7 +91,7 @@ export class Ikev2Sessions {
   constructor(
     private readonly host: Ikev2Host,
     o: Ikev2Options,
-    common: { cookieSecret: Buffer; dns: string[]; serverName: string; dpdIdle: number; childLifetimeMax: number; idleTimeout?: number },
+    common: { cookieSecret: Buffer; dns: string[]; serverName: string; dpdIdle: number; childLifetimeMax: number; ikeLifetimeMax?: number; idleTimeout?: number },
   ) {
     this.idleMs = Math.max(0, common.idleTimeout ?? 0) * 1000;
     this.responder = new Ikev2Responder({
@@ -101,6 +101,8 @@ export class Ikev2Sessions {
       dpdIdle: common.dpdIdle,
       // a child the client has not rekeyed by 90% of child_lifetime_max is rekeyed by us
       childRekey: Math.floor(common.childLifetimeMax * 0.9),
+      // and an IKE SA by 90% of ike_lifetime_max (less up to a tenth at random)
+      ikeRekey: Math.floor((common.ikeLifetimeMax ?? 0) * 0.9),
       policy: o.allowModp1024 === false ? withoutModp1024(DEFAULT_IKEV2_POLICY) : DEFAULT_IKEV2_POLICY,
       ...(host.random ? { random: host.random } : {}),
       auth: {

@@ -232,7 +232,7 @@ export class Pipeline {
             ...(opts.remoteAuth ? { remoteAuth: opts.remoteAuth } : {}),
           },
           opts.ikev2,
-          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, idleTimeout: opts.idleTimeout },
+          { cookieSecret: opts.cookieSecret, dns: opts.dns, serverName: opts.hostName, dpdIdle: opts.dpdIdle, childLifetimeMax: opts.childLifetimeMax, ikeLifetimeMax: opts.ikeLifetimeMax, idleTimeout: opts.idleTimeout },
         )
       : undefined;
   }

@@ -321,7 +321,8 @@ async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, pr
   const list = readIf(join(c.hdir, 'rekey-list-sas.txt'));
   const xfrm = readIf(join(c.hdir, 'rekey-xfrm-state.txt'));
   const spis = g.espSpis(xfrm);
-  const childOk = g.childSaTunnelUp(list, xfrm).ok && spis.some((x) => !c.spis.includes(x));
+  // an IKE SA rekey alone (serverIkeLifetime) keeps the children and their SPIs
+  const childOk = g.childSaTunnelUp(list, xfrm).ok && (ctx.scenario.serverIkeLifetime !== undefined || spis.some((x) => !c.spis.includes(x)));
   const ikeBefore = g.ikeSpis(before);
   const ikeAfter = g.ikeSpis(list);
   const ikeOk = g.ikev2SaUp(list) && (profile.ikeRekeyTime === undefined || (ikeAfter !== '' && ikeAfter !== ikeBefore));
@@ -338,6 +339,18 @@ async function ikev2Rekey(ctx: Ctx, c: Client, label: string, multi: boolean, pr
     const byServer = slog.split('\n').filter((l) => l.includes('"event":"ikev2.child.rekeyed"') && l.includes('"by":"server"')).length;
     serverOk = asked !== undefined && deleted !== undefined && byServer > 0;
     serverDetail = `; server-started: charon ${asked ? `"${asked}"` : 'got no CREATE_CHILD_SA request'}, ${deleted ? `"${deleted.trim()}"` : 'no Delete of the old child'}, server logged ${byServer} rekey(s) of its own`;
+  }
+  // an IKE SA rekey the server started (serverIkeLifetime): charon answered our CREATE_CHILD_SA for the IKE SA (SA, Nonce, KE,
+  // no REKEY_SA), got our Delete of the old IKE SA, and its IKE SPIs changed
+  if (ctx.scenario.serverIkeLifetime !== undefined) {
+    const charon = readIf(join(c.hdir, 'charon.log'));
+    const asked = /parsed CREATE_CHILD_SA request \d+ \[ SA No KE \]/.exec(charon)?.[0];
+    const deleted = /received DELETE for IKE_SA[^\n]*|parsed INFORMATIONAL request \d+ \[ D \]/.exec(charon)?.[0];
+    const slog = readIf(join(dirname(ctx.log), 'server.log'));
+    const byServer = slog.split('\n').filter((l) => l.includes('"event":"ikev2.ike.rekeyed"') && l.includes('"by":"server"')).length;
+    const changed = ikeAfter !== '' && ikeAfter !== ikeBefore;
+    serverOk = serverOk && asked !== undefined && deleted !== undefined && byServer > 0 && changed;
+    serverDetail += `; server-started IKE rekey: charon ${asked ? `"${asked}"` : 'got no CREATE_CHILD_SA request for the IKE SA'}, ${deleted ? `"${deleted.trim()}"` : 'no Delete of the old IKE SA'}, server logged ${byServer} IKE rekey(s) of its own`;
   }
   const ok = childOk && ikeOk && pingOk && serverOk;
   const detail = `ESP SPIs ${c.spis.join(',')} → ${spis.join(',')}; IKE SPIs ${ikeBefore || '-'} → ${ikeAfter || '-'}; ${p.received}/${p.sent} pings answered meanwhile${serverDetail}`;

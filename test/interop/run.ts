@@ -204,7 +204,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
     const failed = await prepareBigChain(setup);
     if (failed) note(ctx, `server: ${failed}`);
   }
-  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime) + (sc.radius ? radiusConfigText() : ''));
+  if (ownConfig) writeFileSync(setup.config, serverConfigText(setup, sc.pool, timers, ikev2, sc.bigChain ? BIG_CHAIN_DIR : '', sc.serverChildLifetime, sc.serverIkeLifetime) + (sc.radius ? radiusConfigText() : ''));
   // radius: FreeRADIUS in the server namespace before the server (its first login asks it)
   let fr: FreeRadius | undefined;
   if (sc.radius) {

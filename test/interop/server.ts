@@ -49,9 +49,10 @@ export const IKEV2_NAME = 'vpn.example.net';
 export const BIG_CHAIN_DIR = 'big-chain';
 
 /** `ikev2`: serve IKEv2 too (scenarios with an IKEv2 client), with the chain `cert init` wrote (in `certDir` when given, relative to the config). */
-export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }, ikev2 = false, certDir = '', childLifetime?: number): string {
+export function serverConfigText(s: Pick<ServerSetup, 'psk' | 'controlSocket' | 'metricsListen'>, pool = '10.40.0.0/24', timers?: { dpdIdle: number; helloInterval: number }, ikev2 = false, certDir = '', childLifetime?: number, ikeLifetime?: number): string {
   const psk = s.psk;
-  const ipsecTimers = (timers ? `dpd_idle = ${timers.dpdIdle}\n` : '') + (childLifetime !== undefined ? `child_lifetime_max = ${childLifetime}\n` : '');
+  const ipsecTimers =
+    (timers ? `dpd_idle = ${timers.dpdIdle}\n` : '') + (childLifetime !== undefined ? `child_lifetime_max = ${childLifetime}\n` : '') + (ikeLifetime !== undefined ? `ike_lifetime_max = ${ikeLifetime}\n` : '');
   const l2tp = timers ? `[l2tp]\nhello_interval = ${timers.helloInterval}\n` : '';
   const at = certDir ? `${certDir}/` : '';
   const v2 = ikev2 ? `[ikev2]\nenabled = true\ncertificate = "${at}server.crt"\nprivate_key = "${at}server.key"\n` : '';

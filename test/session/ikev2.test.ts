@@ -10,6 +10,7 @@ import { allPayloads, decodeMessage, decodePayloadChain, findPayload, type Paylo
 import { notify } from '../../src/ikev2/wire/notify.js';
 import { AuthClient, espProposal } from '../ikev2/auth-client.js';
 import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
+import { ClientIkeSa } from '../ikev2/ike-peer.js';
 import { INTERNET, World, dstOf, ipv4, srcOf } from './harness.js';
 
 const SERVER: Endpoint = { address: '198.51.100.1', port: 500 };
@@ -367,5 +368,48 @@ describe('IKEv2 sessions on the move (MOBIKE, RFC 4555)', () => {
     w.ikeTaps.push({ to: NEW, fn: (d) => dpd.push(d) });
     w.advance(11_000);
     expect(dpd.length).toBeGreaterThan(0);
+  });
+});
+
+describe('IKE SA rekey started by the server (RFC 7296 §2.18), through the pipeline', () => {
+  it('at 90% of ike_lifetime_max (less up to a tenth): the session keeps its handle, user, address and counters; the old SA goes quietly; the new one answers with the roles flipped', () => {
+    const w = world({ ikeLifetimeMax: 100 });
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    c.send(ipv4(c.address, INTERNET, Buffer.from('before')));
+    const before = w.pipeline.sessions(w.now)[0]!.rec;
+    const seen: Buffer[] = [];
+    w.ikeTaps.push({ to: c.at4500, fn: (d) => seen.push(d) });
+    w.advance(80_000);
+    expect(seen).toEqual([]);
+    expect(w.runUntil(() => seen.length > 0, 10_001)).toBe(true);
+    expect(w.now).toBeGreaterThanOrEqual(81_000);
+    expect(seen).toHaveLength(1);
+    w.ikeTaps.pop();
+    const old = ClientIkeSa.of(c.c);
+    const req = old.openRequest(seen[0]!);
+    expect(req.header.exchangeType).toBe(ExchangeType.CREATE_CHILD_SA);
+    const a = old.answerIkeRekey(req);
+    const del = w.ikeFrom(c.at4500, SERVER4500, req.answer(a.payloads));
+    const d = old.openRequest(del[0]!);
+    expect(findPayload(d.chain, PayloadType.D)!.value.protocolId).toBe(1);
+    expect(w.ikeFrom(c.at4500, SERVER4500, d.answer([]))).toEqual([]);
+    expect(w.ended).toEqual([]);
+    const [s] = w.pipeline.sessions(w.now);
+    expect(s!.rec).toBe(before);
+    expect([s!.rec.user, s!.rec.address, s!.rec.packetsIn]).toEqual(['alice', '10.40.0.2', 1]);
+    // ESP goes on (same children), and the new IKE SA answers a liveness check with I and R set
+    c.send(ipv4(c.address, INTERNET, Buffer.from('after')));
+    expect(s!.rec.packetsIn).toBe(2);
+    const pong = w.ikeFrom(c.at4500, SERVER4500, a.next.request([]));
+    expect(decodeMessage(pong[0]!).header.flags).toBe(HeaderFlag.INITIATOR | HeaderFlag.RESPONSE);
+    expect(a.next.openResponse(pong[0]!).payloads).toEqual([]);
+    // and disconnect still finds it: the Delete goes on the new SA
+    const deletes: Buffer[] = [];
+    w.ikeTaps.push({ to: c.at4500, fn: (x) => deletes.push(x) });
+    expect(w.pipeline.disconnect({ user: 'alice' }, 'admin disconnect', w.now)).toHaveLength(1);
+    w.pump();
+    const bye = a.next.openRequest(deletes[0]!);
+    expect(findPayload(bye.chain, PayloadType.D)!.value.protocolId).toBe(1);
   });
 });
