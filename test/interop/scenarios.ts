@@ -222,7 +222,8 @@ export interface Scenario {
   /**
    * RADIUS (test/interop/radius.ts): the server checks passwords with and accounts to a
    * FreeRADIUS the harness starts in the server namespace; after the stages the RADIUS
-   * checks (its address, Start, radclient's Disconnect-Request, the Stop's bytes).
+   * checks (its address, Start, Interim-Update, radclient's Disconnect-Request, the Stop's
+   * bytes; with wrongPassword: the Access-Reject, the failed login, no accounting).
    */
   radius?: boolean;
   /** Part of the default (CI) set. */
@@ -343,6 +344,8 @@ export const SCENARIOS: Scenario[] = [
   { name: 'radius', profile: 'seed', topology: 'direct', expect: 'http', radius: true, ci: false },
   // the same for an IKEv2 client: EAP-MSCHAPv2 through RADIUS (its MSK from the MPPE keys), the virtual IP from RADIUS, Disconnect-Request = IKE SA Delete
   { name: 'ikev2-radius', profile: 'ikev2-android', topology: 'direct', expect: 'http', radius: true, ci: false },
+  // negative: the real client's wrong password refused through RADIUS (its Access-Reject, ppp.auth.failure, no accounting); stops at MS-CHAPv2
+  { name: 'radius-wrong-password', profile: 'seed', tweak: { wrongPassword: true }, topology: 'direct', expect: 'l2tp-tunnel', mustNotReach: 'ppp-auth', radius: true, ci: false },
 ];
 
 export function profileOf(name: ProfileName, tweak?: Partial<Profile>): Profile {
