@@ -125,11 +125,12 @@ export async function radiusChecks(ctx: Ctx, c: Client, fr: FreeRadius, dir: str
   const h = v2 ? g.ikev2HttpOk(curl, route, ctx.www.smallSha, c.vip ?? '') : g.httpOk(curl, route, ctx.www.smallSha);
   check(h.ok, 'second fetch', h.detail);
 
-  // 4b. An Interim-Update for the session (interim_interval 60 s, the first after 54-66 s) with what it carried so far.
+  // 4b. An Interim-Update for the session (interim_interval 60 s, the first after 54-66 s) with what it carried so far; the Stop's bytes not below it.
   let interim: string | undefined;
   await waitFor(() => (interim = records(fr, 'Acct-Status-Type = Interim-Update').find((r) => r.includes(`"${acctId}"`))) !== undefined, 120_000, 1000);
   const interimOut = Number((interim && attrOf(interim, 'Acct-Output-Octets')) ?? -1);
-  check(interim !== undefined && interimOut >= 64 * 1024, 'accounting Interim-Update in the detail file', interim ? `Acct-Output-Octets ${interimOut} (at least the first fetch, ${64 * 1024})` : `none for ${acctId} within 120 s`);
+  // (on a slow machine the first fetch may still run when it is sent: some bytes, not necessarily all 64 KiB; the Stop checks them exactly)
+  check(interim !== undefined && interimOut > 0, 'accounting Interim-Update in the detail file', interim ? `Acct-Output-Octets ${interimOut} so far` : `none for ${acctId} within 120 s`);
 
   // 5. radclient's Disconnect-Request (inside the server namespace) ends the session.
   const raddb = join(dir, 'radclient');
@@ -171,7 +172,7 @@ export async function radiusChecks(ctx: Ctx, c: Client, fr: FreeRadius, dir: str
   }
   check(attrOf(stop, 'Acct-Terminate-Cause') === 'Admin-Reset', 'Stop: Acct-Terminate-Cause', String(attrOf(stop, 'Acct-Terminate-Cause')));
   check(
-    out >= 2 * 64 * 1024 && out === entry?.bytesOut && inn === entry.bytesIn && Number(attrOf(stop, 'Acct-Session-Time') ?? -1) >= 1,
+    out >= 2 * 64 * 1024 && out >= interimOut && out === entry?.bytesOut && inn === entry.bytesIn && Number(attrOf(stop, 'Acct-Session-Time') ?? -1) >= 1,
     'Stop: byte counts',
     `Acct-Output-Octets ${out} (history ${String(entry?.bytesOut)}, fetched ${2 * 64 * 1024}), Acct-Input-Octets ${inn} (history ${String(entry?.bytesIn)}), Acct-Session-Time ${String(attrOf(stop, 'Acct-Session-Time'))}`,
   );
