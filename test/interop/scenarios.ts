@@ -347,6 +347,7 @@ export const SCENARIOS: Scenario[] = [
   // (passed alone twice in a row on 2026-12-02, 83 s and 79 s; and beside radius and radius-wrong-password)
   { name: 'ikev2-radius', profile: 'ikev2-android', topology: 'direct', expect: 'http', radius: true, ci: true },
   // negative: the real client's wrong password refused through RADIUS (its Access-Reject, ppp.auth.failure, no accounting); stops at MS-CHAPv2
+  // (passed once, beside radius and ikev2-radius, 2026-12-02; not yet alone twice, so not in the CI set)
   { name: 'radius-wrong-password', profile: 'seed', tweak: { wrongPassword: true }, topology: 'direct', expect: 'l2tp-tunnel', mustNotReach: 'ppp-auth', radius: true, ci: false },
 ];
 
