@@ -1,4 +1,4 @@
-import type { SessionInfo, StatusInfo } from '../daemon/control-types.js';
+import type { RadiusServerInfo, SessionInfo, StatusInfo } from '../daemon/control-types.js';
 import { humanBytes, humanDuration } from './format.js';
 
 /** `l2tpsec status`: one screen in the spirit of `wg show`. */
@@ -14,7 +14,7 @@ export function formatStatus(s: StatusInfo): string {
   if (s.radius) {
     for (const r of s.radius.servers) {
       lines.push(
-        `  radius ${r.name} (acct ${r.acctPort}): ${r.state}, ${r.requests} requests (${r.retransmissions} retransmitted, ${r.timeouts} timed out), ${r.accepts} accepted, ${r.rejects} rejected, ${r.accounted} accounted, ${r.drops} replies dropped${r.outstanding > 0 ? `, ${r.outstanding} in flight` : ''}`,
+        `  radius ${r.name} (acct ${r.acctPort}): ${radiusState(r)}, ${r.requests} requests (${r.retransmissions} retransmitted, ${r.timeouts} timed out), ${r.accepts} accepted, ${r.rejects} rejected, ${r.accounted} accounted, ${r.drops} replies dropped${r.outstanding > 0 ? `, ${r.outstanding} in flight` : ''}`,
       );
     }
     if (s.radius.spooled > 0) lines.push(`  radius accounting spooled: ${s.radius.spooled} (sent when a server answers)`);
@@ -63,4 +63,10 @@ export function formatSessionTable(sessions: SessionInfo[]): string {
   const rows: string[][] = [[...SESSION_COLUMNS], ...sessions.map(sessionCells)];
   const widths = SESSION_COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+/** A RADIUS server's state as an operator reads it: whether it answers, since when, and when a dead one is tried again. */
+function radiusState(r: RadiusServerInfo): string {
+  const last = r.lastAnswer === null ? 'no answer yet' : `last answer ${humanDuration(r.lastAnswer)} ago`;
+  return r.state === 'dead' ? `dead (not answering, tried again in ${humanDuration(r.retryIn ?? 0)}; ${last})` : `alive (${last})`;
 }

@@ -178,9 +178,13 @@ export function limitsProblems(cfg: Config, keyLine: (key: string) => number | u
 /** [radius] settings that work but weaken something: each a warning naming its key. */
 export function radiusProblems(cfg: Config, keyLine: (key: string) => number | undefined): Problem[] {
   const r = cfg.radius;
-  if (!r.enabled) return [];
   const out: Problem[] = [];
-  const warn = (key: string, message: string): void => void out.push({ severity: 'warning', file: cfg.file, line: keyLine(key), key, message });
+  const warn = (key: string, message: string): void => void out.push({ severity: 'warning', file: cfg.file, line: keyLine(key) ?? keyLine(key.split('.')[0]!), key, message });
+  if (!r.enabled) {
+    // a [radius] section without servers: easy to miss that nothing of it is used
+    if (keyLine('radius') !== undefined) warn('radius.servers', 'no servers listed: RADIUS is off and the users file decides logins (servers = [{ address = "...", secret = "..." }])');
+    return out;
+  }
   if (!r.requireMessageAuthenticator)
     warn('radius.require_message_authenticator', 'false: Access-Accept/Reject without Message-Authenticator are accepted, which reopens BlastRADIUS (CVE-2024-3596); configure the RADIUS server to send it (README "RADIUS")');
   r.servers.forEach((s, i) => {

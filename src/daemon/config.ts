@@ -285,13 +285,14 @@ const rawSchema = z.strictObject({
       .default([])
       .superRefine((list, ctx) => {
         list.forEach((s, i) => {
-          if (s.secret && s.secret_file) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): set either secret or secret_file, not both` });
-          else if (!s.secret && !s.secret_file) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): a shared secret is required (secret = "..." or secret_file = "path")` });
-          if (s.auth_port === s.acct_port) ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}): auth_port and acct_port must differ` });
+          // path [i]: the message names the server and its line (issueErrors)
+          if (s.secret && s.secret_file) ctx.addIssue({ code: 'custom', path: [i], message: 'set either secret or secret_file, not both' });
+          else if (!s.secret && !s.secret_file) ctx.addIssue({ code: 'custom', path: [i], message: 'a shared secret is required (secret = "..." or secret_file = "path")' });
+          if (s.auth_port === s.acct_port) ctx.addIssue({ code: 'custom', path: [i], message: 'auth_port and acct_port must differ' });
           for (let j = 0; j < i; j++) {
             const o = list[j]!;
             if (o.address === s.address && (o.auth_port === s.auth_port || o.acct_port === s.acct_port || o.auth_port === s.acct_port || o.acct_port === s.auth_port))
-              ctx.addIssue({ code: 'custom', message: `server ${i + 1} (${s.address}) uses a port of server ${j + 1}` });
+              ctx.addIssue({ code: 'custom', path: [i], message: `uses a port of server ${j + 1}` });
           }
         });
       }),
@@ -324,8 +325,8 @@ const rawSchema = z.strictObject({
       .default([])
       .superRefine((list, ctx) => {
         list.forEach((c, i) => {
-          if (c.secret && c.secret_file) ctx.addIssue({ code: 'custom', message: `client ${i + 1} (${c.address}): set either secret or secret_file, not both` });
-          else if (!c.secret && !c.secret_file) ctx.addIssue({ code: 'custom', message: `client ${i + 1} (${c.address}): a shared secret is required (secret = "..." or secret_file = "path")` });
+          if (c.secret && c.secret_file) ctx.addIssue({ code: 'custom', path: [i], message: 'set either secret or secret_file, not both' });
+          else if (!c.secret && !c.secret_file) ctx.addIssue({ code: 'custom', path: [i], message: 'a shared secret is required (secret = "..." or secret_file = "path")' });
         });
       }),
     spool_file: str(''),
@@ -426,10 +427,84 @@ const KNOWN_KEYS = (path: PropertyKey[]): string[] => {
   return Object.keys(shape);
 };
 
-/** A validation issue as file:line:key. Keys are "section.key" (list items report their list). */
-function issueErrors(iss: z.core.$ZodIssue, file: string, lines: Map<string, number>): Array<{ error: ConfigError; path: string[] }> {
+/** The keys of the table at `path` in the schema; a number in the path is an item of a list of tables. */
+const itemKeys = (path: PropertyKey[]): string[] => {
+  type Node = { shape?: Record<string, Node>; def?: { innerType?: Node; element?: Node } };
+  const open = (n: Node | undefined): Node | undefined => {
+    for (let i = 0; n && !n.shape && i < 8; i++) n = n.def?.innerType ?? n.def?.element;
+    return n;
+  };
+  let s: Node | undefined = rawSchema as unknown as Node;
+  for (const p of path) {
+    s = open(s);
+    if (typeof p === 'string') s = s?.shape?.[p];
+  }
+  return Object.keys(open(s)?.shape ?? {});
+};
+
+/** What a list of tables calls its items in messages. */
+const ITEM_NAMES: Record<string, string> = { 'radius.servers': 'server', 'radius.dynauth_clients': 'client' };
+
+/**
+ * Which line each table of a list starts on (`servers = [\n { ... },\n { ... }\n]`), from
+ * the line of its key: the `{` at the list's own depth, outside strings and comments.
+ */
+function listItemLines(text: string, keyLine: number): number[] {
+  const found: number[] = [];
+  const src = text.split(/\r?\n/).slice(keyLine - 1);
+  let depth = 0;
+  let started = false;
+  for (let l = 0; l < src.length; l++) {
+    const line = src[l]!;
+    let i = l === 0 ? line.indexOf('=') + 1 : 0;
+    for (; i < line.length; i++) {
+      const c = line[i]!;
+      if (c === '#') break;
+      if (c === '"' || c === "'") {
+        for (i++; i < line.length && line[i] !== c; i++) if (c === '"' && line[i] === '\\') i++;
+        continue;
+      }
+      if (c === '[' || c === '{') {
+        if (c === '{' && depth === 1) found.push(keyLine + l);
+        depth++;
+        started = true;
+      } else if (c === ']' || c === '}') {
+        depth--;
+        if (started && depth <= 0) return found;
+      }
+    }
+    if (!started && l > 0) return found;
+  }
+  return found;
+}
+
+/**
+ * A validation issue as file:line:key. Keys are "section.key"; a problem inside one table
+ * of a list (`radius.servers`) names the item (`server 2 (10.0.0.6): auth_port: ...`) and
+ * the line the item starts on.
+ */
+function issueErrors(iss: z.core.$ZodIssue, file: string, lines: Map<string, number>, root: Record<string, unknown>, text: string): Array<{ error: ConfigError; path: string[] }> {
   const path = iss.path.filter((p): p is string => typeof p === 'string').slice(0, 2);
   const lineOf = (key: string): number | undefined => lines.get(key) ?? lines.get(key.split('.')[0]!);
+  const index = iss.path.length >= 3 && typeof iss.path[2] === 'number' && path.length === 2 ? iss.path[2] : undefined;
+  if (index !== undefined) {
+    const key = path.join('.');
+    const list = (root[path[0]!] as Record<string, unknown> | undefined)?.[path[1]!];
+    const item = Array.isArray(list) ? (list[index] as Record<string, unknown> | undefined) : undefined;
+    const field = typeof iss.path[3] === 'string' ? iss.path[3] : undefined;
+    const address = item !== null && typeof item === 'object' && typeof item.address === 'string' && field !== 'address' ? ` (${item.address})` : '';
+    const label = `${ITEM_NAMES[key] ?? 'item'} ${index + 1}${address}`;
+    const keyLine = lineOf(key);
+    const line = keyLine !== undefined && lines.has(key) ? (listItemLines(text, keyLine)[index] ?? keyLine) : keyLine;
+    // the list is left out and the rest checked again
+    const itemPath = path;
+    if (iss.code === 'unrecognized_keys') {
+      const known = itemKeys(iss.path);
+      return iss.keys.map((k) => ({ error: new ConfigError(file, line, key, `${label}: unknown key ${k} (known: ${known.join(', ')})`), path: itemPath }));
+    }
+    const msg = field !== undefined && !iss.message.startsWith(`${field}:`) ? `${field}: ${iss.message}` : iss.message;
+    return [{ error: new ConfigError(file, line, key, `${label}: ${msg}`), path: itemPath }];
+  }
   if (iss.code === 'unrecognized_keys') {
     const known = KNOWN_KEYS(path);
     return iss.keys.map((k) => {
@@ -476,8 +551,9 @@ export function validateConfig(text: string, file: string): { config: Config | u
   for (let round = 0; round < 16; round++) {
     const r = rawSchema.safeParse(root);
     if (!r.success) {
+      const input = root;
       for (const iss of r.error.issues) {
-        for (const { error, path } of issueErrors(iss, absFile, lines)) {
+        for (const { error, path } of issueErrors(iss, absFile, lines, input, text)) {
           add(error);
           root = without(root, path);
         }
@@ -501,22 +577,24 @@ export function validateConfig(text: string, file: string): { config: Config | u
     const config = toConfig(r.data, absFile, dir);
     config.ipsec.psk = psk;
     // RADIUS shared secrets: inline or from a file each
-    const readSecret = (file: string, key: string, who: string): string => {
+    const readSecret = (file: string, key: string, i: number, who: string): string => {
       const p = isAbsolute(file) ? file : resolve(dir, file);
+      const keyLine = lines.get(key);
+      const at = keyLine !== undefined ? (listItemLines(text, keyLine)[i] ?? keyLine) : lines.get(key.split('.')[0]!);
       try {
         const v = readFileSync(p, 'utf8').replace(/\r?\n$/, '');
-        if (!v) fail(key, `${who}: ${p} is empty`);
+        if (!v) add(new ConfigError(absFile, at, key, `${who}: ${p} is empty`));
         return v;
       } catch (e) {
-        fail(key, `${who}: cannot read ${p}: ${(e as Error).message}`);
+        add(new ConfigError(absFile, at, key, `${who}: cannot read ${p}: ${(e as Error).message}`));
         return '';
       }
     };
     r.data.radius.servers.forEach((s, i) => {
-      if (s.secret_file) config.radius.servers[i]!.secret = readSecret(s.secret_file, 'radius.servers', `server ${i + 1} (${s.address}) secret_file`);
+      if (s.secret_file) config.radius.servers[i]!.secret = readSecret(s.secret_file, 'radius.servers', i, `server ${i + 1} (${s.address}): secret_file`);
     });
     r.data.radius.dynauth_clients.forEach((c, i) => {
-      if (c.secret_file) config.radius.dynauthClients[i]!.secret = readSecret(c.secret_file, 'radius.dynauth_clients', `client ${i + 1} (${c.address}) secret_file`);
+      if (c.secret_file) config.radius.dynauthClients[i]!.secret = readSecret(c.secret_file, 'radius.dynauth_clients', i, `client ${i + 1} (${c.address}): secret_file`);
     });
     return { config, problems: inSchemaOrder(problems) };
   }

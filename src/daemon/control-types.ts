@@ -56,6 +56,10 @@ export interface RadiusServerInfo {
   acctPort: number;
   /** dead = passed over after a timeout until its dead time ends. */
   state: 'alive' | 'dead';
+  /** Seconds until a dead server is tried again (only when dead). */
+  retryIn?: number;
+  /** Seconds since its last valid reply; null: none since the daemon started. */
+  lastAnswer: number | null;
   /** Requests in flight now. */
   outstanding: number;
   /** Datagrams sent (first transmissions and retransmissions). */

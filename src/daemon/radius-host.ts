@@ -203,6 +203,7 @@ export class RadiusHost implements RemoteAuthPort {
 
   /** For `status` and metrics. */
   info(): { servers: RadiusServerInfo[]; spooled: number } {
+    const now = this.now();
     const sum = (c: Record<string, number>, f: (k: string) => boolean): number => Object.entries(c).reduce((n, [k, v]) => (f(k) ? n + v : n), 0);
     return {
       servers: this.status().map((s) => ({
@@ -211,6 +212,8 @@ export class RadiusHost implements RemoteAuthPort {
         authPort: s.authPort,
         acctPort: s.acctPort,
         state: s.state,
+        ...(s.state === 'dead' ? { retryIn: Math.max(0, Math.ceil((s.deadUntil - now) / 1000)) } : {}),
+        lastAnswer: s.lastAnswer === undefined ? null : Math.max(0, Math.floor((now - s.lastAnswer) / 1000)),
         outstanding: s.outstanding,
         requests: s.counters['requests'] ?? 0,
         retransmissions: s.counters['retransmissions'] ?? 0,

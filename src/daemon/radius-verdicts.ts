@@ -65,7 +65,14 @@ export function eapVerdict(attempt: EapRemoteAttempt, result: RadiusResult): { v
   }
   const msk = Buffer.concat([r.recvKey.subarray(0, 16), r.sendKey.subarray(0, 16), Buffer.alloc(32)]);
   return {
-    verdict: { kind: 'accept', success: r.success, msk, ...(r.framedIpAddress !== undefined ? { address: r.framedIpAddress } : {}) },
+    verdict: {
+      kind: 'accept',
+      success: r.success,
+      msk,
+      ...(r.framedIpAddress !== undefined ? { address: r.framedIpAddress } : {}),
+      ...(r.sessionTimeout !== undefined ? { sessionTimeout: r.sessionTimeout } : {}),
+      ...(r.idleTimeout !== undefined ? { idleTimeout: r.idleTimeout } : {}),
+    },
     granted: { classes: r.classes, authentic: 'radius', ...(r.acctInterimInterval !== undefined ? { interim: r.acctInterimInterval } : {}) },
   };
 }

@@ -94,6 +94,8 @@ export interface ServerStatus {
   state: ServerState;
   /** Time (the client's clock) until which a dead server is passed over. */
   deadUntil: number;
+  /** When its last valid reply came (the client's clock); undefined: none yet. */
+  lastAnswer: number | undefined;
   outstanding: number;
   counters: Record<string, number>;
 }
@@ -128,6 +130,8 @@ interface ServerEntry {
   acctPort: number;
   secret: Buffer;
   deadUntil: number;
+  /** When the last valid reply came (the client's clock). */
+  lastAnswer: number | undefined;
   counters: Counters;
   auth: IdSpace;
   acct: IdSpace;
@@ -201,6 +205,7 @@ export class RadiusClient {
         acctPort: s.acctPort ?? 1813,
         secret: typeof s.secret === 'string' ? Buffer.from(s.secret, 'utf8') : Buffer.from(s.secret),
         deadUntil: 0,
+        lastAnswer: undefined,
         counters: this.counters.view(`server.${name}.`),
         auth: new IdSpace(),
         acct: new IdSpace(),
@@ -297,6 +302,7 @@ export class RadiusClient {
       const kind = KIND_OF_CODE[packet.code]!;
       server.counters.inc(`responses.${kind}`);
       server.deadUntil = 0;
+      server.lastAnswer = now;
       this.finish(p, { kind, code: packet.code, attributes, server: server.name }, now);
     } catch (e) {
       // nothing a server sends may throw out of here: a decode error is a malformed reply, anything else our bug
@@ -346,6 +352,7 @@ export class RadiusClient {
       acctPort: s.acctPort,
       state: s.deadUntil > now ? 'dead' : 'alive',
       deadUntil: s.deadUntil,
+      lastAnswer: s.lastAnswer,
       outstanding: s.auth.held.size + s.acct.held.size,
       counters: s.counters.snapshot(),
     }));

@@ -68,6 +68,10 @@ interface V2Session {
   lastIn: number;
   /** The last IPv4 packet either way (the idle timeout, as PPP counts it). */
   lastTraffic: number;
+  /** This session's idle timeout: RADIUS's Idle-Timeout, else `ppp.idle_timeout` (0 = off). */
+  idleMs: number;
+  /** When RADIUS's Session-Timeout ends it. */
+  endAt: number | undefined;
   /** MOBIKE moved it to an address whose return routability check is not answered yet: bulk data waits (RFC 4555 §3.5). */
   held: boolean;
 }
@@ -80,12 +84,14 @@ export class Ikev2Sessions {
   /** Children that came up before their SA's session (IKE_AUTH outputs them first). */
   private readonly pendingChildren = new Map<string, ChildSaUp[]>();
   private readonly idleMs: number;
-  /** No session can be idle for idleMs before this (traffic only moves it later). */
+  /** No session's idle timeout or Session-Timeout is due before this (traffic only moves it later). */
   private idleDue: number | undefined;
   /** The time of the call in progress (the backoff's clock). */
   private now = 0;
   /** The address RADIUS gave an IKE SA's user (Framed-IP-Address), until its session opens. */
   private readonly grantedAddress = new Map<string, string>();
+  /** RADIUS's Session-Timeout and Idle-Timeout (seconds) for an IKE SA's user, until its session opens. */
+  private readonly grantedTimers = new Map<string, { sessionTimeout?: number; idleTimeout?: number }>();
   due: number | undefined;
 
   constructor(
@@ -179,6 +185,9 @@ export class Ikev2Sessions {
   /** RADIUS's answer for the pending EAP-MSCHAPv2 Response of IKE SA `saId`. */
   eapResult(saId: string, verdict: EapVerdict, now: number): void {
     if (verdict.kind === 'accept' && verdict.address !== undefined) this.grantedAddress.set(saId, verdict.address);
+    if (verdict.kind === 'accept' && (verdict.sessionTimeout !== undefined || verdict.idleTimeout !== undefined)) {
+      this.grantedTimers.set(saId, { sessionTimeout: verdict.sessionTimeout, idleTimeout: verdict.idleTimeout });
+    }
     this.now = now;
     this.apply(this.responder.eapResult(saId, verdict, now), now);
     this.schedule();
@@ -197,21 +206,28 @@ export class Ikev2Sessions {
   }
 
   /**
-   * The idle timeout (`ppp.idle_timeout`, as for L2TP): a session without an IPv4 packet
-   * either way for that long is ended like an admin disconnect (the IKE SA's Delete), with
-   * the reason PPP gives, `idle timeout`.
+   * The idle timeout (`ppp.idle_timeout` as for L2TP, or RADIUS's Idle-Timeout for the
+   * session): a session without an IPv4 packet either way for that long is ended like an
+   * admin disconnect (the IKE SA's Delete), with the reason PPP gives, `idle timeout`.
+   * RADIUS's Session-Timeout ends it the same way that long after it came up, with
+   * `session timeout` (accounting's Acct-Terminate-Cause Session-Timeout).
    */
   private idleCheck(now: number): void {
     let next: number | undefined;
     for (const s of [...this.bySa.values()]) {
       if (s.endReason !== undefined) continue;
-      const at = s.lastTraffic + this.idleMs;
-      if (now >= at) {
-        this.host.sink.log(logEvent('info', 'ikev2.idle-timeout', { session: s.rec.id, user: s.rec.user, idleSeconds: this.idleMs / 1000 }));
-        this.disconnect(s.rec.handle, 'idle timeout', now);
-      } else if (next === undefined || at < next) {
-        next = at;
+      if (s.endAt !== undefined && now >= s.endAt) {
+        this.host.sink.log(logEvent('info', 'ikev2.session-timeout', { session: s.rec.id, user: s.rec.user, seconds: (s.endAt - s.rec.started) / 1000 }));
+        this.disconnect(s.rec.handle, 'session timeout', now);
+        continue;
       }
+      const at = s.idleMs > 0 ? s.lastTraffic + s.idleMs : undefined;
+      if (at !== undefined && now >= at) {
+        this.host.sink.log(logEvent('info', 'ikev2.idle-timeout', { session: s.rec.id, user: s.rec.user, idleSeconds: s.idleMs / 1000 }));
+        this.disconnect(s.rec.handle, 'idle timeout', now);
+        continue;
+      }
+      for (const t of [at, s.endAt]) if (t !== undefined && (next === undefined || t < next)) next = t;
     }
     this.idleDue = next;
   }
@@ -311,8 +327,12 @@ export class Ikev2Sessions {
           const rec = h.table.open('ikev2', `${endpointText(o.peer)}/ikev2/${o.id}`, 0, o.peer, now);
           const admitted = h.table.admit(rec.handle, o.user);
           rec.address = o.virtualIp;
-          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now, lastTraffic: now, held: false };
-          if (this.idleMs > 0 && (this.idleDue === undefined || now + this.idleMs < this.idleDue)) this.idleDue = now + this.idleMs;
+          const timers = this.grantedTimers.get(o.id);
+          this.grantedTimers.delete(o.id);
+          const idleMs = timers?.idleTimeout !== undefined && timers.idleTimeout > 0 ? timers.idleTimeout * 1000 : this.idleMs;
+          const endAt = timers?.sessionTimeout !== undefined && timers.sessionTimeout > 0 ? now + timers.sessionTimeout * 1000 : undefined;
+          const s: V2Session = { rec, ikeSaId: o.id, children: [], peer: { ...o.peer }, suite: o.suite, transform: undefined, endReason: undefined, lastIn: now, lastTraffic: now, idleMs, endAt, held: false };
+          for (const t of [idleMs > 0 ? now + idleMs : undefined, endAt]) if (t !== undefined && (this.idleDue === undefined || t < this.idleDue)) this.idleDue = t;
           this.bySa.set(o.id, s);
           this.byHandle.set(rec.handle, s);
           try {
@@ -381,6 +401,7 @@ export class Ikev2Sessions {
         case 'ikev2-sa-gone': {
           this.pendingChildren.delete(o.id);
           this.grantedAddress.delete(o.id);
+          this.grantedTimers.delete(o.id);
           h.remoteAuth?.endedEap?.(o.id);
           const s = this.bySa.get(o.id);
           if (s) this.end(s, s.endReason ?? `ikev2 ${o.reason}`, now);

@@ -11,9 +11,13 @@ import type { SessionHandle } from './table.js';
 
 export type { EapRemoteAttempt, RemoteAttempt, RemoteVerdict };
 
-/** The answer for IKEv2's EAP-MSCHAPv2: the Success String, the MSK (from the MPPE keys) and the address RADIUS gave. */
+/**
+ * The answer for IKEv2's EAP-MSCHAPv2: the Success String, the MSK (from the MPPE keys), the
+ * address RADIUS gave, and its Session-Timeout and Idle-Timeout (seconds; they replace
+ * `ppp.idle_timeout` for that session, as for PPP).
+ */
 export type EapVerdict =
-  | { kind: 'accept'; success: string; msk: Buffer; address?: string }
+  | { kind: 'accept'; success: string; msk: Buffer; address?: string; sessionTimeout?: number; idleTimeout?: number }
   | { kind: 'reject'; reason: string }
   | { kind: 'unavailable'; reason: string };
 

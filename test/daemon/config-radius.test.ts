@@ -69,7 +69,7 @@ bogus = 1
 `;
     const { problems } = validateConfig(text, FILE);
     const got = problems.map((p) => [p.key, p.line, p.problem]);
-    expect(got).toContainEqual(['radius.servers', 4, 'address: not an IPv4 address: "radius.example"']);
+    expect(got).toContainEqual(['radius.servers', 4, 'server 1: address: not an IPv4 address: "radius.example"']);
     expect(got).toContainEqual(['radius.timeout', 5, 'must be between 1 and 60, got 0']);
     expect(got).toContainEqual(['radius.interim_interval', 6, '0 (only when RADIUS asks) or at least 60 seconds']);
     expect(got).toContainEqual(['radius.dynauth_listen', 7, '"address:port" (RFC 5176 uses 3799), got "3799"']);
@@ -81,9 +81,41 @@ bogus = 1
     ]);
     const unreadable = validateConfig(`${PSK}[radius]\nservers = [{ address = "10.0.0.1", secret_file = "/nonexistent/secret" }]\n`, FILE).problems;
     expect(unreadable[0]?.key).toBe('radius.servers');
-    expect(unreadable[0]?.problem).toMatch(/^server 1 \(10\.0\.0\.1\) secret_file: cannot read \/nonexistent\/secret/);
+    expect(unreadable[0]?.problem).toMatch(/^server 1 \(10\.0\.0\.1\): secret_file: cannot read \/nonexistent\/secret/);
     const dyn = validateConfig(`${PSK}[radius]\nservers = [{ address = "10.0.0.1", secret = "s" }]\ndynauth_listen = "0.0.0.0:3799"\n`, FILE).problems;
     expect(dyn.map((p) => [p.key, p.problem])).toEqual([['radius.dynauth_clients', 'dynauth_listen is set: list the clients allowed to send Disconnect-Request']]);
+  });
+
+  it('a problem inside one server of the list names the server, the key inside it and the line the server is on', () => {
+    const text = `${PSK}[radius]
+servers = [
+  { address = "10.0.0.5", secret = "first-secret-0123456789" },   # "{ not an item"
+  { address = "10.0.0.6", secret = "second-secret-0123456789", auth_port = 70000 },
+  { address = "10.0.0.7", secret = 12345, port = 1812 },
+]
+dynauth_clients = [{ address = "127.0.0.1", secret = "dyn-secret-0123456789" }, { address = "127.0.0.2" }]
+`;
+    const got = validateConfig(text, FILE).problems.map((p) => [p.key, p.line, p.problem]);
+    expect(got).toContainEqual(['radius.servers', 6, 'server 2 (10.0.0.6): auth_port: must be between 1 and 65535, got 70000']);
+    expect(got).toContainEqual(['radius.servers', 7, 'server 3 (10.0.0.7): secret: must be a string, got number 12345']);
+    expect(got).toContainEqual(['radius.servers', 7, 'server 3 (10.0.0.7): unknown key port (known: address, auth_port, acct_port, secret, secret_file)']);
+    // the list's own rules (a secret each, distinct ports) name the server and its line too
+    const rules = validateConfig(`${PSK}[radius]\nservers = [\n  { address = "10.0.0.5", secret = "first-secret-0123456789" },\n  { address = "10.0.0.5" },\n]\n`, FILE).problems;
+    expect(rules.map((p) => [p.line, p.problem])).toEqual([
+      [6, 'server 2 (10.0.0.5): a shared secret is required (secret = "..." or secret_file = "path")'],
+      [6, 'server 2 (10.0.0.5): uses a port of server 1'],
+    ]);
+    const dyn = validateConfig(`${PSK}[radius]\nservers = [{ address = "10.0.0.5", secret = "first-secret-0123456789" }]\n` + text.split('\n').slice(-2).join('\n'), FILE).problems;
+    expect(dyn.map((p) => [p.key, p.line, p.problem])).toEqual([['radius.dynauth_clients', 5, 'client 2 (127.0.0.2): a shared secret is required (secret = "..." or secret_file = "path")']]);
+  });
+
+  it('check: a [radius] section without servers is a warning (RADIUS is off), naming the line', () => {
+    const env = { readFile: (): string => '', interfaceExists: () => true };
+    const res = checkConfig(`${PSK}[radius]\nnas_identifier = "vpn-1"\n`, FILE, env);
+    expect(res.problems.filter((p) => p.key === 'radius.servers').map((p) => [p.severity, p.line, p.message])).toEqual([
+      ['warning', 3, 'no servers listed: RADIUS is off and the users file decides logins (servers = [{ address = "...", secret = "..." }])'],
+    ]);
+    expect(checkConfig(PSK, FILE, env).problems.some((p) => p.key?.startsWith('radius'))).toBe(false);
   });
 
   it('check warns about require_message_authenticator = false and a short secret, and needs no users file with RADIUS', () => {

@@ -211,8 +211,11 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `RADIUS host (SKIPPED: 
       expect(second!.state).toBe('alive');
       expect(second!.counters['responses.accept']).toBe(1);
       const info = h.info().servers;
-      expect(info[0]).toMatchObject({ state: 'dead', timeouts: 1, requests: 2, retransmissions: 1, accepts: 0 });
-      expect(info[1]).toMatchObject({ state: 'alive', requests: 1, accepts: 1, timeouts: 0 });
+      expect(info[0]).toMatchObject({ state: 'dead', timeouts: 1, requests: 2, retransmissions: 1, accepts: 0, lastAnswer: null });
+      expect(info[0]!.retryIn).toBeGreaterThan(20); // passed over for 30 s after its timeout
+      expect(info[0]!.retryIn).toBeLessThanOrEqual(30);
+      expect(info[1]).toMatchObject({ state: 'alive', requests: 1, accepts: 1, timeouts: 0, lastAnswer: 0 });
+      expect(info[1]!.retryIn).toBeUndefined();
     } finally {
       silent.sock.close();
     }

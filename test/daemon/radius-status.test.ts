@@ -10,6 +10,7 @@ const server = (name: string, extra: Partial<RadiusServerInfo>): RadiusServerInf
   authPort: 1812,
   acctPort: 1813,
   state: 'alive',
+  lastAnswer: null,
   outstanding: 0,
   requests: 0,
   retransmissions: 0,
@@ -30,7 +31,12 @@ const status: StatusInfo = {
   uptime: 1,
   sessions: [],
   radius: {
-    servers: [server('10.0.0.5:1812', { state: 'dead', requests: 9, retransmissions: 6, timeouts: 3 }), server('10.0.0.6:1812', { requests: 20, accepts: 7, rejects: 2, accounted: 11, drops: 1, outstanding: 1 })],
+    servers: [
+      server('10.0.0.5:1812', { state: 'dead', retryIn: 23, lastAnswer: 4000, requests: 9, retransmissions: 6, timeouts: 3 }),
+      server('10.0.0.6:1812', { lastAnswer: 2, requests: 20, accepts: 7, rejects: 2, accounted: 11, drops: 1, outstanding: 1 }),
+      server('10.0.0.7:1812', { state: 'dead', retryIn: 30, requests: 3, timeouts: 1 }),
+      server('10.0.0.8:1812', {}),
+    ],
     spooled: 4,
   },
 };
@@ -38,8 +44,10 @@ const status: StatusInfo = {
 describe('RADIUS in status and metrics', () => {
   it('status shows each server with its state and counters, and the spool', () => {
     const text = formatStatus(status);
-    expect(text).toContain('  radius 10.0.0.5:1812 (acct 1813): dead, 9 requests (6 retransmitted, 3 timed out), 0 accepted, 0 rejected, 0 accounted, 0 replies dropped\n');
-    expect(text).toContain('  radius 10.0.0.6:1812 (acct 1813): alive, 20 requests (0 retransmitted, 0 timed out), 7 accepted, 2 rejected, 11 accounted, 1 replies dropped, 1 in flight\n');
+    expect(text).toContain('  radius 10.0.0.5:1812 (acct 1813): dead (not answering, tried again in 23s; last answer 1h 06m ago), 9 requests (6 retransmitted, 3 timed out), 0 accepted, 0 rejected, 0 accounted, 0 replies dropped\n');
+    expect(text).toContain('  radius 10.0.0.6:1812 (acct 1813): alive (last answer 2s ago), 20 requests (0 retransmitted, 0 timed out), 7 accepted, 2 rejected, 11 accounted, 1 replies dropped, 1 in flight\n');
+    expect(text).toContain('  radius 10.0.0.7:1812 (acct 1813): dead (not answering, tried again in 30s; no answer yet), 3 requests');
+    expect(text).toContain('  radius 10.0.0.8:1812 (acct 1813): alive (no answer yet), 0 requests');
     expect(text).toContain('  radius accounting spooled: 4 (sent when a server answers)\n');
     expect(formatStatus({ ...status, radius: undefined } as StatusInfo)).not.toContain('radius');
   });

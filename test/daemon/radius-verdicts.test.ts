@@ -31,6 +31,15 @@ describe('RADIUS results read into login verdicts', () => {
     if (v.verdict.kind !== 'accept') return;
     expect(v.verdict.msk).toEqual(Buffer.concat([recv, send, Buffer.alloc(32)]));
     expect(v.verdict.success).toBe(`S=${'A'.repeat(40)} M=ok`);
+    expect([v.verdict.sessionTimeout, v.verdict.idleTimeout]).toEqual([undefined, undefined]);
+    // Session-Timeout and Idle-Timeout go to the IKEv2 session as they go to PPP's
+    const timed = eapVerdict(ms, {
+      kind: 'accept',
+      code: 2,
+      server: 's',
+      attributes: [attr('MS-CHAP2-Success', success(7)), attr('MS-MPPE-Send-Key', send), attr('MS-MPPE-Recv-Key', recv), attr('Session-Timeout', 600), attr('Idle-Timeout', 45), attr('Framed-IP-Address', '10.40.0.9')],
+    });
+    expect(timed.verdict).toMatchObject({ kind: 'accept', sessionTimeout: 600, idleTimeout: 45, address: '10.40.0.9' });
     const noKeys = eapVerdict(ms, { kind: 'accept', code: 2, server: 's', attributes: [attr('MS-CHAP2-Success', success(7))] });
     expect(noKeys.verdict).toEqual({ kind: 'reject', reason: 'Access-Accept from s without MS-MPPE keys (the EAP MSK)' });
     expect(eapVerdict(ms, { kind: 'timeout', servers: ['a'] }).verdict.kind).toBe('unavailable');

@@ -129,7 +129,8 @@ export class AuthClient {
       return resp(EapType.MSCHAPV2, encodeMsChap({ op: MsChapOp.RESPONSE, msId: m.msId, peerChallenge, ntResponse: nt, flags: 0, name: Buffer.from(this.user) }));
     }
     if (m.op === MsChapOp.SUCCESS && 'message' in m) {
-      if (!m.message.startsWith(`${this.expectS} `)) throw new Error('server does not know the password');
+      // "S=<auth> M=<message>", or only "S=<auth>" as FreeRADIUS's MS-CHAP2-Success has it (strongSwan takes both)
+      if (m.message !== this.expectS && !m.message.startsWith(`${this.expectS} `)) throw new Error('server does not know the password');
       return resp(EapType.MSCHAPV2, Buffer.from([MsChapOp.SUCCESS]));
     }
     if (m.op === MsChapOp.FAILURE) return resp(EapType.MSCHAPV2, Buffer.from([MsChapOp.FAILURE]));

@@ -278,7 +278,7 @@ async function runScenario(sc: Scenario, net: Net, vms: Vm[], setup: ServerSetup
       }
     }
     if (sc.radius && first && ok && fr) {
-      say(`${sc.name}: RADIUS: the address it gave, Start, radclient's Disconnect-Request, the Stop's bytes`);
+      say(`${sc.name}: RADIUS: ${sc.tweak?.wrongPassword ? 'the Access-Reject, no accounting' : "the address it gave, Start, Interim-Update, radclient's Disconnect-Request, the Stop's bytes"}`);
       const fails = await radiusChecks(ctx, first, fr, dir);
       if (fails.length > 0) {
         ok = false;

@@ -171,6 +171,8 @@ describe('RADIUS client: retransmission and failover', () => {
     expect(c.status(t)[0]!.counters).toMatchObject({ 'requests.auth': 1, retransmissions: 3, timeouts: 1 });
     expect(logs(c.receive(answer(first, CODE.AccessAccept, []), from(first), t + 1))).toEqual(['radius.drop:unknown-id']);
     expect(results(c.receive(answer(next!, CODE.AccessAccept, []), from(next!), t + 2))[0]!.result).toMatchObject({ kind: 'accept', server: 'b' });
+    // status: the dead one until its dead time ends, never answered; b answered at t + 2 (the late reply from a does not count)
+    expect(c.status(t + 2).map((s) => [s.state, s.deadUntil, s.lastAnswer])).toEqual([['dead', t + 30_000, undefined], ['alive', 0, t + 2]]);
   });
 
   it('while the first server is dead new requests go to the second; after deadTimeMs the first is tried again', () => {

@@ -8,7 +8,8 @@ import { findPayload, type PayloadChain } from '../../src/ikev2/wire/message.js'
 import type { EapRemoteAttempt, EapVerdict, RemoteAuthPort, SessionHandle } from '../../src/session/index.js';
 import { AuthClient, espProposal } from '../ikev2/auth-client.js';
 import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
-import { World } from './harness.js';
+import { ACCT_TERMINATE_CAUSE, terminateCause } from '../../src/radius/index.js';
+import { INTERNET, World, ipv4 } from './harness.js';
 
 const SERVER: Endpoint = { address: '198.51.100.1', port: 500 };
 const SERVER4500: Endpoint = { address: '198.51.100.1', port: 4500 };
@@ -31,7 +32,7 @@ class Port implements RemoteAuthPort {
 }
 
 /** RADIUS's part: it holds the password, checks the NT-Response, computes MS-CHAP2-Success and the MPPE keys (the MSK). */
-function radius(a: EapRemoteAttempt, password: string, address?: string): EapVerdict {
+function radius(a: EapRemoteAttempt, password: string, address?: string, timers: { sessionTimeout?: number; idleTimeout?: number } = {}): EapVerdict {
   const hash = ntPasswordHash(password);
   const name = Buffer.from(a.userName);
   if (!verifyNTResponse(a.authenticatorChallenge, a.peerChallenge, name, hash, a.ntResponse)) return { kind: 'reject', reason: 'Access-Reject' };
@@ -40,12 +41,25 @@ function radius(a: EapRemoteAttempt, password: string, address?: string): EapVer
     success: `${generateAuthenticatorResponseFromHash(hash, a.ntResponse, a.peerChallenge, a.authenticatorChallenge, name)} M=ok`,
     msk: eapMschapv2Msk(hashNtPasswordHash(hash), a.ntResponse),
     ...(address ? { address } : {}),
+    ...timers,
   };
 }
 
-function world(port: Port): World {
+/** A whole login whose MS-CHAPv2 Response RADIUS accepts with `timers`; the client, to watch what the server sends it. */
+function loginWith(w: World, port: Port, user: string, timers: { sessionTimeout?: number; idleTimeout?: number }, at: Endpoint): { at4500: Endpoint } {
+  const { c, at4500, response } = upToResponse(w, user, 'radius password', at);
+  w.ikeFrom(at4500, SERVER4500, response);
+  const ask = port.eap[port.eap.length - 1]!;
+  w.pipeline.eapResult(ask.saId, radius(ask.attempt, 'radius password', undefined, timers), w.now);
+  const ack = c.eapAnswer(c.open(w.takeIke(at4500)));
+  c.open(w.ikeFrom(at4500, SERVER4500, c.request(ack)[0]!));
+  expect(findPayload(c.open(w.ikeFrom(at4500, SERVER4500, c.request(c.finalAuth())[0]!)), PayloadType.CP)).toBeDefined();
+  return { at4500 };
+}
+
+function world(port: Port, idleTimeout = 0): World {
   return new World(
-    { remoteAuth: port, ikev2: { certificates: [Buffer.from('certificate')], privateKey: key.privateKey, localId: { idType: 2, data: Buffer.from('vpn.example.net') } } },
+    { remoteAuth: port, idleTimeout, ikev2: { certificates: [Buffer.from('certificate')], privateKey: key.privateKey, localId: { idType: 2, data: Buffer.from('vpn.example.net') } } },
     [['alice', 'users-file password']],
   );
 }
@@ -125,5 +139,50 @@ describe('IKEv2 EAP-MSCHAPv2 through a remote verifier (RADIUS port)', () => {
     const last = b.c.open(w2.ikeFrom(b.at4500, SERVER4500, b.c.request(b.c.finalAuth())[0]!));
     expect(findPayload(last, PayloadType.CP)).toBeDefined();
     expect(w2.pipeline.table.list().map((r) => r.user)).toEqual(['alice']);
+  });
+
+  it('RADIUS\'s Session-Timeout ends the session on time with the IKE SA\'s Delete and `session timeout` (Acct-Terminate-Cause Session-Timeout); its Idle-Timeout replaces ppp.idle_timeout for that session only', () => {
+    const port = new Port();
+    const w = world(port, 600); // ppp.idle_timeout 600 s for everyone RADIUS gives none
+    const deletes = new Map<string, number[]>();
+    const tap = (name: string, to: Endpoint): void => {
+      deletes.set(name, []);
+      w.ikeTaps.push({ to, fn: () => deletes.get(name)!.push(w.now) });
+    };
+    const t0 = w.now;
+    const carol = loginWith(w, port, 'carol', { sessionTimeout: 300 }, { address: '203.0.113.30', port: 500 });
+    const dave = loginWith(w, port, 'dave', { idleTimeout: 30 }, { address: '203.0.113.31', port: 500 });
+    const erin = loginWith(w, port, 'erin', {}, { address: '203.0.113.32', port: 500 });
+    tap('carol', carol.at4500);
+    tap('dave', dave.at4500);
+    tap('erin', erin.at4500);
+    const up = w.now;
+    expect(up - t0).toBeLessThan(1000);
+    const addressOf = (user: string): string => w.pipeline.table.list().find((r) => r.user === user)!.address!;
+    const carolIp = addressOf('carol');
+    // traffic to carol every 20 s: her idle timeout (600 s, ours) never comes near; Session-Timeout (300 s) ends her anyway
+    for (let t = 20_000; t < 300_000; t += 20_000) {
+      w.advance(20_000);
+      w.pipeline.tunPackets([ipv4(INTERNET, carolIp, Buffer.from('down'))], w.now);
+      w.pump();
+    }
+    // dave was silent: RADIUS's 30 s idle timeout ended him, not ours (600 s)
+    expect(deletes.get('dave')![0]).toBe(up + 30_000);
+    expect(w.logged('ikev2.idle-timeout').map((l) => l.fields?.['user'])).toEqual(['dave']);
+    expect(deletes.get('carol')).toEqual([]);
+    w.advance(300_000 - (w.now - up) - 1);
+    expect(deletes.get('carol')).toEqual([]);
+    w.advance(2);
+    expect(deletes.get('carol')![0]).toBe(up + 300_000);
+    expect(w.logged('ikev2.session-timeout').map((l) => [l.fields?.['user'], l.fields?.['seconds']])).toEqual([['carol', 300]]);
+    w.advance(60_000); // the Delete unanswered: retransmitted, then the SA and session are gone
+    const reasons = Object.fromEntries(w.ended.map((e) => [e.user, e.reason]));
+    expect(reasons).toEqual({ dave: 'idle timeout', carol: 'session timeout' });
+    expect(terminateCause(reasons['carol']!)).toBe(ACCT_TERMINATE_CAUSE.SessionTimeout);
+    expect(terminateCause(reasons['dave']!)).toBe(ACCT_TERMINATE_CAUSE.IdleTimeout);
+    // erin (no RADIUS timers) lives by ppp.idle_timeout: 600 s of silence after she came up
+    expect(deletes.get('erin')).toEqual([]);
+    w.advance(600_000 - (w.now - up) + 1);
+    expect(deletes.get('erin')![0]).toBe(up + 600_000);
   });
 });
