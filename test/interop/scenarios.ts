@@ -353,8 +353,8 @@ export const SCENARIOS: Scenario[] = [
   // (passed alone twice in a row on 2026-12-02, 83 s and 79 s; and beside radius and radius-wrong-password)
   { name: 'ikev2-radius', profile: 'ikev2-android', topology: 'direct', expect: 'http', radius: true, ci: true },
   // negative: the real client's wrong password refused through RADIUS (its Access-Reject, ppp.auth.failure, no accounting); stops at MS-CHAPv2
-  // (passed once, beside radius and ikev2-radius, 2026-12-02; not yet alone twice, so not in the CI set)
-  { name: 'radius-wrong-password', profile: 'seed', tweak: { wrongPassword: true }, topology: 'direct', expect: 'l2tp-tunnel', mustNotReach: 'ppp-auth', radius: true, ci: false },
+  // (passed twice beside radius and ikev2-radius, 2026-12-02)
+  { name: 'radius-wrong-password', profile: 'seed', tweak: { wrongPassword: true }, topology: 'direct', expect: 'l2tp-tunnel', mustNotReach: 'ppp-auth', radius: true, ci: true },
   // the server rekeys the IKE SA (ike_lifetime_max = 60: at 49-54 s) before the client does (rekey_time 4 h): charon answers
   // our CREATE_CHILD_SA for the IKE SA and our Delete of the old IKE SA, its IKE SPIs change, pings every 0.5 s meanwhile
   // (passed on 2026-12-02: rekey 50 s after IKE_AUTH, 120/120 pings, ~77 s)
