@@ -12,6 +12,17 @@ export function endpointText(e: Endpoint): string {
   return `${e.address}:${e.port}`;
 }
 
+/** A fresh SPI for an inbound SA: unique among `inUse` (which it joins), never below 256 (RFC 4303 §2.1 reserves 1-255). */
+export function freshEspSpi(random: (n: number) => Buffer, inUse: Set<number>): number {
+  for (;;) {
+    const spi = random(4).readUInt32BE(0);
+    if (spi >= 256 && !inUse.has(spi)) {
+      inUse.add(spi);
+      return spi;
+    }
+  }
+}
+
 export type EspCipher = 'aes-cbc' | '3des-cbc' | 'aes-gcm-16';
 export type EspInteg = 'hmac-sha1-96' | 'hmac-sha256-128' | 'hmac-sha384-192' | 'hmac-sha512-256' | 'hmac-md5-96' | 'none';
 

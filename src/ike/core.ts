@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Counters, DropLimiter } from '../core/counters.js';
 import { Drops } from '../core/drops.js';
 import { logEvent, type LogLevel } from '../core/log.js';
-import { endpointText, type Endpoint } from '../core/sa.js';
+import { endpointText, freshEspSpi, type Endpoint } from '../core/sa.js';
 import { DOI_IPSEC, ExchangeType, PayloadType, ProtocolId } from './wire/constants.js';
 import { encodeDelete } from './wire/delete.js';
 import { encodeHash } from './wire/hash.js';
@@ -149,13 +149,7 @@ export class ResponderCore {
 
   /** A fresh SPI for an inbound SA: unique, never below 256 (RFC 4303 §2.1 reserves 1-255). */
   newSpi(): number {
-    for (;;) {
-      const spi = this.random(4).readUInt32BE(0);
-      if (spi >= 256 && !this.ourSpis.has(spi)) {
-        this.ourSpis.add(spi);
-        return spi;
-      }
-    }
+    return freshEspSpi(this.random, this.ourSpis);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Counters, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogLevel } from '../core/log.js';
-import { endpointText, type Endpoint } from '../core/sa.js';
+import { endpointText, freshEspSpi, type Endpoint } from '../core/sa.js';
 import { encodeEncryptedMessage, encodeFragments } from './crypto/sk.js';
 import type { AuthStep } from './ike-auth.js';
 import { DEFAULT_IKEV2_POLICY, type Ikev2Policy } from './policy.js';
@@ -113,13 +113,7 @@ export class ResponderCore {
 
   /** A fresh inbound ESP SPI: unique, never below 256 (RFC 4303 §2.1). */
   newSpi(): number {
-    for (;;) {
-      const spi = this.random(4).readUInt32BE(0);
-      if (spi >= 256 && !this.ourSpis.has(spi)) {
-        this.ourSpis.add(spi);
-        return spi;
-      }
-    }
+    return freshEspSpi(this.random, this.ourSpis);
   }
 
   /** A fresh IKE SPI of ours: not zero, not in use. */
