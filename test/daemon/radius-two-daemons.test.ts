@@ -21,7 +21,7 @@ import { DhGroup, Encr, Integ, PayloadType, Prf } from '../../src/ikev2/wire/con
 import { findPayload, type PayloadChain } from '../../src/ikev2/wire/message.js';
 import { AuthClient, espProposal } from '../ikev2/auth-client.js';
 import { ikeProposal, TestInitiator } from '../ikev2/initiator.js';
-import { freeradiusUnavailable, startFreeRadius, type FreeRadius } from '../radius/freeradius.js';
+import { freeradiusUnavailable, startSimultaneousUseRadius, type FreeRadius } from '../radius/freeradius.js';
 import { tempDir } from '../tmpdir.js';
 
 const SECRET = 'testing123-two-daemons-0123';
@@ -119,15 +119,7 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `two daemons, one FreeR
   let fr: FreeRadius;
   const running: Daemon[] = [];
   beforeAll(async () => {
-    fr = await startFreeRadius({
-      secret: SECRET,
-      users: [
-        { name: 'alice', password: 'alice password 1', check: ['Simultaneous-Use := 1'] },
-        { name: 'bob', password: 'bob password 12' },
-      ],
-      messageAuthenticator: true,
-      sessionDb: true,
-    });
+    fr = await startSimultaneousUseRadius(SECRET);
   }, 60_000);
   afterAll(async () => {
     for (const d of running) await d.stop();

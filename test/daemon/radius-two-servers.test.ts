@@ -14,7 +14,7 @@ import type { RadiusConfig } from '../../src/daemon/config.js';
 import { RadiusHost, type RadiusPipeline } from '../../src/daemon/radius-host.js';
 import { generateNTResponse } from '../../src/ppp/mschapv2.js';
 import { SessionTable, type EapVerdict, type RemoteVerdict, type SessionHandle } from '../../src/session/index.js';
-import { freeradiusUnavailable, startFreeRadius, type FreeRadius } from '../radius/freeradius.js';
+import { freeradiusUnavailable, startSimultaneousUseRadius, type FreeRadius } from '../radius/freeradius.js';
 
 const SECRET = 'testing123-two-servers';
 const timer = { set: (fn: () => void, ms: number): unknown => setTimeout(fn, ms), clear: (h: unknown): void => clearTimeout(h as NodeJS.Timeout) };
@@ -42,15 +42,7 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `two servers, one FreeR
   let fr: FreeRadius;
   const hosts: RadiusHost[] = [];
   beforeAll(async () => {
-    fr = await startFreeRadius({
-      secret: SECRET,
-      users: [
-        { name: 'alice', password: 'alice password 1', check: ['Simultaneous-Use := 1'] },
-        { name: 'bob', password: 'bob password 12' },
-      ],
-      messageAuthenticator: true,
-      sessionDb: true,
-    });
+    fr = await startSimultaneousUseRadius(SECRET);
   }, 60_000);
   afterAll(async () => {
     for (const h of hosts) await h.stop(0);

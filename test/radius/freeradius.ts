@@ -291,3 +291,19 @@ function stopChild(c: ChildProcess): Promise<void> {
     c.kill('SIGTERM');
   });
 }
+
+/**
+ * The FreeRADIUS of the two-server tests: alice limited to one session across every NAS
+ * (Simultaneous-Use := 1, checked in FreeRADIUS's session database), bob unlimited.
+ */
+export function startSimultaneousUseRadius(secret: string): Promise<FreeRadius> {
+  return startFreeRadius({
+    secret,
+    users: [
+      { name: 'alice', password: 'alice password 1', check: ['Simultaneous-Use := 1'] },
+      { name: 'bob', password: 'bob password 12' },
+    ],
+    messageAuthenticator: true,
+    sessionDb: true,
+  });
+}
