@@ -15,6 +15,7 @@
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import type { ChildSaUp, Endpoint } from '../src/core/sa.js';
+import { internetChecksum, partialSum } from '../src/core/ipv4.js';
 import { EspEngine } from '../src/esp/engine.js';
 import { ExchangeType, Flags, PayloadType } from '../src/ike/wire/constants.js';
 import { decodeHeader } from '../src/ike/wire/header.js';
@@ -374,23 +375,34 @@ async function connect(m: Extract<ClientCmd, { cmd: 'connect' }>): Promise<Clien
 function pool(m: Extract<ClientCmd, { cmd: 'pool' }>): ClientReply {
   const c = clients[m.index];
   if (!c?.connected || !c.sock4500) throw new Error(`client ${m.index} is not connected`);
-  const payload = Buffer.alloc(m.size - 28, 0x5a);
-  const udp = Buffer.alloc(8 + payload.length);
-  udp.writeUInt16BE(m.srcPort, 0);
-  udp.writeUInt16BE(m.dstPort, 2);
-  udp.writeUInt16BE(udp.length, 4);
-  payload.copy(udp, 8); // UDP checksum 0: none (RFC 768)
-  const ip = ipv4(c.ppp.address, m.dst, udp);
-  const frame = Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), ip]);
-  const l2tp = c.lac.data(c.sessionId, frame);
-  for (let i = 0; i < m.punch; i++) c.sendL2tp([l2tp]);
+  // As a Linux sender makes them: DF, consecutive IPv4 IDs, a UDP checksum
+  // (the daemon's TUN coalescing checks each one), payloads that differ.
+  const frameOf = (i: number): Buffer => {
+    const udp = Buffer.alloc(m.size - 20, 0x5a);
+    udp.writeUInt16BE(m.srcPort, 0);
+    udp.writeUInt16BE(m.dstPort, 2);
+    udp.writeUInt16BE(udp.length, 4);
+    udp.writeUInt16BE(0, 6);
+    udp.writeUInt32BE(i, 8);
+    const ip = ipv4(c.ppp.address, m.dst, udp);
+    ip.writeUInt16BE(i & 0xffff, 4);
+    ip.writeUInt16BE(0, 10);
+    ip.writeUInt16BE(internetChecksum(ip, 0, 20), 10);
+    const pseudo = Buffer.alloc(12);
+    ip.copy(pseudo, 0, 12, 20);
+    pseudo[9] = 17;
+    pseudo.writeUInt16BE(udp.length, 10);
+    ip.writeUInt16BE(internetChecksum(ip, 20, ip.length, partialSum(pseudo)) || 0xffff, 26);
+    return c.lac.data(c.sessionId, Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), ip]));
+  };
+  for (let i = 0; i < m.punch; i++) c.sendL2tp([frameOf(i)]);
   const parts: Buffer[] = [];
   const head = Buffer.alloc(4);
   head.writeUInt32LE(m.count);
   parts.push(head);
   let size = 0;
   for (let i = 0; i < m.count; i++) {
-    const { sends } = c.esp.encryptBatch([{ saId: c.saId, innerDstPort: 1701, payload: l2tp }], performance.now());
+    const { sends } = c.esp.encryptBatch([{ saId: c.saId, innerDstPort: 1701, payload: frameOf(m.punch + i) }], performance.now());
     const d = Buffer.from(sends[0]!.data);
     c.espSent++;
     size = d.length;

@@ -36,7 +36,8 @@
  * PATH_BENCH_IO ("native": the daemon's data path for the path part; a list such as
  * "dgram-jshmac,native,dgram-jshmac,native" runs the path part once per entry, interleaved, rows tagged
  * with `io`. An entry is "native" or "dgram" (the NAT-T port's I/O, L2TPSEC_UDP_IO), then optionally
- * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0) and "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js);
+ * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0), "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js)
+ * and "-notunoff" (one TUN write per packet, no coalescing: L2TPSEC_TUN_OFFLOAD=0);
  * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the scale part once per source tree, interleaved, rows tagged with `tree`),
  * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed),
@@ -64,7 +65,7 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .map(Number)
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
-const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?$/.test(v));
+const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?(-notunoff)?$/.test(v));
 // PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run;
 // a tree written "<dir>+tsx" runs its sources through tsx, "<dir>+flags" with PATH_BENCH_NODE_FLAGS
 const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$|\+flags$)/, ROOT));
@@ -714,12 +715,14 @@ export async function runPathBench(): Promise<void> {
         process.env.L2TPSEC_UDP_IO = io.startsWith('dgram') ? 'dgram' : 'native';
         process.env.L2TPSEC_UDP_GSO = io.includes('-nogso') ? '0' : '1';
         process.env.L2TPSEC_ESP_CRYPTO = io.includes('-jshmac') ? 'js' : 'native';
+        process.env.L2TPSEC_TUN_OFFLOAD = io.includes('-notunoff') ? '0' : '1';
         log(`path part with the NAT-T port through ${io}`);
         rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
       }
       delete process.env.L2TPSEC_UDP_IO;
       delete process.env.L2TPSEC_UDP_GSO;
       delete process.env.L2TPSEC_ESP_CRYPTO;
+      delete process.env.L2TPSEC_TUN_OFFLOAD;
       console.table(rows);
     }
     const sizes = (PARTS.includes('scale') ? SCALE : []).filter((k) => k < 10000 || freemem() > 4 * 1024 ** 3);

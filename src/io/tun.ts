@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The Linux TUN device (IFF_TUN | IFF_NO_PI: each read or write is one bare
- * IPv4 packet), through the small N-API addon in native/tun.c.
+ * IPv4 packet), through the small N-API addon in native/tun.c. With offload
+ * (the default) the device also has IFF_VNET_HDR and a write coalesces runs of
+ * one flow's TCP or UDP packets into one super-packet the kernel segments
+ * (native/tunoff.c): forwarding, conntrack and NAT then run once per run, not
+ * once per packet.
  *
  * Reads arrive in batches (up to BATCH_MAX packets per event-loop turn) in one
  * callback; writes take a batch and return how many packets the kernel took.
@@ -15,10 +19,28 @@ import { fileURLToPath } from 'node:url';
 
 interface NativeTun {
   /** cb(batch, lengths): the packets back to back in one Buffer; cb(null, err) once on a read error. */
-  open(name: string, cb: (batch: Buffer | null, lengths: number[] | NativeError) => void): { fd: number; name: string; handle: object };
-  write(fd: number, packets: readonly Uint8Array[]): number;
+  open(
+    name: string,
+    cb: (batch: Buffer | null, lengths: number[] | NativeError) => void,
+    vnetHdr?: boolean,
+  ): { fd: number; name: string; vnetHdr: boolean; handle: object };
+  write(fd: number, packets: readonly Uint8Array[], vnetHdr?: boolean): number;
   close(handle: object): void;
+  coalesce(packets: readonly Uint8Array[]): Buffer[];
+  tunStats(): TunStats;
   BATCH_MAX: number;
+}
+
+/** What TUN writes did in this process. */
+export interface TunStats {
+  /** Writes that carried several packets as one super-packet (segmentation offload). */
+  superPackets: number;
+  /** Packets that went in those super-packets. */
+  coalesced: number;
+  /** Reads dropped because the kernel asked for segmentation or gave a bad checksum offset. */
+  readDropped: number;
+  /** The kernel refused an offload write once; packets go one by one since. */
+  gsoRefused: boolean;
 }
 
 /** Errors from the addon carry the errno name (code) and number. */
@@ -73,6 +95,22 @@ export interface TunOptions {
    * polling has stopped by then. Without it the error is kept in `lastError`.
    */
   onError?: (err: NativeError) => void;
+  /**
+   * Coalesce runs of one flow's TCP/UDP packets into one write with
+   * segmentation offload (IFF_VNET_HDR). Default: on, unless the environment
+   * says L2TPSEC_TUN_OFFLOAD=0. A kernel without it gets a plain device.
+   */
+  offload?: boolean;
+}
+
+/** The super-packets a write of `packets` with offload hands the kernel (virtio_net_hdr first), for tests. */
+export function coalesceForTest(packets: readonly Uint8Array[]): Buffer[] {
+  return loadAddon().coalesce(packets);
+}
+
+/** Coalescing counters of this process's TUN writes. */
+export function tunStats(): TunStats {
+  return loadAddon().tunStats();
 }
 
 export class TunDevice {
@@ -92,6 +130,8 @@ export class TunDevice {
     private readonly fd: number,
     private readonly handle: object,
     private readonly native: NativeTun,
+    /** Writes and reads carry a virtio_net_hdr, and writes coalesce (TunOptions.offload). */
+    readonly offload: boolean,
   ) {}
 
   /**
@@ -107,6 +147,7 @@ export class TunDevice {
     const native = loadAddon();
     let dev: TunDevice | undefined;
     const onError = options.onError;
+    const offload = options.offload ?? process.env.L2TPSEC_TUN_OFFLOAD !== '0';
     const r = native.open(name, (batch, lengths) => {
       if (batch !== null && Array.isArray(lengths)) {
         const packets: Buffer[] = new Array<Buffer>(lengths.length);
@@ -123,13 +164,14 @@ export class TunDevice {
         dev.lastError = lengths;
         if (onError) onError(lengths);
       }
-    });
-    dev = new TunDevice(r.name, r.fd, r.handle, native);
+    }, offload);
+    dev = new TunDevice(r.name, r.fd, r.handle, native, r.vnetHdr);
     return dev;
   }
 
   /**
-   * Writes a batch of IPv4 packets (one write(2) each). Returns how many the
+   * Writes a batch of IPv4 packets (one write(2) each, or with offload one per
+   * run of a flow's packets, see native/tunoff.c). Returns how many the
    * kernel accepted from the front of the array; the rest were not written
    * (queue full, EAGAIN, or an error, counted in writeErrors): drop them.
    * Never throws for I/O errors; throws only on wrong argument types.
@@ -137,7 +179,7 @@ export class TunDevice {
   write(packets: readonly Uint8Array[]): number {
     if (this.closed || packets.length === 0) return 0;
     try {
-      return this.native.write(this.fd, packets);
+      return this.native.write(this.fd, packets, this.offload);
     } catch (e) {
       if (e instanceof TypeError) throw e;
       this.writeErrors++;

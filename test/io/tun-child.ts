@@ -13,6 +13,9 @@
  *   worker a Worker thread terminated while its TUN is open.
  *   open   just try to open a TUN and report the error (run without CAP_NET_ADMIN).
  *   nodev  the same after hiding /dev/net/tun (run under `unshare -m`).
+ *   gso    writes with coalescing (IFF_VNET_HDR): a burst of UDP datagrams to a
+ *          local socket, and a TCP stream to a local server (the handshake done
+ *          by hand through the TUN); what the sockets receive, and tunStats().
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -22,8 +25,10 @@ import { Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
 import { IP_FORWARD_PATH, NetConfig } from '../../src/io/netcfg.js';
 import { nftRules } from '../../src/nat/rules.js';
-import { ADDON_RELATIVE_PATH, type NativeError, TunDevice } from '../../src/io/tun.js';
-import { icmpEcho, refOnesSum } from '../nat/packets.js';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { ADDON_RELATIVE_PATH, type NativeError, TunDevice, tunStats } from '../../src/io/tun.js';
+import { icmpEcho, ipv4 as ipPacket, refChecksum, refOnesSum, refTcpChecksum } from '../nat/packets.js';
 
 const run = promisify(execFile);
 const NAME = 'l2tst0';
@@ -292,6 +297,110 @@ async function openOnly(hideDevice: boolean): Promise<unknown> {
   }
 }
 
+/** An IPv4 UDP datagram with DF, the given ID and a valid checksum. */
+function udpDatagram(src: string, dst: string, sport: number, dport: number, id: number, payload: Buffer): Buffer {
+  const u = Buffer.alloc(8 + payload.length);
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(u.length, 4);
+  payload.copy(u, 8);
+  const p = ipPacket({ src, dst, proto: 17, payload: u, id, frag: 0x4000 });
+  const pseudo = Buffer.alloc(12 + u.length);
+  p.copy(pseudo, 0, 12, 20);
+  pseudo[9] = 17;
+  pseudo.writeUInt16BE(u.length, 10);
+  u.copy(pseudo, 12);
+  p.writeUInt16BE(refChecksum(pseudo) || 0xffff, 26);
+  return p;
+}
+
+interface Seg {
+  seq: number;
+  ack: number;
+  flags: number;
+  id: number;
+  payload?: Buffer;
+  options?: number[];
+}
+
+function tcpSegment(sport: number, dport: number, s: Seg): Buffer {
+  const opts = s.options ?? [];
+  const payload = s.payload ?? Buffer.alloc(0);
+  const t = Buffer.alloc(20 + opts.length + payload.length);
+  t.writeUInt16BE(sport, 0);
+  t.writeUInt16BE(dport, 2);
+  t.writeUInt32BE(s.seq >>> 0, 4);
+  t.writeUInt32BE(s.ack >>> 0, 8);
+  t[12] = ((20 + opts.length) / 4) << 4;
+  t[13] = s.flags;
+  t.writeUInt16BE(65535, 14);
+  Buffer.from(opts).copy(t, 20);
+  payload.copy(t, 20 + opts.length);
+  const p = ipPacket({ src: '10.99.0.2', dst: '10.99.0.1', proto: 6, payload: t, id: s.id, frag: 0x4000 });
+  p.writeUInt16BE(refTcpChecksum(p), 36);
+  return p;
+}
+
+async function gso(): Promise<unknown> {
+  let synAck: Buffer | undefined;
+  const dev = TunDevice.open(NAME, (packets) => {
+    for (const p of packets) if (p[9] === 6 && p.readUInt16BE(22) === 40001 && (p[33]! & 0x12) === 0x12) synAck = Buffer.from(p);
+  });
+  await new NetConfig({ rules: nftRules() }).configureTun(NAME, '10.99.0.1/24', 1400);
+  const before = tunStats();
+
+  // UDP: 40 datagrams of one flow in one write
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(5555, '10.99.0.1', r));
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(m));
+  const sent = Array.from({ length: 40 }, (_, i) => Buffer.alloc(1000, i + 1));
+  const udpWritten = dev.write(sent.map((d, i) => udpDatagram('10.99.0.2', '10.99.0.1', 4000, 5555, 500 + i, d)));
+  const udpAll = await until(() => got.length >= sent.length);
+  const udpSame = got.length === sent.length && got.every((m, i) => m.equals(sent[i]!));
+  const afterUdp = tunStats();
+  sock.close();
+
+  // TCP: SYN by hand, then 30 full segments in one write to a local server
+  let received = Buffer.alloc(0);
+  const server = createServer((c) => c.on('data', (d) => (received = Buffer.concat([received, d]))));
+  await new Promise<void>((r) => server.listen(5556, '10.99.0.1', r));
+  const isn = 1000;
+  dev.write([tcpSegment(40001, 5556, { seq: isn, ack: 0, flags: 0x02, id: 1, options: [2, 4, 0x03, 0xe8] })]);
+  const gotSynAck = await until(() => synAck !== undefined);
+  const stream = Buffer.alloc(30 * 1000);
+  for (let i = 0; i < stream.length; i++) stream[i] = (i * 7 + (i >> 8)) & 0xff;
+  let tcpWritten = 0;
+  if (synAck) {
+    const ack = (synAck.readUInt32BE(24) + 1) >>> 0;
+    dev.write([tcpSegment(40001, 5556, { seq: isn + 1, ack, flags: 0x10, id: 2 })]);
+    const segs = Array.from({ length: 30 }, (_, i) =>
+      tcpSegment(40001, 5556, { seq: isn + 1 + i * 1000, ack, flags: i === 29 ? 0x18 : 0x10, id: 3 + i, payload: stream.subarray(i * 1000, (i + 1) * 1000) }),
+    );
+    tcpWritten = dev.write(segs);
+  }
+  const tcpAll = await until(() => received.length >= stream.length);
+  const afterTcp = tunStats();
+  server.close();
+  dev.close();
+  return {
+    offload: dev.offload,
+    udpWritten,
+    udpAll,
+    udpReceived: got.length,
+    udpSame,
+    udpSuper: afterUdp.superPackets - before.superPackets,
+    udpCoalesced: afterUdp.coalesced - before.coalesced,
+    gotSynAck,
+    tcpWritten,
+    tcpAll,
+    tcpSame: received.equals(stream),
+    tcpSuper: afterTcp.superPackets - afterUdp.superPackets,
+    tcpCoalesced: afterTcp.coalesced - afterUdp.coalesced,
+    gsoRefused: afterTcp.gsoRefused,
+  };
+}
+
 const mode = process.argv[2];
 const modes: Record<string, () => Promise<unknown>> = {
   ping,
@@ -301,6 +410,7 @@ const modes: Record<string, () => Promise<unknown>> = {
   worker,
   open: () => openOnly(false),
   nodev: () => openOnly(true),
+  gso,
 };
 const result = await (modes[mode ?? ''] ?? (() => Promise.reject(new Error(`unknown mode ${mode}`))))();
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

@@ -76,6 +76,17 @@ describe.skipIf(skip !== undefined)(`TUN device in a network namespace${skip ? `
     expect(r.ebusy).toEqual({ code: 'EBUSY', message: expect.stringContaining('l2tst0 is already in use') });
   });
 
+  it('coalesced writes (IFF_VNET_HDR): a UDP burst and a TCP stream reach local sockets byte-exact, as few super-packets', async () => {
+    const r = await inNs(ns!.name, 'gso');
+    expect(r).toMatchObject({ offload: true, gsoRefused: false, udpWritten: 40, udpAll: true, udpReceived: 40, udpSame: true, gotSynAck: true, tcpWritten: 30, tcpAll: true, tcpSame: true });
+    // 40 x 1028-byte datagrams: one super-packet (at most 64 packets and 64 KiB each)
+    expect(r.udpSuper).toBe(1);
+    expect(r.udpCoalesced).toBe(40);
+    // 30 x 1000 bytes of TCP: one super-packet
+    expect(r.tcpSuper).toBe(1);
+    expect(r.tcpCoalesced).toBe(30);
+  });
+
   it('bringUp: forwarding on, auto out interface, our table; kernel rules masquerade (echo answered from outside), drop spoofed and client-to-client; tearDown restores', async () => {
     const r = await inNs(ns!.name, 'full');
     expect(r.outInterface).toBe('up0');
