@@ -39,7 +39,7 @@
  * "-nogso" (no UDP GSO, L2TPSEC_UDP_GSO=0), "-jshmac" (HMAC and AES-GCM per packet in node:crypto, L2TPSEC_ESP_CRYPTO=js)
  * and "-notunoff" (one TUN write per packet, no coalescing: L2TPSEC_TUN_OFFLOAD=0);
  * "dgram-jshmac" is the path before batch I/O),
- * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the scale part once per source tree, interleaved, rows tagged with `tree`),
+ * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the path and scale parts once per source tree, interleaved, rows tagged with `tree`),
  * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
@@ -66,7 +66,7 @@ const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .filter((g) => g === 2 || g === 14);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?(-notunoff)?$/.test(v));
-// PATH_BENCH_DAEMON_ROOTS: the scale part once per tree listed ("." is this one), interleaved, to compare two versions in one run;
+// PATH_BENCH_DAEMON_ROOTS: the path and scale parts once per tree listed ("." is this one), interleaved, to compare two versions in one run;
 // a tree written "<dir>+tsx" runs its sources through tsx, "<dir>+flags" with PATH_BENCH_NODE_FLAGS
 const ROOTS = (process.env.PATH_BENCH_DAEMON_ROOTS ?? '.').split(',').map((r) => r.replace(/^\.(?=$|\+tsx$|\+flags$)/, ROOT));
 const TSX = process.env.PATH_BENCH_TSX === '1';
@@ -115,6 +115,8 @@ export interface PathRow {
   udp_rcvbuf_errors: number;
   /** The daemon's NAT-T port I/O (L2TPSEC_UDP_IO): native recvmmsg/sendmmsg or node:dgram. */
   io?: string;
+  /** The daemon's source tree when PATH_BENCH_DAEMON_ROOTS compares trees (absent: this one). */
+  tree?: string;
 }
 
 export interface ScaleRow {
@@ -500,8 +502,8 @@ async function measure(lab: Lab, d: DaemonProc | undefined, sink: { ns: string; 
   return { pps: (sr.packets ?? 0) / seconds, offered: (br.sent ?? 0) / blastSeconds, cpuSeconds: c1 - c0, systemSeconds: k1 - k0, seconds, rcvbufErrors: e1 - e0 };
 }
 
-async function pathPart(lab: Lab, client: ClientProc): Promise<PathRow[]> {
-  const d = new DaemonProc(lab);
+async function pathPart(lab: Lab, client: ClientProc, root = ROOT): Promise<PathRow[]> {
+  const d = new DaemonProc(lab, root);
   log('starting the daemon (TUN, NAT) in the server namespace on CPU 0');
   await d.start('10.64.0.0/24', 'path');
   const addr = clientAddrs(1);
@@ -716,8 +718,10 @@ export async function runPathBench(): Promise<void> {
         process.env.L2TPSEC_UDP_GSO = io.includes('-nogso') ? '0' : '1';
         process.env.L2TPSEC_ESP_CRYPTO = io.includes('-jshmac') ? 'js' : 'native';
         process.env.L2TPSEC_TUN_OFFLOAD = io.includes('-notunoff') ? '0' : '1';
-        log(`path part with the NAT-T port through ${io}`);
-        rows.push(...(await pathPart(lab, client)).map((r) => ({ ...r, io })));
+        for (const root of ROOTS) {
+          log(`path part with the NAT-T port through ${io}${root === ROOT ? '' : ` (daemon from ${root})`}`);
+          rows.push(...(await pathPart(lab, client, root)).map((r) => ({ ...r, io, ...(root === ROOT ? {} : { tree: root }) })));
+        }
       }
       delete process.env.L2TPSEC_UDP_IO;
       delete process.env.L2TPSEC_UDP_GSO;

@@ -43,8 +43,16 @@ class PrefixedCounters extends Counters {
     super(parent.scope);
   }
 
+  /** name -> prefix + name, made once: a fresh concatenation per call would be hashed again on every packet. */
+  private readonly full = new Map<string, string>();
+
   override inc(name: string, by = 1): void {
-    this.parent.inc(this.prefix + name, by);
+    let key = this.full.get(name);
+    if (key === undefined) {
+      key = this.prefix + name;
+      if (this.full.size < 4096) this.full.set(name, key);
+    }
+    this.parent.inc(key, by);
   }
 
   override get(name: string): number {

@@ -179,6 +179,25 @@ export class PppSession {
     return this.run(now, () => this.handleFrame(frame, now));
   }
 
+  /**
+   * The hot path of receive(): true when data[start, end) is FF 03 00 21 and
+   * an IPv4 packet while IPCP is Opened (the packet is data[start + 4, end),
+   * and it counts as traffic), false when receive() must see the frame.
+   */
+  ipv4Frame(data: Uint8Array, start: number, end: number, now: number): boolean {
+    if (
+      end - start <= 4 ||
+      data[start] !== 0xff ||
+      data[start + 1] !== 0x03 ||
+      data[start + 2] !== 0x00 ||
+      data[start + 3] !== 0x21 ||
+      !this.ipcpOpenedFast
+    )
+      return false;
+    this.lastTraffic = now;
+    return true;
+  }
+
   /** True while IPv4 may flow (IPCP Opened and the session not closed). */
   private get ipcpOpenedFast(): boolean {
     return !this.closedV && this.ipcp.state === STATE.Opened;

@@ -292,6 +292,7 @@ export class Pipeline {
           route = this.lineages.addRoute(lineage, d.innerSrcPort);
         }
         const control = d.payload.length > 0 && (d.payload[0]! & 0x80) !== 0;
+        if (!control && !fresh && this.dataFast(d.payload, route.key, now)) continue;
         this.onL2tp(this.l2tp.receive(d.payload, route.key, now), now);
         if (control) this.l2tpDue = this.l2tp.nextDeadline();
         // an L2TP peer exists only once it has a tunnel (an SCCRQ that made one)
@@ -300,6 +301,28 @@ export class Pipeline {
       this.dropIdleRoutes();
     });
     this.flush(now);
+  }
+
+  /**
+   * The hot path for an L2TP data message carrying IPv4 on an established
+   * session: straight to the forwarder, no output lists. False when the
+   * general path must handle the message (and nothing was done).
+   */
+  private dataFast(payload: Uint8Array, routeKey: string, now: number): boolean {
+    const key = this.l2tp.dataFast(payload, routeKey, now);
+    if (key === undefined) return false;
+    const s = this.byL2tpKey.get(key);
+    const start = this.l2tp.fastStart;
+    const end = this.l2tp.fastEnd;
+    if (s === undefined) return true; // as receive(): a 'ppp-frame' for a session the pipeline no longer has
+    if (s.ppp.ipv4Frame(payload, start, end, now)) {
+      const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      this.ipv4FromClient(s, b.subarray(start + 4, end), now);
+    } else {
+      this.onPpp(s, s.ppp.receive(payload.subarray(start, end), now), now);
+      this.schedulePpp(s);
+    }
+    return true;
   }
 
   /** IPv4 packets read from the TUN device. */
@@ -725,20 +748,9 @@ export class Pipeline {
           this.sink.event({ type: 'session.start', fields });
           break;
         }
-        case 'ipv4': {
-          const packet = Buffer.isBuffer(o.packet) ? o.packet : Buffer.from(o.packet.buffer, o.packet.byteOffset, o.packet.byteLength);
-          const r = this.forwarder.fromClient(rec.handle, packet);
-          if (!r.ok) {
-            const ev = this.forwarder.dropEvent(r.reason, rec.id, now);
-            // a client sending from an address that is not its own is worth a warning
-            if (ev) this.sink.log(logEvent(r.reason === 'spoofed-source' ? 'warn' : ev.level, ev.event, { ...ev.fields, user: rec.user, peer: endpointText(rec.peer) }));
-            break;
-          }
-          rec.bytesIn += r.packet.length;
-          rec.packetsIn++;
-          this.tunOut.push(r.packet);
+        case 'ipv4':
+          this.ipv4FromClient(s, Buffer.isBuffer(o.packet) ? o.packet : Buffer.from(o.packet.buffer, o.packet.byteOffset, o.packet.byteLength), now);
           break;
-        }
         case 'closed':
           this.onL2tp(this.l2tp.closeSession(s.l2tpKey, 3, now, o.reason), now);
           this.l2tpDue = this.l2tp.nextDeadline();
@@ -750,6 +762,21 @@ export class Pipeline {
           break;
       }
     }
+  }
+
+  /** An IPv4 packet from a client's PPP session: through the forwarder's checks to the TUN. */
+  private ipv4FromClient(s: LiveSession, packet: Buffer, now: number): void {
+    const rec = s.rec;
+    const r = this.forwarder.fromClient(rec.handle, packet);
+    if (!r.ok) {
+      const ev = this.forwarder.dropEvent(r.reason, rec.id, now);
+      // a client sending from an address that is not its own is worth a warning
+      if (ev) this.sink.log(logEvent(r.reason === 'spoofed-source' ? 'warn' : ev.level, ev.event, { ...ev.fields, user: rec.user, peer: endpointText(rec.peer) }));
+      return;
+    }
+    rec.bytesIn += r.packet.length;
+    rec.packetsIn++;
+    this.tunOut.push(r.packet);
   }
 
   private endSession(s: LiveSession, reason: string, now: number): void {
