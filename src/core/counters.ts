@@ -11,13 +11,23 @@ export class Counters {
     this.values.set(name, (this.values.get(name) ?? 0) + by);
   }
 
+  private readonly sampledFns = new Map<string, () => number>();
+
   get(name: string): number {
-    return this.values.get(name) ?? 0;
+    const f = this.sampledFns.get(name);
+    return f ? f() : (this.values.get(name) ?? 0);
+  }
+
+  /** A counter kept elsewhere (e.g. in the native addon), read when a snapshot is taken. */
+  sampled(name: string, read: () => number): void {
+    this.sampledFns.set(name, read);
   }
 
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, v] of [...this.values].sort((a, b) => a[0].localeCompare(b[0]))) out[k] = v;
+    const all: Array<[string, number]> = [...this.values];
+    for (const [k, f] of this.sampledFns) all.push([k, f()]);
+    for (const [k, v] of all.sort((a, b) => a[0].localeCompare(b[0]))) out[k] = v;
     return out;
   }
 

@@ -7,7 +7,7 @@ import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
 import { nativeGcm, nativeHmac } from '../io/udp-native.js';
-import { TunDevice } from '../io/tun.js';
+import { TunDevice, tunStats } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
 import type { Config } from './config.js';
 import { serverTunnelAddress } from './config.js';
@@ -159,7 +159,10 @@ export class Daemon implements ControlTarget {
         outInterface: cfg.nat.outInterface,
         clientToClient: cfg.nat.clientToClient,
       });
-      this.log.info('nat.up', { tun: this.tun.name, outInterface, masquerade: cfg.nat.masquerade });
+      this.log.info('nat.up', { tun: this.tun.name, outInterface, masquerade: cfg.nat.masquerade, tunOffload: this.tun.offload });
+      // TUN writes coalesced into offload super-packets (native/tunoff.c), in /metrics and status
+      this.counters.sampled('tun.write.super-packets', () => tunStats().superPackets);
+      this.counters.sampled('tun.write.coalesced', () => tunStats().coalesced);
     }
     await this.radius?.start();
     this.udp = await UdpEndpoints.open(
