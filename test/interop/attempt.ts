@@ -16,12 +16,18 @@ import { checkAborted, run, say, sleep } from './util.js';
 export const SMALL = 'small.bin';
 export const BIG = 'big.bin';
 
+/** What a client uploads at `http` in a scenario with `upload` (MiB), and the web server's bound per body. */
+export const UPLOAD_MIB = 8;
+export const UPLOAD_MAX_BYTES = 64 * 1024 * 1024;
+
 /** The file VM `k` fetches when two clients run at once (different content per VM). */
 export const smallOf = (k: number): string => `small-vm${k}.bin`;
 
 export interface Www {
   /** The HTTP server's folder. */
   dir: string;
+  /** Where the HTTP server writes its verdict on each upload (NAME.json; httpd.py). */
+  uploadDir: string;
   smallSha: string;
   bigSha: string;
   /** SHA-256 of smallOf(k), by VM index. */
@@ -192,7 +198,13 @@ async function attemptL2tp(ctx: Ctx, clients: Client[], all: Client[], label: st
     const sha = big ? ctx.www.bigSha : sized ? sized.sha : multi ? (ctx.www.perVmSha[k] ?? '') : ctx.www.smallSha;
     await guestJob(ctx, c, 'http', g.httpJob(c.gdir, file, limit), limit + 20);
     const h = g.httpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha);
-    mark(ctx, c, label, multi, 'http', h.ok, h.ok ? `${big ? '20 MB' : sized ? `${String(mib)} MiB` : `64 KiB ${file}`}: ${h.detail}` : h.detail);
+    const down = `${big ? '20 MB' : sized ? `${String(mib)} MiB` : `64 KiB ${file}`}: ${h.detail}`;
+    if (!h.ok || ctx.scenario.upload !== true) {
+      mark(ctx, c, label, multi, 'http', h.ok, h.ok ? down : h.detail);
+      return;
+    }
+    const up = await uploadCheck(ctx, c, label, true);
+    mark(ctx, c, label, multi, 'http', up.ok, `${down}; upload ${UPLOAD_MIB} MiB: ${up.detail}`);
   });
   const junk = ctx.scenario.junk;
   if (junk !== undefined) await Promise.all(active().filter((c) => c.reached === 'http').map((c) => junkCheck(ctx, c, label, multi, junk)));
@@ -300,11 +312,34 @@ async function attemptIkev2(ctx: Ctx, clients: Client[], all: Client[], label: s
     const h = g.ikev2HttpOk(readIf(join(c.hdir, 'curl.txt')), readIf(join(c.hdir, 'http-route.txt')), sha, c.vip ?? '');
     const esp = g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-after.txt')), SERVER_ADDR) - g.xfrmOutPackets(readIf(join(c.hdir, 'http-xfrm-before.txt')), SERVER_ADDR);
     const ok = h.ok && esp > 0;
-    mark(ctx, c, label, multi, 'http', ok, ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`);
+    const down = ok ? `${big ? '20 MB' : `64 KiB ${file}`}: ${h.detail}; ${esp} ESP packets out` : `${h.detail}; ${esp} ESP packets out`;
+    if (!ok || ctx.scenario.upload !== true) {
+      mark(ctx, c, label, multi, 'http', ok, down);
+      return;
+    }
+    const up = await uploadCheck(ctx, c, label, false);
+    mark(ctx, c, label, multi, 'http', up.ok, `${down}; upload ${UPLOAD_MIB} MiB: ${up.detail}`);
   });
   const wait = ctx.scenario.rekeyWaitS;
   if (wait !== undefined) await Promise.all(active().filter((c) => stageIndex(c.reached) >= stageIndex('child-sa')).map((c) => ikev2Rekey(ctx, c, label, multi, profile, wait)));
   await Promise.all(clients.map((c) => guestJob(ctx, c, 'collect', g.collectJob(c.gdir), 30)));
+}
+
+/**
+ * The upload half of `http` (scenarios with `upload`): the client makes UPLOAD_MIB MiB of
+ * random bytes, hashes them and PUTs them to the web server through the tunnel; the
+ * server's own record of what arrived (httpd.py, hashed as it streamed in) must have the
+ * same length and SHA-256. ~0.35 MB/s under TCG: 12 s per MiB and 30 s more.
+ */
+async function uploadCheck(ctx: Ctx, c: Client, label: string, viaPpp: boolean): Promise<{ ok: boolean; detail: string }> {
+  const bytes = UPLOAD_MIB * 1024 * 1024;
+  const limit = Math.round(30 + 12 * UPLOAD_MIB);
+  const name = `${label}-${c.vm.name}-${randomBytes(4).toString('hex')}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(-80);
+  const t = performance.now();
+  await guestJob(ctx, c, 'upload', g.uploadJob(c.gdir, name, bytes, limit, viaPpp), limit + 30);
+  const record = readIf(join(ctx.www.uploadDir, `${name}.json`));
+  note(ctx, `upload ${name}: the server's record: ${record.trim() || '(none)'}; the job took ${((performance.now() - t) / 1000).toFixed(1)}s`);
+  return g.uploadOk(readIf(join(c.hdir, 'upload.txt')), g.parseUploadRecord(record), bytes);
 }
 
 /**

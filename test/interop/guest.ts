@@ -389,6 +389,76 @@ cat "$D/${file}"
 }
 
 /**
+ * An upload through the tunnel: `bytes` random bytes made in the VM, their SHA-256, then
+ * `curl -T` (PUT, Content-Length, no `Expect: 100-continue` wait) to the web server's
+ * /upload/NAME, which hashes what arrives (test/interop/httpd.py). `viaPpp`: the L2TP
+ * client's route to the web server through ppp0 (an IKEv2 client's policy carries it).
+ * The file goes again afterwards; the evidence is `upload.txt` and the server's answer
+ * `upload-response.json`.
+ */
+export function uploadJob(guestDir: string, name: string, bytes: number, maxTimeS: number, viaPpp: boolean): string {
+  return `
+D=${guestDir}
+${viaPpp ? `ip route replace ${HTTP_ADDR}/32 dev ppp0\n` : ''}ip route get ${HTTP_ADDR} > "$D/upload-route.txt" 2>&1
+rm -f /tmp/l2s-upload "$D/upload-response.json"
+head -c ${bytes} /dev/urandom > /tmp/l2s-upload
+sha256sum /tmp/l2s-upload > "$D/upload.txt" 2>&1
+echo "client bytes $(wc -c < /tmp/l2s-upload)" >> "$D/upload.txt"
+curl -sS --max-time ${maxTimeS} -H 'Expect:' -T /tmp/l2s-upload -o "$D/upload-response.json" -w 'http %{http_code} %{size_upload} %{speed_upload}\\n' http://${HTTP_ADDR}/upload/${name} >> "$D/upload.txt" 2>&1
+echo "curl rc=$?" >> "$D/upload.txt"
+rm -f /tmp/l2s-upload
+cat "$D/upload.txt"
+cat "$D/upload-response.json" 2>/dev/null
+`;
+}
+
+/** What the web server recorded of one upload (httpd.py's NAME.json). */
+export interface UploadRecord {
+  bytes: number;
+  contentLength: number;
+  sha256: string;
+  complete: boolean;
+  seconds: number;
+  /** The address the upload came from (through the tunnel: the server's masquerade). */
+  client: string;
+  error?: string;
+}
+
+/** httpd.py's verdict file, or null when it is missing or not its JSON. */
+export function parseUploadRecord(text: string): UploadRecord | null {
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    if (typeof v.bytes !== 'number' || typeof v.contentLength !== 'number' || typeof v.sha256 !== 'string' || typeof v.complete !== 'boolean') return null;
+    return { bytes: v.bytes, contentLength: v.contentLength, sha256: v.sha256, complete: v.complete, seconds: typeof v.seconds === 'number' ? v.seconds : 0, client: typeof v.client === 'string' ? v.client : '', ...(typeof v.error === 'string' ? { error: v.error } : {}) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The upload's verdict: the client made `bytes` bytes and hashed them, curl got 200 and
+ * exited 0, and the server received exactly that many bytes with the same SHA-256, from
+ * the VPN server's address (its masquerade: so through the tunnel, not around it).
+ */
+export function uploadOk(uploadTxt: string, server: UploadRecord | null, bytes: number): { ok: boolean; detail: string } {
+  const clientSha = /^([0-9a-f]{64})  \/tmp\/l2s-upload$/m.exec(uploadTxt)?.[1];
+  const clientBytes = Number(/^client bytes (\d+)$/m.exec(uploadTxt)?.[1] ?? -1);
+  const http = /^http (\d+) (\d+) ([\d.]+)$/m.exec(uploadTxt);
+  const rc = /^curl rc=(\d+)$/m.exec(uploadTxt)?.[1];
+  const flat = uploadTxt.trim().split('\n').join(' | ');
+  if (clientSha === undefined || clientBytes !== bytes) return { ok: false, detail: `the client did not make its ${bytes} bytes: ${flat}` };
+  if (!server) return { ok: false, detail: `no record of the upload on the server; client: ${flat}` };
+  const speed = http ? `${(Number(http[3]) / 1000).toFixed(0)} kB/s` : '';
+  const same = server.complete && server.bytes === bytes && server.contentLength === bytes && server.sha256 === clientSha;
+  if (!same) {
+    return { ok: false, detail: `server got ${server.bytes} of ${server.contentLength} bytes${server.complete ? '' : ` (incomplete${server.error ? `: ${server.error}` : ''})`}, sha256 ${server.sha256.slice(0, 16)}… vs the client's ${clientSha.slice(0, 16)}… (${bytes} bytes); client: ${flat}` };
+  }
+  if (server.client !== SERVER_ADDR) return { ok: false, detail: `the upload came from ${server.client || '(unknown)'}, not through the server's masquerade (${SERVER_ADDR})` };
+  if (http?.[1] !== '200' || rc !== '0') return { ok: false, detail: `the server has the bytes but curl saw ${http ? `HTTP ${http[1]}` : 'no answer'}, rc=${rc ?? '?'}: ${flat}` };
+  return { ok: true, detail: `${bytes} bytes up, sha256 ${clientSha.slice(0, 16)}… matches on the server (from ${server.client}), ${speed}, ${server.seconds.toFixed(1)}s on the server` };
+}
+
+/**
  * After the server was told to end the session: wait for pppd to report the hang-up,
  * then keep what each client program logged about it (pppd: LCP Terminate; xl2tpd: the
  * CDN; charon: the IKE Delete of the child SA).

@@ -23,7 +23,7 @@ import { bigChainChecks } from './bigchain.js';
 import { mobikeMove } from './mobike.js';
 import { bootVm, job, shutdownVm, type Vm } from './vm.js';
 import { vanishJob } from './guest.js';
-import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, type Client, type Ctx, type Www } from './attempt.js';
+import { attempt, BIG, highest, lowest, newClients, note, SMALL, smallOf, UPLOAD_MAX_BYTES, type Client, type Ctx, type Www } from './attempt.js';
 import { Aborted, bash, checkAborted, headline, killAllLive, setAborting, run, say, startBackground, stopBackground, waitFor, type Background } from './util.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -69,9 +69,11 @@ interface World {
   vms: Vm[];
   bg: Background[];
   wwwDir: string | null;
+  /** The HTTP server's upload verdicts (one small JSON file per upload; no body is kept). */
+  uploadDir: string | null;
   leftovers: string[];
 }
-const world: World = { net: null, vms: [], bg: [], wwwDir: null, leftovers: [] };
+const world: World = { net: null, vms: [], bg: [], wwwDir: null, uploadDir: null, leftovers: [] };
 
 let cleaning: Promise<boolean> | null = null;
 
@@ -108,6 +110,7 @@ function cleanup(): Promise<boolean> {
       }
     }
     if (world.wwwDir) rmSync(world.wwwDir, { recursive: true, force: true });
+    if (world.uploadDir) rmSync(world.uploadDir, { recursive: true, force: true });
     return clean;
   })();
   return cleaning;
@@ -118,8 +121,9 @@ function onSignal(sig: NodeJS.Signals): void {
   void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
 }
 
-function makeFiles(dir: string): Www {
+function makeFiles(dir: string, uploadDir: string): Www {
   mkdirSync(dir, { recursive: true });
+  mkdirSync(uploadDir, { recursive: true });
   const small = randomBytes(64 * 1024);
   const big = randomBytes(20 * 1024 * 1024);
   writeFileSync(join(dir, SMALL), small);
@@ -131,12 +135,18 @@ function makeFiles(dir: string): Www {
     writeFileSync(join(dir, smallOf(k)), b);
     return sha(b);
   });
-  return { dir, smallSha: sha(small), bigSha: sha(big), perVmSha: perVm };
+  return { dir, uploadDir, smallSha: sha(small), bigSha: sha(big), perVmSha: perVm };
 }
 
-async function startHttp(net: Net, dir: string, logFile: string): Promise<Background> {
+/**
+ * The web server in inet (httpd.py): GET of `www.dir` as `python3 -m http.server` serves it,
+ * and PUT/POST to /upload/NAME hashed on the fly, its verdict in `www.uploadDir`/NAME.json
+ * (at most UPLOAD_MAX_BYTES a body; nothing of the body is written).
+ */
+async function startHttp(net: Net, www: Www, logFile: string): Promise<Background> {
   const py = (await run('python3', ['-c', 'import sys; print(sys.executable)'])).stdout.trim();
-  const p = startBackground('http.server', 'ip', ['netns', 'exec', net.inet, py, '-m', 'http.server', '80', '--bind', HTTP_ADDR, '--directory', dir], logFile);
+  const args = [join(REPO, 'test', 'interop', 'httpd.py'), '--bind', HTTP_ADDR, '--port', '80', '--directory', www.dir, '--uploads', www.uploadDir, '--max-bytes', String(UPLOAD_MAX_BYTES)];
+  const p = startBackground('httpd.py', 'ip', ['netns', 'exec', net.inet, py, ...args], logFile);
   world.bg.push(p);
   const ok = await waitFor(async () => {
     const r = await run('ip', ['netns', 'exec', net.inet, 'ss', '-H', '-tln', `src ${HTTP_ADDR}:80`], { allowFail: true });
@@ -545,8 +555,9 @@ async function main(): Promise<number> {
   world.net = net;
   await createCore(net);
   world.wwwDir = join(tmpdir(), `${prefix}-www`);
-  const www = makeFiles(world.wwwDir);
-  await startHttp(net, world.wwwDir, join(runDir, 'http.log'));
+  world.uploadDir = join(tmpdir(), `${prefix}-uploads`);
+  const www = makeFiles(world.wwwDir, world.uploadDir);
+  await startHttp(net, www, join(runDir, 'http.log'));
   say(`network: ${net.inet}, ${net.server} up; HTTP on ${HTTP_ADDR}:80`);
 
   const psk = randomBytes(12).toString('hex');
