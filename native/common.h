@@ -66,4 +66,5 @@ void l2s_polled_call(l2s_polled_t *p, size_t argc, napi_value *argv);
 void l2s_udp_init(napi_env env, napi_value exports);
 void l2s_hmac_init(napi_env env, napi_value exports);
 void l2s_gcm_init(napi_env env, napi_value exports);
+void l2s_cbc_init(napi_env env, napi_value exports);
 #endif

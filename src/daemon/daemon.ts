@@ -6,7 +6,7 @@ import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
-import { nativeGcm, nativeHmac } from '../io/udp-native.js';
+import { nativeCbc, nativeGcm, nativeHmac } from '../io/udp-native.js';
 import { TunDevice, tunStats } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
 import type { Config } from './config.js';
@@ -121,7 +121,7 @@ export class Daemon implements ControlTarget {
         limits: cfg.limits,
         counters: this.counters,
         // ESP's HMAC and AES-GCM per batch through the addon when built; L2TPSEC_ESP_CRYPTO=js keeps node:crypto per packet
-        ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }),
+        ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm(), cbcBatch: nativeCbc() }),
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
         ...(this.radius ? { remoteAuth: this.radius } : {}),
       },

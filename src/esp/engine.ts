@@ -31,7 +31,7 @@ import { decryptCbcSpan, encryptCbcChained } from './cbc-batch.js';
 import { DropReporter, type EspInDropReason, type EspOutDropReason } from './drops.js';
 import { ipv4Length, parseTransportPayload, parseTunnelPayload, paddedLength, UDP_HEADER_LEN, writeTransportPayload, writeTunnelPayload } from './payload.js';
 import { REPLAY_WINDOW_DEFAULT } from './replay.js';
-import { NO_OK, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
+import { NO_OK, type CbcBatchProvider, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { EspSa, SaTable, endpointKey } from './sa.js';
 import type { EspDelivered, EspEvent, EspInbound, EspIpv4Delivered, EspOutbound, EspSaStats, EspSend } from './types.js';
 
@@ -82,6 +82,7 @@ export class EspEngine {
   private icvOk: Uint8Array = new Uint8Array(256);
   private readonly hmacBatch: HmacBatchProvider | undefined;
   private readonly gcmBatch: GcmBatchProvider | undefined;
+  private readonly cbcBatch: CbcBatchProvider | undefined;
   /** AES-GCM batch records [aad, iv, in, len, out, tag] per packet. */
   private gcmRecs: Uint32Array = new Uint32Array(6 * 256);
   /** Packets and bytes in, packets and bytes out, of the batch being processed (flushTally). */
@@ -90,6 +91,8 @@ export class EspEngine {
   private tallyOutPackets = 0;
   private tallyOutBytes = 0;
   private readonly touched: EspSa[] = [];
+  /** Per-batch scratch for outCbcInPlace: [offset, length] of each record's IV + blocks. */
+  private cbcRecs: Uint32Array = new Uint32Array(0);
   private queued: EspEvent[] = [];
 
   /**
@@ -97,10 +100,11 @@ export class EspEngine {
    * addon); node:crypto per packet without them.
    */
   constructor(
-    opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined } = {},
+    opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined; cbcBatch?: CbcBatchProvider | undefined } = {},
   ) {
     this.hmacBatch = opts.hmacBatch;
     this.gcmBatch = opts.gcmBatch;
+    this.cbcBatch = opts.cbcBatch;
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
@@ -121,7 +125,7 @@ export class EspEngine {
   tryAddSa(sa: ChildSaUp): string | undefined {
     let esp: EspSa;
     try {
-      esp = new EspSa(sa, this.replayWindow, this.hmacBatch, this.gcmBatch);
+      esp = new EspSa(sa, this.replayWindow, this.hmacBatch, this.gcmBatch, this.cbcBatch);
       this.table.add(esp);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -612,6 +616,7 @@ export class EspEngine {
     }
     const n = recs.length / 3;
     if (n === 0) return;
+    if (sa.outCbc !== undefined && headroom === 0) return this.outCbcInPlace(sa, batch, n, wireLen, sends);
     // IV_1 and the secret chaining blocks R_1..R_{n-1} (cbc-batch.ts) from one call.
     const rnd = this.random(n * bs);
     if (rnd.length < n * bs) throw new Error('random source returned too few bytes');
@@ -651,6 +656,45 @@ export class EspEngine {
       if (headroom > 0) wire.fill(0, rec - headroom, rec); // no key-derived bytes left next to wire data
       this.sent(sa, wire.subarray(rec, spans[2 * k + 1]! + icv), sends);
     }
+  }
+
+  /**
+   * AES-CBC through the batch provider (native/cbc.c): each record's
+   * plaintext is written at its place in the datagram buffer behind a fresh
+   * random IV (RFC 4303 §2.3, RFC 3602 §2.4), the provider encrypts every
+   * record in place in one call, and the batch HMAC signs them. No cipher
+   * object, no intermediate stream: one buffer per batch, every byte of it
+   * written (hence allocUnsafe).
+   */
+  private outCbcInPlace(sa: EspSa, batch: EspOutbound[], n: number, wireLen: number, sends: EspSend[]): void {
+    const s = sa.spec;
+    const bs = s.blockSize;
+    const icv = s.icvLen;
+    const recs = this.recs;
+    const rnd = this.random(n * bs);
+    if (rnd.length < n * bs) throw new Error('random source returned too few bytes');
+    const wire = Buffer.allocUnsafe(wireLen);
+    const spans = (this.spans = ensureU32(this.spans, 2 * n));
+    const blocks = (this.cbcRecs = ensureU32(this.cbcRecs, 2 * n));
+    let q = 0;
+    for (let r = 0, k = 0; r < recs.length; r += 3, k++) {
+      const o = batch[recs[r]!]!;
+      const padded = recs[r + 2]!;
+      wire.writeUInt32BE(sa.outSpi, q);
+      wire.writeUInt32BE(recs[r + 1]!, q + 4);
+      rnd.copy(wire, q + ESP_HDR, k * bs, (k + 1) * bs);
+      const at = q + ESP_HDR + bs;
+      if (sa.tunnel) writeTunnelPayload(wire, at, o.payload, padded);
+      else writeTransportPayload(wire, at, o.innerDstPort, o.payload, padded, o.head);
+      blocks[2 * k] = q + ESP_HDR;
+      blocks[2 * k + 1] = bs + padded;
+      spans[2 * k] = q;
+      spans[2 * k + 1] = at + padded;
+      q = at + padded + icv;
+    }
+    sa.cbcBatch!.cbcEncryptBatch(sa.outCbc!, wire, blocks, n);
+    sa.outHmac!.signMany(wire, spans, n, icv);
+    for (let k = 0; k < n; k++) this.sent(sa, wire.subarray(spans[2 * k]!, spans[2 * k + 1]! + icv), sends);
   }
 
   /** AES-GCM through the batch provider: the SA's packets written into one buffer and sealed in place in one call. */

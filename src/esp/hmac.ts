@@ -51,6 +51,18 @@ export interface GcmBatchProvider {
   gcmBatch(key: object, src: Uint8Array, dst: Uint8Array, recs: Uint32Array, n: number, ok: Uint8Array): number;
 }
 
+/**
+ * AES-CBC encryption of a batch of records in one call, several records
+ * interleaved so the CPU's AES unit is not waiting on CBC's chain (the
+ * addon's AES-NI code, native/cbc.c, handed in by the host).
+ */
+export interface CbcBatchProvider {
+  /** The expanded encryption key (16 or 32 bytes), or undefined where the provider cannot (no AES instructions, other sizes). */
+  cbcKey(key: Uint8Array): object | undefined;
+  /** For k < n, record k is buf[recs[2k], +recs[2k+1]): a 16-byte IV then whole blocks, encrypted in place chained from the IV. */
+  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+}
+
 export const NO_OK = new Uint8Array(0);
 
 export class PreparedHmac {

@@ -5,7 +5,7 @@
  * rekey; the older one keeps receiving until it is removed).
  */
 import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
-import { PreparedHmac, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
+import { PreparedHmac, type CbcBatchProvider, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { ReplayWindow } from './replay.js';
 import { resolveTransform, type TransformSpec } from './transforms.js';
 
@@ -49,7 +49,16 @@ export class EspSa {
    * `peer` stays the identity the daemon keys its state by.
    */
   dest: Endpoint;
-  constructor(up: ChildSaUp, replayWindow: number, hmacBatch?: HmacBatchProvider, readonly gcmBatch?: GcmBatchProvider) {
+  /** The outbound AES-CBC key expanded by the batch provider, when there is one and it takes this cipher. */
+  readonly outCbc: object | undefined;
+
+  constructor(
+    up: ChildSaUp,
+    replayWindow: number,
+    hmacBatch?: HmacBatchProvider,
+    readonly gcmBatch?: GcmBatchProvider,
+    readonly cbcBatch?: CbcBatchProvider,
+  ) {
     this.spec = resolveTransform(up.transform);
     const s = this.spec;
     const keyLen = s.keyLen + s.saltLen;
@@ -82,6 +91,7 @@ export class EspSa {
     const gcm = s.mode === 'gcm' ? gcmBatch : undefined;
     this.inGcm = gcm?.gcmKey(this.inKey, this.inNonce.subarray(0, 4), false);
     this.outGcm = gcm?.gcmKey(this.outKey, this.outNonce.subarray(0, 4), true);
+    this.outCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') ? cbcBatch?.cbcKey(this.outKey) : undefined;
     this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.replay = new ReplayWindow(replayWindow);

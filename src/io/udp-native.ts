@@ -257,6 +257,23 @@ export function nativeHmac(): NativeHmac | undefined {
   }
 }
 
+/** What src/esp's CbcBatchProvider needs (the addon's AES-NI CBC, native/cbc.c). */
+export interface NativeCbc {
+  cbcKey(key: Uint8Array): object | undefined;
+  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+}
+
+/** The addon's interleaved AES-CBC, or undefined when the addon is not built or this is not x86-64. */
+export function nativeCbc(): NativeCbc | undefined {
+  try {
+    const a = loadNativeAddon();
+    if (typeof a.cbcKey !== 'function' || typeof a.cbcEncryptBatch !== 'function') return undefined;
+    return { cbcKey: a.cbcKey as NativeCbc['cbcKey'], cbcEncryptBatch: a.cbcEncryptBatch as NativeCbc['cbcEncryptBatch'] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** What src/esp's GcmBatchProvider needs (the addon's OpenSSL AES-GCM, native/gcm.c). */
 export interface NativeGcm {
   gcmKey(key: Uint8Array, salt: Uint8Array, encrypt: boolean): object;

@@ -18,7 +18,7 @@ import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { endpointText, type ChildSaUp, type Endpoint, type EspTransform } from '../core/sa.js';
 import { EspEngine, type EspEvent, type EspInbound, type EspOutbound } from '../esp/engine.js';
-import type { GcmBatchProvider, HmacBatchProvider } from '../esp/hmac.js';
+import type { CbcBatchProvider, GcmBatchProvider, HmacBatchProvider } from '../esp/hmac.js';
 import { IkeResponder, type IkeOutput, type IkeResponderConfig } from '../ike/responder.js';
 import { L2tpServer, type L2tpOutput, type L2tpServerConfig } from '../l2tp/server.js';
 import { Forwarder } from '../nat/forwarder.js';
@@ -81,6 +81,8 @@ export interface PipelineOptions {
   /** ESP's HMAC and AES-GCM per batch in one native call (the host's addon); node:crypto per packet without them. */
   hmacBatch?: HmacBatchProvider | undefined;
   gcmBatch?: GcmBatchProvider | undefined;
+  /** Outbound AES-CBC of a batch, several records interleaved (native/cbc.c); without it node:crypto. */
+  cbcBatch?: CbcBatchProvider | undefined;
 }
 
 export interface PipelineLimits {
@@ -192,7 +194,7 @@ export class Pipeline {
       ...(opts.random ? { random: opts.random } : {}),
       ...opts.ike,
     });
-    this.esp = new EspEngine({ counters: this.counters, hmacBatch: opts.hmacBatch, gcmBatch: opts.gcmBatch, ...(opts.random ? { random: opts.random } : {}) });
+    this.esp = new EspEngine({ counters: this.counters, hmacBatch: opts.hmacBatch, gcmBatch: opts.gcmBatch, cbcBatch: opts.cbcBatch, ...(opts.random ? { random: opts.random } : {}) });
     this.l2tp = new L2tpServer({
       hostName: opts.hostName,
       ...(opts.l2tpSecret ? { secret: opts.l2tpSecret } : {}),

@@ -11,12 +11,12 @@ import type { ChildSaUp } from '../../src/core/sa.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
 import { craft, naiveInner, open, specOf } from './craft.js';
 import { saPair } from './helpers.js';
-import { nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
-import type { GcmBatchProvider, HmacBatchProvider } from '../../src/esp/hmac.js';
+import { nativeCbc, nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
+import type { CbcBatchProvider, GcmBatchProvider, HmacBatchProvider } from '../../src/esp/hmac.js';
 
-/** Per packet through node:crypto, and (when the addon is built) HMAC and AES-GCM a batch per call through the addon's OpenSSL. */
-type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined };
-const HMACS: [string, Crypto][] = [['node:crypto', {}], ...(nativeHmac() && nativeGcm() ? [['native batch', { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }] as [string, Crypto]] : [])];
+/** Per packet through node:crypto, and (when the addon is built) HMAC, AES-GCM and outbound AES-CBC a batch per call through the addon. */
+type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined; cbcBatch?: CbcBatchProvider | undefined };
+const HMACS: [string, Crypto][] = [['node:crypto', {}], ...(nativeHmac() && nativeGcm() ? [['native batch', { hmacBatch: nativeHmac(), gcmBatch: nativeGcm(), cbcBatch: nativeCbc() }] as [string, Crypto]] : [])];
 
 const NAMES = ['aes128-sha1', 'aes256-sha256', '3des-sha1', 'aes128gcm16', 'aes192-sha1'];
 

@@ -3,13 +3,13 @@
  * verifyMany) against node:crypto's createHmac, and the engine's inbound
  * batch verification: forged and duplicate packets inside one batch.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../src/core/counters.js';
 import { EspEngine, type EspInbound } from '../../src/esp/engine.js';
-import { PreparedHmac, type GcmBatchProvider, type HmacBatchProvider } from '../../src/esp/hmac.js';
-import { nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
+import { PreparedHmac, type CbcBatchProvider, type GcmBatchProvider, type HmacBatchProvider } from '../../src/esp/hmac.js';
+import { nativeCbc, nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
 import { saPair } from './helpers.js';
 
 const NATIVE = nativeHmac();
@@ -80,9 +80,9 @@ describe.skipIf(!NATIVE)('native batch HMAC refuses bad arguments', () => {
   });
 });
 
-type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined };
+type Crypto = { hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined; cbcBatch?: CbcBatchProvider | undefined };
 const JS: Crypto = {};
-const BATCHED: Crypto | undefined = NATIVE && nativeGcm() ? { hmacBatch: NATIVE, gcmBatch: nativeGcm() } : undefined;
+const BATCHED: Crypto | undefined = NATIVE && nativeGcm() ? { hmacBatch: NATIVE, gcmBatch: nativeGcm(), cbcBatch: nativeCbc() } : undefined;
 /** [server, client]: every pairing of per-packet node:crypto and the native batch, so each side is checked against the other. */
 const PAIRS: [string, Crypto, Crypto][] = [['node:crypto both', JS, JS], ...(BATCHED ? ([['native server, node:crypto client', BATCHED, JS], ['node:crypto server, native client', JS, BATCHED], ['native both', BATCHED, BATCHED]] as [string, Crypto, Crypto][]) : [])];
 
@@ -131,5 +131,58 @@ describe.skipIf(!nativeGcm())('native batch AES-GCM refuses bad arguments', () =
     expect(g.gcmBatch(k, buf, out, new Uint32Array([0, 8, 16, 8, 16, 24]), 1, ok)).toBe(0);
     expect(ok[0]).toBe(0);
     expect(out.subarray(16, 24).equals(Buffer.alloc(8))).toBe(true);
+  });
+});
+
+describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native interleaved AES-CBC encryption (native/cbc.c)', () => {
+  it('equals createCipheriv record by record, for AES-128 and AES-256, any number of records of any block count, IVs in place', () => {
+    const c = nativeCbc()!;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(16, 32),
+        fc.array(fc.nat({ max: 100 }), { minLength: 0, maxLength: 20 }),
+        fc.nat({ max: 3 }),
+        (keyLen, blockCounts, gap) => {
+          const key = randomBytes(keyLen);
+          const k = c.cbcKey(key)!;
+          const recs: number[] = [];
+          const parts: Buffer[] = [];
+          const want: Buffer[] = [];
+          let at = 0;
+          for (const blocks of blockCounts) {
+            const iv = randomBytes(16);
+            const plain = randomBytes(16 * blocks);
+            const filler = Buffer.alloc(gap * 8, 0xee);
+            parts.push(filler, iv, plain);
+            at += filler.length;
+            recs.push(at, 16 + plain.length);
+            at += 16 + plain.length;
+            const ci = createCipheriv(keyLen === 16 ? 'aes-128-cbc' : 'aes-256-cbc', key, iv);
+            ci.setAutoPadding(false);
+            want.push(filler, iv, ci.update(plain), ci.final());
+          }
+          const buf = Buffer.concat(parts);
+          expect(c.cbcEncryptBatch(k, buf, Uint32Array.from(recs), blockCounts.length)).toBe(blockCounts.length);
+          expect(buf.equals(Buffer.concat(want))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses records outside the buffer or not an IV and whole blocks, and other key sizes', () => {
+    const c = nativeCbc()!;
+    expect(c.cbcKey(Buffer.alloc(24))).toBeUndefined();
+    expect(c.cbcKey(Buffer.alloc(15))).toBeUndefined();
+    const k = c.cbcKey(Buffer.alloc(16, 7))!;
+    const buf = Buffer.alloc(64, 1);
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([32, 48]), 1)).toThrow(RangeError);
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([0, 40]), 1)).toThrow(RangeError);
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([0, 8]), 1)).toThrow(RangeError);
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([0, 32]), 2)).toThrow(RangeError);
+    // a refused batch encrypts nothing, even its valid records
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([0, 32, 40, 48]), 2)).toThrow(RangeError);
+    expect(buf.equals(Buffer.alloc(64, 1))).toBe(true);
+    expect(() => c.cbcEncryptBatch({}, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
   });
 });
