@@ -84,6 +84,7 @@ export class Daemon implements ControlTarget {
     const udpPort: UdpPort = {
       sendIke: (from, to, data) => this.udp?.sendIke(from, to, data),
       sendEsp: (sends) => this.udp?.sendEspBatch(sends),
+      copiesOnSend: () => this.udp?.sendEspCopies === true,
     };
     const tunPort: TunPort = { write: (packets) => (this.tun ? this.tun.write(packets) : packets.length) };
     this.radius = cfg.radius?.enabled

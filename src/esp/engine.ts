@@ -23,7 +23,7 @@
  * one chained CBC encryption per SA with an unpredictable IV per packet,
  * HMAC of the SA's packets in one call, one zero-filled allocation per SA per batch for all sends.
  */
-import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto';
 import { Counters } from '../core/counters.js';
 import { logEvent } from '../core/log.js';
 import type { ChildSaUp, Endpoint } from '../core/sa.js';
@@ -95,12 +95,26 @@ export class EspEngine {
   private cbcRecs: Uint32Array = new Uint32Array(0);
   private queued: EspEvent[] = [];
 
+  /** IV bytes of one batch (consumed before the batch call returns), refilled from the CSPRNG. */
+  private rnd = Buffer.alloc(512);
+  /** encryptBatch with reuse: the buffer the CBC records of the last batch were written into. */
+  private outWire = Buffer.alloc(0);
+  private outWirePos = 0;
+  private reuseOut = false;
+
   /**
-   * hmacBatch / gcmBatch: HMAC, or AES-GCM, of a whole batch in one native call (the host's
-   * addon); node:crypto per packet without them.
+   * hmacBatch / gcmBatch / cbcBatch: HMAC, AES-GCM, or outbound AES-CBC, of a whole batch in
+   * one native call (the host's addon); node:crypto per packet without them.
    */
   constructor(
-    opts: { counters?: Counters; replayWindow?: number; random?: (n: number) => Buffer; hmacBatch?: HmacBatchProvider | undefined; gcmBatch?: GcmBatchProvider | undefined; cbcBatch?: CbcBatchProvider | undefined } = {},
+    opts: {
+      counters?: Counters;
+      replayWindow?: number;
+      random?: (n: number) => Buffer;
+      hmacBatch?: HmacBatchProvider | undefined;
+      gcmBatch?: GcmBatchProvider | undefined;
+      cbcBatch?: CbcBatchProvider | undefined;
+    } = {},
   ) {
     this.hmacBatch = opts.hmacBatch;
     this.gcmBatch = opts.gcmBatch;
@@ -108,7 +122,13 @@ export class EspEngine {
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
-    this.random = opts.random ?? randomBytes;
+    this.random =
+      opts.random ??
+      ((n: number): Buffer => {
+        if (this.rnd.length < n) this.rnd = Buffer.alloc(Math.max(n, 2 * this.rnd.length));
+        return randomFillSync(this.rnd, 0, n).subarray(0, n);
+      });
+
   }
 
   /**
@@ -519,11 +539,16 @@ export class EspEngine {
   /**
    * Encrypt one batch for their SAs: inner UDP payloads (L2TP) on transport
    * SAs, whole IPv4 packets on tunnel SAs (see EspOutbound). The send
-   * buffers of one SA share one zero-filled allocation. Order: grouped by SA in
+   * buffers of one SA share one allocation. Order: grouped by SA in
    * order of first appearance, batch order within an SA. Never throws.
+   * reuse: the datagrams may be written into a buffer the engine reuses, so
+   * the views in `sends` are valid only until the next encryptBatch: for a
+   * caller that copies them out at once (the daemon's native UDP port).
    */
-  encryptBatch(batch: EspOutbound[], now: number): { sends: EspSend[]; events: EspEvent[] } {
+  encryptBatch(batch: EspOutbound[], now: number, reuse = false): { sends: EspSend[]; events: EspEvent[] } {
     const sends: EspSend[] = [];
+    this.outWirePos = 0;
+    this.reuseOut = reuse;
     const events: EspEvent[] = this.queued.length ? this.takeEvents() : [];
     const touched = this.touched;
     try {
@@ -673,7 +698,15 @@ export class EspEngine {
     const recs = this.recs;
     const rnd = this.random(n * bs);
     if (rnd.length < n * bs) throw new Error('random source returned too few bytes');
-    const wire = Buffer.allocUnsafe(wireLen);
+    let wire: Buffer;
+    if (this.reuseOut && this.outWirePos === 0 && this.outWire.length < wireLen) this.outWire = Buffer.allocUnsafe(Math.max(wireLen, 2 * this.outWire.length, 65536));
+    if (this.reuseOut && this.outWirePos + wireLen <= this.outWire.length) {
+      // this SA's records after those of the SAs before it in this batch
+      wire = this.outWire.subarray(this.outWirePos, this.outWirePos + wireLen);
+      this.outWirePos += wireLen;
+    } else {
+      wire = Buffer.allocUnsafe(wireLen);
+    }
     const spans = (this.spans = ensureU32(this.spans, 2 * n));
     const blocks = (this.cbcRecs = ensureU32(this.cbcRecs, 2 * n));
     let q = 0;

@@ -396,6 +396,11 @@ export class UdpEndpoints {
     this.natt.send(data, to.port, to.address, this.sendDone);
   }
 
+  /** sendEsp/sendEspBatch have copied the datagrams when they return (the native port's send buffer; node:dgram keeps references). */
+  get sendEspCopies(): boolean {
+    return this.nattNative !== undefined;
+  }
+
   /** Send ESP-in-UDP datagrams from nattPort, in order (native: one sendmmsg per up to a batch). */
   sendEspBatch(sends: ReadonlyArray<{ to: Endpoint; data: Uint8Array }>): void {
     if (this.nattNative) return this.nativeSent(this.nattNative.sendBatch(sends));

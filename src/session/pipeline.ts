@@ -844,7 +844,7 @@ export class Pipeline {
     if (this.espOut.length === 0) return;
     const batch = this.espOut;
     this.espOut = [];
-    const { sends, events } = this.esp.encryptBatch(batch, now);
+    const { sends, events } = this.esp.encryptBatch(batch, now, this.udp.copiesOnSend?.() === true);
     this.headPos = 0;
     this.onEspEvents(events, now);
     if (sends.length > 0) this.udp.sendEsp(sends);

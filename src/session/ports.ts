@@ -13,6 +13,12 @@ export interface UdpPort {
   sendIke(from: Endpoint, to: Endpoint, data: Uint8Array): void;
   /** ESP-in-UDP datagrams from our NAT-T port, in order. */
   sendEsp(sends: ReadonlyArray<{ to: Endpoint; data: Uint8Array }>): void;
+  /**
+   * True when sendEsp has copied the datagrams out by the time it returns
+   * (the addon's send buffer), so the ESP engine may reuse the buffer they
+   * were in. Absent or false: the views must stay valid (node:dgram, tests).
+   */
+  copiesOnSend?(): boolean;
 }
 
 export interface TunPort {
