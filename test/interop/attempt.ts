@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, appendFileSync, readFileSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { HTTP_ADDR, SERVER_ADDR, type Net } from './netns.js';
 import { STAGES, profileOf, stageIndex, type Profile, type Scenario, type Stage } from './scenarios.js';
-import type { InteropUser, ServerSetup } from './server.js';
+import { cli, type InteropUser, type ServerSetup } from './server.js';
 import { job, type Vm } from './vm.js';
 import * as g from './guest.js';
 import { checkAborted, run, say, sleep } from './util.js';
@@ -336,10 +336,26 @@ async function uploadCheck(ctx: Ctx, c: Client, label: string, viaPpp: boolean):
   const limit = Math.round(30 + 12 * UPLOAD_MIB);
   const name = `${label}-${c.vm.name}-${randomBytes(4).toString('hex')}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(-80);
   const t = performance.now();
+  const before = await tunCounters(ctx);
   await guestJob(ctx, c, 'upload', g.uploadJob(c.gdir, name, bytes, limit, viaPpp), limit + 30);
+  const after = await tunCounters(ctx);
   const record = readIf(join(ctx.www.uploadDir, `${name}.json`));
   note(ctx, `upload ${name}: the server's record: ${record.trim() || '(none)'}; the job took ${((performance.now() - t) / 1000).toFixed(1)}s`);
+  // how much of it the server's TUN writes coalesced (native/tunoff.c): information, not a check (a slow VM may send one segment per turn)
+  if (before && after) note(ctx, `upload ${name}: TUN writes meanwhile: ${after.coalesced - before.coalesced} packets in ${after.superPackets - before.superPackets} offload super-packets`);
   return g.uploadOk(readIf(join(c.hdir, 'upload.txt')), g.parseUploadRecord(record), bytes);
+}
+
+/** The server's TUN coalescing counters (status --json), or undefined when status fails. */
+async function tunCounters(ctx: Ctx): Promise<{ superPackets: number; coalesced: number } | undefined> {
+  const r = await cli(ctx.server, ['status', '--json']);
+  if (r.code !== 0) return undefined;
+  try {
+    const c = (JSON.parse(r.stdout) as { counters?: Record<string, number> }).counters ?? {};
+    return { superPackets: c['tun.write.super-packets'] ?? 0, coalesced: c['tun.write.coalesced'] ?? 0 };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
