@@ -106,6 +106,8 @@ export interface PathRow {
   offered_pps: number;
   /** Share of one core the daemon used in the window. */
   daemon_core: number;
+  /** What one whole daemon core would deliver at this CPU per packet: 1e6 / cpu. */
+  core_pps: number;
   /** The part of `cpu` spent in the kernel (stime: system calls, and the forwarding and NAT they run), µs per packet. */
   cpu_system: number;
   limit_offered_pps: number;
@@ -561,6 +563,7 @@ async function pathPart(lab: Lab, client: ClientProc, root = ROOT): Promise<Path
       gbps: round((w.pps * SIZE * 8) / 1e9, 2),
       offered_pps: Math.round(w.offered),
       daemon_core: round(w.cpuSeconds / w.seconds, 2),
+      core_pps: w.cpuSeconds > 0 ? Math.round((w.pps * w.seconds) / w.cpuSeconds) : 0,
       cpu_system: round(w.pps > 0 ? (w.systemSeconds * 1e6) / (w.pps * w.seconds) : 0, 2),
       limit_offered_pps: Math.round(l.offered),
       limit_generator_bound: l.pps >= 0.9 * l.offered,
