@@ -19,6 +19,8 @@ export interface Config {
     hostname: string;
     ikePort: number;
     nattPort: number;
+    /** Receive and send buffer of the UDP sockets, bytes (the kernel caps it at net.core.rmem_max/wmem_max unless we are root). */
+    socketBuffer: number;
   };
   ipsec: {
     psk: string;
@@ -178,6 +180,7 @@ const rawSchema = z.strictObject({
     hostname: str('l2tpsec').refine((h) => h.length >= 1 && h.length <= 255, { error: 'must be 1 to 255 characters' }),
     ike_port: int(500, 1, 65535),
     natt_port: int(4500, 1, 65535),
+    socket_buffer: int(4 << 20, 65536, 1 << 30),
   }).superRefine((s, ctx) => {
     // leaving out both (defaults 500 and 4500) lets the rest be checked
     if (s.ike_port === s.natt_port) ctx.addIssue({ code: 'custom', path: ['natt_port'], message: 'must differ from server.ike_port', params: { leaveOut: ['ike_port', 'natt_port'] } });
@@ -344,7 +347,7 @@ function toConfig(r: Raw, file: string, dir: string | undefined): Config {
   const usersFile = at(r.ppp.users_file);
   return {
     file,
-    server: { listen: r.server.listen, hostname: r.server.hostname, ikePort: r.server.ike_port, nattPort: r.server.natt_port },
+    server: { listen: r.server.listen, hostname: r.server.hostname, ikePort: r.server.ike_port, nattPort: r.server.natt_port, socketBuffer: r.server.socket_buffer },
     ipsec: { psk: r.ipsec.psk, ikeLifetimeMax: r.ipsec.ike_lifetime_max, childLifetimeMax: r.ipsec.child_lifetime_max, dpdIdle: r.ipsec.dpd_idle, allowLegacy: r.ipsec.allow_legacy },
     l2tp: { secret: r.l2tp.secret || undefined, helloInterval: r.l2tp.hello_interval },
     ppp: {

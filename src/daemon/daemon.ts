@@ -45,9 +45,6 @@ export interface DaemonOptions {
   noTun?: boolean;
 }
 
-/** UDP receive buffer: a thousand clients hanging up at once must not overflow it. */
-const RECV_BUFFER = 4 << 20;
-
 /**
  * The host: opens and closes the I/O (UDP 500/4500, the TUN device, the kernel's
  * forwarding and NAT rules), reloads users, serves the control API's questions,
@@ -173,7 +170,9 @@ export class Daemon implements ControlTarget {
         nattPort: cfg.server.nattPort,
         counters: this.counters,
         classify: classifyNatt,
-        recvBufferSize: RECV_BUFFER,
+        // server.socket_buffer (4 MiB): a thousand clients hanging up at once must not overflow it
+        recvBufferSize: cfg.server.socketBuffer,
+        sendBufferSize: cfg.server.socketBuffer,
         // the NAT-T port's I/O: recvmmsg/sendmmsg through the addon when built; L2TPSEC_UDP_IO=dgram selects node:dgram
         io: process.env.L2TPSEC_UDP_IO === 'dgram' ? 'dgram' : process.env.L2TPSEC_UDP_IO === 'native' ? 'native' : 'auto',
         gso: process.env.L2TPSEC_UDP_GSO !== '0',

@@ -38,7 +38,7 @@ function errorOf(text: string): ConfigError {
 describe('config', () => {
   it('reads the minimal contract form', () => {
     const c = parseConfig(MINIMAL, '/etc/l2tpsec/l2tpsec.toml');
-    expect(c.server).toEqual({ listen: '0.0.0.0', hostname: 'vpn.example.net', ikePort: 500, nattPort: 4500 });
+    expect(c.server).toEqual({ listen: '0.0.0.0', hostname: 'vpn.example.net', ikePort: 500, nattPort: 4500, socketBuffer: 4 << 20 });
     expect(c.ipsec.psk).toBe('a long random secret');
     expect(c.ppp.pool).toBe('10.40.0.0/24');
     expect(c.ppp.dns).toEqual(['10.40.0.1']);
@@ -48,6 +48,14 @@ describe('config', () => {
     expect(c.tun.name).toBe('tun1');
     expect(c.nat).toEqual({ masquerade: true, outInterface: 'auto', clientToClient: false });
     expect(serverTunnelAddress(c)).toBe('10.40.0.1');
+  });
+
+  it('server.socket_buffer: read, bounded, the line named', () => {
+    const text = (v: string): string => MINIMAL.replace('[server]\n', `[server]\nsocket_buffer = ${v}\n`);
+    expect(parseConfig(text('16777216'), '/etc/l2tpsec/l2tpsec.toml').server.socketBuffer).toBe(16 << 20);
+    const e = errorOf(text('1000'));
+    expect(e.key).toBe('server.socket_buffer');
+    expect(e.message).toMatch(/between 65536 and 1073741824, got 1000/);
   });
 
   it('[limits]: defaults, each key read, unknown keys refused', () => {
