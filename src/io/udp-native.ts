@@ -240,6 +240,21 @@ export class NativeUdpSocket {
   }
 }
 
+/** The addon's functions `names` (bound to nothing: plain functions), or undefined when the addon is not built or lacks one. */
+function addonFunctions<T>(names: ReadonlyArray<keyof T & string>): T | undefined {
+  try {
+    const a = loadNativeAddon();
+    const out: Record<string, unknown> = {};
+    for (const n of names) {
+      if (typeof a[n] !== 'function') return undefined;
+      out[n] = a[n];
+    }
+    return out as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What src/esp's HmacBatchProvider needs (the addon's OpenSSL HMAC, native/hmac.c). */
 export interface NativeHmac {
   hmacKey(hash: string, key: Uint8Array): object;
@@ -248,13 +263,7 @@ export interface NativeHmac {
 
 /** The addon's batch HMAC, or undefined when the addon is not built or found no OpenSSL in the process. */
 export function nativeHmac(): NativeHmac | undefined {
-  try {
-    const a = loadNativeAddon();
-    if (typeof a.hmacKey !== 'function' || typeof a.hmacBatch !== 'function') return undefined;
-    return { hmacKey: a.hmacKey as NativeHmac['hmacKey'], hmacBatch: a.hmacBatch as NativeHmac['hmacBatch'] };
-  } catch {
-    return undefined;
-  }
+  return addonFunctions<NativeHmac>(['hmacKey', 'hmacBatch']);
 }
 
 /** What src/esp's CbcBatchProvider needs (the addon's AES-NI CBC, native/cbc.c). */
@@ -265,13 +274,7 @@ export interface NativeCbc {
 
 /** The addon's interleaved AES-CBC, or undefined when the addon is not built or this is not x86-64. */
 export function nativeCbc(): NativeCbc | undefined {
-  try {
-    const a = loadNativeAddon();
-    if (typeof a.cbcKey !== 'function' || typeof a.cbcEncryptBatch !== 'function') return undefined;
-    return { cbcKey: a.cbcKey as NativeCbc['cbcKey'], cbcEncryptBatch: a.cbcEncryptBatch as NativeCbc['cbcEncryptBatch'] };
-  } catch {
-    return undefined;
-  }
+  return addonFunctions<NativeCbc>(['cbcKey', 'cbcEncryptBatch']);
 }
 
 /** What src/esp's GcmBatchProvider needs (the addon's OpenSSL AES-GCM, native/gcm.c). */
@@ -282,11 +285,5 @@ export interface NativeGcm {
 
 /** The addon's batch AES-GCM, or undefined when the addon is not built or found no OpenSSL in the process. */
 export function nativeGcm(): NativeGcm | undefined {
-  try {
-    const a = loadNativeAddon();
-    if (typeof a.gcmKey !== 'function' || typeof a.gcmBatch !== 'function') return undefined;
-    return { gcmKey: a.gcmKey as NativeGcm['gcmKey'], gcmBatch: a.gcmBatch as NativeGcm['gcmBatch'] };
-  } catch {
-    return undefined;
-  }
+  return addonFunctions<NativeGcm>(['gcmKey', 'gcmBatch']);
 }
