@@ -11,9 +11,14 @@
  * caller keeps node:crypto.
  *
  *   cbcKey(key: Uint8Array (16 or 32 bytes)) -> External | undefined
- *   cbcEncryptBatch(key: External, buf: Uint8Array, recs: Uint32Array, n: number) -> number
+ *   cbcEncryptBatch(key: External, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean) -> number
  *       for k < n, record k is buf[recs[2k], +recs[2k+1]): a 16-byte IV, then
  *       whole blocks of plaintext, encrypted in place chained from the IV.
+ *       makeIv: the IVs are written here first, each the AES encryption of a
+ *       counter under a key of this handle's own drawn from getrandom(2): a
+ *       pseudorandom permutation of a never-repeating input, so every IV is
+ *       unpredictable without that key (RFC 3602 §2.4), with no call into a
+ *       random generator per batch.
  *       Returns n; throws a RangeError (and encrypts nothing) when a record
  *       lies outside buf or is not an IV and whole blocks.
  */
@@ -21,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common.h"
 
@@ -33,6 +39,8 @@
 typedef struct {
   __m128i rk[15];
   int rounds;
+  __m128i ivk[11]; /* AES-128 key schedule of the IV generator */
+  uint64_t iv_nonce, iv_ctr;
 } ckey_t;
 
 #define TGT __attribute__((target("aes,sse2")))
@@ -158,6 +166,28 @@ TGT static void encrypt_many(const ckey_t *k, unsigned char *buf, const uint32_t
   }
 }
 
+/* IV k = AES-128_ivk(nonce | counter), written at each record's start. */
+TGT static void make_ivs(ckey_t *k, unsigned char *buf, const uint32_t *recs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    __m128i s = _mm_set_epi64x((long long)k->iv_ctr++, (long long)k->iv_nonce);
+    s = _mm_xor_si128(s, k->ivk[0]);
+    for (int r = 1; r < 10; r++) s = _mm_aesenc_si128(s, k->ivk[r]);
+    s = _mm_aesenclast_si128(s, k->ivk[10]);
+    _mm_storeu_si128((__m128i *)(buf + recs[2 * i]), s);
+  }
+}
+
+static int fill_random(void *p, size_t len) {
+  unsigned char *b = p;
+  while (len > 0) {
+    ssize_t r = getrandom(b, len, 0);
+    if (r < 0) return 0;
+    b += r;
+    len -= (size_t)r;
+  }
+  return 1;
+}
+
 static void ckey_finalize(napi_env env, void *data, void *hint) {
   volatile unsigned char *p = data;
   for (size_t i = 0; i < sizeof(ckey_t); i++) p[i] = 0;
@@ -180,6 +210,14 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
   ckey_t *k = aligned_alloc(16, sizeof(ckey_t));
   if (!k) return l2s_throw_errno(env, 12, "out of memory");
   memset(k, 0, sizeof *k);
+  unsigned char seed[32];
+  if (!fill_random(seed, sizeof seed)) {
+    free(k);
+    return l2s_throw_errno(env, 5, "cbcKey: getrandom failed");
+  }
+  expand128(seed, k->ivk);
+  memcpy(&k->iv_nonce, seed + 16, 8);
+  memset(seed, 0, sizeof seed);
   if (klen == 16) {
     expand128(key, k->rk);
     k->rounds = 10;
@@ -192,14 +230,17 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cbc_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   void *kp = NULL;
+  bool make_iv = false;
   unsigned char *buf;
   size_t blen, rl;
   uint32_t *recs;
   uint32_t n = 0;
   napi_typedarray_type type;
-  if (l2s_args(env, info, argv, 4) < 4 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
+  size_t argc = l2s_args(env, info, argv, 5);
+  if (argc >= 5) napi_get_value_bool(env, argv[4], &make_iv);
+  if (argc < 4 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
       !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
       napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
     napi_throw_type_error(env, NULL, "cbcEncryptBatch(key, buf, recs: Uint32Array, n)");
@@ -216,6 +257,7 @@ static napi_value js_cbc_batch(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  if (make_iv) make_ivs((ckey_t *)kp, buf, recs, n);
   encrypt_many((const ckey_t *)kp, buf, recs, n);
   napi_value out;
   napi_create_uint32(env, n, &out);

@@ -71,6 +71,8 @@ export class EspEngine {
   private readonly drops: DropReporter;
   private readonly replayWindow: number;
   private readonly random: (n: number) => Buffer;
+  /** The caller gave the random source (tests): IVs come from it even where a provider could make them. */
+  private readonly ownRandom: boolean;
   /** Inbound records for the batch CBC span (ciphertext only; reused). */
   private inBuf: Buffer = Buffer.alloc(1 << 16);
   /** Outbound plaintext stream (reused; every byte used is written first). */
@@ -122,6 +124,7 @@ export class EspEngine {
     this.counters = opts.counters ?? new Counters('esp');
     this.drops = new DropReporter(this.counters);
     this.replayWindow = opts.replayWindow ?? REPLAY_WINDOW_DEFAULT;
+    this.ownRandom = opts.random !== undefined;
     this.random =
       opts.random ??
       ((n: number): Buffer => {
@@ -685,19 +688,20 @@ export class EspEngine {
 
   /**
    * AES-CBC through the batch provider (native/cbc.c): each record's
-   * plaintext is written at its place in the datagram buffer behind a fresh
-   * random IV (RFC 4303 §2.3, RFC 3602 §2.4), the provider encrypts every
-   * record in place in one call, and the batch HMAC signs them. No cipher
-   * object, no intermediate stream: one buffer per batch, every byte of it
-   * written (hence allocUnsafe).
+   * plaintext is written at its place in the datagram buffer, the provider
+   * writes an unpredictable IV in front of each (RFC 4303 §2.3, RFC 3602
+   * §2.4; from the random source instead when the caller gave one) and
+   * encrypts every record in place in one call, and the batch HMAC signs
+   * them. No cipher object, no intermediate stream: one buffer per batch,
+   * every byte of it written (hence allocUnsafe).
    */
   private outCbcInPlace(sa: EspSa, batch: EspOutbound[], n: number, wireLen: number, sends: EspSend[]): void {
     const s = sa.spec;
     const bs = s.blockSize;
     const icv = s.icvLen;
     const recs = this.recs;
-    const rnd = this.random(n * bs);
-    if (rnd.length < n * bs) throw new Error('random source returned too few bytes');
+    const rnd = this.ownRandom ? this.random(n * bs) : undefined;
+    if (rnd && rnd.length < n * bs) throw new Error('random source returned too few bytes');
     let wire: Buffer;
     if (this.reuseOut && this.outWirePos === 0 && this.outWire.length < wireLen) this.outWire = Buffer.allocUnsafe(Math.max(wireLen, 2 * this.outWire.length, 65536));
     if (this.reuseOut && this.outWirePos + wireLen <= this.outWire.length) {
@@ -715,7 +719,7 @@ export class EspEngine {
       const padded = recs[r + 2]!;
       wire.writeUInt32BE(sa.outSpi, q);
       wire.writeUInt32BE(recs[r + 1]!, q + 4);
-      rnd.copy(wire, q + ESP_HDR, k * bs, (k + 1) * bs);
+      rnd?.copy(wire, q + ESP_HDR, k * bs, (k + 1) * bs);
       const at = q + ESP_HDR + bs;
       if (sa.tunnel) writeTunnelPayload(wire, at, o.payload, padded);
       else writeTransportPayload(wire, at, o.innerDstPort, o.payload, padded, o.head);
@@ -725,7 +729,7 @@ export class EspEngine {
       spans[2 * k + 1] = at + padded;
       q = at + padded + icv;
     }
-    sa.cbcBatch!.cbcEncryptBatch(sa.outCbc!, wire, blocks, n);
+    sa.cbcBatch!.cbcEncryptBatch(sa.outCbc!, wire, blocks, n, rnd === undefined);
     sa.outHmac!.signMany(wire, spans, n, icv);
     for (let k = 0; k < n; k++) this.sent(sa, wire.subarray(spans[2 * k]!, spans[2 * k + 1]! + icv), sends);
   }

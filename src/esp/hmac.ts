@@ -59,8 +59,11 @@ export interface GcmBatchProvider {
 export interface CbcBatchProvider {
   /** The expanded encryption key (16 or 32 bytes), or undefined where the provider cannot (no AES instructions, other sizes). */
   cbcKey(key: Uint8Array): object | undefined;
-  /** For k < n, record k is buf[recs[2k], +recs[2k+1]): a 16-byte IV then whole blocks, encrypted in place chained from the IV. */
-  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+  /**
+   * For k < n, record k is buf[recs[2k], +recs[2k+1]): a 16-byte IV then whole blocks, encrypted in place
+   * chained from the IV. makeIv: the provider writes the IVs first (unpredictable, RFC 3602 §2.4).
+   */
+  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean): number;
 }
 
 export const NO_OK = new Uint8Array(0);

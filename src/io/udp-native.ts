@@ -269,7 +269,7 @@ export function nativeHmac(): NativeHmac | undefined {
 /** What src/esp's CbcBatchProvider needs (the addon's AES-NI CBC, native/cbc.c). */
 export interface NativeCbc {
   cbcKey(key: Uint8Array): object | undefined;
-  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+  cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean): number;
 }
 
 /** The addon's interleaved AES-CBC, or undefined when the addon is not built or this is not x86-64. */

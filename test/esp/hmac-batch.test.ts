@@ -3,7 +3,7 @@
  * verifyMany) against node:crypto's createHmac, and the engine's inbound
  * batch verification: forged and duplicate packets inside one batch.
  */
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../src/core/counters.js';
@@ -168,6 +168,35 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native interleaved AES-
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('makeIv: each record gets its own IV (never the same twice, across batches and keys) and opens with it', () => {
+    const c = nativeCbc()!;
+    const seen = new Set<string>();
+    for (const keyLen of [16, 32, 16]) {
+      const key = randomBytes(keyLen);
+      const k = c.cbcKey(key)!;
+      for (let batch = 0; batch < 5; batch++) {
+        const plains = Array.from({ length: 9 }, (_, i) => randomBytes(16 * (1 + i * 5)));
+        const recs: number[] = [];
+        let at = 0;
+        for (const p of plains) {
+          recs.push(at, 16 + p.length);
+          at += 16 + p.length;
+        }
+        const buf = Buffer.concat(plains.flatMap((p) => [Buffer.alloc(16), p]));
+        c.cbcEncryptBatch(k, buf, Uint32Array.from(recs), plains.length, true);
+        plains.forEach((p, i) => {
+          const iv = buf.subarray(recs[2 * i]!, recs[2 * i]! + 16);
+          expect(iv.equals(Buffer.alloc(16))).toBe(false);
+          seen.add(iv.toString('hex'));
+          const d = createDecipheriv(keyLen === 16 ? 'aes-128-cbc' : 'aes-256-cbc', key, iv);
+          d.setAutoPadding(false);
+          expect(Buffer.concat([d.update(buf.subarray(recs[2 * i]! + 16, recs[2 * i]! + recs[2 * i + 1]!)), d.final()])).toEqual(p);
+        });
+      }
+    }
+    expect(seen.size).toBe(3 * 5 * 9);
   });
 
   it('refuses records outside the buffer or not an IV and whole blocks, and other key sizes', () => {
