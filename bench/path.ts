@@ -100,6 +100,8 @@ export interface PathRow {
   cpu: number;
   /** Packets per second the C forwarder delivered on the same core and veths. */
   limit_pps: number;
+  /** The C forwarder's CPU (utime + stime) per packet it delivered, µs: this machine's kernel path for one UDP datagram in and out. */
+  limit_cpu: number;
   ratio: number;
   gbps: number;
   /** Datagrams per second the generator offered to the daemon. */
@@ -486,7 +488,23 @@ interface Window {
 }
 
 /** Sink first, then the blaster; the daemon's CPU and the kernel's drop counter read over the sink's window. */
-async function measure(lab: Lab, d: DaemonProc | undefined, sink: { ns: string; args: string[] }, blast: { ns: string; args: string[] }): Promise<Window> {
+/** utime + stime (or stime alone) of a process from /proc/<pid>/stat, seconds; 0 when it is gone. */
+function procCpu(pid: number | undefined, systemOnly = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((systemOnly ? 0 : Number(f[11])) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The C forwarder as the CPU measure() reads (its pid: `ip netns exec` and taskset exec into it). */
+function fwdCpu(p: ChildProcess): { cpuSeconds(): number; systemSeconds(): number } {
+  return { cpuSeconds: () => procCpu(p.pid), systemSeconds: () => procCpu(p.pid, true) };
+}
+
+async function measure(lab: Lab, d: { cpuSeconds(): number; systemSeconds(): number } | undefined, sink: { ns: string; args: string[] }, blast: { ns: string; args: string[] }): Promise<Window> {
   const s = lab.runC(sink.ns, GEN_CPU, ['sink', ...sink.args, String(WARMUP_MS), String(WINDOW_MS)]);
   await sleep(100);
   const b = lab.runC(blast.ns, GEN_CPU, ['blast', ...blast.args]);
@@ -543,13 +561,13 @@ async function pathPart(lab: Lab, client: ClientProc, root = ROOT): Promise<Path
     const fwdMs = String(WARMUP_MS + WINDOW_MS + 1500);
     const fu = lab.runC(lab.nsS, DAEMON_CPU, ['fwd', SERVER_C, String(FWD_UP_PORT), INET, String(SINK_PORT), fwdMs]);
     await sleep(200);
-    const lu = await measure(lab, undefined, { ns: lab.nsI, args: [INET, String(SINK_PORT)] }, { ns: lab.nsC, args: [CLIENT_C, '0', SERVER_C, String(FWD_UP_PORT), upFile, blastMs] });
+    const lu = await measure(lab, fwdCpu(fu.proc), { ns: lab.nsI, args: [INET, String(SINK_PORT)] }, { ns: lab.nsC, args: [CLIENT_C, '0', SERVER_C, String(FWD_UP_PORT), upFile, blastMs] });
     await fu.done;
     log(`  ${Math.round(lu.pps)} pkt/s`);
     log('limit: downstream');
     const fd = lab.runC(lab.nsS, DAEMON_CPU, ['fwd', SERVER_I, String(FWD_DOWN_PORT), p.address, '4500', fwdMs]);
     await sleep(200);
-    const ld = await measure(lab, undefined, { ns: lab.nsC, args: [p.address, '4500'] }, { ns: lab.nsI, args: [INET, '0', SERVER_I, String(FWD_DOWN_PORT), downFile, blastMs] });
+    const ld = await measure(lab, fwdCpu(fd.proc), { ns: lab.nsC, args: [p.address, '4500'] }, { ns: lab.nsI, args: [INET, '0', SERVER_I, String(FWD_DOWN_PORT), downFile, blastMs] });
     await fd.done;
     log(`  ${Math.round(ld.pps)} pkt/s`);
 
@@ -559,6 +577,7 @@ async function pathPart(lab: Lab, client: ClientProc, root = ROOT): Promise<Path
       pps: Math.round(w.pps),
       cpu: round(w.pps > 0 ? (w.cpuSeconds * 1e6) / (w.pps * w.seconds) : 0, 2),
       limit_pps: Math.round(l.pps),
+      limit_cpu: round(l.pps > 0 ? (l.cpuSeconds * 1e6) / (l.pps * l.seconds) : 0, 2),
       ratio: round(l.pps > 0 ? w.pps / l.pps : 0, 3),
       gbps: round((w.pps * SIZE * 8) / 1e9, 2),
       offered_pps: Math.round(w.offered),
