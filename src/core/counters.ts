@@ -63,7 +63,8 @@ class PrefixedCounters extends Counters {
  * reports how many were suppressed, so a flood of bad packets cannot flood the log.
  */
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  /** Made at the first event: most per-session limiters never see one. */
+  private windows: Map<string, { start: number; count: number; suppressed: number }> | undefined;
 
   constructor(
     private readonly burst = 5,
@@ -73,6 +74,7 @@ export class RateLimiter {
 
   /** Returns -1 when the event must be suppressed, else the number suppressed since the last one let through. */
   allow(key: string, now: number): number {
+    this.windows ??= new Map();
     let w = this.windows.get(key);
     if (!w || now - w.start >= this.intervalMs) {
       const suppressed = w?.suppressed ?? 0;

@@ -1,3 +1,4 @@
+import { own } from '../core/bytes.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { CODE, codeName, protocolName } from './names.js';
 import { encodeControlFrame } from './frame.js';
@@ -333,7 +334,8 @@ export class Fsm {
         return;
       case 'scr': {
         this.reqId = (this.reqId + 1) & 0xff;
-        this.lastRequest = this.h.buildRequest();
+        // own memory: kept while the link is up (a pooled slice would keep its whole 8 KiB slab)
+        this.lastRequest = own(this.h.buildRequest());
         this.restartCount--;
         this.deadline = this.now + this.restartMs;
         this.emit(CODE.ConfigureRequest, this.reqId, this.lastRequest);

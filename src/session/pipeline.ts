@@ -163,6 +163,8 @@ export class Pipeline {
   /** MS-CHAPv2/PAP failures per user and per client address, across sessions (backoff). */
   private readonly authFailures: AuthFailureTracker;
   private readonly logLimiter = new RateLimiter(5, 10_000);
+  /** The PPP sessions' counters ("ppp.<name>"), one view for all of them. */
+  private readonly pppCounters: Counters;
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -172,6 +174,7 @@ export class Pipeline {
     private readonly sink: PipelineSink,
   ) {
     this.counters = opts.counters ?? new CountersImpl('daemon');
+    this.pppCounters = this.counters.view('ppp.');
     this.users = users;
     this.maxRoutes = opts.maxRoutesPerLineage ?? 16;
     this.maxUnauthenticated = opts.maxUnauthenticatedPerLineage ?? 4;
@@ -670,7 +673,7 @@ export class Pipeline {
         ...(o.lcpEchoInterval ? { lcpEchoInterval: o.lcpEchoInterval } : {}),
         serverName: o.hostName,
         peerAddress: route.lineage.peer.address,
-        counters: this.counters.view('ppp.'),
+        counters: this.pppCounters,
       },
       backend,
       this.table.pool,
