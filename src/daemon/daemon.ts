@@ -120,6 +120,8 @@ export class Daemon implements ControlTarget {
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
         limits: cfg.limits,
         counters: this.counters,
+        // PPP's per-packet debug lines are not even built when the log level drops them
+        pppDebug: this.log.enabled?.('debug') ?? true,
         // ESP's HMAC and AES-GCM per batch through the addon when built; L2TPSEC_ESP_CRYPTO=js keeps node:crypto per packet
         ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm() }),
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),

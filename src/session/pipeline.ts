@@ -78,6 +78,8 @@ export interface PipelineOptions {
   ikev2?: Ikev2Options;
   /** Passwords checked by RADIUS (src/session/remote-auth.ts) instead of the users file. */
   remoteAuth?: RemoteAuthPort;
+  /** false when the host drops debug lines: PPP then builds none (several per packet). Default true. */
+  pppDebug?: boolean;
   /** ESP's HMAC and AES-GCM per batch in one native call (the host's addon); node:crypto per packet without them. */
   hmacBatch?: HmacBatchProvider | undefined;
   gcmBatch?: GcmBatchProvider | undefined;
@@ -674,6 +676,7 @@ export class Pipeline {
         serverName: o.hostName,
         peerAddress: route.lineage.peer.address,
         counters: this.pppCounters,
+        ...(o.pppDebug === false ? { debug: false } : {}),
       },
       backend,
       this.table.pool,
