@@ -200,11 +200,6 @@ export class MsChapV2Server implements Authenticator {
       this.hooks.send(this.answer);
       return;
     }
-    if (this.state === 'success' && id === this.answeredId && !this.answer) {
-      // a late duplicate of the Response we answered, after the peer went on to the Network phase
-      this.hooks.log(logEvent('debug', 'ppp.mschapv2.late-duplicate', { id }));
-      return;
-    }
     if (this.state === 'pending') {
       // the peer retransmits its Response while RADIUS decides: asked once, answered once
       this.hooks.log(logEvent('debug', 'ppp.mschapv2.response-while-pending', { id }));
@@ -343,12 +338,7 @@ export class MsChapV2Server implements Authenticator {
   }
 
   peerInNetworkPhase(): void {
-    if (this.state !== 'success') return;
-    this.deadline = undefined;
-    // The peer has our Success and never sends that Response again: what answered a
-    // duplicate of it goes (kept for every session, it would be dead weight).
-    this.answer = undefined;
-    this.answeredData = undefined;
+    if (this.state === 'success') this.deadline = undefined;
   }
 
   private reply(code: number, id: number, message: string): void {

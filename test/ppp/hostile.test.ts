@@ -399,7 +399,7 @@ describe('a lost MS-CHAPv2 Success', () => {
     for (const t of [9000, 12_000, 30_000]) expect(byProto(m.s.tick(t), 0xc223, 3)).toEqual([]);
   });
 
-  it('a duplicate Response gets the same Success until the peer is in the Network phase; after that it is ignored (what answered it is gone)', () => {
+  it('a duplicate Response gets the same Success, before and after the peer sent IPCP (a client that starts IPCP before our Success reached it recovers)', () => {
     const m = authenticated();
     const success = byProto(m.outs, 0xc223, 3)[0]!;
     const dup = response(m, 'alice', 'secret');
@@ -409,9 +409,8 @@ describe('a lost MS-CHAPv2 Success', () => {
     expect(ofType(again, 'auth-success')).toHaveLength(0);
     m.s.receive(frame(0x8021, 1, 1, []), 200);
     const late = m.s.receive(dup, 300);
-    expect(sends(late)).toEqual([]);
+    expect(byProto(late, 0xc223, 3)[0]?.equals(success)).toBe(true);
     expect(ofType(late, 'auth-success')).toHaveLength(0);
-    expect(late.some((o) => o.type === 'log' && o.level !== 'debug')).toBe(false);
     expect(m.s.phase).toBe('network');
   });
 
