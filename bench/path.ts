@@ -40,7 +40,8 @@
  * and "-notunoff" (one TUN write per packet, no coalescing: L2TPSEC_TUN_OFFLOAD=0);
  * "dgram-jshmac" is the path before batch I/O),
  * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the path and scale parts once per source tree, interleaved, rows tagged with `tree`),
- * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed),
+ * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed,
+ * with the node flags of its shebang line),
  * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -354,7 +355,11 @@ ${readFileSync(join(this.root.replace(/\+(tsx|flags)$/, ''), 'src/daemon/config.
     const flags = process.env.PATH_BENCH_NODE_FLAGS && (this.root.endsWith('+flags') || !ROOTS.some((r) => r.endsWith('+flags'))) ? process.env.PATH_BENCH_NODE_FLAGS.split(' ') : [];
     prof.push(...flags);
     const main = tsx ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/src/cli/main.js'];
-    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...prof, ...main, 'serve', '--config', file], {
+    // as installed: the node flags of the command's shebang ("#!/usr/bin/env -S node --flag ..."), before any of the bench's
+    const cwd = this.root.replace(/\+(tsx|flags)$/, '');
+    const shebang = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(join(cwd, main[main.length - 1]!), 'utf8').split('\n', 1)[0] ?? '');
+    const installed = shebang ? shebang[1]!.trim().split(/\s+/) : [];
+    this.proc = this.lab.spawnIn(this.lab.nsS, DAEMON_CPU, [process.execPath, ...installed, ...prof, ...main, 'serve', '--config', file], {
       cwd: this.root.replace(/\+(tsx|flags)$/, ''),
       logFile: join(this.lab.dir, `daemon-${run}.log`),
     });

@@ -1,6 +1,18 @@
 import { DecodeError } from './errors.js';
 
 /**
+ * A copy of `b` in memory of its own, for bytes kept as long as a session (keys, IVs,
+ * cookies). Buffer.from, Buffer.concat and Buffer.allocUnsafe cut small buffers out of
+ * Node's shared 8 KiB pool slabs: one such buffer kept for hours keeps its whole slab
+ * alive, with the short-lived bytes of a handshake around it.
+ */
+export function own(b: Uint8Array): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  c.set(b);
+  return c;
+}
+
+/**
  * Bounds-checked big-endian reader over a byte view. Every read checks the
  * remaining length first and throws DecodeError (never RangeError) with the
  * offset at which the read was attempted.

@@ -11,22 +11,23 @@ export class Counters {
     this.values.set(name, (this.values.get(name) ?? 0) + by);
   }
 
-  private readonly sampledFns = new Map<string, () => number>();
+  /** Counters kept elsewhere (sampled), made on first use. */
+  private sampledFns: Map<string, () => number> | undefined;
 
   get(name: string): number {
-    const f = this.sampledFns.get(name);
+    const f = this.sampledFns?.get(name);
     return f ? f() : (this.values.get(name) ?? 0);
   }
 
   /** A counter kept elsewhere (e.g. in the native addon), read when a snapshot is taken. */
   sampled(name: string, read: () => number): void {
-    this.sampledFns.set(name, read);
+    (this.sampledFns ??= new Map()).set(name, read);
   }
 
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {};
     const all: Array<[string, number]> = [...this.values];
-    for (const [k, f] of this.sampledFns) all.push([k, f()]);
+    for (const [k, f] of this.sampledFns ?? []) all.push([k, f()]);
     for (const [k, v] of all.sort((a, b) => a[0].localeCompare(b[0]))) out[k] = v;
     return out;
   }
@@ -81,7 +82,8 @@ class PrefixedCounters extends Counters {
  * reports how many were suppressed, so a flood of bad packets cannot flood the log.
  */
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  /** Made at the first event: most per-session limiters never see one. */
+  private windows: Map<string, { start: number; count: number; suppressed: number }> | undefined;
 
   constructor(
     private readonly burst = 5,
@@ -91,6 +93,7 @@ export class RateLimiter {
 
   /** Returns -1 when the event must be suppressed, else the number suppressed since the last one let through. */
   allow(key: string, now: number): number {
+    this.windows ??= new Map();
     let w = this.windows.get(key);
     if (!w || now - w.start >= this.intervalMs) {
       const suppressed = w?.suppressed ?? 0;

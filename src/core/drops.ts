@@ -56,20 +56,22 @@ const MAX_KEYS = 1024;
 export class Drops<R extends string = string> {
   readonly limiter: LineLimiter;
   private readonly counters: Counters;
-  private readonly keys = new Map<string, string>();
+  /** Counter names built (made at the first drop when the core has no reason table: per-session cores mostly see none). */
+  private keys: Map<string, string> | undefined;
 
   constructor(private readonly o: DropsOptions<R>) {
     this.counters = o.counters;
     this.limiter = o.limiter ?? new DropLimiter(5, 5, 10_000);
     // Counter names of known reasons built once: the hot path (forwarder) does not build strings.
-    for (const r of Object.keys(o.reasons ?? {})) this.keys.set(r, o.counterPrefix + r);
+    if (o.reasons) this.keys = new Map(Object.keys(o.reasons).map((r) => [r, o.counterPrefix + r]));
   }
 
   /** The counter name of a reason. */
   counterName(reason: R): string {
-    let k = this.keys.get(reason);
+    let k = this.keys?.get(reason);
     if (k === undefined) {
       k = this.o.counterPrefix + reason;
+      this.keys ??= new Map();
       if (this.keys.size < MAX_KEYS) this.keys.set(reason, k);
     }
     return k;

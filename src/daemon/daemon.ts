@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
+import { fullGc, HEAP_TRIM_DEFAULTS, HeapTrim } from './heap-trim.js';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
@@ -43,6 +44,8 @@ export interface DaemonOptions {
   scheduler?: Scheduler;
   /** Skip the TUN device and kernel setup (tests that only exercise the protocol path). */
   noTun?: boolean;
+  /** The full collection after a burst of sessions (heap-trim.ts); default V8's, off with L2TPSEC_HEAP_TRIM=0. */
+  fullGc?: (() => void) | undefined;
 }
 
 /**
@@ -62,6 +65,8 @@ export class Daemon implements ControlTarget {
   private timer: unknown;
   private timerAt: number | undefined;
   private stopping = false;
+  /** One full collection after a burst of sessions starting or ending (undefined: off). */
+  readonly heapTrim: HeapTrim | undefined;
   private readonly startedAt = Date.now();
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
   private readonly historyFile: HistoryFile | undefined;
@@ -76,6 +81,10 @@ export class Daemon implements ControlTarget {
   ) {
     this.clock = opts.clock ?? monotonicClock;
     this.scheduler = opts.scheduler ?? realScheduler;
+    const gc = 'fullGc' in opts ? opts.fullGc : process.env.L2TPSEC_HEAP_TRIM === '0' ? undefined : fullGc();
+    this.heapTrim = gc
+      ? new HeapTrim({ ...HEAP_TRIM_DEFAULTS, now: () => this.clock.now(), set: (fn, ms) => this.scheduler.set(fn, ms), clear: (h) => this.scheduler.clear(h), collect: gc })
+      : undefined;
     // only a path resolved by parseConfig (absolute) is used: bare defaults write nothing
     this.historyFile = cfg.control?.historyFile && isAbsolute(cfg.control.historyFile) ? new HistoryFile(cfg.control.historyFile) : undefined;
     const udpPort: UdpPort = {
@@ -118,6 +127,8 @@ export class Daemon implements ControlTarget {
         maxSessionsPerUser: cfg.ppp.maxSessionsPerUser,
         limits: cfg.limits,
         counters: this.counters,
+        // PPP's per-packet debug lines are not even built when the log level drops them
+        pppDebug: this.log.enabled?.('debug') ?? true,
         // ESP's HMAC and AES-GCM per batch through the addon when built; L2TPSEC_ESP_CRYPTO=js keeps node:crypto per packet
         ...(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? {} : { hmacBatch: nativeHmac(), gcmBatch: nativeGcm(), cbcBatch: nativeCbc() }),
         ...(cfg.ikev2?.enabled ? { ikev2: this.ikev2Identity() } : {}),
@@ -198,6 +209,7 @@ export class Daemon implements ControlTarget {
     if (this.stopping) return;
     this.stopping = true;
     this.disarm();
+    this.heapTrim?.stop();
     this.pipeline.shutdown(reason, this.clock.now());
     // let the last datagrams leave before the sockets close
     await new Promise((r) => setTimeout(r, 100));
@@ -266,6 +278,7 @@ export class Daemon implements ControlTarget {
   }
 
   private onEvent(ev: PipelineEvent): void {
+    if (ev.type === 'session.start' || ev.type === 'session.stop') this.heapTrim?.note();
     if (ev.type === 'session.disconnect') this.log.info('session.disconnect', ev.fields);
     this.emit(ev.type, ev.fields);
   }

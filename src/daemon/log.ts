@@ -18,6 +18,8 @@ export interface Logger {
   flush(): void;
   /** Lines dropped because the output could not keep up (see createLogger). */
   dropped(): number;
+  /** Whether lines of this level are written (the cores skip building debug lines nobody reads). */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Bytes of log lines that may wait for a slow output before new lines are dropped. */
@@ -113,18 +115,19 @@ export function createLogger(opts: LoggerOptions): Logger {
       if (LEVELS[level] < min) return;
       sink.write(formatPretty(level, event, fields, new Date()) + '\n');
     };
-    return wrap(write, sink);
+    return wrap(write, sink, min);
   }
   const p = pino({ level: opts.level, base: null, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, { write: (line: string) => sink.write(line) });
   const write = (level: LogLevel, event: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[level] < min) return;
     p[level]({ event, ...fields });
   };
-  return wrap(write, sink);
+  return wrap(write, sink, min);
 }
 
-function wrap(write: (level: LogLevel, event: string, fields?: Record<string, unknown>) => void, sink: Sink): Logger {
+function wrap(write: (level: LogLevel, event: string, fields?: Record<string, unknown>) => void, sink: Sink, min: number): Logger {
   return {
+    enabled: (level) => LEVELS[level] >= min,
     event: (ev) => write(ev.level, ev.event, ev.fields),
     log: write,
     info: (e, f) => write('info', e, f),

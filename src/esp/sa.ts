@@ -4,6 +4,7 @@
  * SA id, and by peer endpoint for outbound (newest SA of a peer wins after a
  * rekey; the older one keeps receiving until it is removed).
  */
+import { own } from '../core/bytes.js';
 import { endpointText, type ChildSaUp, type Endpoint } from '../core/sa.js';
 import { PreparedHmac, type CbcBatchProvider, type GcmBatchProvider, type HmacBatchProvider } from './hmac.js';
 import { ReplayWindow } from './replay.js';
@@ -80,8 +81,9 @@ export class EspSa {
     this.dest = Object.freeze({ address: d.address, port: d.port });
     this.inSpi = up.inbound.spi >>> 0;
     this.outSpi = up.outbound.spi >>> 0;
-    this.inKey = Buffer.from(up.inbound.encKey.subarray(0, s.keyLen));
-    this.outKey = Buffer.from(up.outbound.encKey.subarray(0, s.keyLen));
+    // own memory: kept for the SA's life (a pooled copy would keep its whole 8 KiB slab)
+    this.inKey = own(up.inbound.encKey.subarray(0, s.keyLen));
+    this.outKey = own(up.outbound.encKey.subarray(0, s.keyLen));
     this.inNonce = Buffer.alloc(12);
     this.outNonce = Buffer.alloc(12);
     if (s.saltLen) {

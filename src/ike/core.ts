@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Counters, DropLimiter } from '../core/counters.js';
+import { own } from '../core/bytes.js';
 import { Drops } from '../core/drops.js';
 import { logEvent, type LogLevel } from '../core/log.js';
 import { endpointText, freshEspSpi, type Endpoint } from '../core/sa.js';
@@ -159,7 +160,7 @@ export class ResponderCore {
    */
   newResponderCookie(ckyI: Uint8Array): Buffer | undefined {
     for (let tries = 0; tries < 16; tries++) {
-      const c = Buffer.from(this.random(8));
+      const c = own(this.random(8));
       if (c.length === 8 && !c.every((b) => b === 0) && !this.sas.has(cookieKey(ckyI, c))) return c;
     }
     return undefined; // only a broken random source gets here

@@ -74,6 +74,7 @@ function handleInformational(c: StepContext, read: StepRead): void {
   // Authenticated and fresh: only now does it count as a sign of life and may move the peer.
   core.useMessageId(sa, header.messageId);
   sa.lastSeen = now;
+  sa.cache = undefined; // see MM6_CACHE_NOTE in state.ts
   core.followPeer(sa, from, to);
   const spi16 = Buffer.concat([sa.ckyI, sa.ckyR]);
   for (const n of p.notifies) {
@@ -104,7 +105,7 @@ function handleInformational(c: StepContext, read: StepRead): void {
         if (n.notifyType < 16384 && n.spi.length === 4) {
           // An error about a Quick Mode in progress (e.g. the peer could not install the SA): abort it.
           for (const [mid, qm] of sa.quickModes) {
-            if (!qm.done && (n.spi.equals(qm.peerSpi) || n.spi.equals(qm.ourSpi))) {
+            if ((n.spi.equals(qm.peerSpi) || n.spi.equals(qm.ourSpi))) {
               sa.quickModes.delete(mid);
               core.ourSpis.delete(qm.ourSpi.readUInt32BE(0));
               core.log('warn', 'ike.qm.failed', { id: sa.id, messageId: mid, notify: nameOf(notifyTypeNames, n.notifyType) });

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { own } from '../core/bytes.js';
 import { DecodeError } from '../core/errors.js';
 import { endpointText, type Endpoint } from '../core/sa.js';
 import { ipv4ToBytes } from '../core/ipv4.js';
@@ -69,7 +70,7 @@ function handleMm1(c: StepContext, read: StepRead): void {
   const natT = chooseNatT(payloads.vendorIds);
   const sa: IkeSa = {
     id: core.nextId('ike'),
-    ckyI: header.initiatorCookie,
+    ckyI: own(header.initiatorCookie),
     ckyR,
     origin: { ...from },
     peer: { ...from },

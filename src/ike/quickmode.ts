@@ -9,7 +9,7 @@ import { encodeHash } from './wire/hash.js';
 import { encodeNotify } from './wire/notify.js';
 import { idToString, type IdPayload } from './wire/id.js';
 import { encodeAttributes } from './wire/attributes.js';
-import { Writer } from '../core/bytes.js';
+import { own, Writer } from '../core/bytes.js';
 import { generateKeyPair, validKeValue } from './crypto/dh.js';
 import { keymat, phase2Iv, qmHash1, qmHash2, qmHash3 } from './crypto/keys.js';
 import { phase2ReplyTransform, selectPhase2 } from './policy.js';
@@ -61,14 +61,12 @@ export function quickModeState(c: StepContext): StepState | undefined {
   if (c.header.messageId === 0) return void c.drop('qm-message-id-zero');
   const qm = sa.quickModes.get(c.header.messageId);
   if (qm) {
-    if (qm.done) return void c.drop('qm-message-id-reused');
     c.qm = qm;
     return 'QM2_SENT';
   }
+  // a finished exchange's ID (a late QM1 or QM3 of it) too: its Quick Mode is forgotten at QM3
   if (sa.usedMessageIds.has(c.header.messageId)) return void c.drop('qm-message-id-reused');
-  let active = 0;
-  for (const q of sa.quickModes.values()) if (!q.done) active++;
-  if (active >= MAX_QUICK_MODES) return void c.drop('too-many-quick-modes', { id: sa.id });
+  if (sa.quickModes.size >= MAX_QUICK_MODES) return void c.drop('too-many-quick-modes', { id: sa.id });
   return 'QM_NEW';
 }
 
@@ -83,6 +81,7 @@ export const qm1: StepFns = {
     if (!read) return undefined;
     // Authenticated from here on; follow a NAT rebinding of the peer (RFC 3947 §4).
     sa.lastSeen = c.now;
+    sa.cache = undefined; // see MM6_CACHE_NOTE in state.ts
     c.core.followPeer(sa, c.from, c.to);
     return read;
   },
@@ -107,7 +106,7 @@ function handleQm1(c: StepContext, read: StepRead): void {
   };
   // Bounded per IKE SA: a client needs one child SA, two while it rekeys.
   let active = sa.children.size;
-  for (const q of sa.quickModes.values()) if (!q.done && q.messageId !== mid) active++;
+  for (const q of sa.quickModes.values()) if (q.messageId !== mid) active++;
   if (active >= core.childSasPerIkeSa) {
     core.counters.inc('ike.limit.child-sas-per-ike-sa');
     return reject(NotifyType.NO_PROPOSAL_CHOSEN, `child SA limit of ${core.childSasPerIkeSa} per IKE SA reached`);
@@ -162,7 +161,6 @@ function handleQm1(c: StepContext, read: StepRead): void {
     lifetimeSeconds: lifetime,
     peerOriginalAddress: p.natOa[0]?.address,
     cache: { request: requestDigest(msg), reply: sealed.data },
-    done: false,
     resends: 0,
     nextResend: now + QM2_RESEND_FIRST_MS,
   };
@@ -190,14 +188,16 @@ function handleQm3(ctx: StepContext): void {
   const keys = sa.keys!;
   const h = sa.choice.hash.name;
   sa.lastSeen = now;
-  qm.done = true;
-  qm.started = now;
+  // Finished: the exchange is forgotten (its message ID stays in usedMessageIds, so a late
+  // QM1 or QM3 of it is a replay). QM3 is the initiator's proof that it has QM2: it never
+  // asks for QM2 again, and the IVs, nonces and cached reply are dead weight.
+  sa.quickModes.delete(qm.messageId);
   const c = qm.choice;
   const authBytes = c.auth?.keyBytes ?? 0;
   const total = c.encKeyBytes + authBytes;
   const derive = (spi: Buffer): EspKeys => {
     const km = keymat(h, keys.skeyidD, qm.gqmxy, ProtocolId.IPSEC_ESP, spi, qm.niB, qm.nrB, total);
-    return { spi: spi.readUInt32BE(0), encKey: Buffer.from(km.subarray(0, c.encKeyBytes)), authKey: Buffer.from(km.subarray(c.encKeyBytes, total)) };
+    return { spi: spi.readUInt32BE(0), encKey: own(km.subarray(0, c.encKeyBytes)), authKey: own(km.subarray(c.encKeyBytes, total)) };
   };
   // RFC 2409 §5.5: each direction's KEYMAT uses the SPI chosen by its receiving side.
   const inbound = derive(qm.ourSpi);
@@ -233,7 +233,5 @@ function handleQm3(ctx: StepContext): void {
     peerId: sa.peerId,
     ikeAlgorithms: sa.choice.label,
   });
-  // Key material of the exchange is no longer needed.
-  qm.gqmxy = undefined;
 }
 

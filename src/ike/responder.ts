@@ -12,8 +12,6 @@ import type { IkeOutput, IkeResponderConfig } from './types.js';
 export type { IkeOutput, IkeResponderConfig, IkeSaDown, IkeSaUp, SendOutput } from './types.js';
 export { DEFAULT_POLICY, type ProposalPolicy } from './policy.js';
 
-/** Finished Quick Modes are kept this long to answer retransmitted QM1s. */
-const QM_DONE_KEEP_MS = 60_000;
 
 /**
  * IKEv1 responder (RFC 2409): Main Mode with pre-shared keys, Quick Mode for
@@ -84,14 +82,12 @@ export class IkeResponder {
         }
         if (!core.sas.has(cookieKey(sa.ckyI, sa.ckyR))) continue; // removed earlier in this tick (DPD of a related SA)
         for (const [mid, qm] of sa.quickModes) {
-          if (!qm.done && now - qm.started >= HALF_OPEN_TIMEOUT_MS) {
+          if (now - qm.started >= HALF_OPEN_TIMEOUT_MS) {
             core.counters.inc('ike.qm.expired');
             core.log('info', 'ike.qm.expired', { id: sa.id, messageId: mid });
             core.ourSpis.delete(qm.ourSpi.readUInt32BE(0));
             sa.quickModes.delete(mid);
-          } else if (qm.done && now - qm.started >= QM_DONE_KEEP_MS) {
-            sa.quickModes.delete(mid);
-          } else if (!qm.done && qm.resends < QM2_RESENDS && now >= qm.nextResend) {
+          } else if (qm.resends < QM2_RESENDS && now >= qm.nextResend) {
             qm.resends += 1;
             qm.nextResend = now + QM2_RESEND_FIRST_MS * 2 ** qm.resends;
             core.counters.inc('ike.retransmit.qm2');
@@ -175,9 +171,9 @@ export class IkeResponder {
     let next = sa.expiresAt;
     for (const c of sa.children.values()) if (c.expiresAt < next) next = c.expiresAt;
     for (const qm of sa.quickModes.values()) {
-      const end = qm.started + (qm.done ? QM_DONE_KEEP_MS : HALF_OPEN_TIMEOUT_MS);
+      const end = qm.started + HALF_OPEN_TIMEOUT_MS;
       if (end < next) next = end;
-      if (!qm.done && qm.resends < QM2_RESENDS && qm.nextResend < next) next = qm.nextResend;
+      if (qm.resends < QM2_RESENDS && qm.nextResend < next) next = qm.nextResend;
     }
     if (this.core.dpdIdle > 0 && sa.peerDpd) {
       const dpd = sa.dpd.outstanding ? sa.dpd.nextProbe : sa.lastSeen + this.core.dpdIdle * 1000;

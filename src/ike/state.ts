@@ -29,7 +29,6 @@ export interface QuickMode {
   lifetimeSeconds: number;
   peerOriginalAddress?: string;
   cache: CachedReply;
-  done: boolean;
   /** QM2 sent again on our own while QM3 is missing (the initiator never resends QM3: it is the last message). */
   resends: number;
   nextResend: number;
@@ -77,7 +76,11 @@ export interface IkeSa {
   /** Phase 1 IV chain; after MM6 the last CBC block of Phase 1 (seed of Phase 2 IVs). */
   iv: Buffer;
   peerId: string;
-  /** The last Main Mode request and our reply to it (retransmissions). */
+  /**
+   * The last Main Mode request and our reply to it (retransmissions). MM6_CACHE_NOTE: MM6 is
+   * forgotten at the peer's first authenticated Phase 2 message: its IV chain starts from
+   * MM6's last block, so the peer has MM6 and never resends MM5.
+   */
   cache?: CachedReply;
   quickModes: Map<number, QuickMode>;
   usedMessageIds: Set<number>;

@@ -64,7 +64,8 @@ export class ControlChannel<M> {
   private rto: number;
   private readonly unacked: Outgoing[] = [];
   private readonly waiting: Outgoing[] = [];
-  private readonly held = new Map<number, M>();
+  /** Out-of-order messages inside our window; made when the first one arrives (most tunnels never see one). */
+  private held: Map<number, M> | undefined;
 
   constructor(readonly cfg: ChannelConfig = DEFAULT_CHANNEL_CONFIG) {
     this.rto = cfg.initialRto;
@@ -143,8 +144,8 @@ export class ControlChannel<M> {
       verdict = 'in-order';
       deliver.push(msg);
       this.nr = (this.nr + 1) & 0xffff;
-      for (let m = this.held.get(this.nr); m !== undefined; m = this.held.get(this.nr)) {
-        this.held.delete(this.nr);
+      for (let m = this.held?.get(this.nr); m !== undefined; m = this.held?.get(this.nr)) {
+        this.held!.delete(this.nr);
         deliver.push(m);
         this.nr = (this.nr + 1) & 0xffff;
       }
@@ -155,6 +156,7 @@ export class ControlChannel<M> {
       this.ackPending = true;
     } else if (d < this.cfg.ourWindow) {
       verdict = 'queued';
+      this.held ??= new Map();
       if (!this.held.has(ns)) this.held.set(ns, msg);
     } else {
       verdict = 'beyond-window';
@@ -166,7 +168,7 @@ export class ControlChannel<M> {
   abandon(): void {
     this.unacked.length = 0;
     this.waiting.length = 0;
-    this.held.clear();
+    this.held?.clear();
     this.deadline = undefined;
   }
 

@@ -1,3 +1,4 @@
+import { own } from '../core/bytes.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { CODE, codeName, protocolName } from './names.js';
 import { encodeControlFrame } from './frame.js';
@@ -114,6 +115,8 @@ export interface FsmHandler {
 export interface FsmSink {
   send(frame: Buffer): void;
   log(ev: LogEvent): void;
+  /** false: the host drops debug lines, so none are built (one per packet and state change). Default true. */
+  debug?: boolean;
 }
 
 export interface FsmOptions {
@@ -300,7 +303,7 @@ export class Fsm {
     }
     this.st = t.next;
     if (!(t.next >= STATE.Closing && t.next <= STATE.AckSent)) this.deadline = undefined;
-    if (from !== t.next) {
+    if (from !== t.next && this.sink.debug !== false) {
       this.sink.log(logEvent('debug', 'ppp.fsm.state', { protocol: this.h.name, event, from: STATE_NAMES[from], to: STATE_NAMES[t.next] }));
     }
     // Callbacks run in order inside run(); tlu/tlf are announced after the state is set.
@@ -333,7 +336,8 @@ export class Fsm {
         return;
       case 'scr': {
         this.reqId = (this.reqId + 1) & 0xff;
-        this.lastRequest = this.h.buildRequest();
+        // own memory: kept while the link is up (a pooled slice would keep its whole 8 KiB slab)
+        this.lastRequest = own(this.h.buildRequest());
         this.restartCount--;
         this.deadline = this.now + this.restartMs;
         this.emit(CODE.ConfigureRequest, this.reqId, this.lastRequest);
@@ -384,7 +388,7 @@ export class Fsm {
 
   private emit(code: number, id: number, data: Uint8Array): void {
     this.sink.send(encodeControlFrame(this.h.protocol, code, id, data));
-    this.sink.log(logEvent('debug', 'ppp.send', { protocol: protocolName(this.h.protocol), code: codeName(code), id, length: data.length + 4 }));
+    if (this.sink.debug !== false) this.sink.log(logEvent('debug', 'ppp.send', { protocol: protocolName(this.h.protocol), code: codeName(code), id, length: data.length + 4 }));
   }
 }
 

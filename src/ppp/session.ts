@@ -56,6 +56,7 @@ export class PppSession {
   /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
   private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
   private readonly debugLimiter = new RateLimiter(50, 10_000, 64);
+  private readonly debug: boolean;
   private idleMs: number;
   private lastTraffic = 0;
   private sentSinceTick = false;
@@ -76,9 +77,11 @@ export class PppSession {
     this.drops = new Drops({ counters: this.counters, counterPrefix: 'drop.', event: 'ppp.drop', limiter: perKey(this.limiter), limitKey: 'ppp.drop.' });
     this.idleMs = Math.max(0, cfg.idleTimeout ?? 0) * 1000;
     this.keepalive = new LcpKeepalive(Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000, Math.max(1, cfg.lcpEchoFailure ?? 5));
+    this.debug = cfg.debug !== false;
     this.sink = {
       send: (frame) => this.out.push({ type: 'send', frame }),
       log: (ev) => this.peerLog(ev),
+      debug: this.debug,
     };
     const methods = cfg.authProtocols && cfg.authProtocols.length > 0 ? cfg.authProtocols : ['mschapv2' as const];
     this.lcpH = new LcpHandler(
@@ -333,7 +336,7 @@ export class PppSession {
   private control(protocol: number, info: Uint8Array): ControlPacket {
     const p = decodeControl(info);
     const code = protocol === PROTO.LCP || protocol === PROTO.IPCP ? codeName(p.code) : (protocol === PROTO.CHAP ? CHAP_CODE_NAMES : PAP_CODE_NAMES)[p.code] ?? p.code;
-    this.peerLog(logEvent('debug', 'ppp.recv', { protocol: protocolName(protocol), code, id: p.id, length: p.data.length + 4 }));
+    if (this.debug) this.peerLog(logEvent('debug', 'ppp.recv', { protocol: protocolName(protocol), code, id: p.id, length: p.data.length + 4 }));
     return p;
   }
 
@@ -560,7 +563,9 @@ export class PppSession {
       this.out.push(ev);
       return;
     }
-    const suppressed = (ev.level === 'debug' ? this.debugLimiter : this.limiter).allow(`ppp.${ev.event}`, this.now);
+    if (ev.level === 'debug' && !this.debug) return;
+    // the debug limiter is this session's alone: the event name is its key as it is
+    const suppressed = ev.level === 'debug' ? this.debugLimiter.allow(ev.event, this.now) : this.limiter.allow(`ppp.${ev.event}`, this.now);
     if (suppressed < 0) return;
     this.out.push(suppressed > 0 ? { ...ev, fields: { ...ev.fields, suppressed } } : ev);
   }

@@ -45,6 +45,11 @@ export interface PppConfig {
   lcpEchoInterval?: number;
   /** Unanswered Echo-Requests before the link is declared dead (default 5). */
   lcpEchoFailure?: number;
+  /**
+   * false when the host drops debug lines (its log level is above debug): then the
+   * session builds none (ppp.recv, ppp.send, ppp.fsm.state: several per packet). Default true.
+   */
+  debug?: boolean;
   /** Shared drop counters and log limiter (default: one per session). */
   counters?: Counters;
   rateLimiter?: RateLimiter;

@@ -78,6 +78,8 @@ export interface PipelineOptions {
   ikev2?: Ikev2Options;
   /** Passwords checked by RADIUS (src/session/remote-auth.ts) instead of the users file. */
   remoteAuth?: RemoteAuthPort;
+  /** false when the host drops debug lines: PPP then builds none (several per packet). Default true. */
+  pppDebug?: boolean;
   /** ESP's HMAC and AES-GCM per batch in one native call (the host's addon); node:crypto per packet without them. */
   hmacBatch?: HmacBatchProvider | undefined;
   gcmBatch?: GcmBatchProvider | undefined;
@@ -165,6 +167,8 @@ export class Pipeline {
   /** MS-CHAPv2/PAP failures per user and per client address, across sessions (backoff). */
   private readonly authFailures: AuthFailureTracker;
   private readonly logLimiter = new RateLimiter(5, 10_000);
+  /** The PPP sessions' counters ("ppp.<name>"), one view for all of them. */
+  private readonly pppCounters: Counters;
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -174,6 +178,7 @@ export class Pipeline {
     private readonly sink: PipelineSink,
   ) {
     this.counters = opts.counters ?? new CountersImpl('daemon');
+    this.pppCounters = this.counters.view('ppp.');
     this.users = users;
     this.maxRoutes = opts.maxRoutesPerLineage ?? 16;
     this.maxUnauthenticated = opts.maxUnauthenticatedPerLineage ?? 4;
@@ -695,7 +700,8 @@ export class Pipeline {
         ...(o.lcpEchoInterval ? { lcpEchoInterval: o.lcpEchoInterval } : {}),
         serverName: o.hostName,
         peerAddress: route.lineage.peer.address,
-        counters: this.counters.view('ppp.'),
+        counters: this.pppCounters,
+        ...(o.pppDebug === false ? { debug: false } : {}),
       },
       backend,
       this.table.pool,

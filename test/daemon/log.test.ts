@@ -44,3 +44,14 @@ describe('daemon logger under a flood', () => {
     }
   });
 });
+
+describe('daemon logger: enabled()', () => {
+  it('says which levels are written, for json and pretty', () => {
+    for (const format of ['json', 'pretty'] as const) {
+      const warn = createLogger({ level: 'warn', format, stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+      expect([warn.enabled?.('debug'), warn.enabled?.('info'), warn.enabled?.('warn'), warn.enabled?.('error')]).toEqual([false, false, true, true]);
+      const debug = createLogger({ level: 'debug', format, stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+      expect(debug.enabled?.('debug')).toBe(true);
+    }
+  });
+});

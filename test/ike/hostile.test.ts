@@ -13,6 +13,7 @@ import { encodeId } from '../../src/ike/wire/id.js';
 import { ipv4ToBytes } from '../../src/core/ipv4.js';
 import { deliver, initiator, logs, mainMode, only, quickMode, responder, sends, SERVER } from './harness.js';
 import type { IkeOutput } from '../../src/ike/responder.js';
+import type { ResponderCore } from '../../src/ike/core.js';
 
 const PEER = { address: '203.0.113.7', port: 500 };
 const hdr = (over: Partial<{ ci: Buffer; cr: Buffer; et: number; fl: number; mid: number }> = {}) => ({
@@ -237,12 +238,58 @@ describe('HOSTILE-INPUTS C: the state machine', () => {
     const f = i.qm3(q.mid);
     expect(deliver(r, i, f.data, 8).filter((o) => o.type === 'child-sa-up')).toHaveLength(1);
     expect(deliver(r, i, f.data, 9).filter((o) => o.type === 'child-sa-up')).toHaveLength(0);
-    // QM1 retransmitted after completion: cached QM2 again, no new child.
+    // QM1 again after QM3 (a duplicate: the initiator has QM2): the exchange is forgotten,
+    // its message ID is a replay; no reply, no new child.
     const late = deliver(r, i, q.data, 10);
-    expect(only(late).data.equals(qm2)).toBe(true);
+    noSend(late);
+    expect(late.filter((o) => o.type === 'child-sa-up')).toHaveLength(0);
     expect(r.list()).toHaveLength(1);
     expect(counters.get('ike.retransmit.mm1')).toBe(1);
-    expect(counters.get('ike.retransmit.qm1')).toBe(2);
+    expect(counters.get('ike.retransmit.qm1')).toBe(1);
+    expect(counters.get('ike.drop.qm-message-id-reused')).toBe(2);
+  });
+
+  it('what answered retransmissions is forgotten once the peer has moved on: MM6 at its first Phase 2 message, a Quick Mode at QM3', () => {
+    const counters = new Counters();
+    const r = responder({ counters });
+    const core = (r as unknown as { core: ResponderCore }).core;
+    const i = initiator();
+    i.onMm2(only(deliver(r, i, i.mm1(), 0)).data);
+    i.onMm4(only(deliver(r, i, i.mm3(), 1)).data);
+    const mm5 = i.mm5();
+    const mm6 = only(deliver(r, i, mm5, 2)).data;
+    i.onMm6(mm6);
+    const sa = [...core.sas.values()][0]!;
+    // before any Phase 2 message MM5 may still come again (MM6 lost): answered from the cache
+    expect(only(deliver(r, i, mm5, 3)).data.equals(mm6)).toBe(true);
+    expect(sa.cache).toBeDefined();
+    const q = i.qm1({ cipher: 'aes128', auth: 'sha1' });
+    const qm2 = only(deliver(r, i, q.data, 4)).data;
+    // QM1 decrypted with an IV chained from MM6's last block: the peer has MM6
+    expect(sa.cache).toBeUndefined();
+    noSend(deliver(r, i, mm5, 5));
+    expect(counters.get('ike.drop.mm-after-established')).toBe(1);
+    expect(sa.quickModes.size).toBe(1);
+    i.onQm2(qm2);
+    expect(deliver(r, i, i.qm3(q.mid).data, 6).filter((o) => o.type === 'child-sa-up')).toHaveLength(1);
+    expect(sa.quickModes.size).toBe(0);
+    expect(sa.usedMessageIds.has(q.mid)).toBe(true);
+    // the SA goes on: a second Quick Mode (a rekey) works
+    quickMode(r, i, { cipher: 'aes128', auth: 'sha1' }, 7);
+    expect(sa.children.size).toBe(2);
+    expect(sa.quickModes.size).toBe(0);
+  });
+
+  it('an Informational is proof enough: MM6 is forgotten at the first authenticated one', () => {
+    const counters = new Counters();
+    const r = responder({ counters });
+    const core = (r as unknown as { core: ResponderCore }).core;
+    const i = initiator({ dpd: true });
+    mainMode(r, i, 0);
+    const sa = [...core.sas.values()][0]!;
+    expect(sa.cache).toBeDefined();
+    deliver(r, i, i.informational([{ type: PayloadType.N, body: encodeNotify({ doi: DOI_IPSEC, protocolId: ProtocolId.ISAKMP, spi: Buffer.concat([sa.ckyI, sa.ckyR]), notifyType: NotifyType.R_U_THERE, data: Buffer.from([0, 0, 0, 1]) }) }]), 1);
+    expect(sa.cache).toBeUndefined();
   });
 
   it('Aggressive Mode is refused: no reply, logged, counted', () => {

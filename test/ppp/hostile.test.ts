@@ -399,6 +399,21 @@ describe('a lost MS-CHAPv2 Success', () => {
     for (const t of [9000, 12_000, 30_000]) expect(byProto(m.s.tick(t), 0xc223, 3)).toEqual([]);
   });
 
+  it('a duplicate Response gets the same Success, before and after the peer sent IPCP (a client that starts IPCP before our Success reached it recovers)', () => {
+    const m = authenticated();
+    const success = byProto(m.outs, 0xc223, 3)[0]!;
+    const dup = response(m, 'alice', 'secret');
+    // response() builds the same bytes with the Identifier of the Challenge: a duplicate
+    const again = m.s.receive(dup, 100);
+    expect(byProto(again, 0xc223, 3)[0]?.equals(success)).toBe(true);
+    expect(ofType(again, 'auth-success')).toHaveLength(0);
+    m.s.receive(frame(0x8021, 1, 1, []), 200);
+    const late = m.s.receive(dup, 300);
+    expect(byProto(late, 0xc223, 3)[0]?.equals(success)).toBe(true);
+    expect(ofType(late, 'auth-success')).toHaveLength(0);
+    expect(m.s.phase).toBe('network');
+  });
+
   it('is sent again 10 times at most', () => {
     const m = authenticated();
     let again = 0;

@@ -106,6 +106,25 @@ describe('PppSession: full LCP → MS-CHAPv2 → IPCP exchange', () => {
   });
 });
 
+describe('PppSession: debug lines only when the host wants them', () => {
+  it('with debug: false the same exchange completes and no debug line is built; by default every packet gets its lines', () => {
+    const run = (debug: boolean | undefined) => {
+      const pool = new AddressPool('10.40.0.0/24');
+      const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool, config(debug === undefined ? {} : { debug }));
+      return { r, debugLines: ofType(r.outputs, 'log').filter((l) => l.level === 'debug').map((l) => l.event) };
+    };
+    const on = run(undefined);
+    const off = run(false);
+    expect(on.debugLines).toEqual(expect.arrayContaining(['ppp.recv', 'ppp.send', 'ppp.fsm.state']));
+    expect(off.debugLines).toEqual([]);
+    // nothing else changes: the same frames, the same address, the same non-debug outputs
+    expect(off.r.sent.map((f) => f.toString('hex'))).toEqual(on.r.sent.map((f) => f.toString('hex')));
+    expect(off.r.client.address).toBe('10.40.0.2');
+    const rest = (o: typeof on) => o.r.outputs.filter((x) => !(x.type === 'log' && x.level === 'debug')).map((x) => JSON.stringify(x));
+    expect(rest(off)).toEqual(rest(on));
+  });
+});
+
 describe('PppSession: authentication failures', () => {
   it('wrong password: Failure with R=1 and a new challenge, then close after the retry cap', () => {
     const pool = new AddressPool('10.40.0.0/24');

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { own } from '../../core/bytes.js';
 import type { CipherAlg } from './algorithms.js';
 
 /**
@@ -23,5 +24,6 @@ export function decryptBody(alg: CipherAlg, key: Buffer, iv: Buffer, cipher: Uin
 
 /** IV chain (RFC 2409 App. B): the last cipher block of a message is the IV of the next one. */
 export function lastBlock(alg: CipherAlg, cipher: Uint8Array): Buffer {
-  return Buffer.from(cipher.subarray(cipher.length - alg.blockSize));
+  // own memory: the SA keeps the last one as the seed of its Phase 2 IVs
+  return own(cipher.subarray(cipher.length - alg.blockSize));
 }

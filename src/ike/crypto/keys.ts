@@ -1,4 +1,5 @@
 import type { HashName } from './algorithms.js';
+import { own } from '../../core/bytes.js';
 import { hash, prf } from './prf.js';
 
 /** Key derivation of IKEv1 with pre-shared keys (RFC 2409 §5, §5.4, §5.5, App. B). */
@@ -25,7 +26,7 @@ export function skeyidPsk(h: HashName, psk: Uint8Array, niB: Uint8Array, nrB: Ui
 
 /** App. B: Ka = K1 | K2 | ..., K1 = prf(SKEYID_e, 0), Kn = prf(SKEYID_e, Kn-1); or SKEYID_e truncated. */
 export function expandEncKey(h: HashName, skeyidE: Buffer, keyBytes: number): Buffer {
-  if (skeyidE.length >= keyBytes) return Buffer.from(skeyidE.subarray(0, keyBytes));
+  if (skeyidE.length >= keyBytes) return own(skeyidE.subarray(0, keyBytes));
   const parts: Buffer[] = [];
   let k = prf(h, skeyidE, Buffer.from([0]));
   parts.push(k);
@@ -35,7 +36,7 @@ export function expandEncKey(h: HashName, skeyidE: Buffer, keyBytes: number): Bu
     parts.push(k);
     total += k.length;
   }
-  return Buffer.concat(parts).subarray(0, keyBytes);
+  return own(Buffer.concat(parts).subarray(0, keyBytes));
 }
 
 /** SKEYID_d/_a/_e (RFC 2409 §5). */
