@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Reader } from '../core/bytes.js';
+import { Reader, own } from '../core/bytes.js';
 import { logEvent, type LogEvent } from '../core/log.js';
 import { encodeControlFrame } from './frame.js';
 import { generateAuthenticatorResponseFromHash, ntPasswordHash, verifyNTResponse } from './mschapv2.js';
@@ -229,7 +229,8 @@ export class MsChapV2Server implements Authenticator {
     const slash = nameBytes.lastIndexOf(0x5c);
     const hashName = slash >= 0 ? nameBytes.subarray(slash + 1) : nameBytes;
 
-    this.answeredData = Buffer.from(data);
+    // kept for the session's life: memory of its own, not a slice of Node's shared 8 KiB pool (which it would keep whole)
+    this.answeredData = own(data);
     const wait = this.hooks.blocked?.(name) ?? 0;
     if (wait > 0) {
       // Too many recent failures for this user or address: Failure without checking the

@@ -399,6 +399,13 @@ describe('a lost MS-CHAPv2 Success', () => {
     for (const t of [9000, 12_000, 30_000]) expect(byProto(m.s.tick(t), 0xc223, 3)).toEqual([]);
   });
 
+  it('the Response kept to recognise a duplicate is a copy of its own, not a slice of a shared buffer pool', () => {
+    const m = authenticated();
+    const kept = (m.s as unknown as { auth: { answeredData: Buffer } }).auth.answeredData;
+    expect(kept.length).toBeGreaterThan(49);
+    expect(kept.buffer.byteLength).toBe(kept.length);
+  });
+
   it('a duplicate Response gets the same Success, before and after the peer sent IPCP (a client that starts IPCP before our Success reached it recovers)', () => {
     const m = authenticated();
     const success = byProto(m.outs, 0xc223, 3)[0]!;
