@@ -172,6 +172,7 @@ export class Daemon implements ControlTarget {
       // TUN writes coalesced into offload super-packets (native/tunoff.c), in /metrics and status
       this.counters.sampled('tun.write.super-packets', () => tunStats().superPackets);
       this.counters.sampled('tun.write.coalesced', () => tunStats().coalesced);
+      this.counters.sampled('tun.read.dropped', () => tunStats().readDropped);
     }
     await this.radius?.start();
     this.udp = await UdpEndpoints.open(

@@ -20,8 +20,11 @@
  *      peer, never the packet's; a tunnel SA never yields `l2tp` nor a
  *      transport SA `ipv4`.
  * Outbound: sequence numbers (no wrap; 'rekey-needed' once past 2^32 - 2^16),
- * one chained CBC encryption per SA with an unpredictable IV per packet,
- * HMAC of the SA's packets in one call, one zero-filled allocation per SA per batch for all sends.
+ * one chained CBC encryption per SA with an unpredictable IV per packet
+ * (with the AES-NI provider: the SA's records encrypted in place in one call,
+ * eight at a time, IVs made there), HMAC of the SA's packets in one call, one
+ * allocation per SA per batch for all sends (or, with encryptBatch's reuse,
+ * a region of one buffer kept across batches).
  */
 import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto';
 import { Counters } from '../core/counters.js';
@@ -131,7 +134,6 @@ export class EspEngine {
         if (this.rnd.length < n) this.rnd = Buffer.alloc(Math.max(n, 2 * this.rnd.length));
         return randomFillSync(this.rnd, 0, n).subarray(0, n);
       });
-
   }
 
   /**
