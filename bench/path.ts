@@ -383,16 +383,12 @@ ${readFileSync(join(this.root.replace(/\+(tsx|flags)$/, ''), 'src/daemon/config.
 
   /** utime + stime of the daemon (all its threads), in seconds. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15; USER_HZ is 100 on Linux
+    return procCpu(this.pid);
   }
 
   /** stime alone (the kernel's work in the daemon's system calls: UDP, TUN, forwarding, NAT), seconds. */
   systemSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[12]) / 100;
+    return procCpu(this.pid, true);
   }
 
   rssKiB(): number {
@@ -498,7 +494,7 @@ function procCpu(pid: number | undefined, systemOnly = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((systemOnly ? 0 : Number(f[11])) + Number(f[12])) / 100;
+    return ((systemOnly ? 0 : Number(f[11])) + Number(f[12])) / 100; // fields 14 and 15; USER_HZ is 100 on Linux
   } catch {
     return 0;
   }
