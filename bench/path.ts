@@ -42,7 +42,8 @@
  * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the path and scale parts once per source tree, interleaved, rows tagged with `tree`),
  * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed,
  * with the node flags of its shebang line),
- * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left).
+ * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left),
+ * PATH_BENCH_KEEP_LOGS (1: keep the daemon's and the clients' logs, as after a failure).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -761,7 +762,7 @@ export async function runPathBench(): Promise<void> {
     failed = false;
   } finally {
     await client.stop();
-    lab.cleanUpSync(failed);
+    lab.cleanUpSync(failed || process.env.PATH_BENCH_KEEP_LOGS === "1");
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }

@@ -49,18 +49,20 @@ static algo_t algos[4];
 static const char *algo_names[4] = {"sha1", "sha256", "sha384", "sha512"};
 static memcmp_fn ct_memcmp;
 
+/* A key: the hash's inner and outer states after the padded key block, each a->ctx_size
+ * bytes (SHA-1's 96, not the 216 of the largest: there is one key per direction of
+ * every SA). Every ctx_size is a multiple of 8, so both states stay 8-aligned. */
 typedef struct {
   const algo_t *a;
-  union {
-    sha1_ctx s1;
-    sha256_ctx s256;
-    sha512_ctx s512;
-  } inner, outer;
+  unsigned char st[];
 } hkey_t;
+_Static_assert(sizeof(sha1_ctx) % 8 == 0 && sizeof(sha256_ctx) % 8 == 0 && sizeof(sha512_ctx) % 8 == 0, "hash states keep 8-byte alignment");
+#define HK_INNER(k) ((void *)(k)->st)
+#define HK_OUTER(k) ((void *)((k)->st + (k)->a->ctx_size))
 
 static void hkey_finalize(napi_env env, void *data, void *hint) {
   hkey_t *k = (hkey_t *)data;
-  memset(k, 0, sizeof *k);
+  memset(k->st, 0, 2 * k->a->ctx_size);
   free(k);
 }
 
@@ -88,25 +90,25 @@ static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hmacKey: key must be a Uint8Array");
     return NULL;
   }
-  hkey_t *k = calloc(1, sizeof *k);
+  hkey_t *k = calloc(1, sizeof *k + 2 * a->ctx_size);
   if (!k) return l2s_throw_errno(env, 12, "out of memory");
   k->a = a;
   unsigned char kb[128], pad[128];
   memset(kb, 0, sizeof kb);
   if (klen > a->block) {
     /* RFC 2104 §2: a key longer than the block is hashed first */
-    a->init(&k->inner);
-    a->update(&k->inner, kdata, klen);
-    a->final(kb, &k->inner);
+    a->init(HK_INNER(k));
+    a->update(HK_INNER(k), kdata, klen);
+    a->final(kb, HK_INNER(k));
   } else {
     memcpy(kb, kdata, klen);
   }
   for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
-  a->init(&k->inner);
-  a->update(&k->inner, pad, a->block);
+  a->init(HK_INNER(k));
+  a->update(HK_INNER(k), pad, a->block);
   for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
-  a->init(&k->outer);
-  a->update(&k->outer, pad, a->block);
+  a->init(HK_OUTER(k));
+  a->update(HK_OUTER(k), pad, a->block);
   memset(kb, 0, sizeof kb);
   memset(pad, 0, sizeof pad);
   napi_value ext;
@@ -153,10 +155,10 @@ static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
   } c;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t s = spans[2 * i], e = spans[2 * i + 1];
-    memcpy(&c, &k->inner, a->ctx_size);
+    memcpy(&c, HK_INNER(k), a->ctx_size);
     a->update(&c, buf + s, e - s);
     a->final(md, &c);
-    memcpy(&c, &k->outer, a->ctx_size);
+    memcpy(&c, HK_OUTER(k), a->ctx_size);
     a->update(&c, md, a->out);
     a->final(md, &c);
     if (verify) {

@@ -1,3 +1,4 @@
+import { flat } from './flat.js';
 /**
  * What IKE hands to ESP when a child (IPsec) SA comes up or goes down.
  * The only coupling between src/ike and src/esp; both import it from core.
@@ -9,7 +10,7 @@ export interface Endpoint {
 
 /** "address:port": for logs, status, and as a map key. */
 export function endpointText(e: Endpoint): string {
-  return `${e.address}:${e.port}`;
+  return flat(e.address, ':', e.port);
 }
 
 /** A fresh SPI for an inbound SA: unique among `inUse` (which it joins), never below 256 (RFC 4303 §2.1 reserves 1-255). */

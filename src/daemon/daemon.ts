@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { monotonicClock } from '../core/clock.js';
+import { warmDhGroups } from '../core/dh.js';
 import { fullGc, HEAP_TRIM_DEFAULTS, HeapTrim } from './heap-trim.js';
 import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
@@ -175,6 +176,8 @@ export class Daemon implements ControlTarget {
       this.counters.sampled('tun.read.dropped', () => tunStats().readDropped);
     }
     await this.radius?.start();
+    // modp1024's parameter checks (every IKEv1 client proposes it) before the first client, not in its handshake
+    warmDhGroups([2, 5, 14]);
     this.udp = await UdpEndpoints.open(
       {
         address: cfg.server.listen,

@@ -1,4 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { flat } from '../core/flat.js';
+import { randomPooled } from '../core/random.js';
+import { createHash } from 'node:crypto';
 import { Counters, DropLimiter } from '../core/counters.js';
 import { own } from '../core/bytes.js';
 import { Drops } from '../core/drops.js';
@@ -38,7 +40,7 @@ export const IKE_LIMIT_DEFAULTS = {
 /** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
 export const requestDigest = (msg: Uint8Array): Buffer => createHash('sha256').update(msg).digest().subarray(0, 16);
 
-export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => Buffer.from(ckyI).toString('hex') + Buffer.from(ckyR).toString('hex');
+export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => flat(Buffer.from(ckyI).toString('hex'), Buffer.from(ckyR).toString('hex'));
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.address === b.address && a.port === b.port;
 
 /** Shared state and helpers of the responder; the exchange handlers operate on it. */
@@ -100,7 +102,7 @@ export class ResponderCore {
   constructor(cfg: IkeResponderConfig) {
     this.psk = cfg.psk;
     this.cookieSecret = cfg.cookieSecret;
-    this.random = cfg.random ?? ((n: number) => randomBytes(n));
+    this.random = cfg.random ?? randomPooled;
     this.forceEncapsulation = cfg.forceEncapsulation ?? true;
     this.allowLegacy = cfg.allowLegacy ?? false;
     this.policy = cfg.policy ?? DEFAULT_POLICY;

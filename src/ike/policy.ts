@@ -1,3 +1,4 @@
+import { flat } from '../core/flat.js';
 import type { EspTransform } from '../core/sa.js';
 import { attr, attrNumber, type DataAttribute } from './wire/attributes.js';
 import {
@@ -103,7 +104,7 @@ function phase1Transform(t: Transform, policy: ProposalPolicy, allowLegacy: bool
   if (!group || !policy.groups.includes(groupId)) return { ok: false, reason: `group ${nameOf(groupNames, groupId)} not allowed` };
   const life = lifetimes(t.attributes, P1Attr.LIFE_TYPE, P1Attr.LIFE_DURATION);
   if (!life.ok) return life;
-  const label = `${cipher.label}-${h.name}-${nameOf(groupNames, groupId)}`;
+  const label = flat(cipher.label, '-', h.name, '-', nameOf(groupNames, groupId));
   return { ok: true, value: { cipher, hash: h, group, lifetimeSeconds: life.value.seconds, label } };
 }
 
@@ -195,7 +196,7 @@ function phase2Transform(t: Transform, policy: ProposalPolicy, allowLegacy: bool
   const life = lifetimes(t.attributes, P2Attr.SA_LIFE_TYPE, P2Attr.SA_LIFE_DURATION);
   if (!life.ok) return life;
   const keyBits = esp === '3des-cbc' ? 192 : (keyLen ?? 0);
-  const label = `${cname}${auth ? `-${auth.name}` : ''}${pfsGroup ? `-${nameOf(groupNames, pfsGroup.id)}` : ''}`;
+  const label = flat(cname, auth ? `-${auth.name}` : '', pfsGroup ? `-${nameOf(groupNames, pfsGroup.id)}` : '');
   return {
     ok: true,
     value: {

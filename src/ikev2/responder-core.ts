@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomPooled } from '../core/random.js';
 import { Counters, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogLevel } from '../core/log.js';
 import { endpointText, freshEspSpi, type Endpoint } from '../core/sa.js';
@@ -77,7 +77,7 @@ export class ResponderCore {
 
   constructor(cfg: Ikev2ResponderConfig) {
     this.cookieSecret = cfg.cookieSecret;
-    this.random = cfg.random ?? ((n: number) => randomBytes(n));
+    this.random = cfg.random ?? randomPooled;
     this.policy = cfg.policy ?? DEFAULT_IKEV2_POLICY;
     this.counters = cfg.counters ?? new Counters('ikev2');
     this.forceEncapsulation = cfg.forceEncapsulation ?? false;

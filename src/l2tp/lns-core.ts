@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomPooled } from '../core/random.js';
 import { Counters, logEvent } from '../core/index.js';
 import { Drops } from '../core/drops.js';
 import { CDN_RESULT_NAMES, CdnResult, ErrorCode, MessageType } from './constants.js';
@@ -57,7 +57,7 @@ export abstract class LnsCore {
     this.maxSessions = cfg.maxSessionsPerTunnel ?? L2TP_LIMIT_DEFAULTS.maxSessionsPerTunnel;
     this.maxSessionsTotal = cfg.maxSessions ?? L2TP_LIMIT_DEFAULTS.maxSessions;
     this.channelCfg = { ...DEFAULT_CHANNEL_CONFIG, ...cfg.channel };
-    this.random = cfg.random ?? randomBytes;
+    this.random = cfg.random ?? randomPooled;
     this.counters = cfg.counters ?? new Counters('l2tp');
     this.drops = new Drops({ counters: this.counters, counterPrefix: 'l2tp.drop.', event: 'l2tp.drop', limitKey: '' });
     this.reg = new Registry(this.random);

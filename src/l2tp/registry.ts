@@ -1,3 +1,4 @@
+import { flat } from '../core/flat.js';
 import type { Session, Tunnel } from './tunnel.js';
 
 /**
@@ -34,7 +35,7 @@ export class Registry {
 
   addTunnel(t: Tunnel): void {
     this.tunnels.set(t.tunnelId, t);
-    this.byPeerTid.set(`${t.peerKey}|${t.peerTunnelId}`, t);
+    this.byPeerTid.set(flat(t.peerKey, '|', t.peerTunnelId), t);
     let set = this.byPeer.get(t.peerKey);
     if (!set) this.byPeer.set(t.peerKey, (set = new Set()));
     set.add(t);

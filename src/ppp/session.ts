@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomPooled } from '../core/random.js';
 import { Counters, RateLimiter } from '../core/counters.js';
 import { Drops, perKey } from '../core/drops.js';
 import { isDecodeError } from '../core/errors.js';
@@ -71,7 +71,7 @@ export class PppSession {
     now: number,
   ) {
     this.now = now;
-    this.random = cfg.random ?? ((n: number) => randomBytes(n));
+    this.random = cfg.random ?? randomPooled;
     this.counters = cfg.counters ?? new Counters('ppp');
     this.limiter = cfg.rateLimiter ?? new RateLimiter(5, 10_000, 64);
     this.drops = new Drops({ counters: this.counters, counterPrefix: 'drop.', event: 'ppp.drop', limiter: perKey(this.limiter), limitKey: 'ppp.drop.' });
@@ -366,7 +366,8 @@ export class PppSession {
         const p = this.control(protocol, info);
         const wanted = this.lcpH.auth === 'pap' ? PROTO.PAP : PROTO.CHAP;
         if (protocol !== wanted || this.auth === undefined) {
-          this.drops.count('auth-protocol-not-negotiated');
+          // after IPCP came up the authenticator is gone (the peer had our Success): a late duplicate is dropped
+          this.drops.count(protocol === wanted && this.ipUpDone ? 'auth-after-network' : 'auth-protocol-not-negotiated');
           return;
         }
         this.auth.receive(p.code, p.id, p.data, now);
@@ -485,6 +486,9 @@ export class PppSession {
 
   private ipcpUp(address: string): void {
     this.ipUpDone = true;
+    // The peer is in the Network phase with our Success: the authenticator (its hooks, the
+    // challenge, the answer kept for duplicates) is not needed for the rest of the session.
+    if (this.auth?.done === true) this.auth = undefined;
     this.lastTraffic = this.now;
     this.log('info', 'ppp.ipcp.up', { user: this.userV, address });
     this.out.push({ type: 'ip-up', user: this.userV ?? '', address });

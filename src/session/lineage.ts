@@ -9,6 +9,7 @@
  * A route is a lineage plus the client's inner UDP port: the L2TP core's peer.
  * The newest child SA of a lineage carries everything sent on its routes.
  */
+import { flat } from '../core/flat.js';
 import type { Endpoint } from '../core/sa.js';
 import { endpointText } from '../core/sa.js';
 
@@ -36,6 +37,8 @@ export class Lineages {
   private readonly ofIke = new Map<string, Lineage>();
   private readonly ofChild = new Map<string, Lineage>();
   private readonly byKey = new Map<string, Route>();
+  /** Lineages by identity endpoint and peer ID, oldest first: where a Phase 1 rekey looks (not every lineage). */
+  private readonly byIdentity = new Map<string, Lineage[]>();
   private next = 1;
 
   get size(): number {
@@ -50,8 +53,10 @@ export class Lineages {
   ikeUp(ikeSaId: string, peer: Endpoint, peerId: string): Lineage {
     const known = this.ofIke.get(ikeSaId);
     if (known) return known;
-    for (const l of this.all.values()) {
-      if (l.peer.address === peer.address && l.peer.port === peer.port && l.peerId === peerId && (l.ikeSas.size > 0 || l.children.length > 0)) {
+    const ident = identityKey(peer, peerId);
+    const same = this.byIdentity.get(ident);
+    for (const l of same ?? []) {
+      if (l.ikeSas.size > 0 || l.children.length > 0) {
         l.ikeSas.add(ikeSaId);
         this.ofIke.set(ikeSaId, l);
         return l;
@@ -59,6 +64,8 @@ export class Lineages {
     }
     const l: Lineage = { id: this.next++, peer: { ...peer }, peerId, ikeSas: new Set([ikeSaId]), children: [], routes: new Map() };
     this.all.set(l.id, l);
+    if (same) same.push(l);
+    else this.byIdentity.set(ident, [l]);
     this.ofIke.set(ikeSaId, l);
     return l;
   }
@@ -103,7 +110,7 @@ export class Lineages {
   }
 
   addRoute(l: Lineage, port: number): Route {
-    const r: Route = { lineage: l, port, key: `${endpointText(l.peer)}/${port}#${l.id}` };
+    const r: Route = { lineage: l, port, key: flat(endpointText(l.peer), '/', port, '#', l.id) };
     l.routes.set(port, r);
     this.byKey.set(r.key, r);
     return r;
@@ -116,6 +123,15 @@ export class Lineages {
   }
 
   forgetIfEmpty(l: Lineage): void {
-    if (l.ikeSas.size === 0 && l.children.length === 0 && l.routes.size === 0) this.all.delete(l.id);
+    if (l.ikeSas.size > 0 || l.children.length > 0 || l.routes.size > 0 || !this.all.delete(l.id)) return;
+    const ident = identityKey(l.peer, l.peerId);
+    const same = this.byIdentity.get(ident);
+    const i = same ? same.indexOf(l) : -1;
+    if (i >= 0) same!.splice(i, 1);
+    if (same?.length === 0) this.byIdentity.delete(ident);
   }
+}
+
+function identityKey(peer: Endpoint, peerId: string): string {
+  return flat(peer.address, '|', peer.port, '|', peerId);
 }

@@ -13,6 +13,7 @@
  * everything sent to a tunnel goes out on the newest SA of that tunnel's
  * lineage: two clients that share an outer address and port never meet.
  */
+import { flat } from '../core/flat.js';
 import type { Counters } from '../core/counters.js';
 import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
 import { logEvent, type LogEvent } from '../core/log.js';
@@ -680,7 +681,7 @@ export class Pipeline {
       this.onL2tp(this.l2tp.closeSession(l2tpKey, 4, now, 'too many sessions waiting for login'), now);
       return;
     }
-    const id = `${endpointText(route.lineage.peer)}/${route.port}/${tunnelId}/${sessionId}`;
+    const id = flat(endpointText(route.lineage.peer), '/', route.port, '/', tunnelId, '/', sessionId);
     const rec = this.table.open('l2tp-ppp', id, route.lineage.id, route.lineage.peer, now);
     const handle = rec.handle;
     const backend: PppAuthBackend = {

@@ -421,6 +421,20 @@ describe('a lost MS-CHAPv2 Success', () => {
     expect(m.s.phase).toBe('network');
   });
 
+  it('once IPCP is Opened the authenticator is released: a duplicate Response then gets no answer and is counted', () => {
+    const pool = new AddressPool('10.40.0.0/24');
+    const r = connect({ user: 'alice', password: 'secret' }, new Backend().add('alice', 'secret'), pool);
+    expect(r.server.states).toEqual({ lcp: 'Opened', ipcp: 'Opened' });
+    expect((r.server as unknown as { auth: unknown }).auth).toBeUndefined();
+    const dup = (r.client as unknown as { lastResponse: Buffer }).lastResponse;
+    expect(dup.readUInt16BE(2)).toBe(0xc223);
+    const outs = r.server.receive(dup, r.now + 10);
+    expect(sends(outs)).toHaveLength(0);
+    expect(r.server.dropCounters.get('drop.auth-after-network')).toBe(1);
+    expect(r.server.phase).toBe('network');
+    expect(r.server.status(r.now + 10).auth).toBe('mschapv2');
+  });
+
   it('is sent again 10 times at most', () => {
     const m = authenticated();
     let again = 0;
