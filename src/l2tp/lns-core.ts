@@ -1,3 +1,4 @@
+import { flat } from '../core/flat.js';
 import { randomPooled } from '../core/random.js';
 import { Counters, logEvent } from '../core/index.js';
 import { Drops } from '../core/drops.js';
@@ -101,7 +102,7 @@ export abstract class LnsCore {
     }
     out.push(logEvent('info', 'l2tp.RecvICRQ', { ...this.fields(t), peerSessionId: peerSid }));
     const s: Session = {
-      key: `${t.peerKey}/${t.tunnelId}/${sessionId}`,
+      key: flat(t.peerKey, '/', t.tunnelId, '/', sessionId),
       sessionId,
       peerSessionId: peerSid,
       state: 'wait-connect',

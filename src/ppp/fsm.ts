@@ -125,8 +125,8 @@ export interface FsmOptions {
   maxTerminate?: number;
   maxConfigure?: number;
   maxFailure?: number;
-  /** The peer's MRU, bounding Code-Reject data (RFC 1661 §5.6 truncation). */
-  maxReply?: () => number;
+  /** Where the peer's MRU is read (LCP's handler), bounding Code-Reject data (RFC 1661 §5.6 truncation); 1500 without one. */
+  mru?: { readonly peerMru: number };
 }
 
 export interface Received {
@@ -153,7 +153,7 @@ export class Fsm {
   readonly maxTerminate: number;
   readonly maxConfigure: number;
   readonly maxFailure: number;
-  private readonly maxReply: () => number;
+  private readonly mru: { readonly peerMru: number } | undefined;
   /** Actions executed by the last event (for tests and debug logs). */
   lastActions: FsmAction[] = [];
 
@@ -167,7 +167,7 @@ export class Fsm {
     this.maxTerminate = opts.maxTerminate ?? 2;
     this.maxConfigure = opts.maxConfigure ?? 10;
     this.maxFailure = opts.maxFailure ?? 5;
-    this.maxReply = opts.maxReply ?? (() => 1500);
+    this.mru = opts.mru;
     this.reqId = initialId & 0xff;
     this.termId = (initialId + 128) & 0xff;
   }
@@ -368,7 +368,7 @@ export class Fsm {
       case 'scj':
         if (ctx?.raw) {
           // RFC 1661 §5.6: the rejected packet, truncated to fit the peer's MRU.
-          this.emit(CODE.CodeReject, (this.termId = (this.termId + 1) & 0xff), ctx.raw.subarray(0, Math.max(0, this.maxReply() - 4)));
+          this.emit(CODE.CodeReject, (this.termId = (this.termId + 1) & 0xff), ctx.raw.subarray(0, Math.max(0, (this.mru?.peerMru ?? 1500) - 4)));
         }
         return;
       case 'ser':

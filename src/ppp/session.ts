@@ -6,9 +6,9 @@ import { logEvent, type LogEvent } from '../core/log.js';
 import { type Authenticator, MsChapV2Server, PapServer, type RemoteAttempt, type RemoteGrant, type RemoteVerdict } from './auth.js';
 import { type ControlPacket, decodeControl, decodeFrame, encodeControlFrame } from './frame.js';
 import { Fsm, type FsmSink, STATE } from './fsm.js';
-import { IpcpHandler } from './ipcp.js';
+import { IpcpHandler, type IpcpHooks } from './ipcp.js';
 import { LcpKeepalive } from './keepalive.js';
-import { LcpHandler } from './lcp.js';
+import { LcpHandler, type LcpHooks } from './lcp.js';
 import { CHAP_CODE_NAMES, CODE, codeName, PAP_CODE_NAMES, PROTO, protocolName } from './names.js';
 import type { AddressPool } from './pool.js';
 import type { PppAuthBackend, PppConfig, PppOutput, PppPhase, PppStatus, PppUser } from './types.js';
@@ -51,8 +51,11 @@ export class PppSession {
   private readonly random: (n: number) => Buffer;
   private readonly counters: Counters;
   private readonly limiter: RateLimiter;
-  /** Drops (core drop facility): counted as drop.<reason>, lines rate-limited with the other peer-triggered lines. */
-  private readonly drops: Drops;
+  /** Drops (core drop facility): counted as drop.<reason>, lines rate-limited with the other peer-triggered lines; made at the first drop. */
+  private dropsV: Drops | undefined;
+  private get drops(): Drops {
+    return (this.dropsV ??= new Drops({ counters: this.counters, counterPrefix: 'drop.', event: 'ppp.drop', limiter: perKey(this.limiter), limitKey: 'ppp.drop.' }));
+  }
   /** Bounds Protocol-Rejects per session (a flood of unknown protocols gets at most 10 per 10 s). */
   private readonly sendLimiter = new RateLimiter(10, 10_000, 16);
   private readonly debugLimiter = new RateLimiter(50, 10_000, 64);
@@ -74,46 +77,71 @@ export class PppSession {
     this.random = cfg.random ?? randomPooled;
     this.counters = cfg.counters ?? new Counters('ppp');
     this.limiter = cfg.rateLimiter ?? new RateLimiter(5, 10_000, 64);
-    this.drops = new Drops({ counters: this.counters, counterPrefix: 'drop.', event: 'ppp.drop', limiter: perKey(this.limiter), limitKey: 'ppp.drop.' });
     this.idleMs = Math.max(0, cfg.idleTimeout ?? 0) * 1000;
     this.keepalive = new LcpKeepalive(Math.max(0, cfg.lcpEchoInterval ?? 0) * 1000, Math.max(1, cfg.lcpEchoFailure ?? 5));
     this.debug = cfg.debug !== false;
-    this.sink = {
-      send: (frame) => this.out.push({ type: 'send', frame }),
-      log: (ev) => this.peerLog(ev),
-      debug: this.debug,
-    };
+    // one object carries LCP's hooks and both automatons' sink, one IPCP's (no closure per hook: a session lives for hours)
+    const link = new PppSession.Link(this);
+    this.sink = link;
     const methods = cfg.authProtocols && cfg.authProtocols.length > 0 ? cfg.authProtocols : ['mschapv2' as const];
-    this.lcpH = new LcpHandler(
-      {
-        random: this.random,
-        up: () => this.lcpUp(),
-        down: () => this.lcpDown(),
-        finished: (reason) => this.finish(reason),
-        protocolRejected: (p) => this.peerRejectedProtocol(p),
-        echoReplyReceived: () => this.keepalive.replyReceived(),
-      },
-      cfg.mru ?? 1360,
-      methods,
-    );
-    this.lcpH.sink = this.sink;
-    this.ipcpH = new IpcpHandler(
-      {
-        peerAddress: (requested) => this.leaseAddress(requested),
-        up: (address) => this.ipcpUp(address),
-        down: () => this.log('info', 'ppp.ipcp.down', {}),
-        finished: (reason) => {
-          if (this.phaseV !== 'terminate' && this.phaseV !== 'dead') this.pendingClose ??= `IPCP finished: ${reason}`;
-        },
-      },
-      cfg.serverAddress,
-      cfg.dns.slice(0, 2),
-    );
-    this.ipcpH.sink = this.sink;
+    this.lcpH = new LcpHandler(link, cfg.mru ?? 1360, methods);
+    this.lcpH.sink = link;
+    this.ipcpH = new IpcpHandler(new PppSession.Ipcp(this), cfg.serverAddress, cfg.dns.length <= 2 ? cfg.dns : cfg.dns.slice(0, 2));
+    this.ipcpH.sink = link;
     const seed = this.random(2);
-    this.lcp = new Fsm(this.lcpH, this.sink, { maxReply: () => this.lcpH.peerMru }, seed[0]!);
-    this.ipcp = new Fsm(this.ipcpH, this.sink, { maxReply: () => this.lcpH.peerMru }, seed[1]!);
+    this.lcp = new Fsm(this.lcpH, link, { mru: this.lcpH }, seed[0]!);
+    this.ipcp = new Fsm(this.ipcpH, link, { mru: this.lcpH }, seed[1]!);
   }
+
+  /** LCP's hooks and the automatons' sink, for one session. */
+  private static readonly Link = class implements LcpHooks, FsmSink {
+    readonly debug: boolean;
+    constructor(private readonly s: PppSession) {
+      this.debug = s.debug;
+    }
+    random(n: number): Buffer {
+      return this.s.random(n);
+    }
+    up(): void {
+      this.s.lcpUp();
+    }
+    down(): void {
+      this.s.lcpDown();
+    }
+    finished(reason: string): void {
+      this.s.finish(reason);
+    }
+    protocolRejected(protocol: number): void {
+      this.s.peerRejectedProtocol(protocol);
+    }
+    echoReplyReceived(): void {
+      this.s.keepalive.replyReceived();
+    }
+    send(frame: Buffer): void {
+      this.s.out.push({ type: 'send', frame });
+    }
+    log(ev: LogEvent): void {
+      this.s.peerLog(ev);
+    }
+  };
+
+  /** IPCP's hooks, for one session. */
+  private static readonly Ipcp = class implements IpcpHooks {
+    constructor(private readonly s: PppSession) {}
+    peerAddress(requested?: string): string | undefined {
+      return this.s.leaseAddress(requested);
+    }
+    up(address: string): void {
+      this.s.ipcpUp(address);
+    }
+    down(): void {
+      this.s.log('info', 'ppp.ipcp.down', {});
+    }
+    finished(reason: string): void {
+      const s = this.s;
+      if (s.phaseV !== 'terminate' && s.phaseV !== 'dead') s.pendingClose ??= `IPCP finished: ${reason}`;
+    }
+  };
 
   get user(): string | undefined {
     return this.userV;

@@ -136,6 +136,27 @@ export interface SessionView {
 }
 
 export class Pipeline {
+  /** A PPP session's view of users and the session table (an object per session, no closures: it lives as long as the session). */
+  private static readonly Backend = class implements PppAuthBackend {
+    readonly failures: AuthFailureTracker | undefined;
+    readonly remote: boolean | undefined;
+    readonly localFallback: boolean | undefined;
+    constructor(
+      private readonly p: Pipeline,
+      private readonly handle: SessionHandle,
+    ) {
+      this.failures = p.authFailures;
+      this.remote = p.opts.remoteAuth ? true : undefined;
+      this.localFallback = p.opts.remoteAuth?.localFallback;
+    }
+    lookup(name: string): PppUser | undefined {
+      return this.p.users.lookup(name);
+    }
+    admit(name: string): { ok: true } | { ok: false; message: string } {
+      return this.p.table.admit(this.handle, name);
+    }
+  };
+
   readonly counters: Counters;
   readonly table: SessionTable;
   private readonly ike: IkeResponder;
@@ -684,12 +705,7 @@ export class Pipeline {
     const id = flat(endpointText(route.lineage.peer), '/', route.port, '/', tunnelId, '/', sessionId);
     const rec = this.table.open('l2tp-ppp', id, route.lineage.id, route.lineage.peer, now);
     const handle = rec.handle;
-    const backend: PppAuthBackend = {
-      lookup: (name) => this.users.lookup(name),
-      admit: (name) => this.table.admit(handle, name),
-      failures: this.authFailures,
-      ...(this.opts.remoteAuth ? { remote: true, localFallback: this.opts.remoteAuth.localFallback } : {}),
-    };
+    const backend = new Pipeline.Backend(this, handle);
     const o = this.opts;
     const ppp = new PppSession(
       {
