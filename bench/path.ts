@@ -134,6 +134,8 @@ export interface ScaleRow {
   failed: number;
   handshakes_per_s: number;
   cpu_ms_per_handshake: number;
+  /** The kernel's share of it (system time: sendmmsg/recvmmsg and, on veths, the receiving side's softirq work). */
+  cpu_system_ms_per_handshake: number;
   /** Share of one core the daemon used while the clients connected. */
   daemon_core: number;
   /** CPU the client process spent per handshake (when it is near 1 core, the clients set the pace, not the daemon). */
@@ -627,10 +629,12 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
     await sleep(500);
     const rss0 = d.rssKiB();
     const c0 = d.cpuSeconds();
+    const k0 = d.systemSeconds();
     const t0 = performance.now();
     const c = await client.ask({ cmd: 'connect', server: SERVER_C, psk: PSK, user: USER, password: PASSWORD, group, clients: clientAddrs(k), concurrency: Math.min(k, 200) }, 'connected');
     const wall = (performance.now() - t0) / 1000;
     const cpu = d.cpuSeconds() - c0;
+    const sys = d.systemSeconds() - k0;
     await sleep(1000);
     const rss1 = d.rssKiB();
     if (process.env.PATH_BENCH_HEAPSNAP) {
@@ -666,6 +670,7 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
       failed: c.failed,
       handshakes_per_s: round(c.ok / wall, 1),
       cpu_ms_per_handshake: round(c.ok > 0 ? (cpu * 1000) / c.ok : 0, 2),
+      cpu_system_ms_per_handshake: round(c.ok > 0 ? (sys * 1000) / c.ok : 0, 2),
       daemon_core: round(cpu / wall, 2),
       client_cpu_ms_per_handshake: round(c.ok > 0 ? c.cpuMs / c.ok : 0, 2),
       rss_before_mib: round(rss0 / 1024),

@@ -1,17 +1,34 @@
 import { DecodeError } from './errors.js';
 
-/** Dotted quad to a 32-bit unsigned integer. Throws RangeError on a malformed address. */
+/** Dotted quad to a 32-bit unsigned integer. Throws RangeError on a malformed address (no leading zeros, no signs or spaces). */
 export function parseIPv4(s: string): number {
-  const parts = s.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${JSON.stringify(s)}`);
   let v = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) throw new RangeError(`not an IPv4 address: ${JSON.stringify(s)}`);
-    const n = Number(p);
-    if (n > 255) throw new RangeError(`not an IPv4 address: ${JSON.stringify(s)}`);
-    v = v * 256 + n;
+  let parts = 0;
+  let i = 0;
+  const n = s.length;
+  while (i <= n) {
+    // one part: 1-3 digits, no leading zero, at most 255, then '.' or the end
+    const start = i;
+    let part = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      part = part * 10 + (c - 48);
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || (len > 1 && s.charCodeAt(start) === 48) || part > 255) break;
+    v = v * 256 + part;
+    parts++;
+    if (i === n) return parts === 4 ? v >>> 0 : bad(s);
+    if (s.charCodeAt(i) !== 46 || parts === 4) break;
+    i++;
   }
-  return v >>> 0;
+  return bad(s);
+}
+
+function bad(s: string): never {
+  throw new RangeError(`not an IPv4 address: ${JSON.stringify(s)}`);
 }
 
 export function formatIPv4(v: number): string {

@@ -1,6 +1,6 @@
 import { flat } from '../core/flat.js';
 import { randomPooled } from '../core/random.js';
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import { Counters, DropLimiter } from '../core/counters.js';
 import { own } from '../core/bytes.js';
 import { Drops } from '../core/drops.js';
@@ -38,7 +38,7 @@ export const IKE_LIMIT_DEFAULTS = {
 } as const;
 
 /** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
-export const requestDigest = (msg: Uint8Array): Buffer => createHash('sha256').update(msg).digest().subarray(0, 16);
+export const requestDigest = (msg: Uint8Array): Buffer => oneShotHash('sha256', msg, 'buffer').subarray(0, 16);
 
 export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => flat(Buffer.from(ckyI).toString('hex'), Buffer.from(ckyR).toString('hex'));
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.address === b.address && a.port === b.port;
