@@ -136,6 +136,8 @@ export interface ScaleRow {
   cpu_ms_per_handshake: number;
   /** The kernel's share of it (system time: sendmmsg/recvmmsg and, on veths, the receiving side's softirq work). */
   cpu_system_ms_per_handshake: number;
+  /** The JavaScript thread's share (the rest: V8's optimizing compiler and GC helper threads, libuv's pool). */
+  cpu_main_thread_ms_per_handshake: number;
   /** Share of one core the daemon used while the clients connected. */
   daemon_core: number;
   /** CPU the client process spent per handshake (when it is near 1 core, the clients set the pace, not the daemon). */
@@ -394,6 +396,11 @@ ${readFileSync(join(this.root.replace(/\+(tsx|flags)$/, ''), 'src/daemon/config.
     return procCpu(this.pid, true);
   }
 
+  /** utime + stime of the daemon's main (JavaScript) thread alone, seconds: the rest is V8's compiler and GC helpers and libuv's pool. */
+  mainThreadSeconds(): number {
+    return procCpu(this.pid, false, `/proc/${this.pid}/task/${this.pid}/stat`);
+  }
+
   rssKiB(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
     return Number(m?.[1] ?? 0);
@@ -493,9 +500,9 @@ interface Window {
 
 /** Sink first, then the blaster; the daemon's CPU and the kernel's drop counter read over the sink's window. */
 /** utime + stime (or stime alone) of a process from /proc/<pid>/stat, seconds; 0 when it is gone. */
-function procCpu(pid: number | undefined, systemOnly = false): number {
+function procCpu(pid: number | undefined, systemOnly = false, file = `/proc/${pid}/stat`): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((systemOnly ? 0 : Number(f[11])) + Number(f[12])) / 100; // fields 14 and 15; USER_HZ is 100 on Linux
   } catch {
@@ -630,11 +637,13 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
     const rss0 = d.rssKiB();
     const c0 = d.cpuSeconds();
     const k0 = d.systemSeconds();
+    const m0 = d.mainThreadSeconds();
     const t0 = performance.now();
     const c = await client.ask({ cmd: 'connect', server: SERVER_C, psk: PSK, user: USER, password: PASSWORD, group, clients: clientAddrs(k), concurrency: Math.min(k, 200) }, 'connected');
     const wall = (performance.now() - t0) / 1000;
     const cpu = d.cpuSeconds() - c0;
     const sys = d.systemSeconds() - k0;
+    const main = d.mainThreadSeconds() - m0;
     await sleep(1000);
     const rss1 = d.rssKiB();
     if (process.env.PATH_BENCH_HEAPSNAP) {
@@ -671,6 +680,7 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
       handshakes_per_s: round(c.ok / wall, 1),
       cpu_ms_per_handshake: round(c.ok > 0 ? (cpu * 1000) / c.ok : 0, 2),
       cpu_system_ms_per_handshake: round(c.ok > 0 ? (sys * 1000) / c.ok : 0, 2),
+      cpu_main_thread_ms_per_handshake: round(c.ok > 0 ? (main * 1000) / c.ok : 0, 2),
       daemon_core: round(cpu / wall, 2),
       client_cpu_ms_per_handshake: round(c.ok > 0 ? c.cpuMs / c.ok : 0, 2),
       rss_before_mib: round(rss0 / 1024),
