@@ -42,8 +42,9 @@
  * PATH_BENCH_DAEMON_ROOTS ("."; e.g. "/tmp/old,.": the path and scale parts once per source tree, interleaved, rows tagged with `tree`),
  * PATH_BENCH_TSX (1: run the daemon's sources through tsx; default: build dist/ with tsc and run that, as installed,
  * with the node flags of its shebang line),
- * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left),
- * PATH_BENCH_KEEP_LOGS (1: keep the daemon's and the clients' logs, as after a failure).
+ * PATH_BENCH_PARTS ("path,scale"), PATH_BENCH_GROUPS ("2,14": modp1024, modp2048; also 5, 19, 20: modp1536, ecp256, ecp384), PATH_BENCH_DEBUG (print the daemon's counters that moved while the clients left),
+ * PATH_BENCH_KEEP_LOGS (1: keep the daemon's and the clients' logs, as after a failure),
+ * PATH_BENCH_LOG_LEVEL (the daemon's log.level, default warn).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -62,10 +63,15 @@ const SCALE = (process.env.PATH_BENCH_SCALE ?? '100,1000')
   .split(',')
   .map(Number)
   .filter((n) => Number.isInteger(n) && n > 0 && n <= 10000);
+/** The IKEv1 groups the scale part can run (the responder's table), by the names rows carry. */
+const GROUP_NAMES: Record<number, string> = { 2: 'modp1024', 5: 'modp1536', 14: 'modp2048', 19: 'ecp256', 20: 'ecp384' };
+// PATH_BENCH_LOG_LEVEL: the daemon's log.level (default warn: the bench measures the protocol work, not writing
+// a line per event; "info", the daemon's default, writes 18 lines per handshake: IKE, L2TP, PPP, the session)
+const LOG_LEVEL = /^(debug|info|warn|error)$/.test(process.env.PATH_BENCH_LOG_LEVEL ?? '') ? process.env.PATH_BENCH_LOG_LEVEL! : 'warn';
 const GROUPS = (process.env.PATH_BENCH_GROUPS ?? '2,14')
   .split(',')
   .map(Number)
-  .filter((g) => g === 2 || g === 14);
+  .filter((g) => g in GROUP_NAMES);
 const PARTS = (process.env.PATH_BENCH_PARTS ?? 'path,scale').split(',');
 const IOS = (process.env.PATH_BENCH_IO ?? 'native').split(',').filter((v) => /^(native|dgram)(-nogso)?(-jshmac)?(-notunoff)?$/.test(v));
 // PATH_BENCH_DAEMON_ROOTS: the path and scale parts once per tree listed ("." is this one), interleaved, to compare two versions in one run;
@@ -330,7 +336,7 @@ mtu = 1500
 masquerade = true
 out_interface = "${this.lab.vethS1}"
 [log]
-level = "warn"
+level = "${LOG_LEVEL}"
 [control]
 socket = "${this.control}"
 history_file = "${join(dir, 'history.jsonl')}"
@@ -627,7 +633,7 @@ function writePool(file: string, datagrams: Buffer[]): void {
 let scaleRunNo = 0;
 
 async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, root = ROOT): Promise<ScaleRow> {
-  const name = group === 2 ? 'modp1024' : group === 14 ? 'modp2048' : `group${group}`;
+  const name = GROUP_NAMES[group] ?? `group${group}`;
   const d = new DaemonProc(lab, root);
   // a pool with room for every client (and the server's own address)
   const prefix = Math.min(24, 32 - Math.ceil(Math.log2(k + 3)));
