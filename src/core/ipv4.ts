@@ -6,7 +6,7 @@ export function parseIPv4(s: string): number {
   let parts = 0;
   let i = 0;
   const n = s.length;
-  while (i <= n) {
+  for (;;) {
     // one part: 1-3 digits, no leading zero, at most 255, then '.' or the end
     const start = i;
     let part = 0;

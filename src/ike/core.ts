@@ -40,7 +40,9 @@ export const IKE_LIMIT_DEFAULTS = {
 /** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
 export const requestDigest = (msg: Uint8Array): Buffer => oneShotHash('sha256', msg, 'buffer').subarray(0, 16);
 
-export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => flat(Buffer.from(ckyI).toString('hex'), Buffer.from(ckyR).toString('hex'));
+/** Hex of a byte view without copying it. */
+const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => flat(hexOf(ckyI), hexOf(ckyR));
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.address === b.address && a.port === b.port;
 
 /** Shared state and helpers of the responder; the exchange handlers operate on it. */
