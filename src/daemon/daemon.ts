@@ -84,7 +84,7 @@ export class Daemon implements ControlTarget {
     this.scheduler = opts.scheduler ?? realScheduler;
     const gc = 'fullGc' in opts ? opts.fullGc : process.env.L2TPSEC_HEAP_TRIM === '0' ? undefined : fullGc();
     this.heapTrim = gc
-      ? new HeapTrim({ ...HEAP_TRIM_DEFAULTS, now: () => this.clock.now(), set: (fn, ms) => this.scheduler.set(fn, ms), clear: (h) => this.scheduler.clear(h), collect: gc })
+      ? new HeapTrim({ ...HEAP_TRIM_DEFAULTS, now: () => this.clock.now(), set: (fn, ms) => this.scheduler.set(fn, ms), clear: (h) => this.scheduler.clear(h), collect: gc, busy: () => this.pipeline.handshakesInProgress > 0 })
       : undefined;
     // only a path resolved by parseConfig (absolute) is used: bare defaults write nothing
     this.historyFile = cfg.control?.historyFile && isAbsolute(cfg.control.historyFile) ? new HistoryFile(cfg.control.historyFile) : undefined;

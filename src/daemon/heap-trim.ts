@@ -10,8 +10,11 @@ import { runInNewContext } from 'node:vm';
  * quiet daemon may not run for a long time. The same goes for the sessions' own state
  * after a burst of hang-ups: RSS stayed at its high-water mark. Here, after at least
  * `threshold` sessions started or ended, and `quietMs` without another, one full
- * collection runs (at most one per `minIntervalMs`). Its pause (tens of ms at a thousand
- * sessions) falls where nothing is being set up; packets wait in the socket buffers.
+ * collection runs (at most one per `minIntervalMs`), and only once no handshake is under
+ * way (`busy`), for at most `maxWaitMs`. Its pause (tens of ms at a thousand sessions)
+ * falls where nothing is being set up; packets wait in the socket buffers. A collection in
+ * the middle of a burst of handshakes also cost the handshakes after it about a fifth
+ * more CPU (V8 dropped code and type feedback it had gathered for them).
  */
 export interface HeapTrimOptions {
   /** Sessions started or ended since the last collection before one is considered. */
@@ -20,6 +23,10 @@ export interface HeapTrimOptions {
   quietMs: number;
   /** At most one collection per this many ms. */
   minIntervalMs: number;
+  /** Handshakes under way: the collection waits (re-checking every quietMs) while this says so. */
+  busy?: () => boolean;
+  /** Longest wait for `busy` to clear, ms from when the collection was first due (a flood of half-open SAs must not hold it off forever). */
+  maxWaitMs?: number;
   now(): number;
   set(fn: () => void, ms: number): unknown;
   clear(handle: unknown): void;
@@ -27,12 +34,14 @@ export interface HeapTrimOptions {
   collect(): void;
 }
 
-export const HEAP_TRIM_DEFAULTS = { threshold: 64, quietMs: 250, minIntervalMs: 2000 } as const;
+export const HEAP_TRIM_DEFAULTS = { threshold: 64, quietMs: 250, minIntervalMs: 2000, maxWaitMs: 30_000 } as const;
 
 export class HeapTrim {
   private churn = 0;
   private lastChurn = 0;
   private lastCollect = Number.NEGATIVE_INFINITY;
+  /** When the pending collection first found the daemon busy (undefined: not waiting on busy). */
+  private busySince: number | undefined;
   private timer: unknown;
   /** Collections run (status, tests). */
   collections = 0;
@@ -62,6 +71,11 @@ export class HeapTrim {
     if (quietFor < this.o.quietMs) return this.arm(this.o.quietMs - quietFor);
     const since = now - this.lastCollect;
     if (since < this.o.minIntervalMs) return this.arm(this.o.minIntervalMs - since);
+    if (this.o.busy?.()) {
+      this.busySince ??= now;
+      if (now - this.busySince < (this.o.maxWaitMs ?? Number.POSITIVE_INFINITY)) return this.arm(this.o.quietMs);
+    }
+    this.busySince = undefined;
     this.churn = 0;
     this.lastCollect = now;
     this.collections++;

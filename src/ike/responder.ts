@@ -30,6 +30,11 @@ export class IkeResponder {
     );
   }
 
+  /** Main Modes under way (IKE SAs not yet established). */
+  get halfOpenCount(): number {
+    return this.core.halfOpen;
+  }
+
   /** Re-files the deadlines of the SAs the call in progress touched. */
   private refile(): void {
     const core = this.core;

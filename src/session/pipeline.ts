@@ -496,6 +496,14 @@ export class Pipeline {
 
   // ---------------------------------------------------------------- status
 
+  /**
+   * Handshakes under way: IKE SAs (IKEv1 Main Mode, IKEv2 IKE_SA_INIT/IKE_AUTH) not yet
+   * established. The daemon's heap trim waits while there are any.
+   */
+  get handshakesInProgress(): number {
+    return this.ike.halfOpenCount + (this.v2?.responder.halfOpenCount ?? 0);
+  }
+
   get ikeSaCount(): number {
     return this.ike.list().length + (this.v2?.size ?? 0);
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fullGc, HeapTrim } from '../../src/daemon/heap-trim.js';
 
 /** A fake clock and timer list: fire() runs what is due. */
-function harness(o: { threshold?: number; quietMs?: number; minIntervalMs?: number } = {}) {
+function harness(o: { threshold?: number; quietMs?: number; minIntervalMs?: number; busy?: () => boolean; maxWaitMs?: number } = {}) {
   let now = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   let seq = 0;
@@ -18,6 +18,8 @@ function harness(o: { threshold?: number; quietMs?: number; minIntervalMs?: numb
     },
     clear: (h) => void timers.delete(h as number),
     collect: () => collected.push(now),
+    ...(o.busy ? { busy: o.busy } : {}),
+    ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
   });
   const advance = (to: number): void => {
     for (;;) {
@@ -70,6 +72,35 @@ describe('HeapTrim: one full collection after a burst of sessions', () => {
     expect(h.collected).toEqual([250]);
     h.advance(2250);
     expect(h.collected).toEqual([250, 2250]);
+  });
+
+  it('waits while handshakes are under way, then runs once they are done', () => {
+    let busy = true;
+    const h = harness({ busy: () => busy, maxWaitMs: 30_000 });
+    for (let i = 0; i < 3; i++) h.trim.note();
+    h.advance(5000);
+    expect(h.collected).toEqual([]);
+    expect(h.timers.size).toBe(1); // still pending, re-checking
+    busy = false;
+    h.advance(5250);
+    expect(h.collected).toEqual([5250]);
+    h.advance(60_000);
+    expect(h.collected).toEqual([5250]);
+  });
+
+  it('a daemon that never stops being busy (a flood of half-open SAs) is collected after maxWaitMs', () => {
+    const h = harness({ busy: () => true, maxWaitMs: 10_000 });
+    for (let i = 0; i < 3; i++) h.trim.note();
+    h.advance(10_000);
+    expect(h.collected).toEqual([]);
+    h.advance(10_250);
+    expect(h.collected).toEqual([10_250]);
+    // the next burst: minIntervalMs after the last collection (12 250), then its own maxWaitMs again
+    for (let i = 0; i < 3; i++) h.trim.note();
+    h.advance(22_000);
+    expect(h.collected).toEqual([10_250]);
+    h.advance(22_250);
+    expect(h.collected).toEqual([10_250, 22_250]);
   });
 
   it('stop() disarms', () => {

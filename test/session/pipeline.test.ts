@@ -45,6 +45,22 @@ describe('pipeline composition (IKE initiator + LAC + PPP client through fake po
     expect(w.events.map((e) => e.type)).toEqual(expect.arrayContaining(['ike.sa.up', 'ipsec.sa.up', 'session.start']));
   });
 
+  it('handshakesInProgress counts the Main Modes under way (what the heap trim waits for)', () => {
+    const w = new World();
+    expect(w.pipeline.handshakesInProgress).toBe(0);
+    const c = w.client({ user: 'alice', password: 'alice password' });
+    const i = c.ikeInit;
+    i.onMm2(w.ike(c, i.mm1())[0]!);
+    expect(w.pipeline.handshakesInProgress).toBe(1);
+    i.onMm4(w.ike(c, i.mm3())[0]!);
+    expect(w.pipeline.handshakesInProgress).toBe(1);
+    w.ike(c, i.mm5());
+    expect(w.pipeline.handshakesInProgress).toBe(0);
+    const d = connected(w, 'bob', { address: '198.18.0.7', port500: 500, port4500: 4500 });
+    expect(d.ppp.address).toBeDefined();
+    expect(w.pipeline.handshakesInProgress).toBe(0);
+  });
+
   it('a packet from another source inside the tunnel never reaches the TUN', () => {
     const w = new World();
     const c = connected(w);
