@@ -287,9 +287,21 @@ export class Daemon implements ControlTarget {
     this.emit(ev.type, ev.fields);
   }
 
+  private isoMs = Number.NaN;
+  private isoText = '';
+  /** The wall clock as ISO text, made once per millisecond (a burst of events shares it). */
+  private isoNow(): string {
+    const ms = Date.now();
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.isoText = new Date(ms).toISOString();
+    }
+    return this.isoText;
+  }
+
   private emit(type: string, fields: Record<string, unknown>): void {
     if (this.listeners.size === 0) return;
-    const ev: DaemonEvent = { ...fields, type, time: new Date().toISOString() };
+    const ev: DaemonEvent = { ...fields, type, time: this.isoNow() };
     for (const l of [...this.listeners]) {
       try {
         l(ev);

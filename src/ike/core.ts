@@ -40,9 +40,16 @@ export const IKE_LIMIT_DEFAULTS = {
 /** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
 export const requestDigest = (msg: Uint8Array): Buffer => oneShotHash('sha256', msg, 'buffer').subarray(0, 16);
 
-/** Hex of a byte view without copying it. */
-const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string => flat(hexOf(ckyI), hexOf(ckyR));
+/**
+ * The SA table's key of a cookie pair: the 16 bytes as a one-byte-per-character string
+ * (injective: both cookies are 8 bytes). One string without copying the bytes when the
+ * cookies lie side by side (a message header); a concatenation otherwise.
+ */
+export const cookieKey = (ckyI: Uint8Array, ckyR: Uint8Array): string =>
+  ckyR.buffer === ckyI.buffer && ckyR.byteOffset === ckyI.byteOffset + ckyI.byteLength
+    ? latin1Of(ckyI.buffer, ckyI.byteOffset, ckyI.byteLength + ckyR.byteLength)
+    : flat(latin1Of(ckyI.buffer, ckyI.byteOffset, ckyI.byteLength), latin1Of(ckyR.buffer, ckyR.byteOffset, ckyR.byteLength));
+const latin1Of = (buf: ArrayBufferLike, offset: number, length: number): string => Buffer.from(buf, offset, length).toString('latin1');
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.address === b.address && a.port === b.port;
 
 /** Shared state and helpers of the responder; the exchange handlers operate on it. */
