@@ -29,6 +29,7 @@
  * Writes bench/results/path-<timestamp>.json and bench/results/latest-path.json.
  * Environment: PATH_BENCH_WINDOW_MS (4000), PATH_BENCH_WARMUP_MS (1000),
  * PATH_BENCH_SCALE ("100,1000"; "100,1000,10000" when memory allows; "0" skips),
+ * PATH_BENCH_WARM ("0": no second wave of the same clients on the warm daemon in the scale part),
  * PATH_BENCH_RPS (1: the server's receive processing on its own CPU, see Lab.setUp),
  * PATH_BENCH_PROF (1: a V8 CPU profile of each daemon run in bench/results/prof/),
  * PATH_BENCH_HEAPSNAP (1: a V8 heap snapshot of the daemon with every scale client connected, in bench/results/prof/;
@@ -59,6 +60,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(HERE);
 const WINDOW_MS = Number(process.env.PATH_BENCH_WINDOW_MS ?? 4000);
 const WARMUP_MS = Number(process.env.PATH_BENCH_WARMUP_MS ?? 1000);
+// the scale part's second wave on the warm daemon ("0" skips it)
+const WARM = process.env.PATH_BENCH_WARM !== '0';
 const SCALE = (process.env.PATH_BENCH_SCALE ?? '100,1000')
   .split(',')
   .map(Number)
@@ -161,6 +164,17 @@ export interface ScaleRow {
   udp_rcvbuf_errors: number;
   sessions_left: number;
   ike_sas_left: number;
+  /**
+   * A second wave: the same K clients connect again to the same daemon once the first wave
+   * has left (PATH_BENCH_WARM=0 skips it). The first wave's CPU includes the one-time work of a
+   * fresh process (V8 compiling the hot functions with its optimizing compiler, the heap
+   * growing to its working size); the second shows the cost of a handshake in a warm daemon.
+   */
+  warm_connected?: number;
+  warm_handshakes_per_s?: number;
+  warm_cpu_ms_per_handshake?: number;
+  warm_cpu_system_ms_per_handshake?: number;
+  warm_cpu_main_thread_ms_per_handshake?: number;
 }
 
 const log = (msg: string): void => console.log(`[path] ${msg}`);
@@ -704,6 +718,24 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
       ike_sas_left: st.ikeSas,
     };
     log(`    ${row.handshakes_per_s} handshakes/s, ${row.cpu_ms_per_handshake} ms daemon CPU each, ${row.kib_per_session} KiB/session; hang-ups: ${cdn} CDN, ${stop} StopCCN, ${del} Delete of ${h.clients}`);
+    if (WARM && st.sessions.length === 0 && st.ikeSas === 0) {
+      // the second wave, on the warm daemon
+      await sleep(500);
+      const wc0 = d.cpuSeconds();
+      const wk0 = d.systemSeconds();
+      const wm0 = d.mainThreadSeconds();
+      const wt0 = performance.now();
+      const w = await client.ask({ cmd: 'connect', server: SERVER_C, psk: PSK, user: USER, password: PASSWORD, group, clients: clientAddrs(k), concurrency: Math.min(k, 200) }, 'connected');
+      const wwall = (performance.now() - wt0) / 1000;
+      const per = (s: number): number => round(w.ok > 0 ? (s * 1000) / w.ok : 0, 2);
+      row.warm_connected = w.ok;
+      row.warm_handshakes_per_s = round(w.ok / wwall, 1);
+      row.warm_cpu_ms_per_handshake = per(d.cpuSeconds() - wc0);
+      row.warm_cpu_system_ms_per_handshake = per(d.systemSeconds() - wk0);
+      row.warm_cpu_main_thread_ms_per_handshake = per(d.mainThreadSeconds() - wm0);
+      log(`    second wave (warm daemon): ${w.ok} connected, ${row.warm_handshakes_per_s} handshakes/s, ${row.warm_cpu_ms_per_handshake} ms daemon CPU each (JavaScript thread ${row.warm_cpu_main_thread_ms_per_handshake})`);
+      await client.ask({ cmd: 'hangup' }, 'hungup');
+    }
     return row;
   } finally {
     await d.stop();
