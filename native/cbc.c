@@ -1,5 +1,6 @@
 /*
- * AES-CBC encryption of a batch of ESP records, eight at a time.
+ * AES-CBC encryption of a batch of ESP records, eight at a time, and
+ * decryption in place (the inbound path: no output buffer per batch).
  *
  * CBC encryption is serial within a record: each block waits for the one
  * before it, so one record runs at the latency of the AES instruction, not
@@ -11,6 +12,11 @@
  * caller keeps node:crypto.
  *
  *   cbcKey(key: Uint8Array (16 or 32 bytes)) -> External | undefined
+ *   cbcDecryptBatch(key: External, buf: Uint8Array, recs: Uint32Array, n: number) -> number
+ *       record k as below (an IV, then whole blocks of ciphertext), decrypted in
+ *       place (the IV stays); each record independently, eight blocks at a time
+ *       (CBC decryption has no chain between the blocks once they are read).
+ *       Same RangeError as below.
  *   cbcEncryptBatch(key: External, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean) -> number
  *       for k < n, record k is buf[recs[2k], +recs[2k+1]): a 16-byte IV, then
  *       whole blocks of plaintext, encrypted in place chained from the IV.
@@ -38,6 +44,7 @@
 #ifdef L2S_AESNI
 typedef struct {
   __m128i rk[15];
+  __m128i dk[15]; /* the decryption schedule (equivalent inverse cipher, FIPS 197 5.3.5) */
   int rounds;
   __m128i ivk[11]; /* AES-128 key schedule of the IV generator */
   uint64_t iv_nonce, iv_ctr;
@@ -166,6 +173,64 @@ TGT static void encrypt_many(const ckey_t *k, unsigned char *buf, const uint32_t
   }
 }
 
+TGT static void make_dk(ckey_t *k) {
+  const int nr = k->rounds;
+  k->dk[0] = k->rk[nr];
+  for (int i = 1; i < nr; i++) k->dk[i] = _mm_aesimc_si128(k->rk[nr - i]);
+  k->dk[nr] = k->rk[0];
+}
+
+#define DEC_GROUP 8
+
+/*
+ * CBC decryption of each record in place: P_j = D(C_j) xor C_{j-1}, C_0 = the IV.
+ * Blocks of one record are independent once their ciphertext is loaded, so a
+ * record goes DEC_GROUP blocks at a time: all of the group's ciphertext is read
+ * (and the last block kept as the next group's chain) before any plaintext is
+ * written over it.
+ */
+TGT static void decrypt_many(const ckey_t *k, unsigned char *buf, const uint32_t *recs, uint32_t n) {
+  const __m128i *dk = k->dk;
+  const int nr = k->rounds;
+  for (uint32_t i = 0; i < n; i++) {
+    unsigned char *p = buf + recs[2 * i];
+    size_t blocks = (recs[2 * i + 1] - 16) / 16;
+    __m128i chain = _mm_loadu_si128((const __m128i *)p);
+    p += 16;
+    while (blocks >= DEC_GROUP) {
+      __m128i c[DEC_GROUP], s[DEC_GROUP];
+#pragma GCC unroll 8
+      for (int l = 0; l < DEC_GROUP; l++) {
+        c[l] = _mm_loadu_si128((const __m128i *)(p + 16 * l));
+        s[l] = _mm_xor_si128(c[l], dk[0]);
+      }
+      for (int r = 1; r < nr; r++) {
+        const __m128i key = dk[r];
+#pragma GCC unroll 8
+        for (int l = 0; l < DEC_GROUP; l++) s[l] = _mm_aesdec_si128(s[l], key);
+      }
+#pragma GCC unroll 8
+      for (int l = 0; l < DEC_GROUP; l++) s[l] = _mm_aesdeclast_si128(s[l], dk[nr]);
+      _mm_storeu_si128((__m128i *)p, _mm_xor_si128(s[0], chain));
+#pragma GCC unroll 7
+      for (int l = 1; l < DEC_GROUP; l++) _mm_storeu_si128((__m128i *)(p + 16 * l), _mm_xor_si128(s[l], c[l - 1]));
+      chain = c[DEC_GROUP - 1];
+      p += 16 * DEC_GROUP;
+      blocks -= DEC_GROUP;
+    }
+    while (blocks > 0) {
+      __m128i c = _mm_loadu_si128((const __m128i *)p);
+      __m128i s = _mm_xor_si128(c, dk[0]);
+      for (int r = 1; r < nr; r++) s = _mm_aesdec_si128(s, dk[r]);
+      s = _mm_aesdeclast_si128(s, dk[nr]);
+      _mm_storeu_si128((__m128i *)p, _mm_xor_si128(s, chain));
+      chain = c;
+      p += 16;
+      blocks--;
+    }
+  }
+}
+
 /* IV k = AES-128_ivk(nonce | counter), written at each record's start. */
 TGT static void make_ivs(ckey_t *k, unsigned char *buf, const uint32_t *recs, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
@@ -225,6 +290,7 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
     expand256(key, k->rk);
     k->rounds = 14;
   }
+  make_dk(k);
   napi_create_external(env, k, ckey_finalize, NULL, &out);
   return out;
 }
@@ -264,10 +330,42 @@ static napi_value js_cbc_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value js_cbc_dec_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  void *kp = NULL;
+  unsigned char *buf;
+  size_t blen, rl;
+  uint32_t *recs;
+  uint32_t n = 0;
+  napi_typedarray_type type;
+  if (l2s_args(env, info, argv, 4) < 4 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
+      !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
+      napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "cbcDecryptBatch(key, buf, recs: Uint32Array, n)");
+    return NULL;
+  }
+  if ((size_t)n * 2 > rl) {
+    napi_throw_range_error(env, NULL, "cbcDecryptBatch: recs shorter than 2n");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t at = recs[2 * i], len = recs[2 * i + 1];
+    if (at + len > blen || len < 16 || len % 16 != 0) {
+      napi_throw_range_error(env, NULL, "cbcDecryptBatch: a record outside the buffer, or not an IV and whole blocks");
+      return NULL;
+    }
+  }
+  decrypt_many((const ckey_t *)kp, buf, recs, n);
+  napi_value out;
+  napi_create_uint32(env, n, &out);
+  return out;
+}
+
 void l2s_cbc_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"cbcKey", NULL, js_cbc_key, NULL, NULL, NULL, napi_default, NULL},
       {"cbcEncryptBatch", NULL, js_cbc_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"cbcDecryptBatch", NULL, js_cbc_dec_batch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -78,6 +78,15 @@ export class EspEngine {
   private readonly ownRandom: boolean;
   /** Inbound records for the batch CBC span (ciphertext only; reused). */
   private inBuf: Buffer = Buffer.alloc(1 << 16);
+  /**
+   * decryptBatch's reuse mode: AES-CBC records are laid out and decrypted in place here,
+   * each SA of a batch in its own region (from inPlacePos on), and delivered as views of it:
+   * no output buffer per batch. The next reuse-mode batch writes over it.
+   */
+  private inPlace: Buffer = Buffer.alloc(0);
+  private inPlacePos = 0;
+  private reuseIn = false;
+  private decRecs: Uint32Array = new Uint32Array(512);
   /** Outbound plaintext stream (reused; every byte used is written first). */
   private outStream: Buffer = Buffer.alloc(1 << 16);
   /** Flat per-SA record scratch: inbound [index, ivStart, ctLen, seq], outbound [index, seq, paddedLen]. */
@@ -206,8 +215,14 @@ export class EspEngine {
    * copy as needed). Order: grouped by SA in order of first appearance, batch
    * order within an SA. Never throws; every datagram is either delivered or
    * counted under esp.in.drop.<reason>.
+   * reuse: AES-CBC packets may be decrypted in place into a buffer the engine
+   * reuses, so their views are valid only until the next decryptBatch: for a
+   * caller that consumes them at once and copies whatever it keeps (the
+   * session pipeline). Each SA of a batch still has its own region.
    */
-  decryptBatch(batch: EspInbound[], now: number): { delivered: EspDelivered[]; ipv4: EspIpv4Delivered[]; events: EspEvent[] } {
+  decryptBatch(batch: EspInbound[], now: number, reuse = false): { delivered: EspDelivered[]; ipv4: EspIpv4Delivered[]; events: EspEvent[] } {
+    this.reuseIn = reuse;
+    this.inPlacePos = 0;
     const delivered: EspDelivered[] = [];
     const ipv4: EspIpv4Delivered[] = [];
     const events: EspEvent[] = this.queued.length ? this.takeEvents() : [];
@@ -271,11 +286,23 @@ export class EspEngine {
     const head = hmac.headroom + ESP_HDR;
     let need = 0;
     for (const idx of sa.pending) need += batch[idx]!.data.length + head + 2 * bs;
-    const buf = (this.inBuf = ensure(this.inBuf, need));
+    const inPlace = this.reuseIn && sa.inCbc !== undefined;
+    let buf: Buffer;
+    let pos = 0;
+    if (inPlace) {
+      if (this.inPlacePos + need > this.inPlace.length) {
+        // earlier SAs' views keep the old buffer
+        this.inPlace = Buffer.alloc(Math.max(need, 2 * this.inPlace.length, 1 << 16));
+        this.inPlacePos = 0;
+      }
+      buf = this.inPlace;
+      pos = this.inPlacePos;
+    } else {
+      buf = this.inBuf = ensure(this.inBuf, need);
+    }
     const spans = (this.spans = ensureU32(this.spans, 2 * sa.pending.length));
     const recs = this.recs;
     recs.length = 0;
-    let pos = 0;
     let n = 0;
     for (const idx of sa.pending) {
       const pkt = batch[idx]!;
@@ -295,6 +322,7 @@ export class EspEngine {
       recs.push(idx, ivStart, ctLen, seq);
       pos = ctEnd + icv;
     }
+    if (inPlace) this.inPlacePos = pos;
     if (n === 0) return;
     const ok = (this.icvOk = ensureU8(this.icvOk, n));
     hmac.verifyMany(buf, spans, n, icv, ok);
@@ -312,6 +340,21 @@ export class EspEngine {
     }
     recs.length = w;
     if (recs.length === 0) return;
+    if (inPlace) {
+      // each verified record (IV and ciphertext) decrypted where it lies; delivered as views of it
+      const m = recs.length / 4;
+      const dr = (this.decRecs = ensureU32(this.decRecs, 2 * m));
+      for (let r = 0, k = 0; r < recs.length; r += 4, k += 2) {
+        dr[k] = recs[r + 1]!;
+        dr[k + 1] = s.ivLen + recs[r + 2]!;
+      }
+      sa.cbcBatch!.cbcDecryptBatch!(sa.inCbc!, buf, dr, m);
+      for (let r = 0; r < recs.length; r += 4) {
+        const ctStart = recs[r + 1]! + s.ivLen;
+        this.deliver(sa, batch[recs[r]!]!, buf, ctStart, ctStart + recs[r + 2]!, recs[r + 3]!, now, delivered, ipv4, events);
+      }
+      return;
+    }
     const from = recs[1]!;
     const last = recs.length - 4;
     const to = recs[last + 1]! + s.ivLen + recs[last + 2]!;

@@ -64,6 +64,11 @@ export interface CbcBatchProvider {
    * chained from the IV. makeIv: the provider writes the IVs first (unpredictable, RFC 3602 §2.4).
    */
   cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean): number;
+  /**
+   * Record k as above (an IV, then whole blocks of ciphertext), decrypted in place; the IV stays.
+   * Absent: inbound CBC stays on node:crypto.
+   */
+  cbcDecryptBatch?(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
 }
 
 export const NO_OK = new Uint8Array(0);

@@ -52,6 +52,8 @@ export class EspSa {
   dest: Endpoint;
   /** The outbound AES-CBC key expanded by the batch provider, when there is one and it takes this cipher. */
   readonly outCbc: object | undefined;
+  /** The inbound one, when the provider also decrypts (in place: EspEngine.decryptBatch's reuse mode). */
+  readonly inCbc: object | undefined;
 
   constructor(
     up: ChildSaUp,
@@ -94,6 +96,7 @@ export class EspSa {
     this.inGcm = gcm?.gcmKey(this.inKey, this.inNonce.subarray(0, 4), false);
     this.outGcm = gcm?.gcmKey(this.outKey, this.outNonce.subarray(0, 4), true);
     this.outCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') ? cbcBatch?.cbcKey(this.outKey) : undefined;
+    this.inCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') && cbcBatch?.cbcDecryptBatch ? cbcBatch.cbcKey(this.inKey) : undefined;
     this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.replay = new ReplayWindow(replayWindow);

@@ -270,11 +270,12 @@ export function nativeHmac(): NativeHmac | undefined {
 export interface NativeCbc {
   cbcKey(key: Uint8Array): object | undefined;
   cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean): number;
+  cbcDecryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
 }
 
 /** The addon's interleaved AES-CBC, or undefined when the addon is not built or this is not x86-64. */
 export function nativeCbc(): NativeCbc | undefined {
-  return addonFunctions<NativeCbc>(['cbcKey', 'cbcEncryptBatch']);
+  return addonFunctions<NativeCbc>(['cbcKey', 'cbcEncryptBatch', 'cbcDecryptBatch']);
 }
 
 /** What src/esp's GcmBatchProvider needs (the addon's OpenSSL AES-GCM, native/gcm.c). */

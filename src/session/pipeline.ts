@@ -13,6 +13,7 @@
  * everything sent to a tunnel goes out on the newest SA of that tunnel's
  * lineage: two clients that share an outer address and port never meet.
  */
+import { own } from '../core/bytes.js';
 import { flat } from '../core/flat.js';
 import type { Counters } from '../core/counters.js';
 import { Counters as CountersImpl, RateLimiter } from '../core/counters.js';
@@ -294,10 +295,15 @@ export class Pipeline {
     this.flush(now);
   }
 
-  /** The ESP-in-UDP datagrams of one event-loop turn. */
+  /**
+   * The ESP-in-UDP datagrams of one event-loop turn. The engine may decrypt into a buffer
+   * it reuses (its reuse mode): the plaintext views are valid only until the next batch.
+   * IPv4 packets go to the TUN in this call (flush); whatever may be kept (L2TP control
+   * messages, PPP frames other than IPv4, a new route's first message) is copied first.
+   */
   espBatch(batch: EspInbound[], now: number): void {
     this.guard('esp', now, () => {
-      const { delivered, ipv4, events } = this.esp.decryptBatch(batch, now);
+      const { delivered, ipv4, events } = this.esp.decryptBatch(batch, now, true);
       this.onEspEvents(events, now);
       // ESP tunnel mode (IKEv2): whole IPv4 packets, each from its session's virtual IP
       for (const d of ipv4) {
@@ -322,7 +328,7 @@ export class Pipeline {
         }
         const control = d.payload.length > 0 && (d.payload[0]! & 0x80) !== 0;
         if (!control && !fresh && this.dataFast(d.payload, route.key, now)) continue;
-        this.onL2tp(this.l2tp.receive(d.payload, route.key, now), now);
+        this.onL2tp(this.l2tp.receive(own(d.payload), route.key, now), now);
         if (control) this.l2tpDue = this.l2tp.nextDeadline();
         // an L2TP peer exists only once it has a tunnel (an SCCRQ that made one)
         if (fresh && this.l2tp.peerTunnelCount(route.key) === 0) this.lineages.removeRoute(route);
@@ -348,7 +354,7 @@ export class Pipeline {
       const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
       this.ipv4FromClient(s, b.subarray(start + 4, end), now);
     } else {
-      this.onPpp(s, s.ppp.receive(payload.subarray(start, end), now), now);
+      this.onPpp(s, s.ppp.receive(own(payload.subarray(start, end)), now), now);
       this.schedulePpp(s);
     }
     return true;

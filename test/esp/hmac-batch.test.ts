@@ -215,3 +215,70 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native interleaved AES-
     expect(() => c.cbcEncryptBatch({}, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
   });
 });
+
+describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native AES-CBC decryption in place (native/cbc.c)', () => {
+  it('equals createDecipheriv record by record, for AES-128 and AES-256, any number of records of any block count; IVs and the bytes between records untouched', () => {
+    const c = nativeCbc()!;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(16, 32),
+        fc.array(fc.nat({ max: 100 }), { minLength: 0, maxLength: 20 }),
+        fc.nat({ max: 5 }),
+        (keyLen, blockCounts, gap) => {
+          const key = randomBytes(keyLen);
+          const k = c.cbcKey(key)!;
+          const recs: number[] = [];
+          const parts: Buffer[] = [];
+          const want: Buffer[] = [];
+          let at = 0;
+          for (const blocks of blockCounts) {
+            const iv = randomBytes(16);
+            const plain = randomBytes(16 * blocks);
+            const filler = randomBytes(gap * 3);
+            const ci = createCipheriv(keyLen === 16 ? 'aes-128-cbc' : 'aes-256-cbc', key, iv);
+            ci.setAutoPadding(false);
+            parts.push(filler, iv, ci.update(plain), ci.final());
+            want.push(filler, iv, plain);
+            at += filler.length;
+            recs.push(at, 16 + plain.length);
+            at += 16 + plain.length;
+          }
+          const buf = Buffer.concat(parts);
+          expect(c.cbcDecryptBatch(k, buf, Uint32Array.from(recs), blockCounts.length)).toBe(blockCounts.length);
+          expect(buf.equals(Buffer.concat(want))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('opens what cbcEncryptBatch sealed with its own IVs', () => {
+    const c = nativeCbc()!;
+    const k = c.cbcKey(randomBytes(32))!;
+    const plains = Array.from({ length: 11 }, (_, i) => randomBytes(16 * (1 + i * 9)));
+    const recs: number[] = [];
+    let at = 0;
+    for (const p of plains) {
+      recs.push(at, 16 + p.length);
+      at += 16 + p.length;
+    }
+    const buf = Buffer.concat(plains.flatMap((p) => [Buffer.alloc(16), p]));
+    c.cbcEncryptBatch(k, buf, Uint32Array.from(recs), plains.length, true);
+    plains.forEach((p, i) => expect(buf.subarray(recs[2 * i]! + 16, recs[2 * i]! + recs[2 * i + 1]!).equals(p)).toBe(false));
+    c.cbcDecryptBatch(k, buf, Uint32Array.from(recs), plains.length);
+    plains.forEach((p, i) => expect(buf.subarray(recs[2 * i]! + 16, recs[2 * i]! + recs[2 * i + 1]!)).toEqual(p));
+  });
+
+  it('refuses records outside the buffer or not an IV and whole blocks, and decrypts nothing then', () => {
+    const c = nativeCbc()!;
+    const k = c.cbcKey(Buffer.alloc(16, 7))!;
+    const buf = Buffer.alloc(64, 1);
+    expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([32, 48]), 1)).toThrow(RangeError);
+    expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 40]), 1)).toThrow(RangeError);
+    expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 8]), 1)).toThrow(RangeError);
+    expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 32]), 2)).toThrow(RangeError);
+    expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 32, 40, 48]), 2)).toThrow(RangeError);
+    expect(buf.equals(Buffer.alloc(64, 1))).toBe(true);
+    expect(() => c.cbcDecryptBatch({}, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
+  });
+});

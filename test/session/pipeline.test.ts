@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ExchangeType, IdType, PayloadType } from '../../src/ike/wire/constants.js';
 import { encodeDelete } from '../../src/ike/wire/delete.js';
 import { TestLac } from '../l2tp/lac.js';
+import { nativeCbc, nativeGcm, nativeHmac } from '../../src/io/udp-native.js';
 import { INTERNET, World, dstOf, ipv4, srcOf, type SimClient } from './harness.js';
 
 const EMPTY = { sessions: 0, live: 0, l2tpSessions: 0, forwarder: 0, poolUsed: 0 };
@@ -60,6 +61,32 @@ describe('pipeline composition (IKE initiator + LAC + PPP client through fake po
     expect(d.ppp.address).toBeDefined();
     expect(w.pipeline.handshakesInProgress).toBe(0);
   });
+
+  it.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)) || !nativeHmac())(
+    "with the addon's batch crypto (AES-CBC decrypted in place, the engine's reuse mode): whole handshakes, and two clients' packets in one batch each reach the TUN intact",
+    () => {
+      const w = new World({ hmacBatch: nativeHmac(), gcmBatch: nativeGcm(), cbcBatch: nativeCbc() });
+      const a = connected(w, 'alice', { address: '198.18.0.1', port500: 500, port4500: 4500 });
+      const b = connected(w, 'bob', { address: '198.18.0.2', port500: 500, port4500: 4500 });
+      expect(a.ppp.address).not.toBe(b.ppp.address);
+      for (let round = 0; round < 3; round++) {
+        const before = w.tun.length;
+        const pa = Buffer.alloc(1200, 0xa0 + round);
+        const pb = Buffer.alloc(900, 0xb0 + round);
+        a.sendIp(INTERNET, pa);
+        b.sendIp(INTERNET, pb);
+        w.pump();
+        const got = w.tun.slice(before);
+        expect(got).toHaveLength(2);
+        const fromA = got.find((p) => srcOf(p) === a.ppp.address)!;
+        const fromB = got.find((p) => srcOf(p) === b.ppp.address)!;
+        expect(fromA.subarray(20).equals(pa)).toBe(true);
+        expect(fromB.subarray(20).equals(pb)).toBe(true);
+      }
+      roundTrip(w, a, 'a');
+      roundTrip(w, b, 'b');
+    },
+  );
 
   it('a packet from another source inside the tunnel never reaches the TUN', () => {
     const w = new World();
