@@ -12,7 +12,9 @@
  * caller keeps node:crypto.
  *
  *   cbcKey(key: Uint8Array (16 or 32 bytes)) -> External | undefined
- *   cbcDecryptBatch(key: External, buf: Uint8Array, recs: Uint32Array, n: number) -> number
+ *   cbcDecryptKey(key: Uint8Array (16 or 32 bytes)) -> External | undefined
+ *       the decryption schedule alone (no IV generator): inbound SAs.
+ *   cbcDecryptBatch(key: External (from cbcDecryptKey), buf: Uint8Array, recs: Uint32Array, n: number) -> number
  *       record k as below (an IV, then whole blocks of ciphertext), decrypted in
  *       place (the IV stays); each record independently, eight blocks at a time
  *       (CBC decryption has no chain between the blocks once they are read).
@@ -44,7 +46,6 @@
 #ifdef L2S_AESNI
 typedef struct {
   __m128i rk[15];
-  __m128i dk[15]; /* the decryption schedule (equivalent inverse cipher, FIPS 197 5.3.5) */
   int rounds;
   __m128i ivk[11]; /* AES-128 key schedule of the IV generator */
   uint64_t iv_nonce, iv_ctr;
@@ -173,11 +174,27 @@ TGT static void encrypt_many(const ckey_t *k, unsigned char *buf, const uint32_t
   }
 }
 
-TGT static void make_dk(ckey_t *k) {
-  const int nr = k->rounds;
-  k->dk[0] = k->rk[nr];
-  for (int i = 1; i < nr; i++) k->dk[i] = _mm_aesimc_si128(k->rk[nr - i]);
-  k->dk[nr] = k->rk[0];
+/* A decryption key: the equivalent inverse cipher's schedule (FIPS 197 5.3.5). */
+typedef struct {
+  __m128i dk[15];
+  int rounds;
+} dkey_t;
+
+/* Externals of the two kinds carry a type tag: one is never taken for the other. */
+static const napi_type_tag ENC_TAG = {0x6c3273636263656eULL, 0x4b45590000000001ULL};
+static const napi_type_tag DEC_TAG = {0x6c3273636263656eULL, 0x4b45590000000002ULL};
+
+static int tagged(napi_env env, napi_value v, const napi_type_tag *tag, void **data) {
+  bool ok = false;
+  if (napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) return 0;
+  return l2s_external(env, v, data);
+}
+
+TGT static void make_dk(const __m128i *rk, int nr, dkey_t *d) {
+  d->rounds = nr;
+  d->dk[0] = rk[nr];
+  for (int i = 1; i < nr; i++) d->dk[i] = _mm_aesimc_si128(rk[nr - i]);
+  d->dk[nr] = rk[0];
 }
 
 #define DEC_GROUP 8
@@ -189,7 +206,7 @@ TGT static void make_dk(ckey_t *k) {
  * (and the last block kept as the next group's chain) before any plaintext is
  * written over it.
  */
-TGT static void decrypt_many(const ckey_t *k, unsigned char *buf, const uint32_t *recs, uint32_t n) {
+TGT static void decrypt_many(const dkey_t *k, unsigned char *buf, const uint32_t *recs, uint32_t n) {
   const __m128i *dk = k->dk;
   const int nr = k->rounds;
   for (uint32_t i = 0; i < n; i++) {
@@ -290,8 +307,46 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
     expand256(key, k->rk);
     k->rounds = 14;
   }
-  make_dk(k);
   napi_create_external(env, k, ckey_finalize, NULL, &out);
+  napi_type_tag_object(env, out, &ENC_TAG);
+  return out;
+}
+
+static void dkey_finalize(napi_env env, void *data, void *hint) {
+  volatile unsigned char *p = data;
+  for (size_t i = 0; i < sizeof(dkey_t); i++) p[i] = 0;
+  free(data);
+}
+
+static napi_value js_cbc_dec_key(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  unsigned char *key;
+  size_t klen;
+  if (l2s_args(env, info, argv, 1) < 1 || !l2s_u8(env, argv[0], &key, &klen)) {
+    napi_throw_type_error(env, NULL, "cbcDecryptKey(key)");
+    return NULL;
+  }
+  napi_value out;
+  if ((klen != 16 && klen != 32) || !have_aesni()) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  __m128i rk[15];
+  int nr;
+  if (klen == 16) {
+    expand128(key, rk);
+    nr = 10;
+  } else {
+    expand256(key, rk);
+    nr = 14;
+  }
+  dkey_t *d = aligned_alloc(16, sizeof(dkey_t));
+  if (!d) return l2s_throw_errno(env, 12, "out of memory");
+  make_dk(rk, nr, d);
+  volatile unsigned char *w = (volatile unsigned char *)rk;
+  for (size_t i = 0; i < sizeof rk; i++) w[i] = 0;
+  napi_create_external(env, d, dkey_finalize, NULL, &out);
+  napi_type_tag_object(env, out, &DEC_TAG);
   return out;
 }
 
@@ -306,7 +361,7 @@ static napi_value js_cbc_batch(napi_env env, napi_callback_info info) {
   napi_typedarray_type type;
   size_t argc = l2s_args(env, info, argv, 5);
   if (argc >= 5) napi_get_value_bool(env, argv[4], &make_iv);
-  if (argc < 4 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
+  if (argc < 4 || !tagged(env, argv[0], &ENC_TAG, &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
       !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
       napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
     napi_throw_type_error(env, NULL, "cbcEncryptBatch(key, buf, recs: Uint32Array, n)");
@@ -338,7 +393,7 @@ static napi_value js_cbc_dec_batch(napi_env env, napi_callback_info info) {
   uint32_t *recs;
   uint32_t n = 0;
   napi_typedarray_type type;
-  if (l2s_args(env, info, argv, 4) < 4 || !l2s_external(env, argv[0], &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
+  if (l2s_args(env, info, argv, 4) < 4 || !tagged(env, argv[0], &DEC_TAG, &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
       !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
       napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
     napi_throw_type_error(env, NULL, "cbcDecryptBatch(key, buf, recs: Uint32Array, n)");
@@ -355,7 +410,7 @@ static napi_value js_cbc_dec_batch(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  decrypt_many((const ckey_t *)kp, buf, recs, n);
+  decrypt_many((const dkey_t *)kp, buf, recs, n);
   napi_value out;
   napi_create_uint32(env, n, &out);
   return out;
@@ -365,6 +420,7 @@ void l2s_cbc_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"cbcKey", NULL, js_cbc_key, NULL, NULL, NULL, napi_default, NULL},
       {"cbcEncryptBatch", NULL, js_cbc_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"cbcDecryptKey", NULL, js_cbc_dec_key, NULL, NULL, NULL, napi_default, NULL},
       {"cbcDecryptBatch", NULL, js_cbc_dec_batch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -69,6 +69,8 @@ export interface CbcBatchProvider {
    * Absent: inbound CBC stays on node:crypto.
    */
   cbcDecryptBatch?(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+  /** The expanded decryption key for cbcDecryptBatch, or undefined where the provider cannot. */
+  cbcDecryptKey?(key: Uint8Array): object | undefined;
 }
 
 export const NO_OK = new Uint8Array(0);

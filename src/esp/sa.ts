@@ -96,7 +96,7 @@ export class EspSa {
     this.inGcm = gcm?.gcmKey(this.inKey, this.inNonce.subarray(0, 4), false);
     this.outGcm = gcm?.gcmKey(this.outKey, this.outNonce.subarray(0, 4), true);
     this.outCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') ? cbcBatch?.cbcKey(this.outKey) : undefined;
-    this.inCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') && cbcBatch?.cbcDecryptBatch ? cbcBatch.cbcKey(this.inKey) : undefined;
+    this.inCbc = s.mode === 'cbc' && s.cipherName.startsWith('aes-') && cbcBatch?.cbcDecryptBatch ? cbcBatch.cbcDecryptKey?.(this.inKey) : undefined;
     this.inHmac = s.hashName ? new PreparedHmac(s.hashName, up.inbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.outHmac = s.hashName ? new PreparedHmac(s.hashName, up.outbound.authKey, s.hashBlockLen, s.hashLen, hmacBatch) : null;
     this.replay = new ReplayWindow(replayWindow);

@@ -271,11 +271,12 @@ export interface NativeCbc {
   cbcKey(key: Uint8Array): object | undefined;
   cbcEncryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number, makeIv?: boolean): number;
   cbcDecryptBatch(key: object, buf: Uint8Array, recs: Uint32Array, n: number): number;
+  cbcDecryptKey(key: Uint8Array): object | undefined;
 }
 
 /** The addon's interleaved AES-CBC, or undefined when the addon is not built or this is not x86-64. */
 export function nativeCbc(): NativeCbc | undefined {
-  return addonFunctions<NativeCbc>(['cbcKey', 'cbcEncryptBatch', 'cbcDecryptBatch']);
+  return addonFunctions<NativeCbc>(['cbcKey', 'cbcEncryptBatch', 'cbcDecryptKey', 'cbcDecryptBatch']);
 }
 
 /** What src/esp's GcmBatchProvider needs (the addon's OpenSSL AES-GCM, native/gcm.c). */

@@ -226,7 +226,7 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native AES-CBC decrypti
         fc.nat({ max: 5 }),
         (keyLen, blockCounts, gap) => {
           const key = randomBytes(keyLen);
-          const k = c.cbcKey(key)!;
+          const k = c.cbcDecryptKey(key)!;
           const recs: number[] = [];
           const parts: Buffer[] = [];
           const want: Buffer[] = [];
@@ -254,7 +254,9 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native AES-CBC decrypti
 
   it('opens what cbcEncryptBatch sealed with its own IVs', () => {
     const c = nativeCbc()!;
-    const k = c.cbcKey(randomBytes(32))!;
+    const key = randomBytes(32);
+    const k = c.cbcKey(key)!;
+    const dk = c.cbcDecryptKey(key)!;
     const plains = Array.from({ length: 11 }, (_, i) => randomBytes(16 * (1 + i * 9)));
     const recs: number[] = [];
     let at = 0;
@@ -265,13 +267,15 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native AES-CBC decrypti
     const buf = Buffer.concat(plains.flatMap((p) => [Buffer.alloc(16), p]));
     c.cbcEncryptBatch(k, buf, Uint32Array.from(recs), plains.length, true);
     plains.forEach((p, i) => expect(buf.subarray(recs[2 * i]! + 16, recs[2 * i]! + recs[2 * i + 1]!).equals(p)).toBe(false));
-    c.cbcDecryptBatch(k, buf, Uint32Array.from(recs), plains.length);
+    c.cbcDecryptBatch(dk, buf, Uint32Array.from(recs), plains.length);
     plains.forEach((p, i) => expect(buf.subarray(recs[2 * i]! + 16, recs[2 * i]! + recs[2 * i + 1]!)).toEqual(p));
   });
 
-  it('refuses records outside the buffer or not an IV and whole blocks, and decrypts nothing then', () => {
+  it('refuses records outside the buffer or not an IV and whole blocks, and decrypts nothing then; each kind of key only where it belongs', () => {
     const c = nativeCbc()!;
-    const k = c.cbcKey(Buffer.alloc(16, 7))!;
+    expect(c.cbcDecryptKey(Buffer.alloc(24))).toBeUndefined();
+    const k = c.cbcDecryptKey(Buffer.alloc(16, 7))!;
+    const enc = c.cbcKey(Buffer.alloc(16, 7))!;
     const buf = Buffer.alloc(64, 1);
     expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([32, 48]), 1)).toThrow(RangeError);
     expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 40]), 1)).toThrow(RangeError);
@@ -280,5 +284,9 @@ describe.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)))('native AES-CBC decrypti
     expect(() => c.cbcDecryptBatch(k, buf, new Uint32Array([0, 32, 40, 48]), 2)).toThrow(RangeError);
     expect(buf.equals(Buffer.alloc(64, 1))).toBe(true);
     expect(() => c.cbcDecryptBatch({}, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
+    // an encryption key is not a decryption key, nor the other way round
+    expect(() => c.cbcDecryptBatch(enc, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
+    expect(() => c.cbcEncryptBatch(k, buf, new Uint32Array([0, 32]), 1)).toThrow(TypeError);
+    expect(buf.equals(Buffer.alloc(64, 1))).toBe(true);
   });
 });
