@@ -290,13 +290,8 @@ export class EspEngine {
     let buf: Buffer;
     let pos = 0;
     if (inPlace) {
-      if (this.inPlacePos + need > this.inPlace.length) {
-        // earlier SAs' views keep the old buffer
-        this.inPlace = Buffer.alloc(Math.max(need, 2 * this.inPlace.length, 1 << 16));
-        this.inPlacePos = 0;
-      }
+      pos = this.inPlaceRegion(need);
       buf = this.inPlace;
-      pos = this.inPlacePos;
     } else {
       buf = this.inBuf = ensure(this.inBuf, need);
     }
@@ -375,16 +370,31 @@ export class EspEngine {
    * the SA's packets copied into one buffer and opened in one call into one fresh
    * plaintext buffer, then per authentic packet the window moves (checked again first).
    */
+  /**
+   * Room for `need` bytes in the reuse mode's buffer, after the regions of the batch's
+   * earlier SAs: the start. A buffer too small is replaced (earlier SAs' views keep the old one).
+   */
+  private inPlaceRegion(need: number): number {
+    if (this.inPlacePos + need > this.inPlace.length) {
+      this.inPlace = Buffer.alloc(Math.max(need, 2 * this.inPlace.length, 1 << 16));
+      this.inPlacePos = 0;
+    }
+    return this.inPlacePos;
+  }
+
   private inGcmBatch(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     const icv = s.icvLen;
     let need = 0;
     for (const idx of sa.pending) need += batch[idx]!.data.length;
-    const buf = (this.inBuf = ensure(this.inBuf, need));
+    // reuse mode: opened in place (plaintext over its ciphertext) in this SA's region; else into one fresh buffer
+    const inPlace = this.reuseIn;
+    const base = inPlace ? this.inPlaceRegion(need) : 0;
+    const buf = inPlace ? this.inPlace : (this.inBuf = ensure(this.inBuf, need));
     const g = (this.gcmRecs = ensureU32(this.gcmRecs, 6 * sa.pending.length));
     const recs = this.recs;
     recs.length = 0;
-    let pos = 0;
+    let pos = base;
     let total = 0;
     let n = 0;
     for (const idx of sa.pending) {
@@ -395,19 +405,21 @@ export class EspEngine {
       buf.set(d, pos);
       const ctLen = d.length - ESP_HDR - s.ivLen - icv;
       const m = 6 * n;
+      const at = inPlace ? pos + ESP_HDR + s.ivLen : total;
       g[m] = pos;
       g[m + 1] = pos + ESP_HDR;
       g[m + 2] = pos + ESP_HDR + s.ivLen;
       g[m + 3] = ctLen;
-      g[m + 4] = total;
+      g[m + 4] = at;
       g[m + 5] = pos + ESP_HDR + s.ivLen + ctLen;
-      recs.push(idx, total, ctLen, seq);
+      recs.push(idx, at, ctLen, seq);
       total += ctLen;
       pos += d.length;
       n++;
     }
+    if (inPlace) this.inPlacePos = pos;
     if (n === 0) return;
-    const out = Buffer.alloc(total);
+    const out = inPlace ? buf : Buffer.alloc(total);
     const ok = (this.icvOk = ensureU8(this.icvOk, n));
     sa.gcmBatch!.gcmBatch(sa.inGcm!, buf, out, g, n, ok);
     for (let r = 0, k = 0; r < recs.length; r += 4, k++) {

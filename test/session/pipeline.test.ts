@@ -62,13 +62,16 @@ describe('pipeline composition (IKE initiator + LAC + PPP client through fake po
     expect(w.pipeline.handshakesInProgress).toBe(0);
   });
 
-  it.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)) || !nativeHmac())(
-    "with the addon's batch crypto (AES-CBC decrypted in place, the engine's reuse mode): whole handshakes, and two clients' packets in one batch each reach the TUN intact",
+  it.skipIf(!nativeCbc()?.cbcKey(Buffer.alloc(16)) || !nativeHmac() || !nativeGcm())(
+    "with the addon's batch crypto (AES-CBC and AES-GCM opened in place, the engine's reuse mode): whole handshakes, and two clients' packets in one batch each reach the TUN intact",
     () => {
       const w = new World({ hmacBatch: nativeHmac(), gcmBatch: nativeGcm(), cbcBatch: nativeCbc() });
       const a = connected(w, 'alice', { address: '198.18.0.1', port500: 500, port4500: 4500 });
-      const b = connected(w, 'bob', { address: '198.18.0.2', port500: 500, port4500: 4500 });
+      const b = connected(w, 'bob', { address: '198.18.0.2', port500: 500, port4500: 4500, esp: { cipher: 'aes128gcm16', ids: 'udp1701' } });
       expect(a.ppp.address).not.toBe(b.ppp.address);
+      const esp = new Map(w.pipeline.sessions(w.now).map((x) => [x.rec.user, x.esp]));
+      expect(esp.get('alice')).toMatch(/^aes-cbc/);
+      expect(esp.get('bob')).toMatch(/gcm/);
       for (let round = 0; round < 3; round++) {
         const before = w.tun.length;
         const pa = Buffer.alloc(1200, 0xa0 + round);
