@@ -215,8 +215,8 @@ export class EspEngine {
    * copy as needed). Order: grouped by SA in order of first appearance, batch
    * order within an SA. Never throws; every datagram is either delivered or
    * counted under esp.in.drop.<reason>.
-   * reuse: AES-CBC packets may be decrypted in place into a buffer the engine
-   * reuses, so their views are valid only until the next decryptBatch: for a
+   * reuse: AES-CBC and AES-GCM packets may be opened in place in a buffer the
+   * engine reuses, so their views are valid only until the next decryptBatch: for a
    * caller that consumes them at once and copies whatever it keeps (the
    * session pipeline). Each SA of a batch still has its own region.
    */
@@ -366,11 +366,6 @@ export class EspEngine {
   }
 
   /**
-   * AES-GCM through the batch provider: the replay check per packet before any crypto,
-   * the SA's packets copied into one buffer and opened in one call into one fresh
-   * plaintext buffer, then per authentic packet the window moves (checked again first).
-   */
-  /**
    * Room for `need` bytes in the reuse mode's buffer, after the regions of the batch's
    * earlier SAs: the start. A buffer too small is replaced (earlier SAs' views keep the old one).
    */
@@ -382,6 +377,12 @@ export class EspEngine {
     return this.inPlacePos;
   }
 
+  /**
+   * AES-GCM through the batch provider: the replay check per packet before any crypto,
+   * the SA's packets copied into one buffer and opened in one call (in place in the
+   * reuse mode, else into one fresh plaintext buffer), then per authentic packet the
+   * window moves (checked again first).
+   */
   private inGcmBatch(sa: EspSa, batch: EspInbound[], now: number, delivered: EspDelivered[], ipv4: EspIpv4Delivered[], events: EspEvent[]): void {
     const s = sa.spec;
     const icv = s.icvLen;
