@@ -652,18 +652,19 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
   // a pool with room for every client (and the server's own address)
   const prefix = Math.min(24, 32 - Math.ceil(Math.log2(k + 3)));
   await d.start(`10.64.0.0/${prefix}`, `scale-${name}-${k}-${scaleRunNo++}`);
-  try {
-    await sleep(500);
-    const rss0 = d.rssKiB();
+  // the K clients connect (200 at a time): what they got, the wall time, the daemon's CPU seconds (all, kernel, JavaScript thread)
+  const wave = async () => {
     const c0 = d.cpuSeconds();
     const k0 = d.systemSeconds();
     const m0 = d.mainThreadSeconds();
     const t0 = performance.now();
     const c = await client.ask({ cmd: 'connect', server: SERVER_C, psk: PSK, user: USER, password: PASSWORD, group, clients: clientAddrs(k), concurrency: Math.min(k, 200) }, 'connected');
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = d.cpuSeconds() - c0;
-    const sys = d.systemSeconds() - k0;
-    const main = d.mainThreadSeconds() - m0;
+    return { c, wall: (performance.now() - t0) / 1000, cpu: d.cpuSeconds() - c0, sys: d.systemSeconds() - k0, main: d.mainThreadSeconds() - m0 };
+  };
+  try {
+    await sleep(500);
+    const rss0 = d.rssKiB();
+    const { c, wall, cpu, sys, main } = await wave();
     await sleep(1000);
     const rss1 = d.rssKiB();
     if (process.env.PATH_BENCH_HEAPSNAP) {
@@ -721,19 +722,14 @@ async function scaleRun(lab: Lab, client: ClientProc, group: number, k: number, 
     if (WARM && st.sessions.length === 0 && st.ikeSas === 0) {
       // the second wave, on the warm daemon
       await sleep(500);
-      const wc0 = d.cpuSeconds();
-      const wk0 = d.systemSeconds();
-      const wm0 = d.mainThreadSeconds();
-      const wt0 = performance.now();
-      const w = await client.ask({ cmd: 'connect', server: SERVER_C, psk: PSK, user: USER, password: PASSWORD, group, clients: clientAddrs(k), concurrency: Math.min(k, 200) }, 'connected');
-      const wwall = (performance.now() - wt0) / 1000;
-      const per = (s: number): number => round(w.ok > 0 ? (s * 1000) / w.ok : 0, 2);
-      row.warm_connected = w.ok;
-      row.warm_handshakes_per_s = round(w.ok / wwall, 1);
-      row.warm_cpu_ms_per_handshake = per(d.cpuSeconds() - wc0);
-      row.warm_cpu_system_ms_per_handshake = per(d.systemSeconds() - wk0);
-      row.warm_cpu_main_thread_ms_per_handshake = per(d.mainThreadSeconds() - wm0);
-      log(`    second wave (warm daemon): ${w.ok} connected, ${row.warm_handshakes_per_s} handshakes/s, ${row.warm_cpu_ms_per_handshake} ms daemon CPU each (JavaScript thread ${row.warm_cpu_main_thread_ms_per_handshake})`);
+      const w = await wave();
+      const per = (s: number): number => round(w.c.ok > 0 ? (s * 1000) / w.c.ok : 0, 2);
+      row.warm_connected = w.c.ok;
+      row.warm_handshakes_per_s = round(w.c.ok / w.wall, 1);
+      row.warm_cpu_ms_per_handshake = per(w.cpu);
+      row.warm_cpu_system_ms_per_handshake = per(w.sys);
+      row.warm_cpu_main_thread_ms_per_handshake = per(w.main);
+      log(`    second wave (warm daemon): ${w.c.ok} connected, ${row.warm_handshakes_per_s} handshakes/s, ${row.warm_cpu_ms_per_handshake} ms daemon CPU each (JavaScript thread ${row.warm_cpu_main_thread_ms_per_handshake})`);
       await client.ask({ cmd: 'hangup' }, 'hungup');
     }
     return row;

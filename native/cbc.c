@@ -32,6 +32,7 @@
  */
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -276,19 +277,42 @@ static void ckey_finalize(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
+static void dkey_finalize(napi_env env, void *data, void *hint) {
+  volatile unsigned char *p = data;
+  for (size_t i = 0; i < sizeof(dkey_t); i++) p[i] = 0;
+  free(data);
+}
+
+/*
+ * The key argument of cbcKey/cbcDecryptKey expanded into rk: its round count, 0 when
+ * undefined is the answer (another size, no AES-NI: *out is set), -1 when a TypeError
+ * was thrown.
+ */
+static int key_arg(napi_env env, napi_callback_info info, const char *usage, __m128i *rk, napi_value *out) {
   napi_value argv[1];
   unsigned char *key;
   size_t klen;
   if (l2s_args(env, info, argv, 1) < 1 || !l2s_u8(env, argv[0], &key, &klen)) {
-    napi_throw_type_error(env, NULL, "cbcKey(key)");
-    return NULL;
+    napi_throw_type_error(env, NULL, usage);
+    return -1;
   }
-  napi_value out;
   if ((klen != 16 && klen != 32) || !have_aesni()) {
-    napi_get_undefined(env, &out);
-    return out;
+    napi_get_undefined(env, out);
+    return 0;
   }
+  if (klen == 16) {
+    expand128(key, rk);
+    return 10;
+  }
+  expand256(key, rk);
+  return 14;
+}
+
+static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
+  napi_value out;
+  __m128i rk[15];
+  int nr = key_arg(env, info, "cbcKey(key)", rk, &out);
+  if (nr <= 0) return nr < 0 ? NULL : out;
   ckey_t *k = aligned_alloc(16, sizeof(ckey_t));
   if (!k) return l2s_throw_errno(env, 12, "out of memory");
   memset(k, 0, sizeof *k);
@@ -300,46 +324,20 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
   expand128(seed, k->ivk);
   memcpy(&k->iv_nonce, seed + 16, 8);
   memset(seed, 0, sizeof seed);
-  if (klen == 16) {
-    expand128(key, k->rk);
-    k->rounds = 10;
-  } else {
-    expand256(key, k->rk);
-    k->rounds = 14;
-  }
+  memcpy(k->rk, rk, sizeof rk);
+  k->rounds = nr;
+  volatile unsigned char *w = (volatile unsigned char *)rk;
+  for (size_t i = 0; i < sizeof rk; i++) w[i] = 0;
   napi_create_external(env, k, ckey_finalize, NULL, &out);
   napi_type_tag_object(env, out, &ENC_TAG);
   return out;
 }
 
-static void dkey_finalize(napi_env env, void *data, void *hint) {
-  volatile unsigned char *p = data;
-  for (size_t i = 0; i < sizeof(dkey_t); i++) p[i] = 0;
-  free(data);
-}
-
 static napi_value js_cbc_dec_key(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  unsigned char *key;
-  size_t klen;
-  if (l2s_args(env, info, argv, 1) < 1 || !l2s_u8(env, argv[0], &key, &klen)) {
-    napi_throw_type_error(env, NULL, "cbcDecryptKey(key)");
-    return NULL;
-  }
   napi_value out;
-  if ((klen != 16 && klen != 32) || !have_aesni()) {
-    napi_get_undefined(env, &out);
-    return out;
-  }
   __m128i rk[15];
-  int nr;
-  if (klen == 16) {
-    expand128(key, rk);
-    nr = 10;
-  } else {
-    expand256(key, rk);
-    nr = 14;
-  }
+  int nr = key_arg(env, info, "cbcDecryptKey(key)", rk, &out);
+  if (nr <= 0) return nr < 0 ? NULL : out;
   dkey_t *d = aligned_alloc(16, sizeof(dkey_t));
   if (!d) return l2s_throw_errno(env, 12, "out of memory");
   make_dk(rk, nr, d);
@@ -350,71 +348,65 @@ static napi_value js_cbc_dec_key(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value js_cbc_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  void *kp = NULL;
-  bool make_iv = false;
-  unsigned char *buf;
+/*
+ * The arguments every batch call shares, (key, buf, recs: Uint32Array, n), checked:
+ * the key of this tag, and every record inside buf and an IV plus whole blocks. The
+ * argument count, or 0 when an error was thrown (and nothing may be touched).
+ */
+static size_t batch_args(napi_env env, napi_callback_info info, napi_value *argv, size_t max, const napi_type_tag *tag,
+                         const char *name, void **kp, unsigned char **buf, uint32_t **recs, uint32_t *n) {
+  char msg[128];
   size_t blen, rl;
-  uint32_t *recs;
-  uint32_t n = 0;
   napi_typedarray_type type;
-  size_t argc = l2s_args(env, info, argv, 5);
-  if (argc >= 5) napi_get_value_bool(env, argv[4], &make_iv);
-  if (argc < 4 || !tagged(env, argv[0], &ENC_TAG, &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
-      !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
-      napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, "cbcEncryptBatch(key, buf, recs: Uint32Array, n)");
-    return NULL;
+  size_t argc = l2s_args(env, info, argv, max);
+  if (argc < 4 || !tagged(env, argv[0], tag, kp) || !l2s_u8(env, argv[1], buf, &blen) ||
+      !l2s_typed(env, argv[2], &type, (void **)recs, &rl) || type != napi_uint32_array ||
+      napi_get_value_uint32(env, argv[3], n) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s(key, buf, recs: Uint32Array, n)", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
   }
-  if ((size_t)n * 2 > rl) {
-    napi_throw_range_error(env, NULL, "cbcEncryptBatch: recs shorter than 2n");
-    return NULL;
+  if ((size_t)*n * 2 > rl) {
+    snprintf(msg, sizeof msg, "%s: recs shorter than 2n", name);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
   }
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t at = recs[2 * i], len = recs[2 * i + 1];
+  for (uint32_t i = 0; i < *n; i++) {
+    uint64_t at = (*recs)[2 * i], len = (*recs)[2 * i + 1];
     if (at + len > blen || len < 16 || len % 16 != 0) {
-      napi_throw_range_error(env, NULL, "cbcEncryptBatch: a record outside the buffer, or not an IV and whole blocks");
-      return NULL;
+      snprintf(msg, sizeof msg, "%s: a record outside the buffer, or not an IV and whole blocks", name);
+      napi_throw_range_error(env, NULL, msg);
+      return 0;
     }
   }
-  if (make_iv) make_ivs((ckey_t *)kp, buf, recs, n);
-  encrypt_many((const ckey_t *)kp, buf, recs, n);
+  return argc;
+}
+
+/* cbcEncryptBatch (decrypt 0) and cbcDecryptBatch (decrypt 1). */
+static napi_value cbc_batch(napi_env env, napi_callback_info info, int decrypt) {
+  napi_value argv[5];
+  void *kp = NULL;
+  unsigned char *buf;
+  uint32_t *recs;
+  uint32_t n = 0;
+  size_t argc = batch_args(env, info, argv, decrypt ? 4 : 5, decrypt ? &DEC_TAG : &ENC_TAG, decrypt ? "cbcDecryptBatch" : "cbcEncryptBatch", &kp,
+                           &buf, &recs, &n);
+  if (argc == 0) return NULL;
+  if (decrypt) {
+    decrypt_many((const dkey_t *)kp, buf, recs, n);
+  } else {
+    bool make_iv = false;
+    if (argc >= 5) napi_get_value_bool(env, argv[4], &make_iv);
+    if (make_iv) make_ivs((ckey_t *)kp, buf, recs, n);
+    encrypt_many((const ckey_t *)kp, buf, recs, n);
+  }
   napi_value out;
   napi_create_uint32(env, n, &out);
   return out;
 }
 
-static napi_value js_cbc_dec_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  void *kp = NULL;
-  unsigned char *buf;
-  size_t blen, rl;
-  uint32_t *recs;
-  uint32_t n = 0;
-  napi_typedarray_type type;
-  if (l2s_args(env, info, argv, 4) < 4 || !tagged(env, argv[0], &DEC_TAG, &kp) || !l2s_u8(env, argv[1], &buf, &blen) ||
-      !l2s_typed(env, argv[2], &type, (void **)&recs, &rl) || type != napi_uint32_array ||
-      napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, "cbcDecryptBatch(key, buf, recs: Uint32Array, n)");
-    return NULL;
-  }
-  if ((size_t)n * 2 > rl) {
-    napi_throw_range_error(env, NULL, "cbcDecryptBatch: recs shorter than 2n");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t at = recs[2 * i], len = recs[2 * i + 1];
-    if (at + len > blen || len < 16 || len % 16 != 0) {
-      napi_throw_range_error(env, NULL, "cbcDecryptBatch: a record outside the buffer, or not an IV and whole blocks");
-      return NULL;
-    }
-  }
-  decrypt_many((const dkey_t *)kp, buf, recs, n);
-  napi_value out;
-  napi_create_uint32(env, n, &out);
-  return out;
-}
+static napi_value js_cbc_batch(napi_env env, napi_callback_info info) { return cbc_batch(env, info, 0); }
+static napi_value js_cbc_dec_batch(napi_env env, napi_callback_info info) { return cbc_batch(env, info, 1); }
 
 void l2s_cbc_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
