@@ -271,16 +271,25 @@ static int fill_random(void *p, size_t len) {
   return 1;
 }
 
-static void ckey_finalize(napi_env env, void *data, void *hint) {
+/* Zeroes key material (volatile: not an elided dead store). */
+static void wipe(void *data, size_t len) {
   volatile unsigned char *p = data;
-  for (size_t i = 0; i < sizeof(ckey_t); i++) p[i] = 0;
+  for (size_t i = 0; i < len; i++) p[i] = 0;
+}
+
+/* A key's External dies: its memory wiped (the hint is its size) and freed. */
+static void key_finalize(napi_env env, void *data, void *hint) {
+  wipe(data, (size_t)hint);
   free(data);
 }
 
-static void dkey_finalize(napi_env env, void *data, void *hint) {
-  volatile unsigned char *p = data;
-  for (size_t i = 0; i < sizeof(dkey_t); i++) p[i] = 0;
-  free(data);
+/* The key k (size bytes) as a tagged External; the schedule rk it was made from is wiped. */
+static napi_value key_external(napi_env env, void *k, size_t size, const napi_type_tag *tag, __m128i *rk) {
+  napi_value out;
+  wipe(rk, 15 * sizeof(__m128i));
+  napi_create_external(env, k, key_finalize, (void *)size, &out);
+  napi_type_tag_object(env, out, tag);
+  return out;
 }
 
 /*
@@ -314,23 +323,19 @@ static napi_value js_cbc_key(napi_env env, napi_callback_info info) {
   int nr = key_arg(env, info, "cbcKey(key)", rk, &out);
   if (nr <= 0) return nr < 0 ? NULL : out;
   ckey_t *k = aligned_alloc(16, sizeof(ckey_t));
-  if (!k) return l2s_throw_errno(env, 12, "out of memory");
-  memset(k, 0, sizeof *k);
   unsigned char seed[32];
-  if (!fill_random(seed, sizeof seed)) {
+  if (!k || !fill_random(seed, sizeof seed)) {
+    wipe(rk, sizeof rk);
     free(k);
-    return l2s_throw_errno(env, 5, "cbcKey: getrandom failed");
+    return k ? l2s_throw_errno(env, 5, "cbcKey: getrandom failed") : l2s_throw_errno(env, 12, "out of memory");
   }
+  memset(k, 0, sizeof *k);
   expand128(seed, k->ivk);
   memcpy(&k->iv_nonce, seed + 16, 8);
   memset(seed, 0, sizeof seed);
   memcpy(k->rk, rk, sizeof rk);
   k->rounds = nr;
-  volatile unsigned char *w = (volatile unsigned char *)rk;
-  for (size_t i = 0; i < sizeof rk; i++) w[i] = 0;
-  napi_create_external(env, k, ckey_finalize, NULL, &out);
-  napi_type_tag_object(env, out, &ENC_TAG);
-  return out;
+  return key_external(env, k, sizeof *k, &ENC_TAG, rk);
 }
 
 static napi_value js_cbc_dec_key(napi_env env, napi_callback_info info) {
@@ -339,13 +344,12 @@ static napi_value js_cbc_dec_key(napi_env env, napi_callback_info info) {
   int nr = key_arg(env, info, "cbcDecryptKey(key)", rk, &out);
   if (nr <= 0) return nr < 0 ? NULL : out;
   dkey_t *d = aligned_alloc(16, sizeof(dkey_t));
-  if (!d) return l2s_throw_errno(env, 12, "out of memory");
+  if (!d) {
+    wipe(rk, sizeof rk);
+    return l2s_throw_errno(env, 12, "out of memory");
+  }
   make_dk(rk, nr, d);
-  volatile unsigned char *w = (volatile unsigned char *)rk;
-  for (size_t i = 0; i < sizeof rk; i++) w[i] = 0;
-  napi_create_external(env, d, dkey_finalize, NULL, &out);
-  napi_type_tag_object(env, out, &DEC_TAG);
-  return out;
+  return key_external(env, d, sizeof *d, &DEC_TAG, rk);
 }
 
 /*

@@ -12,9 +12,9 @@ import { runInNewContext } from 'node:vm';
  * `threshold` sessions started or ended, and `quietMs` without another, one full
  * collection runs (at most one per `minIntervalMs`), and only once no handshake is under
  * way (`busy`), for at most `maxWaitMs`. Its pause (tens of ms at a thousand sessions)
- * falls where nothing is being set up; packets wait in the socket buffers. A collection in
- * the middle of a burst of handshakes also cost the handshakes after it about a fifth
- * more CPU (V8 dropped code and type feedback it had gathered for them).
+ * falls where nothing is being set up; packets wait in the socket buffers. (A forced
+ * collection also makes V8 recompile part of the handshake path in the burst after it:
+ * the path bench's warm second wave cost more with the trim than without.)
  */
 export interface HeapTrimOptions {
   /** Sessions started or ended since the last collection before one is considered. */

@@ -79,9 +79,9 @@ export class EspEngine {
   /** Inbound records for the batch CBC span (ciphertext only; reused). */
   private inBuf: Buffer = Buffer.alloc(1 << 16);
   /**
-   * decryptBatch's reuse mode: AES-CBC records are laid out and decrypted in place here,
-   * each SA of a batch in its own region (from inPlacePos on), and delivered as views of it:
-   * no output buffer per batch. The next reuse-mode batch writes over it.
+   * decryptBatch's reuse mode: AES-CBC (addon) and AES-GCM records are laid out and opened
+   * in place here, each SA of a batch in its own region (from inPlacePos on), and delivered
+   * as views of it: no output buffer per batch. The next reuse-mode batch writes over it.
    */
   private inPlace: Buffer = Buffer.alloc(0);
   private inPlacePos = 0;
