@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChildSaUp, Endpoint } from '../../src/core/sa.js';
 import { EspEngine } from '../../src/esp/engine.js';
+import { HALF_OPEN_TIMEOUT_MS } from '../../src/ikev2/responder.js';
 import { sharedKeyAuth, signedOctets } from '../../src/ikev2/crypto/auth.js';
 import { encodeEncryptedMessage, openSk } from '../../src/ikev2/crypto/sk.js';
 import { AuthMethod, CfgType, DhGroup, Encr, ExchangeType, HeaderFlag, Integ, NotifyType, PayloadType, Prf } from '../../src/ikev2/wire/constants.js';
@@ -141,6 +142,33 @@ class V2Client {
 }
 
 describe('IKEv2 sessions through the pipeline (EAP-MSCHAPv2, ESP tunnel mode)', () => {
+  it('handshakesInProgress counts an IKEv2 SA from IKE_SA_INIT until IKE_AUTH ends or it times out, beside the IKEv1 Main Modes (what the heap trim waits for)', () => {
+    const w = world();
+    expect(w.pipeline.handshakesInProgress).toBe(0);
+    // a client that stops after IKE_SA_INIT
+    const at = { address: '203.0.113.40', port: 500 };
+    const i = new TestInitiator({ proposals: [ikeProposal(1, { encr: [[Encr.AES_CBC, 256]], integ: [Integ.HMAC_SHA2_256_128], prf: [Prf.HMAC_SHA2_256], dh: [DhGroup.ECP256] })], keGroup: DhGroup.ECP256, local: at, remote: SERVER });
+    const init = w.ikeFrom(at, SERVER, i.request());
+    expect(init).toHaveLength(1);
+    expect(i.handle(init[0]!).kind).toBe('done');
+    expect(w.pipeline.handshakesInProgress).toBe(1);
+    // an IKEv1 Main Mode under way at the same time
+    const v1 = w.client({ user: 'bob', password: 'bob password', address: '198.18.0.9' });
+    v1.ikeInit.onMm2(w.ike(v1, v1.ikeInit.mm1())[0]!);
+    expect(w.pipeline.handshakesInProgress).toBe(2);
+    // a whole IKEv2 login leaves the count as it found it
+    const c = new V2Client(w, 'alice', 'alice password');
+    expect(c.connect()).toBe(true);
+    expect(w.pipeline.handshakesInProgress).toBe(2);
+    v1.ikeInit.onMm4(w.ike(v1, v1.ikeInit.mm3())[0]!);
+    w.ike(v1, v1.ikeInit.mm5());
+    expect(w.pipeline.handshakesInProgress).toBe(1);
+    // the silent one's half-open SA times out
+    w.advance(HALF_OPEN_TIMEOUT_MS + 1000);
+    expect(w.pipeline.handshakesInProgress).toBe(0);
+    expect(w.pipeline.sessions(w.now).map((v) => v.rec.user)).toEqual(['alice']);
+  });
+
   it('logs in, gets a pool address, its packets reach the TUN with that source and replies come back', () => {
     const w = world();
     const c = new V2Client(w, 'alice', 'alice password');
