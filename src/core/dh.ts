@@ -20,13 +20,19 @@ export interface DhGroupInfo {
   keLength: number;
   /** node:crypto group or curve name. */
   node: string;
-  /** Size of the private value drawn from `random` (MODP exponent, RFC 3526 §8). */
+  /**
+   * Size of the private value drawn from `random`. A MODP exponent of twice the group's
+   * strength in bits (RFC 3526 §8, NIST SP 800-56A §5.6.1.1.1): a shorter one would be the
+   * weak point, a longer one costs modular multiplications and adds nothing. modp1024
+   * (80 bits) takes 160, the 20 bytes of a DSA-1024 q; modp1536 (90-120) and modp2048
+   * (110-160) take 256 bits, modp3072 384, modp4096 512.
+   */
   privateBytes: number;
 }
 
 /** Every group the project implements, by its IANA number (the same for IKEv1 and IKEv2). */
 export const ALL_DH_GROUPS: Record<number, DhGroupInfo> = {
-  2: { id: 2, kind: 'modp', keLength: 128, node: 'modp2', privateBytes: 32 },
+  2: { id: 2, kind: 'modp', keLength: 128, node: 'modp2', privateBytes: 20 },
   5: { id: 5, kind: 'modp', keLength: 192, node: 'modp5', privateBytes: 32 },
   14: { id: 14, kind: 'modp', keLength: 256, node: 'modp14', privateBytes: 32 },
   15: { id: 15, kind: 'modp', keLength: 384, node: 'modp15', privateBytes: 48 },
