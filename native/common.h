@@ -67,4 +67,5 @@ void l2s_udp_init(napi_env env, napi_value exports);
 void l2s_hmac_init(napi_env env, napi_value exports);
 void l2s_gcm_init(napi_env env, napi_value exports);
 void l2s_cbc_init(napi_env env, napi_value exports);
+void l2s_once_init(napi_env env, napi_value exports);
 #endif

@@ -177,6 +177,113 @@ static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * One-shot digests for the control plane (IKE's PRF and hashes, MS-CHAPv2):
+ *
+ *   digestOnce(hash, out, p0[, p1 ... p7])        out = hash(p0 | p1 | ...)
+ *   hmacOnce(hash, out, key, p0[, p1 ... p7])     out = HMAC(key, p0 | p1 | ...)
+ *
+ * out: a Uint8Array of at least the hash's length (its first bytes are
+ * written); the parts are Uint8Arrays hashed in order, as if concatenated:
+ * no copy, no hash object, no call back into JavaScript. Returns undefined.
+ */
+#define ONCE_PARTS 8
+
+static const algo_t *algo_of(napi_env env, napi_value v) {
+  char name[16];
+  size_t nlen = 0;
+  if (napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok) return NULL;
+  for (int i = 0; i < 4; i++)
+    if (strcmp(name, algo_names[i]) == 0 && algos[i].init) return &algos[i];
+  return NULL;
+}
+
+/* Absorbs argv[from..argc) (each a Uint8Array) into c; 0 if one is not. */
+static int absorb(napi_env env, const algo_t *a, void *c, napi_value *argv, size_t from, size_t argc) {
+  for (size_t i = from; i < argc; i++) {
+    unsigned char *d;
+    size_t len;
+    if (!l2s_u8(env, argv[i], &d, &len)) return 0;
+    if (len) a->update(c, d, len);
+  }
+  return 1;
+}
+
+static napi_value js_digest_once(napi_env env, napi_callback_info info) {
+  napi_value argv[2 + ONCE_PARTS];
+  size_t argc = l2s_args(env, info, argv, 2 + ONCE_PARTS);
+  const algo_t *a = argc >= 3 ? algo_of(env, argv[0]) : NULL;
+  unsigned char *out;
+  size_t olen;
+  union {
+    sha1_ctx s1;
+    sha256_ctx s256;
+    sha512_ctx s512;
+  } c;
+  unsigned char md[64];
+  if (!a || !l2s_u8(env, argv[1], &out, &olen) || olen < a->out) {
+    napi_throw_type_error(env, NULL, "digestOnce(hash, out, ...parts)");
+    return NULL;
+  }
+  a->init(&c);
+  if (!absorb(env, a, &c, argv, 2, argc)) {
+    napi_throw_type_error(env, NULL, "digestOnce: parts must be Uint8Arrays");
+    return NULL;
+  }
+  a->final(md, &c);
+  memcpy(out, md, a->out);
+  return NULL;
+}
+
+static napi_value js_hmac_once(napi_env env, napi_callback_info info) {
+  napi_value argv[3 + ONCE_PARTS];
+  size_t argc = l2s_args(env, info, argv, 3 + ONCE_PARTS);
+  const algo_t *a = argc >= 4 ? algo_of(env, argv[0]) : NULL;
+  unsigned char *kdata, *out;
+  size_t klen, olen;
+  if (!a || !l2s_u8(env, argv[1], &out, &olen) || olen < a->out || !l2s_u8(env, argv[2], &kdata, &klen)) {
+    napi_throw_type_error(env, NULL, "hmacOnce(hash, out, key, ...parts)");
+    return NULL;
+  }
+  union {
+    sha1_ctx s1;
+    sha256_ctx s256;
+    sha512_ctx s512;
+  } c;
+  unsigned char kb[128], pad[128], md[64];
+  memset(kb, 0, sizeof kb);
+  if (klen > a->block) {
+    /* RFC 2104 §2: a key longer than the block is hashed first */
+    a->init(&c);
+    a->update(&c, kdata, klen);
+    a->final(kb, &c);
+  } else {
+    memcpy(kb, kdata, klen);
+  }
+  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
+  a->init(&c);
+  a->update(&c, pad, a->block);
+  int ok = absorb(env, a, &c, argv, 3, argc);
+  if (ok) {
+    a->final(md, &c);
+    for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
+    a->init(&c);
+    a->update(&c, pad, a->block);
+    a->update(&c, md, a->out);
+    a->final(md, &c);
+  }
+  memset(kb, 0, sizeof kb);
+  memset(pad, 0, sizeof pad);
+  memset(&c, 0, sizeof c);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "hmacOnce: parts must be Uint8Arrays");
+    return NULL;
+  }
+  memcpy(out, md, a->out);
+  memset(md, 0, sizeof md);
+  return NULL;
+}
+
 static int lookup(algo_t *a, const char *i, const char *u, const char *f, size_t ctx, size_t block, size_t out) {
   a->init = (init_fn)dlsym(RTLD_DEFAULT, i);
   a->update = (update_fn)dlsym(RTLD_DEFAULT, u);
@@ -202,6 +309,8 @@ void l2s_hmac_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"hmacKey", NULL, js_hmac_key, NULL, NULL, NULL, napi_default, NULL},
       {"hmacBatch", NULL, js_hmac_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"digestOnce", NULL, js_digest_once, NULL, NULL, NULL, napi_default, NULL},
+      {"hmacOnce", NULL, js_hmac_once, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -439,6 +439,7 @@ static napi_value init(napi_env env, napi_value exports) {
   l2s_hmac_init(env, exports);
   l2s_gcm_init(env, exports);
   l2s_cbc_init(env, exports);
+  l2s_once_init(env, exports);
   return exports;
 }
 

@@ -8,7 +8,8 @@ import { Counters } from '../core/counters.js';
 import type { Endpoint } from '../core/sa.js';
 import { Pipeline, classifyNatt, type Ikev2Options, espLabel, mssForMtu, nftRules, type EndedSession, type PipelineEvent, type PipelineSink, type TunPort, type UdpPort } from '../session/index.js';
 import { UdpEndpoints } from '../io/udp.js';
-import { nativeCbc, nativeGcm, nativeHmac } from '../io/udp-native.js';
+import { nativeCbc, nativeGcm, nativeHmac, nativeOneShot } from '../io/udp-native.js';
+import { useOneShotProvider } from '../core/oneshot.js';
 import { TunDevice, tunStats } from '../io/tun.js';
 import { NetConfig } from '../io/netcfg.js';
 import type { Config } from './config.js';
@@ -82,6 +83,8 @@ export class Daemon implements ControlTarget {
   ) {
     this.clock = opts.clock ?? monotonicClock;
     this.scheduler = opts.scheduler ?? realScheduler;
+    // the control plane's hashes, HMACs and CBC (IKE's PRF and bodies, MS-CHAPv2) through the addon when built, like ESP's
+    useOneShotProvider(process.env.L2TPSEC_ESP_CRYPTO === 'js' ? undefined : nativeOneShot());
     const gc = 'fullGc' in opts ? opts.fullGc : process.env.L2TPSEC_HEAP_TRIM === '0' ? undefined : fullGc();
     this.heapTrim = gc
       ? new HeapTrim({ ...HEAP_TRIM_DEFAULTS, now: () => this.clock.now(), set: (fn, ms) => this.scheduler.set(fn, ms), clear: (h) => this.scheduler.clear(h), collect: gc, busy: () => this.pipeline.handshakesInProgress > 0 })

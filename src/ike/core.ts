@@ -1,6 +1,6 @@
 import { flat } from '../core/flat.js';
 import { randomPooled } from '../core/random.js';
-import { hash as oneShotHash } from 'node:crypto';
+import { digest } from '../core/oneshot.js';
 import { Counters, DropLimiter } from '../core/counters.js';
 import { own } from '../core/bytes.js';
 import { Drops } from '../core/drops.js';
@@ -38,7 +38,7 @@ export const IKE_LIMIT_DEFAULTS = {
 } as const;
 
 /** What a cached reply remembers of its request: a digest, not the message (an MM1 may be 10 KB). */
-export const requestDigest = (msg: Uint8Array): Buffer => oneShotHash('sha256', msg, 'buffer').subarray(0, 16);
+export const requestDigest = (msg: Uint8Array): Buffer => digest('sha256', msg).subarray(0, 16);
 
 /**
  * The SA table's key of a cookie pair: the 16 bytes as a one-byte-per-character string

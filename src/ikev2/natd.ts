@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { digest } from '../core/oneshot.js';
 import { ipv4ToBytes } from '../core/ipv4.js';
 import type { Endpoint } from '../core/sa.js';
 
@@ -11,7 +11,7 @@ import type { Endpoint } from '../core/sa.js';
 export function natDetectionHash(spiI: Uint8Array, spiR: Uint8Array, ep: Endpoint): Buffer {
   const port = Buffer.alloc(2);
   port.writeUInt16BE(ep.port & 0xffff);
-  return createHash('sha1').update(spiI).update(spiR).update(ipv4ToBytes(ep.address)).update(port).digest();
+  return digest('sha1', spiI, spiR, ipv4ToBytes(ep.address), port);
 }
 
 export interface NatResult {

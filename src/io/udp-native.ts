@@ -5,6 +5,7 @@
  * Runs of equal-size datagrams to one peer (a bulk flow's burst) leave as one
  * UDP GSO send each: one trip through the kernel's stack for the run.
  */
+import type { OneShotProvider } from '../core/oneshot.js';
 import type { Endpoint } from '../core/sa.js';
 import { loadNativeAddon, type NativeError } from './tun.js';
 
@@ -264,6 +265,17 @@ export interface NativeHmac {
 /** The addon's batch HMAC, or undefined when the addon is not built or found no OpenSSL in the process. */
 export function nativeHmac(): NativeHmac | undefined {
   return addonFunctions<NativeHmac>(['hmacKey', 'hmacBatch']);
+}
+
+/**
+ * The addon's one-shot SHA digests, HMACs (native/hmac.c) and CBC (native/once.c) for
+ * src/core/oneshot.ts, or undefined when the addon is not built or found no OpenSSL.
+ */
+export function nativeOneShot(): OneShotProvider | undefined {
+  const d = addonFunctions<OneShotProvider>(['digestOnce', 'hmacOnce']);
+  if (!d) return undefined;
+  const c = addonFunctions<Required<Pick<OneShotProvider, 'cbcOnce'>>>(['cbcOnce']);
+  return c ? { ...d, ...c } : d;
 }
 
 /** What src/esp's CbcBatchProvider needs (the addon's AES-NI CBC, native/cbc.c). */

@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto';
+import { cbc } from '../oneshot.js';
 
 /**
  * Single DES for MS-CHAP's ChallengeResponse (RFC 2759 §8.5–8.6). Node 20's
@@ -33,14 +33,14 @@ export function expandDesKey(key7: Uint8Array): Buffer {
   return out;
 }
 
+const ZERO_IV = new Uint8Array(8);
+
 /** DES-ECB encryption of one 8-byte block with an 8-byte key (parity bits ignored). */
 export function desEncryptBlock(key8: Uint8Array, block: Uint8Array): Buffer {
   if (key8.length !== 8) throw new RangeError(`DES key must be 8 bytes, got ${key8.length}`);
   if (block.length !== 8) throw new RangeError(`DES block must be 8 bytes, got ${block.length}`);
   const k = Buffer.concat([key8, key8, key8]);
-  const c = createCipheriv('des-ede3', k, null);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(block), c.final()]);
+  return cbc('des-ede3-cbc', k, ZERO_IV, block, true); // one block chained from a zero IV: ECB
 }
 
 /** RFC 2759 §8.6 DesEncrypt(Clear, Key[7], Cypher[8]). */

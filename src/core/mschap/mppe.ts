@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { digest } from '../oneshot.js';
 
 /**
  * MPPE master keys of MS-CHAPv2 (RFC 3079 §3.3, §3.4) and the EAP-MSCHAPv2 MSK.
@@ -21,13 +21,13 @@ const SHS_PAD2 = Buffer.alloc(40, 0xf2);
 
 /** RFC 3079 §3.4 GetMasterKey. */
 export function getMasterKey(passwordHashHash: Uint8Array, ntResponse: Uint8Array): Buffer {
-  return createHash('sha1').update(passwordHashHash).update(ntResponse).update(MAGIC1).digest().subarray(0, 16);
+  return digest('sha1', passwordHashHash, ntResponse, MAGIC1).subarray(0, 16);
 }
 
 /** RFC 3079 §3.4 GetAsymmetricStartKey (session key length 8 or 16 bytes). */
 export function getAsymmetricStartKey(masterKey: Uint8Array, length: number, isSend: boolean, isServer: boolean): Buffer {
   const s = isSend === isServer ? MAGIC3 : MAGIC2;
-  return createHash('sha1').update(masterKey).update(SHS_PAD1).update(s).update(SHS_PAD2).digest().subarray(0, Math.min(length, 20));
+  return digest('sha1', masterKey, SHS_PAD1, s, SHS_PAD2).subarray(0, Math.min(length, 20));
 }
 
 /** The 64-byte EAP-MSCHAPv2 MSK from the server's view (see above). */

@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { digest as sha } from '../oneshot.js';
 import { desEncrypt } from './des.js';
 import { md4 } from './md4.js';
 
@@ -29,7 +30,7 @@ export function stripDomain(userName: string): string {
 /** RFC 2759 §8.2 ChallengeHash: first 8 bytes of SHA1(PeerChallenge | AuthenticatorChallenge | UserName). */
 export function challengeHash(peerChallenge: Uint8Array, authenticatorChallenge: Uint8Array, userName: string | Uint8Array): Buffer {
   const name = typeof userName === 'string' ? Buffer.from(stripDomain(userName), 'utf8') : userName;
-  return createHash('sha1').update(peerChallenge).update(authenticatorChallenge).update(name).digest().subarray(0, 8);
+  return sha('sha1', peerChallenge, authenticatorChallenge, name).subarray(0, 8);
 }
 
 /** RFC 2759 §8.5 ChallengeResponse: the 16-byte hash zero-padded to 21, three DES encryptions of the challenge. */
@@ -66,9 +67,9 @@ export function generateAuthenticatorResponseFromHash(
   userName: string | Uint8Array,
 ): string {
   const hh = hashNtPasswordHash(passwordHash);
-  const digest = createHash('sha1').update(hh).update(ntResponse).update(MAGIC1).digest();
+  const digest = sha('sha1', hh, ntResponse, MAGIC1);
   const ch = challengeHash(peerChallenge, authenticatorChallenge, userName);
-  const out = createHash('sha1').update(digest).update(ch).update(MAGIC2).digest();
+  const out = sha('sha1', digest, ch, MAGIC2);
   return 'S=' + out.toString('hex').toUpperCase();
 }
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { cbc } from '../../core/oneshot.js';
 import { own } from '../../core/bytes.js';
 import type { CipherAlg } from './algorithms.js';
 
@@ -9,17 +9,13 @@ import type { CipherAlg } from './algorithms.js';
 export function encryptBody(alg: CipherAlg, key: Buffer, iv: Buffer, plain: Buffer): Buffer {
   const padLen = (alg.blockSize - (plain.length % alg.blockSize)) % alg.blockSize;
   const padded = padLen ? Buffer.concat([plain, Buffer.alloc(padLen)]) : plain;
-  const c = createCipheriv(alg.node, key, iv);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(padded), c.final()]);
+  return cbc(alg.node, key, iv, padded, true);
 }
 
 /** Undefined when the ciphertext is not a positive multiple of the block size. */
 export function decryptBody(alg: CipherAlg, key: Buffer, iv: Buffer, cipher: Uint8Array): Buffer | undefined {
   if (cipher.length === 0 || cipher.length % alg.blockSize !== 0) return undefined;
-  const d = createDecipheriv(alg.node, key, iv);
-  d.setAutoPadding(false);
-  return Buffer.concat([d.update(cipher), d.final()]);
+  return cbc(alg.node, key, iv, cipher, false);
 }
 
 /** IV chain (RFC 2409 App. B): the last cipher block of a message is the IV of the next one. */

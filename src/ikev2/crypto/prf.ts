@@ -1,11 +1,9 @@
-import { createHmac } from 'node:crypto';
+import { hmac } from '../../core/oneshot.js';
 import type { PrfAlg } from './algorithms.js';
 
 /** prf(K, S) with an HMAC PRF (RFC 7296 §2.13, RFC 2104, RFC 4868 §2.1.2: the key is used whole). */
 export function prf(alg: PrfAlg, key: Uint8Array, ...data: Uint8Array[]): Buffer {
-  const h = createHmac(alg.hash, key);
-  for (const d of data) h.update(d);
-  return h.digest();
+  return hmac(alg.hash, key, ...data);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
+import { cbc, hmac } from '../../core/oneshot.js';
 import { Writer } from '../../core/bytes.js';
 import { DecodeError } from '../../core/errors.js';
 import { PayloadType } from '../wire/constants.js';
@@ -64,12 +65,10 @@ export function sealEncrypted(suite: SkSuite, keys: SkKeys, prefix: Uint8Array, 
     const ct = Buffer.concat([c.update(padded), c.final()]);
     return Buffer.concat([iv, ct, c.getAuthTag()]);
   }
-  const c = createCipheriv(encr.node, keys.encKey, iv);
-  c.setAutoPadding(false);
-  const ct = Buffer.concat([c.update(padded), c.final()]);
+  const ct = cbc(encr.node, keys.encKey, iv, padded, true);
   const integ = suite.integ;
   if (!integ) throw new RangeError('CBC without an integrity algorithm');
-  const mac = createHmac(integ.hash, keys.integKey).update(prefix).update(iv).update(ct).digest().subarray(0, integ.icvBytes);
+  const mac = hmac(integ.hash, keys.integKey, prefix, iv, ct).subarray(0, integ.icvBytes);
   return Buffer.concat([iv, ct, mac]);
 }
 
@@ -95,12 +94,10 @@ export function openEncrypted(suite: SkSuite, keys: SkKeys, prefix: Uint8Array, 
   } else {
     const integ = suite.integ;
     if (!integ) throw new RangeError('CBC without an integrity algorithm');
-    const mac = createHmac(integ.hash, keys.integKey).update(prefix).update(iv).update(ciphertext).digest().subarray(0, integ.icvBytes);
+    const mac = hmac(integ.hash, keys.integKey, prefix, iv, ciphertext).subarray(0, integ.icvBytes);
     if (!timingSafeEqual(mac, icv)) return undefined;
     if (ciphertext.length % encr.blockSize !== 0) throw new DecodeError(`ciphertext of ${ciphertext.length} bytes is not whole blocks`, prefix.length, 'bad-ciphertext');
-    const d = createDecipheriv(encr.node, keys.encKey, iv);
-    d.setAutoPadding(false);
-    plain = Buffer.concat([d.update(ciphertext), d.final()]);
+    plain = cbc(encr.node, keys.encKey, iv, ciphertext, false);
   }
   const padLen = plain[plain.length - 1]!;
   if (padLen + 1 > plain.length) throw new DecodeError(`pad length ${padLen} in ${plain.length} bytes`, prefix.length, 'bad-padding');
