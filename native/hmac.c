@@ -221,6 +221,10 @@ static napi_value js_digest_once(napi_env env, napi_callback_info info) {
     sha512_ctx s512;
   } c;
   unsigned char md[64];
+  if (argc > 2 + ONCE_PARTS) { /* napi_get_cb_info counts every argument, argv holds the first ones */
+    napi_throw_range_error(env, NULL, "digestOnce: at most 8 parts");
+    return NULL;
+  }
   if (!a || !l2s_u8(env, argv[1], &out, &olen) || olen < a->out) {
     napi_throw_type_error(env, NULL, "digestOnce(hash, out, ...parts)");
     return NULL;
@@ -241,6 +245,10 @@ static napi_value js_hmac_once(napi_env env, napi_callback_info info) {
   const algo_t *a = argc >= 4 ? algo_of(env, argv[0]) : NULL;
   unsigned char *kdata, *out;
   size_t klen, olen;
+  if (argc > 3 + ONCE_PARTS) { /* napi_get_cb_info counts every argument, argv holds the first ones */
+    napi_throw_range_error(env, NULL, "hmacOnce: at most 8 parts");
+    return NULL;
+  }
   if (!a || !l2s_u8(env, argv[1], &out, &olen) || olen < a->out || !l2s_u8(env, argv[2], &kdata, &klen)) {
     napi_throw_type_error(env, NULL, "hmacOnce(hash, out, key, ...parts)");
     return NULL;

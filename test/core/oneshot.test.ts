@@ -101,6 +101,16 @@ describe.skipIf(!NATIVE)('the addon gives the bytes node:crypto gives', () => {
     );
   });
 
+  it('the addon refuses more than eight parts instead of reading past its argument array', () => {
+    const nine = Array.from({ length: 9 }, () => Buffer.from('x'));
+    expect(() => NATIVE!.digestOnce('sha1', Buffer.alloc(20), ...nine)).toThrow(RangeError);
+    expect(() => NATIVE!.hmacOnce('sha1', Buffer.alloc(20), Buffer.from('k'), ...nine)).toThrow(RangeError);
+    expect(() => NATIVE!.digestOnce('sha1', Buffer.alloc(19), Buffer.from('x'))).toThrow(TypeError);
+    expect(() => NATIVE!.digestOnce('md5', Buffer.alloc(20), Buffer.from('x'))).toThrow(TypeError);
+    expect(() => NATIVE!.cbcOnce!('aes-128-cbc', Buffer.alloc(16), Buffer.alloc(16), Buffer.alloc(15), true)).toThrow(TypeError);
+    expect(() => NATIVE!.cbcOnce!('des-cbc', Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(8), true)).toThrow(TypeError);
+  });
+
   it('MD5 falls back to node:crypto', () => {
     useOneShotProvider(NATIVE);
     expect(digest('md5', Buffer.from('abc')).toString('hex')).toBe('900150983cd24fb0d6963f7d28e17f72');
