@@ -1,4 +1,4 @@
-/* Shared by the addon's parts (tun.c, udp.c, hmac.c, gcm.c, cbc.c, once.c); implemented in common.c. */
+/* Shared by the addon's parts (tun.c, udp.c, hmac.c, gcm.c, cbc.c, once.c; evp.h for the EVP calls); implemented in common.c. */
 #ifndef L2S_COMMON_H
 #define L2S_COMMON_H
 #include <node_api.h>

@@ -15,35 +15,16 @@
  *       authentic, else 0 and dst[out, out + len) zeroed). Returns the number
  *       of authentic (decrypt) or encrypted packets.
  */
-#define _GNU_SOURCE
-#include <dlfcn.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "evp.h"
 
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/evp.h>
-
-typedef EVP_CIPHER_CTX *(*ctx_new_fn)(void);
-typedef void (*ctx_free_fn)(EVP_CIPHER_CTX *);
-typedef const EVP_CIPHER *(*cipher_fn)(void);
-typedef int (*init_fn)(EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *, const unsigned char *, int);
-typedef int (*ctrl_fn)(EVP_CIPHER_CTX *, int, int, void *);
-typedef int (*update_fn)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
-typedef int (*final_fn)(EVP_CIPHER_CTX *, unsigned char *, int *);
-
-static struct {
-  ctx_new_fn ctx_new;
-  ctx_free_fn ctx_free;
-  cipher_fn aes128, aes192, aes256;
-  init_fn init;
-  ctrl_fn ctrl;
-  update_fn update;
-  final_fn final;
-} ev;
+static const l2s_evp_t *ev;
+static const EVP_CIPHER *aes128, *aes192, *aes256;
 
 typedef struct {
   EVP_CIPHER_CTX *ctx;
@@ -53,7 +34,7 @@ typedef struct {
 
 static void gkey_finalize(napi_env env, void *data, void *hint) {
   gkey_t *k = (gkey_t *)data;
-  if (k->ctx) ev.ctx_free(k->ctx);
+  if (k->ctx) ev->ctx_free(k->ctx);
   free(k);
 }
 
@@ -74,9 +55,9 @@ static napi_value js_gcm_key(napi_env env, napi_callback_info info) {
   }
   gkey_t *k = calloc(1, sizeof *k);
   if (!k) return l2s_throw_errno(env, 12, "out of memory");
-  k->ctx = ev.ctx_new();
-  if (!k->ctx || ev.init(k->ctx, klen == 16 ? ev.aes128() : klen == 24 ? ev.aes192() : ev.aes256(), NULL, key, NULL, enc ? 1 : 0) != 1) {
-    if (k->ctx) ev.ctx_free(k->ctx);
+  k->ctx = ev->ctx_new();
+  if (!k->ctx || ev->init(k->ctx, klen == 16 ? aes128 : klen == 24 ? aes192 : aes256, NULL, key, NULL, enc ? 1 : 0) != 1) {
+    if (k->ctx) ev->ctx_free(k->ctx);
     free(k);
     napi_throw_error(env, NULL, "gcmKey: OpenSSL refused the key");
     return NULL;
@@ -124,17 +105,17 @@ static napi_value js_gcm_batch(napi_env env, napi_callback_info info) {
     const uint32_t *r = &recs[6 * i];
     int len = 0, good = 1;
     memcpy(nonce + 4, src + r[1], 8);
-    good &= ev.init(k->ctx, NULL, NULL, NULL, nonce, -1) == 1;
-    good &= ev.update(k->ctx, NULL, &len, src + r[0], 8) == 1;
-    if (r[3] > 0) good &= ev.update(k->ctx, dst + r[4], &len, src + r[2], (int)r[3]) == 1;
+    good &= ev->init(k->ctx, NULL, NULL, NULL, nonce, -1) == 1;
+    good &= ev->update(k->ctx, NULL, &len, src + r[0], 8) == 1;
+    if (r[3] > 0) good &= ev->update(k->ctx, dst + r[4], &len, src + r[2], (int)r[3]) == 1;
     if (k->encrypt) {
-      good &= ev.final(k->ctx, dst + r[4] + r[3], &len) == 1;
-      good &= ev.ctrl(k->ctx, EVP_CTRL_GCM_GET_TAG, 16, dst + r[5]) == 1;
+      good &= ev->final(k->ctx, dst + r[4] + r[3], &len) == 1;
+      good &= ev->ctrl(k->ctx, EVP_CTRL_GCM_GET_TAG, 16, dst + r[5]) == 1;
     } else {
       unsigned char tag[16];
       memcpy(tag, src + r[5], 16);
-      good &= ev.ctrl(k->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
-      good &= ev.final(k->ctx, dst + r[4] + r[3], &len) == 1;
+      good &= ev->ctrl(k->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+      good &= ev->final(k->ctx, dst + r[4] + r[3], &len) == 1;
       ok[i] = (unsigned char)good;
       if (!good) memset(dst + r[4], 0, r[3]); /* no unauthenticated plaintext left behind */
     }
@@ -146,16 +127,12 @@ static napi_value js_gcm_batch(napi_env env, napi_callback_info info) {
 }
 
 void l2s_gcm_init(napi_env env, napi_value exports) {
-  ev.ctx_new = (ctx_new_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_new");
-  ev.ctx_free = (ctx_free_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_free");
-  ev.aes128 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_128_gcm");
-  ev.aes192 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_192_gcm");
-  ev.aes256 = (cipher_fn)dlsym(RTLD_DEFAULT, "EVP_aes_256_gcm");
-  ev.init = (init_fn)dlsym(RTLD_DEFAULT, "EVP_CipherInit_ex");
-  ev.ctrl = (ctrl_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_ctrl");
-  ev.update = (update_fn)dlsym(RTLD_DEFAULT, "EVP_CipherUpdate");
-  ev.final = (final_fn)dlsym(RTLD_DEFAULT, "EVP_CipherFinal_ex");
-  if (!ev.ctx_new || !ev.ctx_free || !ev.aes128 || !ev.aes192 || !ev.aes256 || !ev.init || !ev.ctrl || !ev.update || !ev.final) return;
+  ev = l2s_evp();
+  if (!ev) return;
+  aes128 = l2s_evp_cipher("AES-128-GCM", "EVP_aes_128_gcm");
+  aes192 = l2s_evp_cipher("AES-192-GCM", "EVP_aes_192_gcm");
+  aes256 = l2s_evp_cipher("AES-256-GCM", "EVP_aes_256_gcm");
+  if (!aes128 || !aes192 || !aes256) return;
   napi_property_descriptor props[] = {
       {"gcmKey", NULL, js_gcm_key, NULL, NULL, NULL, napi_default, NULL},
       {"gcmBatch", NULL, js_gcm_batch, NULL, NULL, NULL, napi_default, NULL},

@@ -13,35 +13,15 @@
  * The ciphers are fetched once (EVP_CIPHER_fetch, where OpenSSL 3 has it) so a
  * call does not look the algorithm up again.
  */
-#define _GNU_SOURCE
-#include <dlfcn.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "evp.h"
 
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/evp.h>
-
-typedef EVP_CIPHER_CTX *(*ctx_new_fn)(void);
-typedef void (*ctx_free_fn)(EVP_CIPHER_CTX *);
-typedef const EVP_CIPHER *(*cipher_fn)(void);
-typedef EVP_CIPHER *(*fetch_fn)(void *, const char *, const char *);
-typedef int (*init_fn)(EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *, const unsigned char *, int);
-typedef int (*padding_fn)(EVP_CIPHER_CTX *, int);
-typedef int (*update_fn)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
-typedef int (*final_fn)(EVP_CIPHER_CTX *, unsigned char *, int *);
-
-static struct {
-  ctx_new_fn ctx_new;
-  ctx_free_fn ctx_free;
-  init_fn init;
-  padding_fn padding;
-  update_fn update;
-  final_fn final;
-} ev;
+static const l2s_evp_t *ev;
 
 typedef struct {
   const char *name;   /* node:crypto's name, what JavaScript passes */
@@ -84,13 +64,13 @@ static napi_value js_cbc_once(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (blen == 0) return NULL;
-  EVP_CIPHER_CTX *ctx = ev.ctx_new();
+  EVP_CIPHER_CTX *ctx = ev->ctx_new();
   int len = 0, ok = ctx != NULL;
-  ok = ok && ev.init(ctx, c->c, NULL, key, iv, encrypt ? 1 : 0) == 1;
-  ok = ok && ev.padding(ctx, 0) == 1;
-  ok = ok && ev.update(ctx, buf, &len, buf, (int)blen) == 1 && (size_t)len == blen;
-  ok = ok && ev.final(ctx, buf + len, &len) == 1;
-  if (ctx) ev.ctx_free(ctx); /* frees the key schedule wiped */
+  ok = ok && ev->init(ctx, c->c, NULL, key, iv, encrypt ? 1 : 0) == 1;
+  ok = ok && ev->padding(ctx, 0) == 1;
+  ok = ok && ev->update(ctx, buf, &len, buf, (int)blen) == 1 && (size_t)len == blen;
+  ok = ok && ev->final(ctx, buf + len, &len) == 1;
+  if (ctx) ev->ctx_free(ctx); /* frees the key schedule wiped */
   if (!ok) {
     napi_throw_error(env, NULL, "cbcOnce: OpenSSL refused");
     return NULL;
@@ -99,22 +79,12 @@ static napi_value js_cbc_once(napi_env env, napi_callback_info info) {
 }
 
 void l2s_once_init(napi_env env, napi_value exports) {
-  ev.ctx_new = (ctx_new_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_new");
-  ev.ctx_free = (ctx_free_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_free");
-  ev.init = (init_fn)dlsym(RTLD_DEFAULT, "EVP_CipherInit_ex");
-  ev.padding = (padding_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_set_padding");
-  ev.update = (update_fn)dlsym(RTLD_DEFAULT, "EVP_CipherUpdate");
-  ev.final = (final_fn)dlsym(RTLD_DEFAULT, "EVP_CipherFinal_ex");
-  if (!ev.ctx_new || !ev.ctx_free || !ev.init || !ev.padding || !ev.update || !ev.final) return;
-  fetch_fn fetch = (fetch_fn)dlsym(RTLD_DEFAULT, "EVP_CIPHER_fetch");
+  ev = l2s_evp();
+  if (!ev) return;
   int any = 0;
   for (size_t i = 0; i < N_CIPHERS; i++) {
     once_cipher_t *c = &ciphers[i];
-    c->c = fetch ? fetch(NULL, c->fetch, NULL) : NULL; /* kept for the life of the process */
-    if (!c->c) {
-      cipher_fn get = (cipher_fn)dlsym(RTLD_DEFAULT, c->legacy);
-      c->c = get ? get() : NULL;
-    }
+    c->c = l2s_evp_cipher(c->fetch, c->legacy);
     any |= c->c != NULL;
   }
   if (!any) return;
