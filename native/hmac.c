@@ -49,6 +49,45 @@ static algo_t algos[4];
 static const char *algo_names[4] = {"sha1", "sha256", "sha384", "sha512"};
 static memcmp_fn ct_memcmp;
 
+/* Room for any of the hash states. */
+typedef union {
+  sha1_ctx s1;
+  sha256_ctx s256;
+  sha512_ctx s512;
+} hash_ctx_t;
+
+/* The hash named by v ('sha1' ... 'sha512') when OpenSSL has it, else NULL. */
+static const algo_t *algo_of(napi_env env, napi_value v) {
+  char name[16];
+  size_t nlen = 0;
+  if (napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok) return NULL;
+  for (int i = 0; i < 4; i++)
+    if (strcmp(name, algo_names[i]) == 0 && algos[i].init) return &algos[i];
+  return NULL;
+}
+
+/* HMAC's inner and outer hash states after the padded key block (RFC 2104 §2: a key longer
+ * than the block is hashed first); the key's copies on the stack are wiped. */
+static void key_states(const algo_t *a, const unsigned char *key, size_t klen, void *inner, void *outer) {
+  unsigned char kb[128], pad[128];
+  memset(kb, 0, sizeof kb);
+  if (klen > a->block) {
+    a->init(inner);
+    a->update(inner, key, klen);
+    a->final(kb, inner);
+  } else {
+    memcpy(kb, key, klen);
+  }
+  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
+  a->init(inner);
+  a->update(inner, pad, a->block);
+  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
+  a->init(outer);
+  a->update(outer, pad, a->block);
+  memset(kb, 0, sizeof kb);
+  memset(pad, 0, sizeof pad);
+}
+
 /* A key: the hash's inner and outer states after the padded key block, each a->ctx_size
  * bytes (SHA-1's 96, not the 216 of the largest: there is one key per direction of
  * every SA). Every ctx_size is a multiple of 8, so both states stay 8-aligned. */
@@ -69,20 +108,16 @@ static void hkey_finalize(napi_env env, void *data, void *hint) {
 static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   size_t argc = l2s_args(env, info, argv, 2);
-  char name[16];
-  size_t nlen = 0;
+  napi_valuetype vt = napi_undefined;
   napi_typedarray_type type;
   size_t klen;
   void *kdata;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
-      !l2s_typed(env, argv[1], &type, &kdata, &klen)) {
+  if (argc < 2 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_string || !l2s_typed(env, argv[1], &type, &kdata, &klen)) {
     napi_throw_type_error(env, NULL, "hmacKey(hash, key)");
     return NULL;
   }
-  const algo_t *a = NULL;
-  for (int i = 0; i < 4; i++)
-    if (strcmp(name, algo_names[i]) == 0) a = &algos[i];
-  if (!a || !a->init) {
+  const algo_t *a = algo_of(env, argv[0]);
+  if (!a) {
     napi_throw_type_error(env, NULL, "hmacKey: unknown hash");
     return NULL;
   }
@@ -93,24 +128,7 @@ static napi_value js_hmac_key(napi_env env, napi_callback_info info) {
   hkey_t *k = calloc(1, sizeof *k + 2 * a->ctx_size);
   if (!k) return l2s_throw_errno(env, 12, "out of memory");
   k->a = a;
-  unsigned char kb[128], pad[128];
-  memset(kb, 0, sizeof kb);
-  if (klen > a->block) {
-    /* RFC 2104 §2: a key longer than the block is hashed first */
-    a->init(HK_INNER(k));
-    a->update(HK_INNER(k), kdata, klen);
-    a->final(kb, HK_INNER(k));
-  } else {
-    memcpy(kb, kdata, klen);
-  }
-  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
-  a->init(HK_INNER(k));
-  a->update(HK_INNER(k), pad, a->block);
-  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
-  a->init(HK_OUTER(k));
-  a->update(HK_OUTER(k), pad, a->block);
-  memset(kb, 0, sizeof kb);
-  memset(pad, 0, sizeof pad);
+  key_states(a, kdata, klen, HK_INNER(k), HK_OUTER(k));
   napi_value ext;
   napi_create_external(env, k, hkey_finalize, NULL, &ext);
   return ext;
@@ -148,11 +166,7 @@ static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
   }
   uint32_t matched = 0;
   unsigned char md[64];
-  union {
-    sha1_ctx s1;
-    sha256_ctx s256;
-    sha512_ctx s512;
-  } c;
+  hash_ctx_t c;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t s = spans[2 * i], e = spans[2 * i + 1];
     memcpy(&c, HK_INNER(k), a->ctx_size);
@@ -189,15 +203,6 @@ static napi_value js_hmac_batch(napi_env env, napi_callback_info info) {
  */
 #define ONCE_PARTS 8
 
-static const algo_t *algo_of(napi_env env, napi_value v) {
-  char name[16];
-  size_t nlen = 0;
-  if (napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok) return NULL;
-  for (int i = 0; i < 4; i++)
-    if (strcmp(name, algo_names[i]) == 0 && algos[i].init) return &algos[i];
-  return NULL;
-}
-
 /* Absorbs argv[from..argc) (each a Uint8Array) into c; 0 if one is not. */
 static int absorb(napi_env env, const algo_t *a, void *c, napi_value *argv, size_t from, size_t argc) {
   for (size_t i = from; i < argc; i++) {
@@ -215,11 +220,7 @@ static napi_value js_digest_once(napi_env env, napi_callback_info info) {
   const algo_t *a = argc >= 3 ? algo_of(env, argv[0]) : NULL;
   unsigned char *out;
   size_t olen;
-  union {
-    sha1_ctx s1;
-    sha256_ctx s256;
-    sha512_ctx s512;
-  } c;
+  hash_ctx_t c;
   unsigned char md[64];
   if (argc > 2 + ONCE_PARTS) { /* napi_get_cb_info counts every argument, argv holds the first ones */
     napi_throw_range_error(env, NULL, "digestOnce: at most 8 parts");
@@ -253,36 +254,17 @@ static napi_value js_hmac_once(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hmacOnce(hash, out, key, ...parts)");
     return NULL;
   }
-  union {
-    sha1_ctx s1;
-    sha256_ctx s256;
-    sha512_ctx s512;
-  } c;
-  unsigned char kb[128], pad[128], md[64];
-  memset(kb, 0, sizeof kb);
-  if (klen > a->block) {
-    /* RFC 2104 §2: a key longer than the block is hashed first */
-    a->init(&c);
-    a->update(&c, kdata, klen);
-    a->final(kb, &c);
-  } else {
-    memcpy(kb, kdata, klen);
-  }
-  for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x36;
-  a->init(&c);
-  a->update(&c, pad, a->block);
+  hash_ctx_t c, outer;
+  unsigned char md[64];
+  key_states(a, kdata, klen, &c, &outer);
   int ok = absorb(env, a, &c, argv, 3, argc);
   if (ok) {
     a->final(md, &c);
-    for (size_t i = 0; i < a->block; i++) pad[i] = kb[i] ^ 0x5c;
-    a->init(&c);
-    a->update(&c, pad, a->block);
-    a->update(&c, md, a->out);
-    a->final(md, &c);
+    a->update(&outer, md, a->out);
+    a->final(md, &outer);
   }
-  memset(kb, 0, sizeof kb);
-  memset(pad, 0, sizeof pad);
   memset(&c, 0, sizeof c);
+  memset(&outer, 0, sizeof outer);
   if (!ok) {
     napi_throw_type_error(env, NULL, "hmacOnce: parts must be Uint8Arrays");
     return NULL;

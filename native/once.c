@@ -1,8 +1,8 @@
 /*
  * One-shot CBC for the control plane (IKE message bodies, IKEv2's SK payload
- * with a CBC suite, MS-CHAPv2's DES), with node's own OpenSSL (EVP, looked up
- * with dlsym like gcm.c; without it the export is missing and JavaScript keeps
- * node:crypto, a cipher object per call).
+ * with a CBC suite, MS-CHAPv2's DES), with node's own OpenSSL (the EVP calls of
+ * evp.c; without them the export is missing and JavaScript keeps node:crypto,
+ * a cipher object per call).
  *
  *   cbcOnce(cipher: 'aes-128-cbc'|'aes-192-cbc'|'aes-256-cbc'|'des-ede3-cbc',
  *           key: Uint8Array, iv: Uint8Array, buf: Uint8Array, encrypt: boolean) -> undefined

@@ -69,8 +69,8 @@ export function hmac(name: string, key: Uint8Array, ...parts: Uint8Array[]): Buf
 
 /**
  * CBC without padding over `data` (whole blocks: the caller pads) as a new
- * Buffer; `data` is not changed. Throws a RangeError when it is not whole
- * blocks or the key or IV has the wrong length.
+ * Buffer; `data` is not changed. Throws when it is not whole blocks or the key
+ * or IV has the wrong length (the callers check the length first).
  */
 export function cbc(name: string, key: Uint8Array, iv: Uint8Array, data: Uint8Array, encrypt: boolean): Buffer {
   if (provider?.cbcOnce && CBC.has(name)) {
